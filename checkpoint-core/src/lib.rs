@@ -1,0 +1,66 @@
+//! Runtime of the `checkpoint` crate: the [`Checkpoint`] trait, the byte
+//! format, sequencing, stores, restore and errors.
+//!
+//! Users depend on the `checkpoint` facade crate, which re-exports this one
+//! together with `#[derive(Checkpoint)]`.
+
+mod error;
+mod fields;
+mod schema;
+pub mod store;
+
+pub use error::Error;
+pub use fields::{FieldReader, FieldWriter};
+pub use schema::{FieldSchema, Schema, Shape, VariantSchema};
+pub use store::{Store, StoreError};
+
+/// The result type of this crate.
+pub type Result<T, E = Error> = core::result::Result<T, E>;
+
+/// State that can be checkpointed and restored.
+///
+/// Implemented by `#[derive(Checkpoint)]`; implementing it by hand is
+/// possible but the derive is what checks that no field is forgotten.
+pub trait Checkpoint: Sized {
+    /// What a restore of this type needs besides the checkpoint: `()` unless
+    /// the type declares `#[checkpoint(context = Type)]`.
+    type Context;
+
+    /// The type's schema: its name and, for each field, its name, its type as
+    /// written and whether it is serialized or derived.
+    const SCHEMA: Schema;
+
+    /// Encodes every serialized field, in schema order.
+    ///
+    /// # Errors
+    ///
+    /// Fails when a field's `Serialize` implementation fails.
+    fn write_fields(&self, out: &mut FieldWriter<'_>) -> Result<()>;
+
+    /// Decodes the serialized fields and rebuilds the derived ones.
+    ///
+    /// # Errors
+    ///
+    /// Fails when a field is missing from the checkpoint or does not decode.
+    fn read_fields(input: &mut FieldReader<'_>, context: &Self::Context) -> Result<Self>;
+
+    /// Checks the restored state; runs after every restore. The default
+    /// accepts everything.
+    ///
+    /// # Errors
+    ///
+    /// A message saying why the restored state is not acceptable.
+    fn check(&self) -> core::result::Result<(), String> {
+        Ok(())
+    }
+}
+
+/// Items used by the code `#[derive(Checkpoint)]` generates. Not public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::fields::{assert_field, SerializedField};
+    pub use crate::{
+        Checkpoint, Error, FieldReader, FieldSchema, FieldWriter, Result, Schema, Shape,
+        VariantSchema,
+    };
+}

@@ -1,0 +1,77 @@
+//! Where checkpoints live: the [`Store`] trait.
+
+use std::fmt;
+
+/// A place that holds checkpoints under string keys.
+///
+/// Keys are relative, `/`-separated names (`"00000000000000000007.ckpt"`,
+/// `"group/cluster/epoch-…/part-a"`). Every store implements the same
+/// contract, checked by one conformance suite:
+///
+/// - [`put_if_absent`](Store::put_if_absent) is the only write: it creates a
+///   key durably, or fails with [`StoreError::AlreadyExists`] and changes
+///   nothing. It is atomic: readers see all of the value or no key.
+/// - [`list`](Store::list) returns keys in lexicographic order.
+pub trait Store: Send + Sync + fmt::Debug {
+    /// Creates `key` holding `bytes`, durably, only if `key` does not exist.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::AlreadyExists`] when the key exists (nothing is
+    /// written); [`StoreError::Io`] when the store fails.
+    fn put_if_absent(&self, key: &str, bytes: &[u8]) -> Result<(), StoreError>;
+
+    /// The value of `key`, `None` when it does not exist.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Io`] when the store fails.
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// At most the first `len` bytes of `key`, `None` when it does not exist.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Io`] when the store fails.
+    fn get_prefix(&self, key: &str, len: usize) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Every key that starts with `prefix`, in lexicographic order.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Io`] when the store fails.
+    fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError>;
+
+    /// Removes `key`; removing an absent key succeeds.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Io`] when the store fails.
+    fn delete(&self, key: &str) -> Result<(), StoreError>;
+
+    /// Where `key` lives, for messages: a file path or an object URL.
+    fn location(&self, key: &str) -> String;
+}
+
+/// A failure of a [`Store`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// `put_if_absent` found the key already there.
+    #[error("`{location}` already exists: another writer created it first")]
+    AlreadyExists {
+        /// Where the key lives.
+        location: String,
+    },
+    /// The store failed.
+    #[error("{operation} `{location}` failed: {source}")]
+    Io {
+        /// What was being done (`"write"`, `"read"`, `"list"`, `"delete"`).
+        operation: &'static str,
+        /// Where.
+        location: String,
+        /// Why.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync + 'static>,
+    },
+}
