@@ -165,18 +165,3 @@ fn split_u64(bytes: &[u8]) -> Option<(u64, &[u8])> {
     let (head, tail) = split_at(bytes, 8)?;
     Some((u64::from_le_bytes(head.try_into().ok()?), tail))
 }
-
-/// Implemented by every type a serialized field can have. The derive asserts
-/// it for each serialized field, with `F` a marker named after the field, so
-/// the compile error names the field.
-#[diagnostic::on_unimplemented(
-    message = "field `{F}` cannot be checkpointed: `{Self}` does not implement serde's `Serialize` and `DeserializeOwned`",
-    label = "not serializable",
-    note = "serialize it or mark it `#[derived(from = ...)]` to rebuild it on restore"
-)]
-pub trait SerializedField<F>: Serialize + DeserializeOwned {}
-
-impl<T: Serialize + DeserializeOwned, F> SerializedField<F> for T {}
-
-/// Compile-time check that field `F` has a serializable type `T`.
-pub const fn assert_field<F, T: SerializedField<F>>() {}

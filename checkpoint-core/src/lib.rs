@@ -55,12 +55,5 @@ pub trait Checkpoint: Sized {
     }
 }
 
-/// Items used by the code `#[derive(Checkpoint)]` generates. Not public API.
 #[doc(hidden)]
-pub mod __private {
-    pub use crate::fields::{assert_field, SerializedField};
-    pub use crate::{
-        Checkpoint, Error, FieldReader, FieldSchema, FieldWriter, Result, Schema, Shape,
-        VariantSchema,
-    };
-}
+pub mod __private;
