@@ -10,3 +10,9 @@ struct Processor {
 }
 
 fn main() {}
+
+#[derive(Checkpoint)]
+struct Shared {
+    #[derived]
+    lock: std::sync::Mutex<u8>,
+}
