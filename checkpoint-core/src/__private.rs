@@ -34,7 +34,13 @@ pub const fn assert_field<F, T: SerializedField<F>>() {}
 
 /// How generated code reaches field `F` of type `T`: call the methods of
 /// [`Codec`] / [`NoCodec`] on `&FieldCodec::<F, T>::new()`.
-pub struct FieldCodec<F, T>(PhantomData<(fn() -> F, fn() -> T)>);
+pub struct FieldCodec<F, T>(PhantomData<fn() -> (F, T)>);
+
+impl<F, T> Default for FieldCodec<F, T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
 
 impl<F, T> FieldCodec<F, T> {
     /// The codec of field `F`.
@@ -148,7 +154,7 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for DeserializeField<T> {
 }
 
 /// See [`NoCodec`].
-pub struct Unserializable<'a, T>(PhantomData<(&'a (), fn() -> T)>, core::convert::Infallible);
+pub struct Unserializable<'a, T>(PhantomData<fn(&'a ()) -> T>, core::convert::Infallible);
 
 impl<T> Unserializable<'_, T> {
     /// Never runs.

@@ -1,3 +1,6 @@
+// Generated code must be warning-free in a user crate that denies warnings.
+#![deny(warnings, missing_debug_implementations, unreachable_pub, unused_qualifications)]
+
 use std::collections::HashMap;
 use std::time::Instant;
 
