@@ -403,7 +403,7 @@ fn field_bodies(input: &Input) -> (TokenStream, TokenStream) {
                 },
             )
         }
-        Data::Union(_) => (TokenStream::new(), quote!(unreachable!())),
+        Data::Union(_) => (TokenStream::new(), quote!(#p::core::unreachable!())),
     }
 }
 
@@ -548,7 +548,12 @@ fn serde_bodies(input: &Input) -> (TokenStream, TokenStream) {
                 },
             )
         }
-        Data::Union(_) => return (quote!(unreachable!()), quote!(unreachable!())),
+        Data::Union(_) => {
+            return (
+                quote!(#p::core::unreachable!()),
+                quote!(#p::core::unreachable!()),
+            )
+        }
     };
     (
         quote! {
@@ -591,5 +596,91 @@ fn shadow_pattern(path: TokenStream, style: Style, fields: &[Field]) -> TokenStr
         Style::Named => quote!(#path { #(#bindings),* }),
         Style::Tuple => quote!(#path(#(#bindings),*)),
         Style::Unit => path,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proc_macro2::{TokenStream, TokenTree};
+    use syn::DeriveInput;
+
+    use crate::ctxt::Ctxt;
+
+    fn expand(node: DeriveInput) -> TokenStream {
+        let mut cx = Ctxt::default();
+        let input = super::Input::from_syn(&mut cx, &node);
+        cx.finish().expect("valid input");
+        super::expand(&input)
+    }
+
+    fn flatten(tokens: TokenStream, out: &mut Vec<TokenTree>) {
+        for tt in tokens {
+            match tt {
+                TokenTree::Group(g) => flatten(g.stream(), out),
+                other => out.push(other),
+            }
+        }
+    }
+
+    /// Names a user may shadow: the expansion must only reach them through
+    /// a path (`::checkpoint::__private::core::result::Result::Ok`), and every
+    /// absolute path must go through the facade's hidden module.
+    #[test]
+    fn expansion_uses_only_qualified_paths() {
+        let tokens = expand(syn::parse_quote! {
+            enum Job<T> {
+                Idle,
+                Busy(T, #[derived(from = 0)] u8),
+                Done { code: i32, #[derived(from = code == 0)] ok: bool },
+            }
+        });
+        let mut flat = Vec::new();
+        flatten(tokens, &mut flat);
+        let shadowable = [
+            "Result",
+            "Ok",
+            "Err",
+            "Option",
+            "Some",
+            "None",
+            "Vec",
+            "String",
+            "Box",
+            "serde",
+            "Serialize",
+            "Deserialize",
+            "Checkpoint",
+            "PhantomData",
+        ];
+        let is_colon = |tt: &TokenTree| matches!(tt, TokenTree::Punct(p) if p.as_char() == ':');
+        for (i, tt) in flat.iter().enumerate() {
+            let TokenTree::Ident(ident) = tt else {
+                continue;
+            };
+            let qualified = i >= 2 && is_colon(&flat[i - 1]) && is_colon(&flat[i - 2]);
+            let name = ident.to_string();
+            // `#[serde(...)]`: the helper attribute of serde's derive
+            let attribute =
+                i >= 1 && matches!(&flat[i - 1], TokenTree::Punct(p) if p.as_char() == '#');
+            if shadowable.contains(&name.as_str()) && !attribute {
+                assert!(qualified, "bare `{name}` in the expansion");
+            }
+            // `::core`, `::serde`, ... would resolve to whatever the user's
+            // crate names so; only `::checkpoint::__private` is ours
+            let after_path_part = i >= 3
+                && match &flat[i - 3] {
+                    TokenTree::Ident(_) => true,
+                    TokenTree::Punct(p) => p.as_char() == '>',
+                    _ => false,
+                };
+            if qualified && !after_path_part {
+                assert_eq!(name, "checkpoint", "absolute path `::{name}`");
+                assert_eq!(
+                    flat[i + 3].to_string(),
+                    "__private",
+                    "absolute path into `::checkpoint`"
+                );
+            }
+        }
     }
 }
