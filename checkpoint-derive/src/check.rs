@@ -12,6 +12,7 @@ pub(crate) fn check(cx: &mut Ctxt, input: &Input) {
     check_derived_only_on_fields(cx, input);
     for field in input.all_fields() {
         check_interior_mutability(cx, field);
+        check_owned(cx, field);
     }
 }
 
@@ -150,6 +151,24 @@ fn check_interior_mutability(cx: &mut Ctxt, field: &Field) {
     }
 }
 
+// A serialized field must own its data: a borrow cannot be restored from bytes.
+fn check_owned(cx: &mut Ctxt, field: &Field) {
+    if field.attrs.marked_derived {
+        return;
+    }
+    if let Some(reference) = types::borrowed(field.ty) {
+        cx.error_spanned_by(
+            reference,
+            format_args!(
+                "field `{}` borrows (`{}`): a restored value cannot borrow from the checkpoint; \
+                 store an owned type (`String`, `Vec<T>`, `Box<T>`, `Cow<'a, T>`) or mark it `#[derived(from = ...)]`",
+                field.name,
+                types::schema_name(&syn::Type::Reference(reference.clone())),
+            ),
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -171,6 +190,15 @@ mod tests {
             struct S { a: u64, #[derived(from = a + 1)] b: u64 }
         })
         .is_empty());
+    }
+
+    #[test]
+    fn rejects_borrowed_serialized_fields() {
+        let e = errors(parse_quote! {
+            struct S<'a> { a: &'a str, #[derived(from = "")] b: &'static str, c: PhantomData<&'a u8> }
+        });
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(e[0].starts_with("field `a` borrows (`&'a str`)"));
     }
 
     #[test]

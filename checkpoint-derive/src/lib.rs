@@ -93,6 +93,9 @@ use proc_macro::TokenStream;
 ///   the derive owns the encoding (`skip` would drop a field silently,
 ///   `flatten` or `skip_serializing_if` would make the bytes unreadable in
 ///   formats like postcard);
+/// - a serialized field that borrows (`&'a str` anywhere in its type outside
+///   `PhantomData`): a restored value owns its data, so store `String`,
+///   `Box<T>` or `Cow<'a, T>` instead;
 /// - interior mutability in a serialized field, unless allowed as above;
 /// - `#[derived]` without `from = EXPR`, twice on one field, or on a type or
 ///   variant; unknown or repeated keys in `#[checkpoint(...)]` and

@@ -219,6 +219,38 @@ pub(crate) fn interior_mutability(ty: &Type) -> Option<Ident> {
     })
 }
 
+/// The first reference type in `ty` outside `PhantomData`: a value that
+/// borrows cannot be restored from bytes (it is not `DeserializeOwned`).
+pub(crate) fn borrowed(ty: &Type) -> Option<&syn::TypeReference> {
+    match ty {
+        Type::Reference(r) => Some(r),
+        Type::Path(p) => {
+            let last = p.path.segments.last()?;
+            if last.ident == "PhantomData" {
+                return None;
+            }
+            p.path
+                .segments
+                .iter()
+                .find_map(|segment| match &segment.arguments {
+                    PathArguments::AngleBracketed(args) => {
+                        args.args.iter().find_map(|arg| match arg {
+                            GenericArgument::Type(ty) => borrowed(ty),
+                            _ => None,
+                        })
+                    }
+                    _ => None,
+                })
+        }
+        Type::Tuple(t) => t.elems.iter().find_map(borrowed),
+        Type::Array(a) => borrowed(&a.elem),
+        Type::Slice(s) => borrowed(&s.elem),
+        Type::Paren(p) => borrowed(&p.elem),
+        Type::Group(g) => borrowed(&g.elem),
+        _ => None,
+    }
+}
+
 /// Whether `ty` mentions `name` anywhere (a type parameter, `Self`).
 pub(crate) fn mentions(ty: &Type, name: &Ident) -> bool {
     find_ident(ty.to_token_stream(), &|ident| ident == name).is_some()
@@ -306,6 +338,22 @@ mod tests {
         );
         assert_eq!(found(parse_quote!(HashMap<u64, Vec<String>>)), None);
         assert_eq!(found(parse_quote!(Cellar)), None);
+    }
+
+    #[test]
+    fn finds_borrows_outside_phantom_data() {
+        let found = |ty: Type| borrowed(&ty).map(|r| schema_name(&Type::Reference(r.clone())));
+        assert_eq!(found(parse_quote!(&'a str)), Some("&'a str".into()));
+        assert_eq!(
+            found(parse_quote!(Vec<(u8, &'static [u8])>)),
+            Some("&'static [u8]".into())
+        );
+        assert_eq!(
+            found(parse_quote!(Option<[&'a u8; 2]>)),
+            Some("&'a u8".into())
+        );
+        assert_eq!(found(parse_quote!(PhantomData<&'a T>)), None);
+        assert_eq!(found(parse_quote!(Cow<'a, str>)), None);
     }
 
     #[test]

@@ -1,0 +1,8 @@
+use checkpoint::Checkpoint;
+
+#[derive(Checkpoint)]
+struct Line<'a> {
+    text: &'a str,
+}
+
+fn main() {}
