@@ -2,7 +2,8 @@
 //!
 //! A serialized field whose type is not serializable must fail to compile
 //! with one error that names the field. So the derive asserts
-//! [`SerializedField`] once per field, and every other use of the field's
+//! [`SerializedField`] once per field (in one generic function whose type
+//! parameters are named after the fields), and every other use of the field's
 //! type goes through [`FieldCodec`], whose methods resolve (by autoref) to
 //! the serde-backed [`Codec`] when the type is serializable and otherwise to
 //! [`NoCodec`], which compiles silently and is never run: the assertion has
@@ -29,21 +30,22 @@ pub trait SerializedField<F> {}
 #[diagnostic::do_not_recommend]
 impl<T: Serialize + DeserializeOwned, F> SerializedField<F> for T {}
 
-/// Compile-time check that field `F` has a serializable type `T`.
+/// Compile-time check that field `F` has a serializable type `T`. `F` is a
+/// type parameter named after the field.
 pub const fn assert_field<F, T: SerializedField<F>>() {}
 
-/// How generated code reaches field `F` of type `T`: call the methods of
-/// [`Codec`] / [`NoCodec`] on `&FieldCodec::<F, T>::new()`.
-pub struct FieldCodec<F, T>(PhantomData<fn() -> (F, T)>);
+/// How generated code reaches a field of type `T`: call the methods of
+/// [`Codec`] / [`NoCodec`] on `&FieldCodec::<T>::new()`.
+pub struct FieldCodec<T>(PhantomData<fn() -> T>);
 
-impl<F, T> Default for FieldCodec<F, T> {
+impl<T> Default for FieldCodec<T> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<F, T> FieldCodec<F, T> {
-    /// The codec of field `F`.
+impl<T> FieldCodec<T> {
+    /// The codec of a field of type `T`.
     #[inline]
     pub const fn new() -> Self {
         FieldCodec(PhantomData)
@@ -70,7 +72,7 @@ pub trait Codec<T> {
     fn deserialize_as(&self) -> PhantomData<DeserializeField<T>>;
 }
 
-impl<F, T: Serialize + DeserializeOwned> Codec<T> for FieldCodec<F, T> {
+impl<T: Serialize + DeserializeOwned> Codec<T> for FieldCodec<T> {
     #[inline]
     fn write_field(&self, out: &mut FieldWriter<'_>, name: &'static str, value: &T) -> Result<()> {
         out.field(name, value)
@@ -110,7 +112,7 @@ pub trait NoCodec<T> {
     fn deserialize_as(&self) -> PhantomData<Unserializable<'static, T>>;
 }
 
-impl<F, T> NoCodec<T> for &FieldCodec<F, T> {
+impl<T> NoCodec<T> for &FieldCodec<T> {
     fn write_field(&self, _: &mut FieldWriter<'_>, _: &'static str, _: &T) -> Result<()> {
         unreachable!("rejected at compile time")
     }

@@ -48,6 +48,11 @@ pub(crate) struct Field<'a> {
     /// The local that holds the field's value in generated code and in
     /// `#[derived(from = ...)]` expressions: `log`, or `_0` in a tuple.
     pub(crate) binding: Ident,
+    /// The local that holds the field's value everywhere else in generated
+    /// code: hygienic, so no field name can shadow `__out` or `__input`.
+    pub(crate) local: Ident,
+    /// Position in its struct or variant.
+    pub(crate) index: usize,
     pub(crate) ty: &'a Type,
     pub(crate) attrs: attr::Field,
 }
@@ -139,6 +144,8 @@ fn fields_from_syn<'a>(cx: &mut Ctxt, fields: &'a syn::Fields) -> (Style, Vec<Fi
                 member,
                 name,
                 binding,
+                local: Ident::new(&format!("__field{i}"), Span::mixed_site()),
+                index: i,
                 ty: &field.ty,
                 attrs,
             }

@@ -31,11 +31,10 @@ pub(crate) fn expand(input: &Input) -> TokenStream {
     let (impl_generics, _, bounded_where) = bounded.split_for_impl();
     let (plain_impl_generics, _, plain_where) = input.generics.split_for_impl();
 
-    let markers = markers(input);
     let schema = schema(input);
     let builds = builds(input);
     let (write_body, read_body) = field_bodies(input);
-    let asserts = assert_fields(input);
+    let check = check_fields(input);
     let use_codecs = use_codecs();
     let shadow = shadow(input);
     let (ser_body, de_body) = serde_bodies(input);
@@ -47,8 +46,8 @@ pub(crate) fn expand(input: &Input) -> TokenStream {
     quote! {
         #[allow(non_upper_case_globals, unused_qualifications, clippy::all)]
         const _: () = {
-            #markers
             #shadow
+            #check
 
             #[automatically_derived]
             impl #plain_impl_generics #ident #ty_generics #plain_where {
@@ -64,7 +63,6 @@ pub(crate) fn expand(input: &Input) -> TokenStream {
                     &self,
                     __out: &mut #p::FieldWriter<'_>,
                 ) -> #p::Result<()> {
-                    #asserts
                     #use_codecs
                     #write_body
                     #p::core::result::Result::Ok(())
@@ -138,28 +136,6 @@ fn with_inferred_bounds(input: &Input) -> Generics {
 
 fn serialized<'f, 'a>(fields: &'f [Field<'a>]) -> impl Iterator<Item = &'f Field<'a>> {
     fields.iter().filter(|f| !f.is_derived())
-}
-
-fn marker(field: &Field) -> TokenStream {
-    let binding = &field.binding;
-    quote!(__checkpoint_fields::#binding)
-}
-
-/// One empty enum per serialized field name: `field `log` cannot be checkpointed`.
-fn markers(input: &Input) -> TokenStream {
-    let mut names: Vec<&Ident> = Vec::new();
-    for field in input.all_fields().filter(|f| !f.is_derived()) {
-        if !names.iter().any(|n| **n == field.binding) {
-            names.push(&field.binding);
-        }
-    }
-    quote! {
-        #[doc(hidden)]
-        #[allow(non_camel_case_types, dead_code)]
-        mod __checkpoint_fields {
-            #(pub enum #names {})*
-        }
-    }
 }
 
 fn schema(input: &Input) -> TokenStream {
@@ -287,15 +263,18 @@ fn construct(path: &TokenStream, style: Style, fields: &[Field]) -> TokenStream 
 fn pattern(path: &TokenStream, style: Style, fields: &[Field]) -> TokenStream {
     match style {
         Style::Named => {
-            let bindings = serialized(fields).map(|f| &f.binding);
-            quote!(#path { #(#bindings,)* .. })
+            let parts = serialized(fields).map(|f| {
+                let (member, local) = (&f.member, &f.local);
+                quote!(#member: #local)
+            });
+            quote!(#path { #(#parts,)* .. })
         }
         Style::Tuple => {
             let parts = fields.iter().map(|f| {
                 if f.is_derived() {
                     quote!(_)
                 } else {
-                    let b = &f.binding;
+                    let b = &f.local;
                     quote!(#b)
                 }
             });
@@ -305,12 +284,11 @@ fn pattern(path: &TokenStream, style: Style, fields: &[Field]) -> TokenStream {
     }
 }
 
-/// `(&FieldCodec::<marker, Ty>::new())`: see `__private` for why.
+/// `(&FieldCodec::<Ty>::new())`: see `__private` for why.
 fn codec(field: &Field) -> TokenStream {
     let p = private();
-    let marker = marker(field);
     let ty = field.ty;
-    quote_spanned!(ty.span()=> (&#p::FieldCodec::<#marker, #ty>::new()))
+    quote_spanned!(ty.span()=> (&#p::FieldCodec::<#ty>::new()))
 }
 
 fn use_codecs() -> TokenStream {
@@ -318,18 +296,60 @@ fn use_codecs() -> TokenStream {
     quote!(use #p::{Codec as _, NoCodec as _};)
 }
 
-/// The one place a serialized field's type is required to be serializable.
-fn assert_fields(input: &Input) -> TokenStream {
+/// The one place a serialized field's type is required to be serializable:
+/// `fn __checkpoint_check<started>() { assert_field::<started, Instant>(); }`.
+/// The marker is a type parameter named after the field because rustc
+/// prints a type parameter by its bare name, where a marker type would be
+/// printed with its path as soon as two types share a field name.
+fn check_fields(input: &Input) -> TokenStream {
     let p = private();
-    input
+    // a field named like a type its struct mentions (`u8: u8`) would
+    // shadow it: such a field gets a prefixed marker
+    let mut taken: Vec<String> = input
+        .generics
+        .params
+        .iter()
+        .map(|param| match param {
+            syn::GenericParam::Type(t) => t.ident.to_string(),
+            syn::GenericParam::Lifetime(l) => l.lifetime.ident.to_string(),
+            syn::GenericParam::Const(c) => c.ident.to_string(),
+        })
+        .collect();
+    for field in input.all_fields() {
+        types::idents(field.ty, &mut taken);
+    }
+    let mut params: Vec<Ident> = Vec::new();
+    let asserts: Vec<TokenStream> = input
         .all_fields()
         .filter(|f| !f.is_derived())
         .map(|field| {
-            let marker = marker(field);
+            let name = field.binding.to_string();
+            let marker = if taken.contains(&name) {
+                format_ident!("__field_{}", field.binding)
+            } else {
+                field.binding.clone()
+            };
+            if !params.contains(&marker) {
+                params.push(marker.clone());
+            }
             let ty = field.ty;
             quote_spanned!(ty.span()=> #p::assert_field::<#marker, #ty>();)
         })
-        .collect()
+        .collect();
+    let bounded = with_inferred_bounds(input);
+    let (impl_generics, _, where_clause) = bounded.split_for_impl();
+    let ident = input.ident;
+    let (_, ty_generics, _) = input.generics.split_for_impl();
+    quote! {
+        #[automatically_derived]
+        impl #impl_generics #ident #ty_generics #where_clause {
+            #[doc(hidden)]
+            #[allow(non_camel_case_types, dead_code)]
+            fn __checkpoint_check<#(#params),*>() {
+                #(#asserts)*
+            }
+        }
+    }
 }
 
 fn write_field(field: &Field, value: TokenStream) -> TokenStream {
@@ -343,15 +363,15 @@ fn read_fields(fields: &[Field]) -> TokenStream {
         .map(|field| {
             let codec = codec(field);
             let name = &field.name;
-            let binding = &field.binding;
-            quote!(let #binding = #codec.read_field(__input, #name)?;)
+            let local = &field.local;
+            quote!(let #local = #codec.read_field(__input, #name)?;)
         })
         .collect()
 }
 
 fn build_call(index: Option<usize>, fields: &[Field]) -> TokenStream {
     let name = build_fn(index);
-    let args = serialized(fields).map(|f| &f.binding);
+    let args = serialized(fields).map(|f| &f.local);
     quote!(Self::#name(#(#args),*))
 }
 
@@ -375,7 +395,7 @@ fn field_bodies(input: &Input) -> (TokenStream, TokenStream) {
                 let name = variant_name(v);
                 let pat = pattern(&quote!(Self::#ident), v.style, &v.fields);
                 let writes = serialized(&v.fields).map(|f| {
-                    let b = &f.binding;
+                    let b = &f.local;
                     write_field(f, quote!(#b))
                 });
                 quote!(#pat => {
@@ -407,6 +427,13 @@ fn field_bodies(input: &Input) -> (TokenStream, TokenStream) {
     }
 }
 
+/// The shadow's name for a field (renamed to the field's own name for
+/// serde): not the field's ident, which serde's derive could confuse with
+/// its own locals (`__serializer`).
+fn shadow_member(field: &Field) -> Ident {
+    format_ident!("f{}", field.index)
+}
+
 fn shadow_param(i: usize) -> Ident {
     format_ident!("__F{}", i)
 }
@@ -423,8 +450,8 @@ fn shadow(input: &Input) -> TokenStream {
             next += 1;
             match style {
                 Style::Named => {
-                    let b = &f.binding;
-                    quote!(#b: #param)
+                    let (name, member) = (&f.name, shadow_member(f));
+                    quote!(#[serde(rename = #name)] #member: #param)
                 }
                 _ => quote!(#param),
             }
@@ -491,7 +518,7 @@ fn serde_bodies(input: &Input) -> (TokenStream, TokenStream) {
     let unwrap_args = |fields: &[Field]| -> Vec<TokenStream> {
         serialized(fields)
             .map(|f| {
-                let b = &f.binding;
+                let b = &f.local;
                 quote!(#b.into_inner())
             })
             .collect()
@@ -528,7 +555,7 @@ fn serde_bodies(input: &Input) -> (TokenStream, TokenStream) {
                     v.style,
                     &v.fields,
                     |f| {
-                        let b = &f.binding;
+                        let b = &f.local;
                         to_shadow(f, quote!(#b))
                     },
                 );
@@ -576,7 +603,7 @@ fn shadow_value(
     match style {
         Style::Named => {
             let parts = serialized(fields).map(|f| {
-                let b = &f.binding;
+                let b = shadow_member(f);
                 let v = value(f);
                 quote!(#b: #v)
             });
@@ -591,10 +618,14 @@ fn shadow_value(
 }
 
 fn shadow_pattern(path: TokenStream, style: Style, fields: &[Field]) -> TokenStream {
-    let bindings = serialized(fields).map(|f| &f.binding);
+    let locals = serialized(fields).map(|f| &f.local);
+    let named = serialized(fields).map(|f| {
+        let (b, local) = (shadow_member(f), &f.local);
+        quote!(#b: #local)
+    });
     match style {
-        Style::Named => quote!(#path { #(#bindings),* }),
-        Style::Tuple => quote!(#path(#(#bindings),*)),
+        Style::Named => quote!(#path { #(#named),* }),
+        Style::Tuple => quote!(#path(#(#locals),*)),
         Style::Unit => path,
     }
 }

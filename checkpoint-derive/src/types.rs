@@ -251,6 +251,20 @@ pub(crate) fn borrowed(ty: &Type) -> Option<&syn::TypeReference> {
     }
 }
 
+/// Adds every identifier `ty` mentions to `out`.
+pub(crate) fn idents(ty: &Type, out: &mut Vec<String>) {
+    fn walk(tokens: TokenStream, out: &mut Vec<String>) {
+        for tt in tokens {
+            match tt {
+                TokenTree::Ident(ident) => out.push(ident.to_string()),
+                TokenTree::Group(g) => walk(g.stream(), out),
+                _ => {}
+            }
+        }
+    }
+    walk(ty.to_token_stream(), out);
+}
+
 /// Whether `ty` mentions `name` anywhere (a type parameter, `Self`).
 pub(crate) fn mentions(ty: &Type, name: &Ident) -> bool {
     find_ident(ty.to_token_stream(), &|ident| ident == name).is_some()

@@ -43,3 +43,27 @@ struct Generic<T> {
 }
 
 fn main() {}
+
+// Field names that generated code might use for its own locals.
+#[derive(Derive)]
+enum Clash {
+    Fields {
+        __out: u8,
+        __input: u8,
+        __shadow: u8,
+        __serializer: u8,
+        __deserializer: u8,
+        __other: u8,
+        __field0: u8,
+        #[derived(from = __out + __field0)]
+        sum: u8,
+    },
+    Tuple(u8, u16),
+}
+
+#[derive(Derive)]
+struct ClashStruct {
+    __input: u8,
+    __field0: ::std::string::String,
+    r#type: u8,
+}
