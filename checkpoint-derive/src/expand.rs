@@ -1,8 +1,9 @@
 //! Code generation: `Checkpoint`, `Serialize` and `Deserialize` impls.
 //!
 //! Everything goes in one `const _: () = { ... };` block:
-//! - `mod __checkpoint_fields`: one empty enum per serialized field, named
-//!   like the field, so a type error on a field can name it;
+//! - a private inherent `__checkpoint_check` function, the one place that
+//!   requires each serialized field's type to be serializable, with type
+//!   parameters named like the fields so the type error names the field;
 //! - a private inherent `__checkpoint_build*` function per struct or variant
 //!   that takes the serialized fields and evaluates the `#[derived]`
 //!   expressions, shared by `read_fields` and `Deserialize`;
