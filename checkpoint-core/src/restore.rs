@@ -95,7 +95,7 @@ impl Checkpointer {
         context: &T::Context,
     ) -> Result<Restored<T>> {
         let location = self.store.location(key);
-        let Some(bytes) = self.store.get(key)? else {
+        let Some(bytes) = self.store.get_shared(key)? else {
             return Err(Error::NotFound { seq, location });
         };
         let (header, body) = format::decode(&bytes, seq, &location)?;
