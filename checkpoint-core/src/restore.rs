@@ -208,7 +208,7 @@ impl Comparison<'_> {
                         location: self.location.to_owned(),
                         type_name: self.type_name.to_owned(),
                         field: format!("{prefix}{}", c.name),
-                        expected: c.ty.to_owned(),
+                        expected: c.ty,
                         found: s.ty.clone(),
                     })
                 }
