@@ -1,6 +1,15 @@
 //! Where checkpoints live: the [`Store`] trait.
 
 use std::fmt;
+use std::sync::Arc;
+
+#[doc(hidden)]
+pub mod conformance;
+mod dir;
+mod mem;
+
+pub use dir::DirStore;
+pub use mem::MemStore;
 
 /// A place that holds checkpoints under string keys.
 ///
@@ -27,6 +36,27 @@ pub trait Store: Send + Sync + fmt::Debug {
     ///
     /// [`StoreError::Io`] when the store fails.
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// [`put_if_absent`](Store::put_if_absent) of an owned buffer, which a
+    /// store that keeps values in memory takes without copying. On failure
+    /// the buffer comes back with the error.
+    ///
+    /// # Errors
+    ///
+    /// As [`put_if_absent`](Store::put_if_absent).
+    fn put_if_absent_owned(&self, key: &str, bytes: Vec<u8>) -> Result<(), (StoreError, Vec<u8>)> {
+        self.put_if_absent(key, &bytes).map_err(|e| (e, bytes))
+    }
+
+    /// [`get`](Store::get) as a shared buffer, which a store that keeps
+    /// values in memory hands out without copying.
+    ///
+    /// # Errors
+    ///
+    /// As [`get`](Store::get).
+    fn get_shared(&self, key: &str) -> Result<Option<Arc<Vec<u8>>>, StoreError> {
+        Ok(self.get(key)?.map(Arc::new))
+    }
 
     /// At most the first `len` bytes of `key`, `None` when it does not exist.
     ///
@@ -74,4 +104,49 @@ pub enum StoreError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync + 'static>,
     },
+}
+
+impl<S: Store + ?Sized> Store for Arc<S> {
+    fn put_if_absent(&self, key: &str, bytes: &[u8]) -> Result<(), StoreError> {
+        (**self).put_if_absent(key, bytes)
+    }
+
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        (**self).get(key)
+    }
+
+    fn put_if_absent_owned(&self, key: &str, bytes: Vec<u8>) -> Result<(), (StoreError, Vec<u8>)> {
+        (**self).put_if_absent_owned(key, bytes)
+    }
+
+    fn get_shared(&self, key: &str) -> Result<Option<Arc<Vec<u8>>>, StoreError> {
+        (**self).get_shared(key)
+    }
+
+    fn get_prefix(&self, key: &str, len: usize) -> Result<Option<Vec<u8>>, StoreError> {
+        (**self).get_prefix(key, len)
+    }
+
+    fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        (**self).list(prefix)
+    }
+
+    fn delete(&self, key: &str) -> Result<(), StoreError> {
+        (**self).delete(key)
+    }
+
+    fn location(&self, key: &str) -> String {
+        (**self).location(key)
+    }
+}
+
+impl StoreError {
+    /// An [`StoreError::Io`] from an I/O error.
+    pub fn io(operation: &'static str, location: String, source: std::io::Error) -> Self {
+        StoreError::Io {
+            operation,
+            location,
+            source: Box::new(source),
+        }
+    }
 }
