@@ -2,6 +2,11 @@
 
 use std::fmt;
 
+#[cfg(feature = "object-store")]
+mod object;
+#[cfg(feature = "object-store")]
+pub use object::ObjectStore;
+
 /// A place that holds checkpoints under string keys.
 ///
 /// Keys are relative, `/`-separated names (`"00000000000000000007.ckpt"`,
