@@ -6,6 +6,7 @@
 
 mod error;
 mod fields;
+pub mod group;
 mod schema;
 pub mod store;
 
