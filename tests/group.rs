@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use checkpoint::group::{Group, GroupError};
 use checkpoint::Store;
-use group_common::{overwrite, unique, FileStore, Ledger, MemStore, NodeState};
+use checkpoint::{DirStore, MemStore};
+use group_common::{overwrite, Ledger, NodeState};
 
 const NODES: [&str; 3] = ["a", "b", "c"];
 
@@ -89,8 +90,9 @@ fn a_corrupt_part_refuses_the_commit_naming_it(store: Arc<dyn Store>) {
         "{err:?}"
     );
     assert_eq!(group.latest_committed_epoch().unwrap(), None);
-    // A part saved under another participant's name is refused too.
-    let other = store.get(&part_key(&group, 1, "a")).unwrap().unwrap();
+    // A part written for another epoch is refused too.
+    group.save_part(2, "c", &NodeState::at("c", 2)).unwrap();
+    let other = store.get(&part_key(&group, 2, "c")).unwrap().unwrap();
     overwrite(&*store, &key, &other);
     let err = group.commit(1, &NODES).unwrap_err();
     assert!(
@@ -222,7 +224,7 @@ fn parts_are_written_once_and_old_epochs_refused(store: Arc<dyn Store>) {
         group.participant("../x"),
         Err(GroupError::InvalidName { .. })
     ));
-    assert!(Group::from_shared(Arc::new(MemStore::default()), "a/b").is_err());
+    assert!(Group::from_shared(Arc::new(MemStore::new()), "a/b").is_err());
 }
 
 fn retention_keeps_the_newest_committed_and_everything_in_flight(store: Arc<dyn Store>) {
@@ -282,8 +284,13 @@ fn garbage_collection_is_safe_while_participants_write(store: Arc<dyn Store>) {
         }
         done.store(true, std::sync::atomic::Ordering::Relaxed);
     });
-    assert_eq!(group.collect_garbage(1).unwrap().keys, 0);
+    group.collect_garbage(1).unwrap();
     assert_eq!(group.committed_epochs().unwrap(), vec![15]);
+    assert_eq!(
+        group.collect_garbage(1).unwrap().keys,
+        0,
+        "a second pass finds nothing"
+    );
 }
 
 macro_rules! protocol_tests {
@@ -347,14 +354,15 @@ macro_rules! protocol_tests {
 
 mod memory {
     use super::*;
-    protocol_tests!(Some(Arc::new(MemStore::default()) as Arc<dyn Store>));
+    protocol_tests!(Some(Arc::new(MemStore::new()) as Arc<dyn Store>));
 }
 
-mod files {
+mod directory {
     use super::*;
     fn store() -> Option<Arc<dyn Store>> {
-        let dir = std::env::temp_dir().join(unique("checkpoint-group"));
-        Some(Arc::new(FileStore(dir)))
+        // The directory outlives the test only as long as the OS keeps /tmp.
+        let dir = tempfile::tempdir().unwrap().keep();
+        Some(Arc::new(DirStore::open(dir).unwrap()))
     }
     protocol_tests!(store());
 }

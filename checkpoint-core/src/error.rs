@@ -1,56 +1,302 @@
 //! The error type of checkpoint and restore.
 
+use crate::snapshot::Snapshot;
 use crate::store::StoreError;
 
 /// Everything that can go wrong while checkpointing or restoring.
+///
+/// Every restore failure names the checkpoint (its sequence number and
+/// where it lives), the type, the field when one is at fault, what differs,
+/// and what to do about it.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// A serialized field failed to encode.
-    #[error("field `{field}` of `{type_name}` failed to encode: {reason}")]
+    #[error("field `{field}` of `{type_name}` failed to encode: {reason}; nothing was saved")]
     FieldEncode {
-        /// The struct.
+        /// The type.
         type_name: String,
         /// The field.
         field: String,
         /// What the encoder said.
         reason: String,
     },
-    /// A field the struct has is absent from the checkpoint.
-    #[error("the checkpoint of `{type_name}` has no field `{field}`")]
+
+    /// The checksum does not match the bytes: the checkpoint is corrupt.
+    #[error(
+        "checkpoint #{seq} ({location}) is corrupt: its checksum is {expected:#010x} but its \
+         bytes sum to {found:#010x}; restore an older checkpoint"
+    )]
+    Corrupt {
+        /// The checkpoint's sequence number.
+        seq: u64,
+        /// Where it lives.
+        location: String,
+        /// The checksum stored in the checkpoint.
+        expected: u32,
+        /// The checksum of the bytes read.
+        found: u32,
+    },
+
+    /// The checkpoint ends before its recorded length: a torn write.
+    #[error(
+        "checkpoint #{seq} ({location}) is truncated: it should be {expected} bytes long but is \
+         {found}; restore an older checkpoint"
+    )]
+    Truncated {
+        /// The checkpoint's sequence number (0 when not even the header was read).
+        seq: u64,
+        /// Where it lives.
+        location: String,
+        /// The length the checkpoint records (0 when unknown).
+        expected: u64,
+        /// The length read.
+        found: u64,
+    },
+
+    /// The bytes do not start with the checkpoint magic.
+    #[error("{location} is not a checkpoint: it does not start with the checkpoint magic bytes")]
+    NotACheckpoint {
+        /// Where it lives.
+        location: String,
+    },
+
+    /// The checkpoint has a valid checksum but its header does not parse.
+    #[error("checkpoint #{seq} ({location}) has a malformed header: {reason}")]
+    Malformed {
+        /// The checkpoint's sequence number.
+        seq: u64,
+        /// Where it lives.
+        location: String,
+        /// What is wrong.
+        reason: String,
+    },
+
+    /// The checkpoint was written in a format version this release cannot read.
+    #[error(
+        "checkpoint #{seq} ({location}) uses format version {found}, but this release reads \
+         versions up to {supported}; upgrade the `checkpoint` crate to restore it"
+    )]
+    UnsupportedVersion {
+        /// The checkpoint's sequence number.
+        seq: u64,
+        /// Where it lives.
+        location: String,
+        /// The version the checkpoint has.
+        found: u16,
+        /// The newest version this release reads.
+        supported: u16,
+    },
+
+    /// The checkpoint holds another type.
+    #[error(
+        "checkpoint #{seq} ({location}) holds a `{found}`, not a `{expected}`; restore it as \
+         `{found}`, or give `{expected}` `#[checkpoint(name = \"{found}\")]` if it was renamed"
+    )]
+    WrongType {
+        /// The checkpoint's sequence number.
+        seq: u64,
+        /// Where it lives.
+        location: String,
+        /// The type asked for.
+        expected: String,
+        /// The type in the checkpoint.
+        found: String,
+    },
+
+    /// The checkpoint holds the type with another shape (struct, tuple
+    /// struct, unit struct or enum).
+    #[error(
+        "checkpoint #{seq} ({location}) stores `{type_name}` as {found}, but it is now {expected}; \
+         restore with the old definition and convert"
+    )]
+    ShapeChanged {
+        /// The checkpoint's sequence number.
+        seq: u64,
+        /// Where it lives.
+        location: String,
+        /// The type.
+        type_name: String,
+        /// The shape now.
+        expected: &'static str,
+        /// The shape in the checkpoint.
+        found: &'static str,
+    },
+
+    /// A field the type has is absent from the checkpoint.
+    #[error(
+        "checkpoint #{seq} ({location}) of `{type_name}` has no field `{field}`; give it \
+         `#[checkpoint(default = ...)]`, mark it `#[derived(from = ...)]`, or add \
+         `#[checkpoint(alias = \"...\")]` if it was renamed"
+    )]
     MissingField {
-        /// The struct.
+        /// The checkpoint's sequence number.
+        seq: u64,
+        /// Where it lives.
+        location: String,
+        /// The type.
         type_name: String,
         /// The field.
         field: String,
     },
+
+    /// The checkpoint has a field the type lacks: restoring would drop its data.
+    #[error(
+        "checkpoint #{seq} ({location}) of `{type_name}` has a field `{field}: {ty}` that the type \
+         lacks, so restoring would lose its data; add the field back, or declare \
+         `#[checkpoint(removed = \"{field}\")]` to drop it on purpose"
+    )]
+    UnexpectedField {
+        /// The checkpoint's sequence number.
+        seq: u64,
+        /// Where it lives.
+        location: String,
+        /// The type.
+        type_name: String,
+        /// The field.
+        field: String,
+        /// Its type in the checkpoint.
+        ty: String,
+    },
+
+    /// A field's type differs between the checkpoint and the type.
+    #[error(
+        "checkpoint #{seq} ({location}) of `{type_name}` stores field `{field}` as `{found}`, but \
+         the type declares it `{expected}`; restore with the old type and convert, or rename the \
+         field"
+    )]
+    FieldTypeChanged {
+        /// The checkpoint's sequence number.
+        seq: u64,
+        /// Where it lives.
+        location: String,
+        /// The type.
+        type_name: String,
+        /// The field.
+        field: String,
+        /// The field's type now.
+        expected: String,
+        /// The field's type in the checkpoint.
+        found: String,
+    },
+
     /// A field's bytes do not decode as the field's type.
-    #[error("field `{field}` of `{type_name}` does not decode: {reason}")]
+    #[error(
+        "checkpoint #{seq} ({location}) of `{type_name}`: field `{field}` does not decode: \
+         {reason}; the field's serde representation changed since the checkpoint was written"
+    )]
     FieldDecode {
-        /// The struct.
+        /// The checkpoint's sequence number.
+        seq: u64,
+        /// Where it lives.
+        location: String,
+        /// The type.
         type_name: String,
         /// The field.
         field: String,
         /// What the decoder said.
         reason: String,
     },
+
     /// The checkpoint holds a variant the enum does not have.
     #[error(
-        "the checkpoint of `{type_name}` holds variant `{variant}`, which the enum does not have"
+        "checkpoint #{seq} ({location}) of `{type_name}` holds variant `{variant}`, which the \
+         enum does not have; add the variant back to restore it"
     )]
     UnknownVariant {
+        /// The checkpoint's sequence number.
+        seq: u64,
+        /// Where it lives.
+        location: String,
         /// The enum.
         type_name: String,
         /// The variant.
         variant: String,
     },
-    /// The checkpoint ends early.
-    #[error("the checkpoint of `{type_name}` is truncated")]
-    Truncated {
-        /// The struct.
+
+    /// The restored state failed its [`Checkpoint::check`](crate::Checkpoint::check).
+    #[error(
+        "checkpoint #{seq} ({location}) of `{type_name}` restored, but its check failed: \
+         {reason}; restore an older checkpoint or fix the check"
+    )]
+    CheckFailed {
+        /// The checkpoint's sequence number.
+        seq: u64,
+        /// Where it lives.
+        location: String,
+        /// The type.
         type_name: String,
+        /// What the check said.
+        reason: String,
     },
+
+    /// No checkpoint has this sequence number.
+    #[error("there is no checkpoint #{seq} (looked for {location}); `list()` shows those kept")]
+    NotFound {
+        /// The sequence number asked for.
+        seq: u64,
+        /// Where it was looked for.
+        location: String,
+    },
+
+    /// A snapshot older than the newest committed checkpoint was committed.
+    #[error(
+        "snapshot #{seq} was captured before checkpoint #{newest}, which is already committed; \
+         an older capture must not become the latest, capture the state again"
+    )]
+    OlderCapture {
+        /// The snapshot's sequence number.
+        seq: u64,
+        /// The newest committed sequence number.
+        newest: u64,
+    },
+
+    /// Another writer committed a checkpoint with this sequence number first.
+    #[error(
+        "checkpoint #{seq} ({location}) was committed by another writer first; two processes \
+         save to the same store: capture the state again"
+    )]
+    SequenceTaken {
+        /// The sequence number.
+        seq: u64,
+        /// Where it lives.
+        location: String,
+    },
+
+    /// Committing a snapshot failed; older checkpoints are intact.
+    #[error("checkpoint #{} was not saved, older checkpoints are intact: {source}", .snapshot.seq())]
+    Commit {
+        /// The snapshot that could not be written, to retry with.
+        snapshot: Box<Snapshot>,
+        /// Why the store failed.
+        #[source]
+        source: StoreError,
+    },
+
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl Error {
+    /// The snapshot a failed commit could not write, to retry it later.
+    pub fn into_snapshot(self) -> Option<Snapshot> {
+        match self {
+            Error::Commit { snapshot, .. } => Some(*snapshot),
+            _ => None,
+        }
+    }
+
+    /// Whether the error means the checkpoint's bytes are damaged (corrupt,
+    /// truncated, not a checkpoint, malformed): `restore_latest` skips such
+    /// checkpoints. Schema errors are not damage.
+    pub fn is_damage(&self) -> bool {
+        matches!(
+            self,
+            Error::Corrupt { .. }
+                | Error::Truncated { .. }
+                | Error::NotACheckpoint { .. }
+                | Error::Malformed { .. }
+        )
+    }
 }

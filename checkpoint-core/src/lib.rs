@@ -4,16 +4,23 @@
 //! Users depend on the `checkpoint` facade crate, which re-exports this one
 //! together with `#[derive(Checkpoint)]`.
 
+mod checkpointer;
 mod error;
 mod fields;
+#[doc(hidden)]
+pub mod format;
 pub mod group;
+mod restore;
 mod schema;
+mod snapshot;
 pub mod store;
 
+pub use checkpointer::Checkpointer;
 pub use error::Error;
 pub use fields::{FieldReader, FieldWriter};
 pub use schema::{FieldSchema, Schema, Shape, VariantSchema};
-pub use store::{Store, StoreError};
+pub use snapshot::{Meta, Restored, Skipped, Snapshot};
+pub use store::{DirStore, MemStore, Store, StoreError};
 
 /// The result type of this crate.
 pub type Result<T, E = Error> = core::result::Result<T, E>;

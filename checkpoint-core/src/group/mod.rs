@@ -17,17 +17,17 @@
 //!
 //! ```
 //! # use checkpoint_core::group::{Group, GroupError};
-//! # use checkpoint_core::{Checkpoint, FieldReader, FieldWriter, Schema, Shape};
+//! # use checkpoint_core::{Checkpoint, FieldReader, FieldSchema, FieldWriter, Schema, Shape};
 //! # #[derive(Debug, PartialEq)] struct Counter(u64);
 //! # impl Checkpoint for Counter {
 //! #     type Context = ();
-//! #     const SCHEMA: Schema = Schema::new("Counter", Shape::Unit);
+//! #     const SCHEMA: Schema = Schema::new("Counter", Shape::Tuple(&[FieldSchema::serialized("0", "u64")]));
 //! #     fn write_fields(&self, out: &mut FieldWriter<'_>) -> checkpoint_core::Result<()> { out.field("0", &self.0) }
 //! #     fn read_fields(input: &mut FieldReader<'_>, _: &()) -> checkpoint_core::Result<Self> { Ok(Counter(input.field("0")?)) }
 //! # }
 //! # fn main() -> Result<(), GroupError> {
-//! # let dir = std::env::temp_dir().join(format!("group-doc-{}", std::process::id()));
-//! # let store = checkpoint_core::group::__doc_store(&dir);
+//! # let dir = tempfile::tempdir().unwrap();
+//! let store = checkpoint_core::DirStore::open(dir.path())?;
 //! let group = Group::new(store, "orders")?;
 //! group.save_part(1, "node-a", &Counter(10))?;
 //! group.save_part(1, "node-b", &Counter(20))?;
@@ -35,7 +35,6 @@
 //!
 //! let restored = group.restore_latest::<Counter>("node-b")?.expect("epoch 1 is committed");
 //! assert_eq!((restored.epoch, restored.state), (1, Counter(20)));
-//! # let _ = std::fs::remove_dir_all(&dir);
 //! # Ok(()) }
 //! ```
 
@@ -48,10 +47,9 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::store::{Store, StoreError};
-use crate::{Checkpoint, FieldReader, FieldWriter};
+use crate::{format, Checkpoint, FieldReader};
 
 pub use error::GroupError;
-use part::PartHeader;
 
 /// An epoch number: the round of a group checkpoint.
 pub type Epoch = u64;
@@ -186,24 +184,12 @@ impl Group {
         state: &T,
     ) -> Result<PartInfo, GroupError> {
         check_name("participant id", participant)?;
-        let mut body = Vec::new();
-        state
-            .write_fields(&mut FieldWriter::new(&mut body, T::SCHEMA.name))
-            .map_err(|source| GroupError::Encode {
-                participant: participant.to_owned(),
-                epoch,
-                source,
-            })?;
-        let header = PartHeader {
-            group: self.name.clone(),
-            epoch,
+        let bytes = part::encode_part(epoch, state).map_err(|source| GroupError::Encode {
             participant: participant.to_owned(),
-            type_name: T::SCHEMA.name.to_owned(),
-        };
-        let bytes = part::encode_part(&header, &body);
-        let checksum = part::decode_part(&bytes)
-            .map(|p| p.checksum)
-            .map_err(|reason| self.corrupt(epoch, participant, reason))?;
+            epoch,
+            source,
+        })?;
+        let checksum = part::part_checksum(&bytes);
         // An epoch at or below the newest committed one can never be
         // restored; refusing early keeps the saver from believing otherwise.
         if let Some(committed) = self.latest_committed_epoch()? {
@@ -445,20 +431,22 @@ impl Group {
             .store
             .get(&key)?
             .ok_or_else(|| unreadable("the part is missing".to_owned()))?;
-        let decoded = part::decode_part(&bytes).map_err(&unreadable)?;
-        if decoded.checksum != entry.checksum || bytes.len() as u64 != entry.len {
+        let location = self.store.location(&key);
+        let (header, body) =
+            format::decode(&bytes, epoch, &location).map_err(|e| unreadable(e.to_string()))?;
+        let checksum = part::part_checksum(&bytes);
+        if checksum != entry.checksum || bytes.len() as u64 != entry.len {
             return Err(unreadable(format!(
-                "it is not the part that was committed (checksum {:#010x}, {} bytes; committed {:#010x}, {} bytes)",
-                decoded.checksum,
+                "it is not the part that was committed (checksum {checksum:#010x}, {} bytes; committed {:#010x}, {} bytes)",
                 bytes.len(),
                 entry.checksum,
                 entry.len
             )));
         }
-        if decoded.header.type_name != T::SCHEMA.name {
+        if header.type_name != T::SCHEMA.name {
             return Err(unreadable(format!(
                 "it holds a `{}`, not a `{}`",
-                decoded.header.type_name,
+                header.type_name,
                 T::SCHEMA.name
             )));
         }
@@ -468,7 +456,10 @@ impl Group {
             participant: participant.to_owned(),
             source,
         };
-        let mut reader = FieldReader::new(decoded.body, T::SCHEMA.name).map_err(restore_error)?;
+        crate::restore::check_schema(&header.schema, &T::SCHEMA, epoch, &location)
+            .map_err(restore_error)?;
+        let mut reader =
+            FieldReader::parse(body, T::SCHEMA.name, epoch, location).map_err(restore_error)?;
         let state = T::read_fields(&mut reader, context).map_err(restore_error)?;
         state.check().map_err(|reason| GroupError::CheckFailed {
             group: self.name.clone(),
@@ -570,29 +561,15 @@ impl Group {
                 participant: participant.to_owned(),
                 location: self.store.location(&key),
             })?;
-        let decoded =
-            part::decode_part(&bytes).map_err(|reason| self.corrupt(epoch, participant, reason))?;
-        let expected = (self.name.as_str(), epoch, participant);
-        let found = (
-            decoded.header.group.as_str(),
-            decoded.header.epoch,
-            decoded.header.participant.as_str(),
-        );
-        if expected != found {
-            return Err(self.corrupt(
-                epoch,
-                participant,
-                format!(
-                    "it is the part of `{}` for epoch {} of group `{}`",
-                    found.2, found.1, found.0
-                ),
-            ));
-        }
+        // `decode` checks the whole checksum and that the part was written
+        // for this epoch (its sequence number).
+        format::decode(&bytes, epoch, &self.store.location(&key))
+            .map_err(|e| self.corrupt(epoch, participant, e.to_string()))?;
         Ok(PartInfo {
             participant: participant.to_owned(),
             epoch,
             len: bytes.len() as u64,
-            checksum: decoded.checksum,
+            checksum: part::part_checksum(&bytes),
         })
     }
 
@@ -708,102 +685,4 @@ fn check_name(what: &'static str, name: &str) -> Result<(), GroupError> {
         name: name.to_owned(),
         reason: reason.to_owned(),
     })
-}
-
-#[doc(hidden)]
-pub fn __doc_store(dir: &std::path::Path) -> impl Store + 'static {
-    doc_store::DocStore::new(dir)
-}
-
-mod doc_store {
-    //! A minimal file store for this module's doc example, until the
-    //! directory store is available here.
-    use std::path::{Path, PathBuf};
-
-    use crate::store::{Store, StoreError};
-
-    #[derive(Debug)]
-    pub(super) struct DocStore(PathBuf);
-
-    impl DocStore {
-        pub(super) fn new(dir: &Path) -> Self {
-            DocStore(dir.to_owned())
-        }
-    }
-
-    fn io(op: &'static str, p: &Path, e: std::io::Error) -> StoreError {
-        StoreError::Io {
-            operation: op,
-            location: p.display().to_string(),
-            source: e.into(),
-        }
-    }
-
-    impl Store for DocStore {
-        fn put_if_absent(&self, key: &str, bytes: &[u8]) -> Result<(), StoreError> {
-            let path = self.0.join(key);
-            if let Some(parent) = path.parent() {
-                std::fs::create_dir_all(parent).map_err(|e| io("write", &path, e))?;
-            }
-            match std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&path)
-            {
-                Ok(mut f) => {
-                    std::io::Write::write_all(&mut f, bytes).map_err(|e| io("write", &path, e))
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    Err(StoreError::AlreadyExists {
-                        location: path.display().to_string(),
-                    })
-                }
-                Err(e) => Err(io("write", &path, e)),
-            }
-        }
-        fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-            match std::fs::read(self.0.join(key)) {
-                Ok(b) => Ok(Some(b)),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-                Err(e) => Err(io("read", &self.0.join(key), e)),
-            }
-        }
-        fn get_prefix(&self, key: &str, len: usize) -> Result<Option<Vec<u8>>, StoreError> {
-            Ok(self.get(key)?.map(|mut b| {
-                b.truncate(len);
-                b
-            }))
-        }
-        fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
-            fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
-                let Ok(entries) = std::fs::read_dir(dir) else {
-                    return;
-                };
-                for entry in entries.flatten() {
-                    let path = entry.path();
-                    if path.is_dir() {
-                        walk(root, &path, out);
-                    } else if let Ok(rel) = path.strip_prefix(root) {
-                        out.push(rel.to_string_lossy().replace('\\', "/"));
-                    }
-                }
-            }
-            let mut out = Vec::new();
-            walk(&self.0, &self.0, &mut out);
-            out.retain(|k| k.starts_with(prefix));
-            out.sort();
-            Ok(out)
-        }
-        fn delete(&self, key: &str) -> Result<(), StoreError> {
-            match std::fs::remove_file(self.0.join(key)) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                    Err(io("delete", &self.0.join(key), e))
-                }
-                _ => Ok(()),
-            }
-        }
-        fn location(&self, key: &str) -> String {
-            self.0.join(key).display().to_string()
-        }
-    }
 }

@@ -1,62 +1,34 @@
-//! The bytes of one part and of one commit record, each sealed by a CRC-32C.
+//! The bytes of one part and of one commit record.
 //!
-//! A part: `CKPTPRT1`, a `u32` little-endian header length, the postcard
-//! header ([`PartHeader`]), the field frames of the state, and a `u32`
-//! little-endian CRC-32C of everything before it. A commit record: `CKPTCMT1`,
-//! the postcard [`CommitRecord`], and the same CRC-32C trailer.
+//! A part is a full checkpoint in the format of `docs/FORMAT.md`, its
+//! sequence number being the epoch: it records type, schema and time, and
+//! ends with a CRC-32C over all of it. A commit record is `CKPTCMT1`, the
+//! postcard [`CommitRecord`], and a `u32` little-endian CRC-32C of everything
+//! before it.
 
-use serde::{Deserialize, Serialize};
+use std::time::SystemTime;
 
-use super::CommitRecord;
+use super::{CommitRecord, Epoch};
+use crate::{format, Checkpoint, FieldWriter};
 
-const PART_MAGIC: &[u8; 8] = b"CKPTPRT1";
 const COMMIT_MAGIC: &[u8; 8] = b"CKPTCMT1";
 
-/// What a part says about itself, checked on commit and on restore.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct PartHeader {
-    pub group: String,
-    pub epoch: u64,
-    pub participant: String,
-    pub type_name: String,
+pub(crate) fn encode_part<T: Checkpoint>(epoch: Epoch, state: &T) -> crate::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    let body_start = format::begin(&mut out, epoch, SystemTime::now(), &T::SCHEMA);
+    state.write_fields(&mut FieldWriter::new(&mut out, T::SCHEMA.name))?;
+    format::finish(&mut out, body_start);
+    Ok(out)
 }
 
-/// A part that passed its own checksum.
-#[derive(Debug)]
-pub(crate) struct DecodedPart<'a> {
-    pub header: PartHeader,
-    pub body: &'a [u8],
-    pub checksum: u32,
-}
-
-pub(crate) fn encode_part(header: &PartHeader, body: &[u8]) -> Vec<u8> {
-    let header = postcard::to_allocvec(header).expect("a header of strings and integers encodes");
-    let mut out = Vec::with_capacity(8 + 4 + header.len() + body.len() + 4);
-    out.extend_from_slice(PART_MAGIC);
-    out.extend_from_slice(&(header.len() as u32).to_le_bytes());
-    out.extend_from_slice(&header);
-    out.extend_from_slice(body);
-    seal(out)
-}
-
-pub(crate) fn decode_part(bytes: &[u8]) -> Result<DecodedPart<'_>, String> {
-    let (content, checksum) = unseal(bytes, PART_MAGIC, "part")?;
-    let rest = &content[PART_MAGIC.len()..];
-    let (len, rest) = rest
-        .split_first_chunk::<4>()
-        .ok_or("the part is truncated inside its header")?;
-    let len = u32::from_le_bytes(*len) as usize;
-    if rest.len() < len {
-        return Err("the part is truncated inside its header".to_owned());
-    }
-    let (header, body) = rest.split_at(len);
-    let header: PartHeader = postcard::from_bytes(header)
-        .map_err(|e| format!("the part header does not decode: {e}"))?;
-    Ok(DecodedPart {
-        header,
-        body,
-        checksum,
-    })
+/// The checksum sealing a whole part: its last four bytes, which
+/// `format::decode` checks against the content.
+pub(crate) fn part_checksum(bytes: &[u8]) -> u32 {
+    bytes
+        .len()
+        .checked_sub(4)
+        .and_then(|at| bytes[at..].try_into().ok())
+        .map_or(0, u32::from_le_bytes)
 }
 
 pub(crate) fn encode_commit(record: &CommitRecord) -> Vec<u8> {
@@ -101,26 +73,25 @@ fn unseal<'a>(bytes: &'a [u8], magic: &[u8; 8], what: &str) -> Result<(&'a [u8],
 mod tests {
     use super::*;
 
-    fn header() -> PartHeader {
-        PartHeader {
+    #[test]
+    fn commit_record_round_trips_and_any_flipped_byte_is_caught() {
+        let record = CommitRecord {
             group: "g".into(),
             epoch: 7,
-            participant: "a".into(),
-            type_name: "T".into(),
-        }
-    }
-
-    #[test]
-    fn part_round_trips_and_any_flipped_byte_is_caught() {
-        let bytes = encode_part(&header(), b"body");
-        let part = decode_part(&bytes).unwrap();
-        assert_eq!(part.header, header());
-        assert_eq!(part.body, b"body");
+            parts: vec![super::super::PartInfo {
+                participant: "a".into(),
+                epoch: 7,
+                len: 10,
+                checksum: 0xdead_beef,
+            }],
+        };
+        let bytes = encode_commit(&record);
+        assert_eq!(decode_commit(&bytes).unwrap(), record);
         for at in 0..bytes.len() {
             let mut bad = bytes.clone();
             bad[at] ^= 0x40;
-            assert!(decode_part(&bad).is_err(), "flip at {at} went unnoticed");
+            assert!(decode_commit(&bad).is_err(), "flip at {at} went unnoticed");
         }
-        assert!(decode_part(&bytes[..bytes.len() - 1]).is_err());
+        assert!(decode_commit(&bytes[..bytes.len() - 1]).is_err());
     }
 }

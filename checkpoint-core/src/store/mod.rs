@@ -1,6 +1,15 @@
 //! Where checkpoints live: the [`Store`] trait.
 
 use std::fmt;
+use std::sync::Arc;
+
+#[doc(hidden)]
+pub mod conformance;
+mod dir;
+mod mem;
+
+pub use dir::DirStore;
+pub use mem::MemStore;
 
 #[cfg(feature = "object-store")]
 mod object;
@@ -79,4 +88,41 @@ pub enum StoreError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync + 'static>,
     },
+}
+
+impl<S: Store + ?Sized> Store for Arc<S> {
+    fn put_if_absent(&self, key: &str, bytes: &[u8]) -> Result<(), StoreError> {
+        (**self).put_if_absent(key, bytes)
+    }
+
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        (**self).get(key)
+    }
+
+    fn get_prefix(&self, key: &str, len: usize) -> Result<Option<Vec<u8>>, StoreError> {
+        (**self).get_prefix(key, len)
+    }
+
+    fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        (**self).list(prefix)
+    }
+
+    fn delete(&self, key: &str) -> Result<(), StoreError> {
+        (**self).delete(key)
+    }
+
+    fn location(&self, key: &str) -> String {
+        (**self).location(key)
+    }
+}
+
+impl StoreError {
+    /// An [`StoreError::Io`] from an I/O error.
+    pub fn io(operation: &'static str, location: String, source: std::io::Error) -> Self {
+        StoreError::Io {
+            operation,
+            location,
+            source: Box::new(source),
+        }
+    }
 }

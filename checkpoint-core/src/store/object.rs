@@ -171,7 +171,11 @@ impl ObjectStore {
         }
         match &self.runtime {
             Some(runtime) => Ok(runtime.block_on(future)),
-            None => Err(io_error(operation, &self.location(key), "store is shut down")),
+            None => Err(io_error(
+                operation,
+                &self.location(key),
+                "store is shut down",
+            )),
         }
     }
 }
@@ -181,14 +185,11 @@ impl Store for ObjectStore {
         let path = self.path(key)?;
         let payload = PutPayload::from(bytes.to_vec());
         let options = PutOptions::from(PutMode::Create);
-        match self.block_on(
-            "write",
-            key,
-            self.inner.put_opts(&path, payload, options),
-        )? {
+        match self.block_on("write", key, self.inner.put_opts(&path, payload, options))? {
             Ok(_) => Ok(()),
             Err(
-                object_store::Error::AlreadyExists { .. } | object_store::Error::Precondition { .. },
+                object_store::Error::AlreadyExists { .. }
+                | object_store::Error::Precondition { .. },
             ) => Err(StoreError::AlreadyExists {
                 location: self.location(key),
             }),

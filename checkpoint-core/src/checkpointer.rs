@@ -1,0 +1,292 @@
+//! The [`Checkpointer`]: sequencing, capture, commit and retention.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::SystemTime;
+
+use crate::snapshot::{Meta, Snapshot};
+use crate::store::{DirStore, Store, StoreError};
+use crate::{format, Checkpoint, Error, FieldWriter, Result};
+
+const KEY_SUFFIX: &str = ".ckpt";
+
+/// Saves and restores checkpoints of a state in one [`Store`].
+///
+/// Every method takes `&self`: threads share one `Checkpointer` behind an
+/// [`Arc`]. Sequence numbers are 1, 2, 3, ... per store, continue after the
+/// newest checkpoint when a store is reopened, and are never reused.
+///
+/// # Examples
+///
+/// ```
+/// use checkpoint_core::{Checkpointer, MemStore};
+/// # use checkpoint_core::{Checkpoint, FieldReader, FieldWriter, FieldSchema, Schema, Shape};
+/// # #[derive(Debug, PartialEq)]
+/// # struct Counter { n: u64 }
+/// # impl Checkpoint for Counter {
+/// #     type Context = ();
+/// #     const SCHEMA: Schema = Schema::new("Counter", Shape::Struct(&[FieldSchema::serialized("n", "u64")]));
+/// #     fn write_fields(&self, out: &mut FieldWriter<'_>) -> checkpoint_core::Result<()> { out.field("n", &self.n) }
+/// #     fn read_fields(input: &mut FieldReader<'_>, _: &()) -> checkpoint_core::Result<Self> {
+/// #         Ok(Counter { n: input.field("n")? })
+/// #     }
+/// # }
+///
+/// let ckpt = Checkpointer::new(MemStore::new())?;
+/// assert!(ckpt.restore_latest::<Counter>()?.is_none());
+/// assert_eq!(ckpt.save(&Counter { n: 41 })?.seq, 1);
+/// assert_eq!(ckpt.save(&Counter { n: 42 })?.seq, 2);
+/// let restored = ckpt.restore_latest::<Counter>()?.unwrap();
+/// assert_eq!((restored.state, restored.meta.seq), (Counter { n: 42 }, 2));
+/// # Ok::<(), checkpoint_core::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Checkpointer {
+    pub(crate) store: Arc<dyn Store>,
+    next_seq: AtomicU64,
+    /// The newest sequence number known committed; held while committing so
+    /// commits are ordered.
+    newest_committed: Mutex<u64>,
+    keep: usize,
+    size_hint: AtomicUsize,
+}
+
+impl Checkpointer {
+    /// How many checkpoints are kept unless [`keep_last`](Self::keep_last) says otherwise.
+    pub const DEFAULT_KEEP: usize = 10;
+
+    /// A checkpointer over the directory `dir`, created if absent.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`] when the directory cannot be created or listed.
+    pub fn open(dir: impl AsRef<Path>) -> Result<Self> {
+        Self::new(DirStore::open(dir)?)
+    }
+
+    /// A checkpointer over any store. Lists the store's keys (reading no
+    /// checkpoint) to continue numbering after the newest.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`] when the store cannot be listed.
+    pub fn new(store: impl Store + 'static) -> Result<Self> {
+        let store: Arc<dyn Store> = Arc::new(store);
+        let newest = newest_seq(&*store)?;
+        Ok(Checkpointer {
+            store,
+            next_seq: AtomicU64::new(newest + 1),
+            newest_committed: Mutex::new(newest),
+            keep: Self::DEFAULT_KEEP,
+            size_hint: AtomicUsize::new(0),
+        })
+    }
+
+    /// Keeps only the newest `k` checkpoints (at least 1): each commit
+    /// deletes older ones. The checkpoint just committed is always kept.
+    #[must_use]
+    pub fn keep_last(mut self, k: usize) -> Self {
+        self.keep = k.max(1);
+        self
+    }
+
+    /// The store.
+    pub fn store(&self) -> &dyn Store {
+        &*self.store
+    }
+
+    /// Captures `state` and commits it: [`capture`](Self::capture) then
+    /// [`commit`](Self::commit).
+    ///
+    /// # Errors
+    ///
+    /// As `capture` and `commit`.
+    pub fn save<T: Checkpoint>(&self, state: &T) -> Result<Meta> {
+        self.commit(self.capture(state)?)
+    }
+
+    /// Encodes `state` and gives it the next sequence number. The only step
+    /// that reads the state: hold the state's lock for this alone, and
+    /// [`commit`](Self::commit) after releasing it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::FieldEncode`] when a field fails to encode; its sequence
+    /// number is then never used.
+    pub fn capture<T: Checkpoint>(&self, state: &T) -> Result<Snapshot> {
+        let seq = self.next_seq.fetch_add(1, Ordering::SeqCst);
+        let time = SystemTime::now();
+        let mut bytes = Vec::with_capacity(self.size_hint.load(Ordering::Relaxed));
+        let body_start = format::begin(&mut bytes, seq, time, &T::SCHEMA);
+        state.write_fields(&mut FieldWriter::new(&mut bytes, T::SCHEMA.name))?;
+        format::finish(&mut bytes, body_start);
+        self.size_hint.store(bytes.len(), Ordering::Relaxed);
+        let key = key_of(seq);
+        Ok(Snapshot {
+            meta: Meta {
+                seq,
+                time,
+                size: bytes.len() as u64,
+                type_name: T::SCHEMA.name.to_owned(),
+                location: self.store.location(&key),
+                key,
+            },
+            bytes,
+        })
+    }
+
+    /// Makes `snapshot` durable, then applies retention.
+    ///
+    /// # Errors
+    ///
+    /// - [`Error::OlderCapture`] when a snapshot captured later is already
+    ///   committed: an older capture never becomes the latest.
+    /// - [`Error::SequenceTaken`] when another process committed this
+    ///   sequence number first; capture again (numbering has moved on).
+    /// - [`Error::Commit`] when the store fails (a full disk, say); older
+    ///   checkpoints are intact and the error hands the snapshot back.
+    pub fn commit(&self, snapshot: Snapshot) -> Result<Meta> {
+        let seq = snapshot.seq();
+        {
+            let mut newest = self
+                .newest_committed
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if seq < *newest {
+                return Err(Error::OlderCapture {
+                    seq,
+                    newest: *newest,
+                });
+            }
+            match self
+                .store
+                .put_if_absent(&snapshot.meta.key, &snapshot.bytes)
+            {
+                Ok(()) => *newest = seq,
+                Err(StoreError::AlreadyExists { location }) => {
+                    let listed = newest_seq(&*self.store)?;
+                    self.next_seq
+                        .fetch_max(listed.max(seq) + 1, Ordering::SeqCst);
+                    *newest = (*newest).max(listed);
+                    return Err(Error::SequenceTaken { seq, location });
+                }
+                Err(source) => {
+                    return Err(Error::Commit {
+                        snapshot: Box::new(snapshot),
+                        source,
+                    })
+                }
+            }
+        }
+        self.apply_retention();
+        Ok(snapshot.meta)
+    }
+
+    fn apply_retention(&self) {
+        // The save is durable already: a failed cleanup is worth a warning,
+        // not an error.
+        let keys = match self.keys() {
+            Ok(keys) => keys,
+            Err(e) => {
+                tracing::warn!("checkpoint retention could not list the store: {e}");
+                return;
+            }
+        };
+        let excess = keys.len().saturating_sub(self.keep);
+        for (_, key) in &keys[..excess] {
+            if let Err(e) = self.store.delete(key) {
+                tracing::warn!("checkpoint retention could not delete an old checkpoint: {e}");
+            }
+        }
+    }
+
+    /// The checkpoint keys in the store with their sequence numbers, oldest first.
+    pub(crate) fn keys(&self) -> Result<Vec<(u64, String)>> {
+        keys(&*self.store)
+    }
+
+    /// Every checkpoint in the store whose header reads, oldest first. Reads
+    /// headers only, never bodies; a checkpoint whose header is damaged is
+    /// left out (restoring it reports why).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`] when the store fails.
+    pub fn list(&self) -> Result<Vec<Meta>> {
+        let mut metas = Vec::new();
+        for (seq, key) in self.keys()? {
+            let location = self.store.location(&key);
+            let Some(mut bytes) = self.store.get_prefix(&key, format::HEADER_PROBE_LEN)? else {
+                continue;
+            };
+            let mut header = format::decode_header(&bytes, seq, &location);
+            if let Err(Error::Truncated { expected, .. }) = header {
+                if bytes.len() == format::HEADER_PROBE_LEN && expected > 0 {
+                    let need = (format::PREFIX_LEN + format::MAX_HEADER_LEN as usize + 4)
+                        .min(usize::try_from(expected).unwrap_or(usize::MAX));
+                    match self.store.get_prefix(&key, need)? {
+                        Some(more) => bytes = more,
+                        None => continue,
+                    }
+                    header = format::decode_header(&bytes, seq, &location);
+                }
+            }
+            if let Ok(header) = header {
+                metas.push(Meta {
+                    seq,
+                    time: header.time,
+                    size: header.total_len(),
+                    type_name: header.type_name,
+                    key,
+                    location,
+                });
+            }
+        }
+        Ok(metas)
+    }
+}
+
+/// The key of checkpoint `seq`: zero-padded so keys sort by number.
+pub(crate) fn key_of(seq: u64) -> String {
+    format!("{seq:020}{KEY_SUFFIX}")
+}
+
+fn seq_of(key: &str) -> Option<u64> {
+    let digits = key.strip_suffix(KEY_SUFFIX)?;
+    (digits.len() == 20 && digits.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| digits.parse().ok())
+        .flatten()
+}
+
+fn keys(store: &dyn Store) -> Result<Vec<(u64, String)>> {
+    Ok(store
+        .list("")?
+        .into_iter()
+        .filter_map(|key| Some((seq_of(&key)?, key)))
+        .collect())
+}
+
+fn newest_seq(store: &dyn Store) -> Result<u64> {
+    Ok(keys(store)?.last().map_or(0, |(seq, _)| *seq))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_sort_by_sequence_number() {
+        assert!(key_of(9) < key_of(10));
+        assert_eq!(seq_of(&key_of(u64::MAX)), Some(u64::MAX));
+        assert_eq!(seq_of("00000000000000000007.ckpt"), Some(7));
+        assert_eq!(seq_of("7.ckpt"), None);
+        assert_eq!(seq_of("other"), None);
+    }
+
+    #[test]
+    fn checkpointer_is_send_and_sync() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<Checkpointer>();
+    }
+}

@@ -1,0 +1,412 @@
+//! The byte format of one checkpoint (documented in `docs/FORMAT.md`).
+//!
+//! ```text
+//! prefix  magic[8] version:u16 flags:u16 header_len:u32 body_len:u64 seq:u64   (32 bytes)
+//! header  time_secs:u64 time_nanos:u32 type_name:str schema:postcard           (header_len)
+//!         header_crc:u32   CRC-32C of prefix + header
+//! body    field frames                                                         (body_len)
+//!         crc:u32          CRC-32C of everything before it
+//! ```
+//!
+//! All integers are little-endian. The header is readable alone, so listing
+//! checkpoints never reads their bodies.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+use crate::fields::{split_u32, split_u64};
+use crate::schema::{FieldSchema, Schema, Shape};
+use crate::{Error, Result};
+
+/// The first eight bytes of every checkpoint.
+pub const MAGIC: [u8; 8] = *b"\x89CKPT\r\n\x1a";
+/// The format version this release writes and the newest it reads.
+pub const VERSION: u16 = 1;
+/// Length of the fixed prefix.
+pub const PREFIX_LEN: usize = 32;
+/// A header longer than this is refused as malformed: no type's schema is
+/// that large, and a hostile length must not drive an allocation.
+pub const MAX_HEADER_LEN: u32 = 1 << 20;
+/// How many bytes `list` reads first; enough for the header of most types.
+pub const HEADER_PROBE_LEN: usize = 4096;
+
+/// The schema a checkpoint was written with, as stored in its header.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SchemaRecord {
+    /// The type's checkpoint name.
+    pub name: String,
+    /// Its shape.
+    pub shape: ShapeRecord,
+    /// Fields declared removed.
+    pub removed: Vec<String>,
+}
+
+/// The shape of a stored type.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ShapeRecord {
+    /// Named fields.
+    Struct(Vec<FieldRecord>),
+    /// Positional fields.
+    Tuple(Vec<FieldRecord>),
+    /// No fields.
+    Unit,
+    /// An enum.
+    Enum(Vec<VariantRecord>),
+}
+
+/// One variant of a stored enum. Its shape cannot be an enum, which keeps
+/// decoding free of recursion.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VariantRecord {
+    /// The variant's name.
+    pub name: String,
+    /// Its kind: 0 struct, 1 tuple, 2 unit.
+    pub kind: u8,
+    /// Its fields.
+    pub fields: Vec<FieldRecord>,
+}
+
+/// One stored field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldRecord {
+    /// Its name.
+    pub name: String,
+    /// Its type as written.
+    pub ty: String,
+    /// Whether it is rebuilt on restore rather than stored.
+    pub derived: bool,
+    /// Its former names.
+    pub aliases: Vec<String>,
+    /// Whether a default fills it when missing.
+    pub has_default: bool,
+}
+
+impl SchemaRecord {
+    /// The stored form of `schema`.
+    pub fn of(schema: &Schema) -> Self {
+        let shape = match schema.shape {
+            Shape::Struct(f) => ShapeRecord::Struct(fields(f)),
+            Shape::Tuple(f) => ShapeRecord::Tuple(fields(f)),
+            Shape::Unit => ShapeRecord::Unit,
+            Shape::Enum(vs) => ShapeRecord::Enum(
+                vs.iter()
+                    .map(|v| VariantRecord {
+                        name: v.name.to_owned(),
+                        kind: match v.shape {
+                            Shape::Struct(_) => 0,
+                            Shape::Tuple(_) => 1,
+                            _ => 2,
+                        },
+                        fields: fields(v.shape.fields()),
+                    })
+                    .collect(),
+            ),
+        };
+        SchemaRecord {
+            name: schema.name.to_owned(),
+            shape,
+            removed: schema.removed.iter().map(|s| (*s).to_owned()).collect(),
+        }
+    }
+}
+
+fn fields(fields: &[FieldSchema]) -> Vec<FieldRecord> {
+    fields
+        .iter()
+        .map(|f| FieldRecord {
+            name: f.name.to_owned(),
+            ty: f.ty.to_owned(),
+            derived: f.derived,
+            aliases: f.aliases.iter().map(|s| (*s).to_owned()).collect(),
+            has_default: f.has_default,
+        })
+        .collect()
+}
+
+/// The decoded header of a checkpoint.
+#[derive(Debug, Clone)]
+pub struct Header {
+    /// Format version.
+    pub version: u16,
+    /// Sequence number.
+    pub seq: u64,
+    /// Wall-clock time of the capture.
+    pub time: SystemTime,
+    /// The type's checkpoint name.
+    pub type_name: String,
+    /// The schema it was written with.
+    pub schema: SchemaRecord,
+    /// Length of the header section.
+    pub header_len: u32,
+    /// Length of the body.
+    pub body_len: u64,
+}
+
+impl Header {
+    /// The whole checkpoint's length in bytes.
+    pub fn total_len(&self) -> u64 {
+        total_len(self.header_len, self.body_len).unwrap_or(u64::MAX)
+    }
+
+    fn body_start(&self) -> usize {
+        PREFIX_LEN + self.header_len as usize + 4
+    }
+}
+
+fn total_len(header_len: u32, body_len: u64) -> Option<u64> {
+    (PREFIX_LEN as u64 + 8 + u64::from(header_len)).checked_add(body_len)
+}
+
+/// Writes the prefix and header of a checkpoint of `schema` into `out`
+/// (which must be empty); returns where the body starts. Finish with
+/// [`finish`] once the body is appended.
+pub fn begin(out: &mut Vec<u8>, seq: u64, time: SystemTime, schema: &Schema) -> usize {
+    out.extend_from_slice(&MAGIC);
+    out.extend_from_slice(&VERSION.to_le_bytes());
+    out.extend_from_slice(&0u16.to_le_bytes());
+    out.extend_from_slice(&[0; 4]); // header_len, patched below
+    out.extend_from_slice(&[0; 8]); // body_len, patched by `finish`
+    out.extend_from_slice(&seq.to_le_bytes());
+    let since = time.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO);
+    out.extend_from_slice(&since.as_secs().to_le_bytes());
+    out.extend_from_slice(&since.subsec_nanos().to_le_bytes());
+    out.extend_from_slice(&(schema.name.len() as u32).to_le_bytes());
+    out.extend_from_slice(schema.name.as_bytes());
+    // Encoding owned strings into a Vec cannot fail.
+    let record = postcard::to_allocvec(&SchemaRecord::of(schema)).unwrap_or_default();
+    out.extend_from_slice(&record);
+    let header_len = (out.len() - PREFIX_LEN) as u32;
+    out[12..16].copy_from_slice(&header_len.to_le_bytes());
+    out.extend_from_slice(&[0; 4]); // header_crc, written by `finish`
+    out.len()
+}
+
+/// Patches the body length, then appends the checksums.
+pub fn finish(out: &mut Vec<u8>, body_start: usize) {
+    let body_len = (out.len() - body_start) as u64;
+    out[16..24].copy_from_slice(&body_len.to_le_bytes());
+    let header_crc = crc32c::crc32c(&out[..body_start - 4]);
+    out[body_start - 4..body_start].copy_from_slice(&header_crc.to_le_bytes());
+    let crc = crc32c::crc32c(out);
+    out.extend_from_slice(&crc.to_le_bytes());
+}
+
+/// Reads the header of a checkpoint from its first bytes. `key_seq` is the
+/// sequence number its key says, used in errors until the header is read.
+///
+/// # Errors
+///
+/// [`Error::NotACheckpoint`], [`Error::UnsupportedVersion`],
+/// [`Error::Truncated`] when `bytes` ends inside the header (read more),
+/// [`Error::Corrupt`] or [`Error::Malformed`].
+pub fn decode_header(bytes: &[u8], key_seq: u64, location: &str) -> Result<Header> {
+    let truncated = |expected: u64| Error::Truncated {
+        seq: key_seq,
+        location: location.to_owned(),
+        expected,
+        found: bytes.len() as u64,
+    };
+    let malformed = |reason: String| Error::Malformed {
+        seq: key_seq,
+        location: location.to_owned(),
+        reason,
+    };
+    let magic_len = bytes.len().min(MAGIC.len());
+    if bytes[..magic_len] != MAGIC[..magic_len] {
+        return Err(Error::NotACheckpoint {
+            location: location.to_owned(),
+        });
+    }
+    if bytes.len() < PREFIX_LEN {
+        return Err(truncated(0));
+    }
+    let version = u16::from_le_bytes([bytes[8], bytes[9]]);
+    if version == 0 || version > VERSION {
+        return Err(Error::UnsupportedVersion {
+            seq: key_seq,
+            location: location.to_owned(),
+            found: version,
+            supported: VERSION,
+        });
+    }
+    let (header_len, _) = split_u32(&bytes[12..]).ok_or_else(|| truncated(0))?;
+    let (body_len, _) = split_u64(&bytes[16..]).ok_or_else(|| truncated(0))?;
+    let (seq, _) = split_u64(&bytes[24..]).ok_or_else(|| truncated(0))?;
+    if header_len > MAX_HEADER_LEN {
+        return Err(malformed(format!(
+            "its header claims {header_len} bytes, more than the {MAX_HEADER_LEN} allowed"
+        )));
+    }
+    let Some(total) = total_len(header_len, body_len) else {
+        return Err(malformed(format!("its body claims {body_len} bytes")));
+    };
+    let header_end = PREFIX_LEN + header_len as usize;
+    if bytes.len() < header_end + 4 {
+        return Err(truncated(total));
+    }
+    let stored = u32::from_le_bytes(
+        bytes[header_end..header_end + 4]
+            .try_into()
+            .unwrap_or([0; 4]),
+    );
+    let found = crc32c::crc32c(&bytes[..header_end]);
+    if stored != found {
+        return Err(Error::Corrupt {
+            seq: key_seq,
+            location: location.to_owned(),
+            expected: stored,
+            found,
+        });
+    }
+    if seq != key_seq {
+        return Err(malformed(format!(
+            "its header says #{seq} but it is stored as #{key_seq}"
+        )));
+    }
+    let header = &bytes[PREFIX_LEN..header_end];
+    let (secs, rest) = split_u64(header).ok_or_else(|| malformed("no time".into()))?;
+    let (nanos, rest) = split_u32(rest).ok_or_else(|| malformed("no time".into()))?;
+    let time = (nanos < 1_000_000_000)
+        .then(|| UNIX_EPOCH.checked_add(Duration::new(secs, nanos)))
+        .flatten()
+        .ok_or_else(|| malformed(format!("its time {secs}.{nanos:09} is out of range")))?;
+    let (name_len, rest) = split_u32(rest).ok_or_else(|| malformed("no type name".into()))?;
+    let name_len = name_len as usize;
+    if rest.len() < name_len {
+        return Err(malformed("its type name runs past the header".into()));
+    }
+    let type_name = std::str::from_utf8(&rest[..name_len])
+        .map_err(|_| malformed("its type name is not UTF-8".into()))?
+        .to_owned();
+    let schema: SchemaRecord = match postcard::take_from_bytes(&rest[name_len..]) {
+        Ok((schema, [])) => schema,
+        Ok(_) => return Err(malformed("bytes follow its schema".into())),
+        Err(e) => return Err(malformed(format!("its schema does not decode: {e}"))),
+    };
+    Ok(Header {
+        version,
+        seq,
+        time,
+        type_name,
+        schema,
+        header_len,
+        body_len,
+    })
+}
+
+/// Checks a whole checkpoint and returns its header and body.
+///
+/// # Errors
+///
+/// As [`decode_header`], plus [`Error::Truncated`] when the bytes are
+/// shorter than the header says and [`Error::Corrupt`] when the checksum
+/// does not match.
+pub fn decode<'b>(bytes: &'b [u8], key_seq: u64, location: &str) -> Result<(Header, &'b [u8])> {
+    // The whole checksum comes first: a torn or flipped header must read as
+    // damage, not as a schema error. Only another version's layout is
+    // reported before it, as what it is.
+    if bytes.len() >= PREFIX_LEN
+        && bytes[..8] == MAGIC
+        && u16::from_le_bytes([bytes[8], bytes[9]]) == VERSION
+    {
+        let header_len = u32::from_le_bytes(bytes[12..16].try_into().unwrap_or([0; 4]));
+        let body_len = u64::from_le_bytes(bytes[16..24].try_into().unwrap_or([0; 8]));
+        if let Some(total) = total_len(header_len, body_len) {
+            if (bytes.len() as u64) < total {
+                return Err(Error::Truncated {
+                    seq: key_seq,
+                    location: location.to_owned(),
+                    expected: total,
+                    found: bytes.len() as u64,
+                });
+            }
+            if bytes.len() as u64 == total {
+                let (content, crc) = bytes.split_at(bytes.len() - 4);
+                let expected = u32::from_le_bytes(crc.try_into().unwrap_or([0; 4]));
+                let found = crc32c::crc32c(content);
+                if expected != found {
+                    return Err(Error::Corrupt {
+                        seq: key_seq,
+                        location: location.to_owned(),
+                        expected,
+                        found,
+                    });
+                }
+            }
+        }
+    }
+    let header = decode_header(bytes, key_seq, location)?;
+    let total = header.total_len();
+    if bytes.len() as u64 != total {
+        return Err(Error::Malformed {
+            seq: key_seq,
+            location: location.to_owned(),
+            reason: format!(
+                "it is {} bytes long but its header says {total}",
+                bytes.len()
+            ),
+        });
+    }
+    let body = &bytes[header.body_start()..bytes.len() - 4];
+    Ok((header, body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SCHEMA: Schema = Schema::new(
+        "Point",
+        Shape::Struct(&[
+            FieldSchema::serialized("x", "i32"),
+            FieldSchema::derived("norm", "f64"),
+        ]),
+    );
+
+    fn sample() -> Vec<u8> {
+        let mut out = Vec::new();
+        let start = begin(&mut out, 3, UNIX_EPOCH + Duration::new(5, 6), &SCHEMA);
+        out.extend_from_slice(b"body");
+        finish(&mut out, start);
+        out
+    }
+
+    #[test]
+    fn round_trip() {
+        let bytes = sample();
+        let (h, body) = decode(&bytes, 3, "x").unwrap();
+        assert_eq!(body, b"body");
+        assert_eq!((h.seq, h.type_name.as_str()), (3, "Point"));
+        assert_eq!(h.time, UNIX_EPOCH + Duration::new(5, 6));
+        assert_eq!(h.schema, SchemaRecord::of(&SCHEMA));
+        assert_eq!(h.total_len(), bytes.len() as u64);
+    }
+
+    #[test]
+    fn every_flipped_bit_and_every_truncation_is_an_error() {
+        let bytes = sample();
+        for i in 0..bytes.len() {
+            for bit in 0..8 {
+                let mut b = bytes.clone();
+                b[i] ^= 1 << bit;
+                let err = decode(&b, 3, "x").unwrap_err();
+                assert!(
+                    err.is_damage() || matches!(err, Error::UnsupportedVersion { .. }),
+                    "{i}:{bit}: {err}"
+                );
+            }
+            assert!(decode(&bytes[..i], 3, "x").unwrap_err().is_damage());
+        }
+    }
+
+    #[test]
+    fn hostile_lengths_do_not_allocate() {
+        let mut b = sample();
+        b[16..24].copy_from_slice(&u64::MAX.to_le_bytes());
+        assert!(decode(&b, 3, "x").unwrap_err().is_damage());
+        let mut b = sample();
+        b[12..16].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(decode(&b, 3, "x").unwrap_err().is_damage());
+    }
+}

@@ -1,0 +1,250 @@
+//! Restore: reading a checkpoint back, checking it against the type's
+//! schema before decoding, and falling back past damaged checkpoints.
+
+use crate::checkpointer::key_of;
+use crate::fields::FieldReader;
+use crate::format::{self, FieldRecord, SchemaRecord, ShapeRecord};
+use crate::schema::{FieldSchema, Schema, Shape};
+use crate::snapshot::{Meta, Restored, Skipped};
+use crate::{Checkpoint, Checkpointer, Error, Result};
+
+impl Checkpointer {
+    /// Restores the newest checkpoint; `None` when the store holds none.
+    ///
+    /// A damaged newest checkpoint (corrupt, truncated) is skipped for the
+    /// newest valid one; what was skipped is in [`Restored::skipped`] and
+    /// logged as a `tracing` warning. Reads the newest checkpoint only, plus
+    /// the older ones a fallback needs.
+    ///
+    /// # Errors
+    ///
+    /// Schema errors ([`Error::MissingField`], [`Error::UnexpectedField`],
+    /// [`Error::FieldTypeChanged`], [`Error::WrongType`], ...) are returned,
+    /// not skipped: they mean the type changed, not that the data is bad.
+    /// When every checkpoint is damaged, the newest one's error.
+    pub fn restore_latest<T: Checkpoint<Context = ()>>(&self) -> Result<Option<Restored<T>>> {
+        self.restore_latest_with(&())
+    }
+
+    /// [`restore_latest`](Self::restore_latest) for a type whose derived
+    /// fields need a context.
+    ///
+    /// # Errors
+    ///
+    /// As [`restore_latest`](Self::restore_latest).
+    pub fn restore_latest_with<T: Checkpoint>(
+        &self,
+        context: &T::Context,
+    ) -> Result<Option<Restored<T>>> {
+        let mut skipped: Vec<Skipped> = Vec::new();
+        for (seq, key) in self.keys()?.into_iter().rev() {
+            match self.load(seq, &key, context) {
+                Ok(mut restored) => {
+                    restored.skipped = skipped;
+                    return Ok(Some(restored));
+                }
+                // Deleted by another process's retention since listing.
+                Err(Error::NotFound { .. }) => continue,
+                Err(e) if e.is_damage() => {
+                    tracing::warn!(
+                        "skipping damaged checkpoint #{seq}, restoring an older one: {e}"
+                    );
+                    skipped.push(Skipped {
+                        seq,
+                        location: self.store.location(&key),
+                        reason: e,
+                    });
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        match skipped.into_iter().next() {
+            Some(newest) => Err(newest.reason),
+            None => Ok(None),
+        }
+    }
+
+    /// Restores checkpoint `seq`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`] when there is no such checkpoint; any damage or
+    /// schema error it has.
+    pub fn restore<T: Checkpoint<Context = ()>>(&self, seq: u64) -> Result<Restored<T>> {
+        self.restore_with(seq, &())
+    }
+
+    /// [`restore`](Self::restore) for a type whose derived fields need a
+    /// context.
+    ///
+    /// # Errors
+    ///
+    /// As [`restore`](Self::restore).
+    pub fn restore_with<T: Checkpoint>(
+        &self,
+        seq: u64,
+        context: &T::Context,
+    ) -> Result<Restored<T>> {
+        self.load(seq, &key_of(seq), context)
+    }
+
+    fn load<T: Checkpoint>(
+        &self,
+        seq: u64,
+        key: &str,
+        context: &T::Context,
+    ) -> Result<Restored<T>> {
+        let location = self.store.location(key);
+        let Some(bytes) = self.store.get(key)? else {
+            return Err(Error::NotFound { seq, location });
+        };
+        let (header, body) = format::decode(&bytes, seq, &location)?;
+        if header.type_name != T::SCHEMA.name {
+            return Err(Error::WrongType {
+                seq,
+                location,
+                expected: T::SCHEMA.name.to_owned(),
+                found: header.type_name,
+            });
+        }
+        check_schema(&header.schema, &T::SCHEMA, seq, &location)?;
+        let mut reader = FieldReader::parse(body, T::SCHEMA.name, seq, location.clone())?;
+        let state = T::read_fields(&mut reader, context)?;
+        if let Err(reason) = state.check() {
+            return Err(Error::CheckFailed {
+                seq,
+                location,
+                type_name: header.type_name,
+                reason,
+            });
+        }
+        Ok(Restored {
+            state,
+            meta: Meta {
+                seq,
+                time: header.time,
+                size: bytes.len() as u64,
+                type_name: header.type_name,
+                key: key.to_owned(),
+                location,
+            },
+            skipped: Vec::new(),
+        })
+    }
+}
+
+/// Compares the schema a checkpoint was written with to the type's, so a
+/// change is reported by field name before any byte is decoded.
+pub(crate) fn check_schema(
+    stored: &SchemaRecord,
+    current: &Schema,
+    seq: u64,
+    location: &str,
+) -> Result<()> {
+    let cmp = Comparison {
+        seq,
+        location,
+        type_name: current.name,
+        removed: current.removed,
+    };
+    match (&stored.shape, current.shape) {
+        (ShapeRecord::Struct(s), Shape::Struct(c)) | (ShapeRecord::Tuple(s), Shape::Tuple(c)) => {
+            cmp.fields("", s, c)
+        }
+        (ShapeRecord::Unit, Shape::Unit) => Ok(()),
+        (ShapeRecord::Enum(stored), Shape::Enum(current)) => {
+            for sv in stored {
+                // A stored variant the enum lacks fails only if a checkpoint
+                // holds it: `FieldReader::unknown_variant` names it then.
+                if let Some(cv) = current.iter().find(|cv| cv.name == sv.name) {
+                    cmp.fields(&format!("{}::", sv.name), &sv.fields, cv.shape.fields())?;
+                }
+            }
+            Ok(())
+        }
+        (found, expected) => Err(Error::ShapeChanged {
+            seq,
+            location: location.to_owned(),
+            type_name: current.name.to_owned(),
+            expected: shape_name(&expected),
+            found: match found {
+                ShapeRecord::Struct(_) => "a struct",
+                ShapeRecord::Tuple(_) => "a tuple struct",
+                ShapeRecord::Unit => "a unit struct",
+                ShapeRecord::Enum(_) => "an enum",
+            },
+        }),
+    }
+}
+
+fn shape_name(shape: &Shape) -> &'static str {
+    match shape {
+        Shape::Struct(_) => "a struct",
+        Shape::Tuple(_) => "a tuple struct",
+        Shape::Unit => "a unit struct",
+        _ => "an enum",
+    }
+}
+
+struct Comparison<'a> {
+    seq: u64,
+    location: &'a str,
+    type_name: &'static str,
+    removed: &'static [&'static str],
+}
+
+impl Comparison<'_> {
+    fn fields(&self, prefix: &str, stored: &[FieldRecord], current: &[FieldSchema]) -> Result<()> {
+        let answers_to = |c: &FieldSchema, name: &str| c.name == name || c.aliases.contains(&name);
+        for c in current.iter().filter(|c| !c.derived) {
+            match stored.iter().find(|s| !s.derived && answers_to(c, &s.name)) {
+                None if c.has_default => {}
+                None => {
+                    return Err(Error::MissingField {
+                        seq: self.seq,
+                        location: self.location.to_owned(),
+                        type_name: self.type_name.to_owned(),
+                        field: format!("{prefix}{}", c.name),
+                    })
+                }
+                Some(s) if !same_type(&s.ty, c.ty) => {
+                    return Err(Error::FieldTypeChanged {
+                        seq: self.seq,
+                        location: self.location.to_owned(),
+                        type_name: self.type_name.to_owned(),
+                        field: format!("{prefix}{}", c.name),
+                        expected: c.ty.to_owned(),
+                        found: s.ty.clone(),
+                    })
+                }
+                Some(_) => {}
+            }
+        }
+        // A stored field that is now derived is rebuilt, not lost.
+        for s in stored.iter().filter(|s| !s.derived) {
+            let kept = current.iter().any(|c| answers_to(c, &s.name));
+            let removed = self.removed.contains(&s.name.as_str())
+                || self
+                    .removed
+                    .contains(&format!("{prefix}{}", s.name).as_str());
+            if !kept && !removed {
+                return Err(Error::UnexpectedField {
+                    seq: self.seq,
+                    location: self.location.to_owned(),
+                    type_name: self.type_name.to_owned(),
+                    field: format!("{prefix}{}", s.name),
+                    ty: s.ty.clone(),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Type names compare without whitespace, which differs between how types
+/// are written and how they are printed.
+fn same_type(a: &str, b: &str) -> bool {
+    a.chars()
+        .filter(|c| !c.is_whitespace())
+        .eq(b.chars().filter(|c| !c.is_whitespace()))
+}

@@ -1,0 +1,124 @@
+//! The contract every [`Store`] keeps, as functions a backend's tests call.
+//!
+//! Each function takes an empty store and panics when the store breaks the
+//! contract. Run them all with [`run_all`].
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use super::{Store, StoreError};
+
+/// Runs every check, in order, on one empty store.
+pub fn run_all(store: &dyn Store) {
+    put_if_absent_creates_once(store);
+    get_of_absent_key_is_none(store);
+    get_prefix_reads_at_most_len(store);
+    list_is_sorted_and_filtered(store);
+    nested_keys(store);
+    delete_removes_and_tolerates_absent(store);
+    empty_and_large_values(store);
+    concurrent_creates_have_one_winner(store);
+}
+
+/// `put_if_absent` creates a key once; a second create fails with
+/// `AlreadyExists` and changes nothing.
+pub fn put_if_absent_creates_once(store: &dyn Store) {
+    store.put_if_absent("conf-once", b"first").unwrap();
+    match store.put_if_absent("conf-once", b"second") {
+        Err(StoreError::AlreadyExists { location }) => {
+            assert!(!location.is_empty(), "AlreadyExists names no location")
+        }
+        other => panic!("second put_if_absent returned {other:?}, not AlreadyExists"),
+    }
+    assert_eq!(
+        store.get("conf-once").unwrap().as_deref(),
+        Some(&b"first"[..])
+    );
+    store.delete("conf-once").unwrap();
+}
+
+/// `get` of a key never written is `None`, not an error.
+pub fn get_of_absent_key_is_none(store: &dyn Store) {
+    assert_eq!(store.get("conf-absent").unwrap(), None);
+    assert_eq!(store.get_prefix("conf-absent", 4).unwrap(), None);
+}
+
+/// `get_prefix` returns the first `len` bytes, or all when shorter.
+pub fn get_prefix_reads_at_most_len(store: &dyn Store) {
+    store.put_if_absent("conf-prefix", b"0123456789").unwrap();
+    assert_eq!(
+        store.get_prefix("conf-prefix", 4).unwrap().unwrap(),
+        b"0123"
+    );
+    assert_eq!(
+        store.get_prefix("conf-prefix", 100).unwrap().unwrap(),
+        b"0123456789"
+    );
+    store.delete("conf-prefix").unwrap();
+}
+
+/// `list` returns exactly the keys with the prefix, sorted.
+pub fn list_is_sorted_and_filtered(store: &dyn Store) {
+    for key in ["conf-list/b", "conf-list/a", "conf-list/c", "conf-other"] {
+        store.put_if_absent(key, key.as_bytes()).unwrap();
+    }
+    assert_eq!(
+        store.list("conf-list/").unwrap(),
+        ["conf-list/a", "conf-list/b", "conf-list/c"]
+    );
+    assert_eq!(store.list("conf-nothing").unwrap(), Vec::<String>::new());
+    for key in ["conf-list/b", "conf-list/a", "conf-list/c", "conf-other"] {
+        store.delete(key).unwrap();
+    }
+    assert_eq!(store.list("conf-").unwrap(), Vec::<String>::new());
+}
+
+/// Keys with `/` work at any depth and list with their full name.
+pub fn nested_keys(store: &dyn Store) {
+    store.put_if_absent("conf-n/x/y/z", b"deep").unwrap();
+    assert_eq!(store.get("conf-n/x/y/z").unwrap().unwrap(), b"deep");
+    assert_eq!(store.list("conf-n/").unwrap(), ["conf-n/x/y/z"]);
+    store.delete("conf-n/x/y/z").unwrap();
+}
+
+/// `delete` removes a key, and deleting an absent key succeeds.
+pub fn delete_removes_and_tolerates_absent(store: &dyn Store) {
+    store.put_if_absent("conf-del", b"x").unwrap();
+    store.delete("conf-del").unwrap();
+    assert_eq!(store.get("conf-del").unwrap(), None);
+    store.delete("conf-del").unwrap();
+    store.put_if_absent("conf-del", b"again").unwrap();
+    store.delete("conf-del").unwrap();
+}
+
+/// Empty and multi-megabyte values round-trip exactly.
+pub fn empty_and_large_values(store: &dyn Store) {
+    store.put_if_absent("conf-empty", b"").unwrap();
+    assert_eq!(store.get("conf-empty").unwrap().unwrap(), b"");
+    let large: Vec<u8> = (0..3 << 20).map(|i: u32| (i % 251) as u8).collect();
+    store.put_if_absent("conf-large", &large).unwrap();
+    assert!(store.get("conf-large").unwrap().unwrap() == large);
+    store.delete("conf-empty").unwrap();
+    store.delete("conf-large").unwrap();
+}
+
+/// Of many threads creating one key at once, exactly one succeeds, and
+/// the key holds that one's value whole.
+pub fn concurrent_creates_have_one_winner(store: &dyn Store) {
+    let wins = AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for t in 0..8u8 {
+            let wins = &wins;
+            s.spawn(move || match store.put_if_absent("conf-race", &[t; 4096]) {
+                Ok(()) => {
+                    wins.fetch_add(1, Ordering::SeqCst);
+                }
+                Err(StoreError::AlreadyExists { .. }) => {}
+                Err(e) => panic!("racing put_if_absent failed: {e}"),
+            });
+        }
+    });
+    assert_eq!(wins.load(Ordering::SeqCst), 1);
+    let value = store.get("conf-race").unwrap().unwrap();
+    assert!(value.len() == 4096 && value.iter().all(|b| *b == value[0]));
+    store.delete("conf-race").unwrap();
+}

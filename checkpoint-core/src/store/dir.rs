@@ -1,0 +1,232 @@
+//! A store in a local directory: the default.
+
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
+
+use super::{Store, StoreError};
+
+/// Temporary files start with this; `list` never shows them.
+const TEMP_PREFIX: &str = ".tmp-";
+/// Temporary files older than this are leftovers of a crash and removed on open.
+const STALE_TEMP_AGE: Duration = Duration::from_secs(600);
+
+static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// A [`Store`] that keeps each key as a file under a directory; keys with
+/// `/` live in subdirectories.
+///
+/// A write is durable and create-if-absent, as tempfile's
+/// `persist_noclobber`: the bytes go to a temporary file in the same
+/// directory, which is synced, then hard-linked to the key's name (which
+/// fails if the name exists, so two processes never overwrite each other),
+/// then removed, and the directory is synced. A crash at any instant leaves
+/// the key complete or absent; a leftover temporary file is ignored, and
+/// removed by a later [`DirStore::open`].
+///
+/// # Examples
+///
+/// ```
+/// use checkpoint_core::{DirStore, Store};
+///
+/// let dir = std::env::temp_dir().join(format!("checkpoint-doc-dirstore-{}", std::process::id()));
+/// let store = DirStore::open(&dir)?;
+/// store.put_if_absent("runs/a", b"1")?;
+/// assert_eq!(store.list("runs/")?, ["runs/a"]);
+/// # std::fs::remove_dir_all(&dir).unwrap();
+/// # Ok::<(), checkpoint_core::StoreError>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct DirStore {
+    root: PathBuf,
+}
+
+impl DirStore {
+    /// The store in `dir`, created if absent.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Io`] when the directory cannot be created or read.
+    pub fn open(dir: impl AsRef<Path>) -> Result<Self, StoreError> {
+        let root = dir.as_ref().to_path_buf();
+        fs::create_dir_all(&root)
+            .map_err(|e| StoreError::io("create", root.display().to_string(), e))?;
+        let store = DirStore { root };
+        store.remove_stale_temp_files(&store.root);
+        Ok(store)
+    }
+
+    /// The directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn path(&self, key: &str, operation: &'static str) -> Result<PathBuf, StoreError> {
+        let valid = !key.is_empty()
+            && key.split('/').all(|part| {
+                !part.is_empty() && !part.starts_with('.') && !part.contains(['\\', '\0'])
+            });
+        if !valid {
+            return Err(StoreError::io(
+                operation,
+                self.root.join(key).display().to_string(),
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "a key is `/`-separated non-empty names that do not start with `.`",
+                ),
+            ));
+        }
+        Ok(self.root.join(key))
+    }
+
+    fn remove_stale_temp_files(&self, dir: &Path) {
+        let Ok(entries) = fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            if kind.is_dir() {
+                self.remove_stale_temp_files(&entry.path());
+            } else if name.to_string_lossy().starts_with(TEMP_PREFIX) {
+                let stale = entry
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|t| SystemTime::now().duration_since(t).ok())
+                    .is_some_and(|age| age > STALE_TEMP_AGE);
+                if stale {
+                    let _ = fs::remove_file(entry.path());
+                }
+            }
+        }
+    }
+
+    fn walk(&self, dir: &Path, rel: &str, out: &mut Vec<String>) -> io::Result<()> {
+        let entries = match fs::read_dir(dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        for entry in entries {
+            let entry = entry?;
+            let Ok(name) = entry.file_name().into_string() else {
+                continue;
+            };
+            if name.starts_with('.') {
+                continue;
+            }
+            let key = if rel.is_empty() {
+                name
+            } else {
+                format!("{rel}/{name}")
+            };
+            if entry.file_type()?.is_dir() {
+                self.walk(&entry.path(), &key, out)?;
+            } else {
+                out.push(key);
+            }
+        }
+        Ok(())
+    }
+}
+
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        File::open(dir)?.sync_all()
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = dir;
+        Ok(())
+    }
+}
+
+fn write_temp(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let mut file = File::options().write(true).create_new(true).open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
+impl Store for DirStore {
+    fn put_if_absent(&self, key: &str, bytes: &[u8]) -> Result<(), StoreError> {
+        let path = self.path(key, "write")?;
+        let location = path.display().to_string();
+        let io_err = |e| StoreError::io("write", location.clone(), e);
+        let dir = path.parent().unwrap_or(&self.root);
+        if !dir.exists() {
+            fs::create_dir_all(dir).map_err(io_err)?;
+            if let Some(up) = dir.parent() {
+                sync_dir(up).map_err(io_err)?;
+            }
+        }
+        let temp = dir.join(format!(
+            "{TEMP_PREFIX}{}-{}",
+            std::process::id(),
+            TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        if let Err(e) = write_temp(&temp, bytes) {
+            let _ = fs::remove_file(&temp);
+            return Err(io_err(e));
+        }
+        let linked = fs::hard_link(&temp, &path);
+        let _ = fs::remove_file(&temp);
+        match linked {
+            Ok(()) => sync_dir(dir).map_err(io_err),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                Err(StoreError::AlreadyExists { location })
+            }
+            Err(e) => Err(io_err(e)),
+        }
+    }
+
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let path = self.path(key, "read")?;
+        match fs::read(&path) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(StoreError::io("read", path.display().to_string(), e)),
+        }
+    }
+
+    fn get_prefix(&self, key: &str, len: usize) -> Result<Option<Vec<u8>>, StoreError> {
+        let path = self.path(key, "read")?;
+        let file = match File::open(&path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(StoreError::io("read", path.display().to_string(), e)),
+        };
+        let mut bytes = Vec::new();
+        file.take(len as u64)
+            .read_to_end(&mut bytes)
+            .map_err(|e| StoreError::io("read", path.display().to_string(), e))?;
+        Ok(Some(bytes))
+    }
+
+    fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        let mut keys = Vec::new();
+        self.walk(&self.root, "", &mut keys)
+            .map_err(|e| StoreError::io("list", self.root.display().to_string(), e))?;
+        keys.retain(|k| k.starts_with(prefix));
+        keys.sort_unstable();
+        Ok(keys)
+    }
+
+    fn delete(&self, key: &str) -> Result<(), StoreError> {
+        let path = self.path(key, "delete")?;
+        match fs::remove_file(&path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(StoreError::io("delete", path.display().to_string(), e)),
+        }
+    }
+
+    fn location(&self, key: &str) -> String {
+        self.root.join(key).display().to_string()
+    }
+}

@@ -1,0 +1,79 @@
+//! A store in memory, for tests and benchmarks.
+
+use std::collections::BTreeMap;
+use std::sync::{Mutex, PoisonError};
+
+use super::{Store, StoreError};
+
+/// A [`Store`] that keeps checkpoints in memory; they end with it.
+///
+/// # Examples
+///
+/// ```
+/// use checkpoint_core::{MemStore, Store};
+///
+/// let store = MemStore::new();
+/// store.put_if_absent("a", b"1")?;
+/// assert_eq!(store.get("a")?, Some(b"1".to_vec()));
+/// assert!(store.put_if_absent("a", b"2").is_err());
+/// # Ok::<(), checkpoint_core::StoreError>(())
+/// ```
+#[derive(Debug, Default)]
+pub struct MemStore {
+    entries: Mutex<BTreeMap<String, Vec<u8>>>,
+}
+
+impl MemStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn entries(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Vec<u8>>> {
+        // A panic elsewhere cannot leave the map half-changed.
+        self.entries.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Store for MemStore {
+    fn put_if_absent(&self, key: &str, bytes: &[u8]) -> Result<(), StoreError> {
+        let mut entries = self.entries();
+        if entries.contains_key(key) {
+            return Err(StoreError::AlreadyExists {
+                location: self.location(key),
+            });
+        }
+        entries.insert(key.to_owned(), bytes.to_vec());
+        Ok(())
+    }
+
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.entries().get(key).cloned())
+    }
+
+    fn get_prefix(&self, key: &str, len: usize) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .entries()
+            .get(key)
+            .map(|v| v[..len.min(v.len())].to_vec()))
+    }
+
+    fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        Ok(self
+            .entries()
+            .range(prefix.to_owned()..)
+            .map(|(k, _)| k)
+            .take_while(|k| k.starts_with(prefix))
+            .cloned()
+            .collect())
+    }
+
+    fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.entries().remove(key);
+        Ok(())
+    }
+
+    fn location(&self, key: &str) -> String {
+        format!("memory:{key}")
+    }
+}
