@@ -144,7 +144,7 @@ pub enum GroupError {
         epoch: Epoch,
         /// Why.
         #[source]
-        source: crate::Error,
+        source: Box<crate::Error>,
     },
     /// The participant's part is intact but its fields do not restore.
     #[error(
@@ -159,7 +159,7 @@ pub enum GroupError {
         participant: String,
         /// Why.
         #[source]
-        source: crate::Error,
+        source: Box<crate::Error>,
     },
     /// The restored state failed its `check`.
     #[error(

@@ -454,7 +454,7 @@ impl Group {
             group: self.name.clone(),
             epoch,
             participant: participant.to_owned(),
-            source,
+            source: Box::new(source),
         };
         crate::restore::check_schema(&header.schema, &T::SCHEMA, epoch, &location)
             .map_err(restore_error)?;

@@ -13,7 +13,10 @@ use crate::{format, Checkpoint, FieldWriter};
 
 const COMMIT_MAGIC: &[u8; 8] = b"CKPTCMT1";
 
-pub(crate) fn encode_part<T: Checkpoint>(epoch: Epoch, state: &T) -> crate::Result<Vec<u8>> {
+pub(crate) fn encode_part<T: Checkpoint>(
+    epoch: Epoch,
+    state: &T,
+) -> Result<Vec<u8>, Box<crate::Error>> {
     let mut out = Vec::new();
     let body_start = format::begin(&mut out, epoch, SystemTime::now(), &T::SCHEMA);
     state.write_fields(&mut FieldWriter::new(&mut out, T::SCHEMA.name))?;
