@@ -1,7 +1,9 @@
 //! Support for the code `#[derive(Checkpoint)]` generates. Not public API.
 
+use core::marker::PhantomData;
+
 use serde::de::DeserializeOwned;
-use serde::Serialize;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 pub use crate::{
     Checkpoint, Error, FieldReader, FieldSchema, FieldWriter, Result, Schema, Shape, VariantSchema,
@@ -21,3 +23,59 @@ impl<T: Serialize + DeserializeOwned, F> SerializedField<F> for T {}
 
 /// Compile-time check that field `F` has a serializable type `T`.
 pub const fn assert_field<F, T: SerializedField<F>>() {}
+
+/// Writes serialized field `F`.
+///
+/// # Errors
+///
+/// As [`FieldWriter::field`].
+#[inline]
+pub fn write_field<F, T: SerializedField<F>>(
+    out: &mut FieldWriter<'_>,
+    name: &'static str,
+    value: &T,
+) -> Result<()> {
+    out.field(name, value)
+}
+
+/// Reads serialized field `F`.
+///
+/// # Errors
+///
+/// As [`FieldReader::field`].
+#[inline]
+pub fn read_field<F, T: SerializedField<F>>(
+    input: &mut FieldReader<'_>,
+    name: &'static str,
+) -> Result<T> {
+    input.field(name)
+}
+
+/// Serializes field `F` of a value; the derive's serde impls go through it
+/// so an unserializable field is reported once, by name.
+pub struct SerializeField<'a, F, T>(&'a T, PhantomData<F>);
+
+impl<'a, F, T: SerializedField<F>> SerializeField<'a, F, T> {
+    /// Wraps a reference to the field.
+    #[inline]
+    pub fn new(value: &'a T) -> Self {
+        SerializeField(value, PhantomData)
+    }
+}
+
+impl<F, T: SerializedField<F>> Serialize for SerializeField<'_, F, T> {
+    #[inline]
+    fn serialize<S: Serializer>(&self, serializer: S) -> core::result::Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
+    }
+}
+
+/// Deserializes field `F`; the value is `.0`.
+pub struct DeserializeField<F, T>(pub T, PhantomData<F>);
+
+impl<'de, F, T: SerializedField<F>> Deserialize<'de> for DeserializeField<F, T> {
+    #[inline]
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> core::result::Result<Self, D::Error> {
+        T::deserialize(deserializer).map(|value| DeserializeField(value, PhantomData))
+    }
+}

@@ -1,0 +1,390 @@
+//! `#[checkpoint(...)]` and `#[derived(...)]` parsed into typed options.
+//!
+//! Each attribute position has a table of the keys it accepts; a key is
+//! added by adding it to the table and to the `match` of its parser.
+
+use proc_macro2::Span;
+use syn::meta::ParseNestedMeta;
+use syn::spanned::Spanned;
+use syn::{Attribute, Expr, LitStr, Token};
+
+use crate::ctxt::Ctxt;
+
+/// Keys of `#[checkpoint(...)]` on a struct or enum.
+const CONTAINER_KEYS: &[&str] = &["name"];
+/// Keys of `#[checkpoint(...)]` on an enum variant.
+const VARIANT_KEYS: &[&str] = &[];
+/// Keys of `#[checkpoint(...)]` on a field.
+const FIELD_KEYS: &[&str] = &["allow_interior_mutability"];
+/// Keys of `#[derived(...)]`.
+const DERIVED_KEYS: &[&str] = &["from"];
+
+/// Options of a struct or enum.
+#[derive(Default)]
+pub(crate) struct Container {
+    /// `#[checkpoint(name = "...")]`: the schema name instead of the identifier.
+    pub(crate) name: Option<LitStr>,
+}
+
+/// Options of an enum variant (none yet).
+#[derive(Default)]
+pub(crate) struct Variant {}
+
+/// Options of a field.
+#[derive(Default)]
+pub(crate) struct Field {
+    /// `#[derived(from = EXPR)]`.
+    pub(crate) derived: Option<Derived>,
+    /// `#[checkpoint(allow_interior_mutability)]`.
+    pub(crate) allow_interior_mutability: Option<Span>,
+}
+
+/// A field rebuilt on restore instead of stored.
+pub(crate) struct Derived {
+    /// What rebuilds it.
+    pub(crate) from: Expr,
+}
+
+impl Container {
+    pub(crate) fn from_attrs(cx: &mut Ctxt, attrs: &[Attribute]) -> Self {
+        let mut out = Container::default();
+        for attr in attrs.iter().filter(|a| a.path().is_ident("checkpoint")) {
+            parse_keys(cx, attr, "checkpoint", CONTAINER_KEYS, |cx, key, meta| {
+                match key {
+                    "name" => {
+                        let lit: LitStr = meta.value()?.parse().map_err(|e| {
+                            syn::Error::new(
+                                e.span(),
+                                "expected a string: `#[checkpoint(name = \"...\")]`",
+                            )
+                        })?;
+                        if lit.value().is_empty() {
+                            cx.error_spanned_by(&lit, "the checkpoint name cannot be empty");
+                        }
+                        out.name = Some(lit);
+                    }
+                    _ => unreachable!("key table and parser disagree"),
+                }
+                Ok(())
+            });
+        }
+        out
+    }
+}
+
+impl Variant {
+    pub(crate) fn from_attrs(cx: &mut Ctxt, attrs: &[Attribute]) -> Self {
+        for attr in attrs.iter().filter(|a| a.path().is_ident("checkpoint")) {
+            parse_keys(cx, attr, "checkpoint", VARIANT_KEYS, |_, _, _| Ok(()));
+        }
+        Variant {}
+    }
+}
+
+impl Field {
+    /// `field` names the field in messages.
+    pub(crate) fn from_attrs(cx: &mut Ctxt, attrs: &[Attribute], field: &str) -> Self {
+        let mut out = Field::default();
+        for attr in attrs {
+            if attr.path().is_ident("checkpoint") {
+                parse_keys(cx, attr, "checkpoint", FIELD_KEYS, |_, key, meta| {
+                    match key {
+                        "allow_interior_mutability" => {
+                            no_value(meta, "checkpoint", key)?;
+                            out.allow_interior_mutability = Some(meta.path.span());
+                        }
+                        _ => unreachable!("key table and parser disagree"),
+                    }
+                    Ok(())
+                });
+            } else if attr.path().is_ident("derived") {
+                if out.derived.is_some() {
+                    cx.error_spanned_by(
+                        attr,
+                        format_args!("field `{field}` has `#[derived(...)]` twice: keep one"),
+                    );
+                    continue;
+                }
+                out.derived = parse_derived(cx, attr, field);
+            }
+        }
+        out
+    }
+}
+
+fn parse_derived(cx: &mut Ctxt, attr: &Attribute, field: &str) -> Option<Derived> {
+    let missing = format!(
+        "`#[derived]` on field `{field}` needs `from`: write `#[derived(from = EXPR)]` with the expression that rebuilds it on restore"
+    );
+    if attr.meta.require_list().is_err() {
+        cx.error_spanned_by(attr, missing);
+        return None;
+    }
+    let mut from = None;
+    let complete = parse_keys(cx, attr, "derived", DERIVED_KEYS, |_, key, meta| {
+        match key {
+            "from" => {
+                if !meta.input.peek(Token![=]) {
+                    return Err(meta.error(format_args!(
+                        "`from` needs a value: `#[derived(from = EXPR)]` rebuilds field `{field}` on restore"
+                    )));
+                }
+                let expr: Expr = meta.value()?.parse().map_err(|e| {
+                    syn::Error::new(
+                        e.span(),
+                        format_args!(
+                            "malformed expression in `#[derived(from = ...)]` of field `{field}`: {e}"
+                        ),
+                    )
+                })?;
+                from = Some(expr);
+            }
+            _ => unreachable!("key table and parser disagree"),
+        }
+        Ok(())
+    });
+    match from {
+        Some(from) => Some(Derived { from }),
+        None => {
+            if complete {
+                cx.error_spanned_by(attr, missing);
+            }
+            None
+        }
+    }
+}
+
+/// Parses `#[attr(key, key = value, ...)]`, calling `on_key` for each known
+/// key once. Unknown and repeated keys are recorded and skipped, so every
+/// mistake in the attribute is reported. Returns whether the attribute parsed
+/// to its end.
+fn parse_keys(
+    cx: &mut Ctxt,
+    attr: &Attribute,
+    attr_name: &str,
+    keys: &[&str],
+    mut on_key: impl FnMut(&mut Ctxt, &str, &ParseNestedMeta) -> syn::Result<()>,
+) -> bool {
+    if let Err(e) = attr.meta.require_list() {
+        cx.syn_error(e);
+        return false;
+    }
+    let mut seen: Vec<String> = Vec::new();
+    let result = attr.parse_nested_meta(|meta| {
+        let key = meta
+            .path
+            .get_ident()
+            .map(ToString::to_string)
+            .unwrap_or_else(|| path_to_string(&meta.path));
+        if seen.contains(&key) {
+            cx.error_spanned_by(
+                &meta.path,
+                format_args!("duplicate key `{key}` in `#[{attr_name}(...)]`: keep one"),
+            );
+            return skip_value(&meta);
+        }
+        seen.push(key.clone());
+        match keys.iter().find(|k| **k == key) {
+            Some(known) => on_key(cx, known, &meta),
+            None => {
+                cx.error_spanned_by(&meta.path, unknown_key_message(&key, attr_name, keys));
+                skip_value(&meta)
+            }
+        }
+    });
+    match result {
+        Ok(()) => true,
+        Err(e) => {
+            cx.syn_error(e);
+            false
+        }
+    }
+}
+
+fn no_value(meta: &ParseNestedMeta, attr_name: &str, key: &str) -> syn::Result<()> {
+    if meta.input.is_empty() || meta.input.peek(Token![,]) {
+        Ok(())
+    } else {
+        Err(meta.error(format_args!(
+            "`{key}` takes no value: write `#[{attr_name}({key})]`"
+        )))
+    }
+}
+
+fn skip_value(meta: &ParseNestedMeta) -> syn::Result<()> {
+    if meta.input.peek(Token![=]) {
+        meta.value()?.parse::<Expr>()?;
+    } else if !meta.input.is_empty() && !meta.input.peek(Token![,]) {
+        meta.input.parse::<proc_macro2::TokenTree>()?;
+    }
+    Ok(())
+}
+
+fn path_to_string(path: &syn::Path) -> String {
+    path.segments
+        .iter()
+        .map(|s| s.ident.to_string())
+        .collect::<Vec<_>>()
+        .join("::")
+}
+
+/// "unknown key `frm` in `#[derived(...)]`, did you mean `from`?"
+pub(crate) fn unknown_key_message(key: &str, attr_name: &str, keys: &[&str]) -> String {
+    let mut message = format!("unknown key `{key}` in `#[{attr_name}(...)]`");
+    match closest(key, keys) {
+        Some(near) => message.push_str(&format!(", did you mean `{near}`?")),
+        None if keys.is_empty() => message.push_str(": it takes no keys here"),
+        None => {
+            let list = keys
+                .iter()
+                .map(|k| format!("`{k}`"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            message.push_str(&format!(": the keys are {list}"));
+        }
+    }
+    message
+}
+
+/// The valid key nearest to `key`, if it is close enough to be a typo.
+pub(crate) fn closest<'k>(key: &str, keys: &[&'k str]) -> Option<&'k str> {
+    let limit = (key.chars().count() / 3).max(1);
+    keys.iter()
+        .map(|k| (edit_distance(key, k), *k))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
+}
+
+/// Levenshtein distance.
+pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = if ca == *cb {
+                prev
+            } else {
+                1 + prev.min(cur).min(row[j])
+            };
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use syn::parse_quote;
+
+    fn field(attrs: Vec<Attribute>) -> (Field, Result<(), syn::Error>) {
+        let mut cx = Ctxt::default();
+        let f = Field::from_attrs(&mut cx, &attrs, "index");
+        (f, cx.finish())
+    }
+
+    #[test]
+    fn edit_distance_counts_edits() {
+        assert_eq!(edit_distance("frm", "from"), 1);
+        assert_eq!(edit_distance("from", "from"), 0);
+        assert_eq!(edit_distance("", "name"), 4);
+        assert_eq!(edit_distance("nmae", "name"), 2);
+    }
+
+    #[test]
+    fn suggests_near_keys_only() {
+        assert_eq!(closest("frm", DERIVED_KEYS), Some("from"));
+        assert_eq!(closest("nam", CONTAINER_KEYS), Some("name"));
+        assert_eq!(closest("default", DERIVED_KEYS), None);
+        assert_eq!(
+            unknown_key_message("frm", "derived", DERIVED_KEYS),
+            "unknown key `frm` in `#[derived(...)]`, did you mean `from`?"
+        );
+        assert_eq!(
+            unknown_key_message("context", "checkpoint", CONTAINER_KEYS),
+            "unknown key `context` in `#[checkpoint(...)]`: the keys are `name`"
+        );
+    }
+
+    #[test]
+    fn parses_derived_from() {
+        let (f, r) = field(vec![parse_quote!(#[derived(from = build_index(&log))])]);
+        assert!(r.is_ok());
+        let from = f.derived.expect("derived").from;
+        assert_eq!(quote::quote!(#from).to_string(), "build_index (& log)");
+    }
+
+    #[test]
+    fn derived_accepts_any_expression() {
+        let (f, r) = field(vec![parse_quote!(
+            #[derived(from = HashMap::<u64, usize>::new())]
+        )]);
+        assert!(r.is_ok());
+        assert!(f.derived.is_some());
+        let (_, r) = field(vec![parse_quote!(#[derived(from = { let x = 1; x + 1 })])]);
+        assert!(r.is_ok());
+    }
+
+    #[test]
+    fn derived_errors() {
+        let cases: Vec<(Attribute, &str)> = vec![
+            (parse_quote!(#[derived]), "needs `from`"),
+            (parse_quote!(#[derived()]), "needs `from`"),
+            (parse_quote!(#[derived(from)]), "`from` needs a value"),
+            (parse_quote!(#[derived(frm = 1)]), "did you mean `from`?"),
+            (
+                parse_quote!(#[derived(from = 1, from = 2)]),
+                "duplicate key `from`",
+            ),
+            (parse_quote!(#[derived(from = )]), "malformed expression"),
+        ];
+        for (attr, expected) in cases {
+            let (_, r) = field(vec![attr]);
+            let message = r.expect_err(expected).to_string();
+            assert!(message.contains(expected), "{message:?} lacks {expected:?}");
+        }
+    }
+
+    #[test]
+    fn derived_twice_is_an_error() {
+        let (f, r) = field(vec![
+            parse_quote!(#[derived(from = 1)]),
+            parse_quote!(#[derived(from = 2)]),
+        ]);
+        assert!(f.derived.is_some());
+        assert!(r.unwrap_err().to_string().contains("twice"));
+    }
+
+    #[test]
+    fn field_allows_interior_mutability() {
+        let (f, r) = field(vec![parse_quote!(#[checkpoint(allow_interior_mutability)])]);
+        assert!(r.is_ok());
+        assert!(f.allow_interior_mutability.is_some());
+        let (_, r) = field(vec![
+            parse_quote!(#[checkpoint(allow_interior_mutability = true)]),
+        ]);
+        assert!(r.unwrap_err().to_string().contains("takes no value"));
+    }
+
+    #[test]
+    fn all_errors_of_an_attribute_are_kept() {
+        let mut cx = Ctxt::default();
+        let attrs: Vec<Attribute> =
+            vec![parse_quote!(#[checkpoint(nme = "a", default, name = "B")])];
+        let c = Container::from_attrs(&mut cx, &attrs);
+        assert_eq!(c.name.map(|n| n.value()).as_deref(), Some("B"));
+        let errors: Vec<String> = cx
+            .finish()
+            .unwrap_err()
+            .into_iter()
+            .map(|e| e.to_string())
+            .collect();
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(errors[0].contains("did you mean `name`?"));
+        assert!(errors[1].contains("unknown key `default`"));
+    }
+}

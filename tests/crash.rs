@@ -1,0 +1,113 @@
+//! A process killed with SIGKILL at random moments during a loop of saves
+//! leaves a store that restores a state it saved, and numbering goes on.
+#![cfg(unix)]
+
+mod common;
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use checkpoint::Checkpointer;
+use common::state;
+
+state!(Ledger as "Ledger" { count: u64, entries: Vec<u64>, sum: u64 });
+
+impl Ledger {
+    fn next(&self) -> Ledger {
+        let count = self.count + 1;
+        let entries: Vec<u64> = (0..count * 64).map(|i| i ^ count).collect();
+        Ledger {
+            count,
+            sum: entries.iter().sum(),
+            entries,
+        }
+    }
+
+    /// Holds for every state the child saves, and for no torn mix of two.
+    fn is_consistent(&self) -> bool {
+        self.entries.len() as u64 == self.count * 64
+            && self.entries.iter().sum::<u64>() == self.sum
+            && self
+                .entries
+                .iter()
+                .enumerate()
+                .all(|(i, e)| *e == i as u64 ^ self.count)
+    }
+}
+
+const CHILD_ENV: &str = "CHECKPOINT_CRASH_CHILD_DIR";
+
+/// The child: resumes from the store, then saves forever. Does nothing when
+/// run as an ordinary test.
+#[test]
+fn child_saves_in_a_loop() {
+    let Ok(dir) = std::env::var(CHILD_ENV) else {
+        return;
+    };
+    let ckpt = Checkpointer::open(dir).unwrap().keep_last(3);
+    let mut state = ckpt
+        .restore_latest::<Ledger>()
+        .unwrap()
+        .map(|r| r.state)
+        .unwrap_or_default();
+    loop {
+        state = state.next();
+        ckpt.save(&state).unwrap();
+    }
+}
+
+#[test]
+fn killed_saver_leaves_a_restorable_store() {
+    let dir = common::temp_dir();
+    let exe = std::env::current_exe().unwrap();
+    let mut seed = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos() as u64
+        | 1;
+    let started = Instant::now();
+    let mut last_seq = 0;
+    let mut last_count = 0;
+    for kill in 0..20 {
+        let mut child = Command::new(&exe)
+            .args([
+                "--exact",
+                "child_saves_in_a_loop",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(CHILD_ENV, dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        std::thread::sleep(Duration::from_millis(20 + seed % 120));
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+
+        let ckpt = Checkpointer::open(dir.path()).unwrap();
+        let Some(restored) = ckpt.restore_latest::<Ledger>().unwrap() else {
+            continue;
+        };
+        assert!(restored.state.is_consistent(), "kill {kill}: torn state");
+        assert!(
+            restored.skipped.is_empty(),
+            "kill {kill}: {:?}",
+            restored.skipped
+        );
+        assert!(restored.meta.seq >= last_seq, "kill {kill}: went back");
+        assert!(restored.state.count >= last_count, "kill {kill}: went back");
+        last_seq = restored.meta.seq;
+        last_count = restored.state.count;
+        let newest_listed = ckpt.list().unwrap().last().unwrap().seq;
+        assert!(newest_listed >= last_seq);
+    }
+    assert!(last_seq > 0, "the child never saved");
+    let ckpt = Checkpointer::open(dir.path()).unwrap();
+    let next = ckpt.save(&Ledger::default().next()).unwrap().seq;
+    assert!(next > last_seq);
+    assert!(started.elapsed() < Duration::from_secs(30));
+}
