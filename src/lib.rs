@@ -3,6 +3,75 @@
 //! `#[derive(Checkpoint)]` refuses to compile a struct whose fields would be
 //! silently left out of a checkpoint: every field is serialized unless it is
 //! marked `#[derived(from = ...)]`, which says how to rebuild it on restore.
+//!
+//! # Guide: deriving `Checkpoint`
+//!
+//! ```
+//! use std::collections::HashMap;
+//! use std::time::Instant;
+//!
+//! use checkpoint::Checkpoint;
+//!
+//! #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+//! struct Message {
+//!     id: u64,
+//!     body: String,
+//! }
+//!
+//! fn build_index(log: &[Message]) -> HashMap<u64, usize> {
+//!     log.iter().enumerate().map(|(i, m)| (m.id, i)).collect()
+//! }
+//!
+//! #[derive(Checkpoint)]
+//! struct MessageProcessor {
+//!     processed_messages: u64,
+//!     log: Vec<Message>,
+//!     // Not stored: rebuilt on restore from the stored `log`.
+//!     #[derived(from = build_index(&log))]
+//!     index: HashMap<u64, usize>,
+//!     // An `Instant` cannot be serialized: without `#[derived]` this field
+//!     // would be a compile error naming it.
+//!     #[derived(from = Instant::now())]
+//!     started: Instant,
+//! }
+//!
+//! let log = vec![Message { id: 7, body: "hello".into() }];
+//! let p = MessageProcessor {
+//!     processed_messages: 1,
+//!     index: build_index(&log),
+//!     log,
+//!     started: Instant::now(),
+//! };
+//!
+//! // The derive also gives serde's traits over the stored fields only.
+//! let json = serde_json::to_string(&p)?;
+//! assert_eq!(json, r#"{"processed_messages":1,"log":[{"id":7,"body":"hello"}]}"#);
+//! let back: MessageProcessor = serde_json::from_str(&json)?;
+//! assert_eq!(back.index, p.index);
+//!
+//! // The schema is known at compile time.
+//! let stored: Vec<&str> = MessageProcessor::SCHEMA.stored_fields().map(|f| f.name).collect();
+//! assert_eq!(stored, ["processed_messages", "log"]);
+//! # Ok::<(), serde_json::Error>(())
+//! ```
+//!
+//! What the derive checks at compile time:
+//!
+//! - every serialized field implements serde's `Serialize` and
+//!   `DeserializeOwned`; the error names the field and says to serialize it
+//!   or mark it `#[derived(from = ...)]`;
+//! - no `#[serde(...)]` attribute changes the encoding (`skip` would drop a
+//!   field silently);
+//! - no serialized field holds `Mutex`, `RwLock`, `RefCell`, `Cell`,
+//!   `OnceCell`, `OnceLock`, `UnsafeCell` or an `Atomic*`, anywhere in its
+//!   type, unless it says `#[checkpoint(allow_interior_mutability)]`: its
+//!   parts would be captured at different instants;
+//! - `#[derived(from = EXPR)]` is well formed, and `EXPR` has the field's
+//!   type (the serialized fields and earlier derived fields are in scope by
+//!   name; tuple fields are `_0`, `_1`, ...).
+//!
+//! All mistakes in one type are reported in one compile. See
+//! [`Checkpoint`](derive@Checkpoint) for every attribute.
 
 pub use checkpoint_core::*;
 pub use checkpoint_derive::Checkpoint;

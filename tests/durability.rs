@@ -92,7 +92,7 @@ fn a_committed_checkpoint_is_a_complete_file_and_no_temporary_file_remains() {
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
-    assert_eq!(names, [meta.key.clone()]);
+    assert_eq!(names, std::slice::from_ref(&meta.key));
     assert_eq!(std::fs::metadata(&meta.location).unwrap().len(), meta.size);
     assert!(matches!(
         ckpt.store().put_if_absent(&meta.key, b"x"),

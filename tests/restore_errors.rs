@@ -61,7 +61,7 @@ fn a_changed_field_type_names_both_types() {
     let err = saved().restore::<ProcessorRetyped>(1).unwrap_err();
     assert!(
         matches!(&err, Error::FieldTypeChanged { field, expected, found, .. }
-            if field == "processed_messages" && expected == "u32" && found == "u64"),
+            if field == "processed_messages" && *expected == "u32" && found == "u64"),
         "{err:?}"
     );
     let message = err.to_string();

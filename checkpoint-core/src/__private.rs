@@ -1,4 +1,12 @@
 //! Support for the code `#[derive(Checkpoint)]` generates. Not public API.
+//!
+//! A serialized field whose type is not serializable must fail to compile
+//! with one error that names the field. So the derive asserts
+//! [`SerializedField`] once per field, and every other use of the field's
+//! type goes through [`FieldCodec`], whose methods resolve (by autoref) to
+//! the serde-backed [`Codec`] when the type is serializable and otherwise to
+//! [`NoCodec`], which compiles silently and is never run: the assertion has
+//! already failed the build.
 
 use core::marker::PhantomData;
 
@@ -9,73 +17,174 @@ pub use crate::{
     Checkpoint, Error, FieldReader, FieldSchema, FieldWriter, Result, Schema, Shape, VariantSchema,
 };
 
-/// Implemented by every type a serialized field can have. The derive asserts
-/// it for each serialized field, with `F` a marker named after the field, so
-/// the compile error names the field.
+/// Implemented by every type a serialized field can have. `F` is a marker
+/// named after the field, so the compile error names the field.
 #[diagnostic::on_unimplemented(
     message = "field `{F}` cannot be checkpointed: `{Self}` does not implement serde's `Serialize` and `DeserializeOwned`",
     label = "not serializable",
     note = "serialize it or mark it `#[derived(from = ...)]` to rebuild it on restore"
 )]
-pub trait SerializedField<F>: Serialize + DeserializeOwned {}
+pub trait SerializedField<F> {}
 
+#[diagnostic::do_not_recommend]
 impl<T: Serialize + DeserializeOwned, F> SerializedField<F> for T {}
 
 /// Compile-time check that field `F` has a serializable type `T`.
 pub const fn assert_field<F, T: SerializedField<F>>() {}
 
-/// Writes serialized field `F`.
-///
-/// # Errors
-///
-/// As [`FieldWriter::field`].
-#[inline]
-pub fn write_field<F, T: SerializedField<F>>(
-    out: &mut FieldWriter<'_>,
-    name: &'static str,
-    value: &T,
-) -> Result<()> {
-    out.field(name, value)
-}
+/// How generated code reaches field `F` of type `T`: call the methods of
+/// [`Codec`] / [`NoCodec`] on `&FieldCodec::<F, T>::new()`.
+pub struct FieldCodec<F, T>(PhantomData<fn() -> (F, T)>);
 
-/// Reads serialized field `F`.
-///
-/// # Errors
-///
-/// As [`FieldReader::field`].
-#[inline]
-pub fn read_field<F, T: SerializedField<F>>(
-    input: &mut FieldReader<'_>,
-    name: &'static str,
-) -> Result<T> {
-    input.field(name)
-}
-
-/// Serializes field `F` of a value; the derive's serde impls go through it
-/// so an unserializable field is reported once, by name.
-pub struct SerializeField<'a, F, T>(&'a T, PhantomData<F>);
-
-impl<'a, F, T: SerializedField<F>> SerializeField<'a, F, T> {
-    /// Wraps a reference to the field.
-    #[inline]
-    pub fn new(value: &'a T) -> Self {
-        SerializeField(value, PhantomData)
+impl<F, T> Default for FieldCodec<F, T> {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
-impl<F, T: SerializedField<F>> Serialize for SerializeField<'_, F, T> {
+impl<F, T> FieldCodec<F, T> {
+    /// The codec of field `F`.
+    #[inline]
+    pub const fn new() -> Self {
+        FieldCodec(PhantomData)
+    }
+}
+
+/// Field access for serializable types.
+pub trait Codec<T> {
+    /// Writes the field's frame.
+    ///
+    /// # Errors
+    ///
+    /// As [`FieldWriter::field`].
+    fn write_field(&self, out: &mut FieldWriter<'_>, name: &'static str, value: &T) -> Result<()>;
+    /// Reads the field's frame.
+    ///
+    /// # Errors
+    ///
+    /// As [`FieldReader::field`].
+    fn read_field(&self, input: &mut FieldReader<'_>, name: &'static str) -> Result<T>;
+    /// The field as the serde shadow type holds it.
+    fn serialize_as<'a>(&self, value: &'a T) -> SerializeField<'a, T>;
+    /// The type the serde shadow type deserializes the field as.
+    fn deserialize_as(&self) -> PhantomData<DeserializeField<T>>;
+}
+
+impl<F, T: Serialize + DeserializeOwned> Codec<T> for FieldCodec<F, T> {
+    #[inline]
+    fn write_field(&self, out: &mut FieldWriter<'_>, name: &'static str, value: &T) -> Result<()> {
+        out.field(name, value)
+    }
+    #[inline]
+    fn read_field(&self, input: &mut FieldReader<'_>, name: &'static str) -> Result<T> {
+        input.field(name)
+    }
+    #[inline]
+    fn serialize_as<'a>(&self, value: &'a T) -> SerializeField<'a, T> {
+        SerializeField(value)
+    }
+    #[inline]
+    fn deserialize_as(&self) -> PhantomData<DeserializeField<T>> {
+        PhantomData
+    }
+}
+
+/// Stand-in for [`Codec`] on a type that is not serializable; only
+/// reached in code whose build fails on [`assert_field`].
+pub trait NoCodec<T> {
+    /// Never runs.
+    ///
+    /// # Errors
+    ///
+    /// Never runs.
+    fn write_field(&self, out: &mut FieldWriter<'_>, name: &'static str, value: &T) -> Result<()>;
+    /// Never runs.
+    ///
+    /// # Errors
+    ///
+    /// Never runs.
+    fn read_field(&self, input: &mut FieldReader<'_>, name: &'static str) -> Result<T>;
+    /// Never runs.
+    fn serialize_as<'a>(&self, value: &'a T) -> Unserializable<'a, T>;
+    /// Never runs.
+    fn deserialize_as(&self) -> PhantomData<Unserializable<'static, T>>;
+}
+
+impl<F, T> NoCodec<T> for &FieldCodec<F, T> {
+    fn write_field(&self, _: &mut FieldWriter<'_>, _: &'static str, _: &T) -> Result<()> {
+        unreachable!("rejected at compile time")
+    }
+    fn read_field(&self, _: &mut FieldReader<'_>, _: &'static str) -> Result<T> {
+        unreachable!("rejected at compile time")
+    }
+    fn serialize_as<'a>(&self, _: &'a T) -> Unserializable<'a, T> {
+        unreachable!("rejected at compile time")
+    }
+    fn deserialize_as(&self) -> PhantomData<Unserializable<'static, T>> {
+        PhantomData
+    }
+}
+
+/// A serialized field, borrowed for serialization.
+pub struct SerializeField<'a, T>(&'a T);
+
+impl<T: Serialize> Serialize for SerializeField<'_, T> {
     #[inline]
     fn serialize<S: Serializer>(&self, serializer: S) -> core::result::Result<S::Ok, S::Error> {
         self.0.serialize(serializer)
     }
 }
 
-/// Deserializes field `F`; the value is `.0`.
-pub struct DeserializeField<F, T>(pub T, PhantomData<F>);
+/// A serialized field, deserialized.
+pub struct DeserializeField<T>(T);
 
-impl<'de, F, T: SerializedField<F>> Deserialize<'de> for DeserializeField<F, T> {
+impl<T> DeserializeField<T> {
+    /// The field's value.
+    #[inline]
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for DeserializeField<T> {
     #[inline]
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> core::result::Result<Self, D::Error> {
-        T::deserialize(deserializer).map(|value| DeserializeField(value, PhantomData))
+        T::deserialize(deserializer).map(DeserializeField)
     }
+}
+
+/// See [`NoCodec`].
+pub struct Unserializable<'a, T>(PhantomData<fn(&'a ()) -> T>, core::convert::Infallible);
+
+impl<T> Unserializable<'_, T> {
+    /// Never runs.
+    pub fn into_inner(self) -> T {
+        match self.1 {}
+    }
+}
+
+impl<T> Serialize for Unserializable<'_, T> {
+    fn serialize<S: Serializer>(&self, _: S) -> core::result::Result<S::Ok, S::Error> {
+        unreachable!("rejected at compile time")
+    }
+}
+
+impl<'de, T> Deserialize<'de> for Unserializable<'_, T> {
+    fn deserialize<D: Deserializer<'de>>(_: D) -> core::result::Result<Self, D::Error> {
+        unreachable!("rejected at compile time")
+    }
+}
+
+/// Deserializes a `S` named by a witness (the derive's shadow type, whose
+/// field types the codecs chose).
+///
+/// # Errors
+///
+/// As `S::deserialize`.
+#[inline]
+pub fn deserialize_as<'de, D: Deserializer<'de>, S: Deserialize<'de>>(
+    deserializer: D,
+    _: PhantomData<S>,
+) -> core::result::Result<S, D::Error> {
+    S::deserialize(deserializer)
 }

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::SystemTime;
 
 use crate::snapshot::{Meta, Snapshot};
@@ -97,13 +97,19 @@ impl Checkpointer {
     }
 
     /// Captures `state` and commits it: [`capture`](Self::capture) then
-    /// [`commit`](Self::commit).
+    /// [`commit`](Self::commit), with no other commit in between, so
+    /// threads sharing a checkpointer can all `save`.
     ///
     /// # Errors
     ///
     /// As `capture` and `commit`.
     pub fn save<T: Checkpoint>(&self, state: &T) -> Result<Meta> {
-        self.commit(self.capture(state)?)
+        let mut newest = self.lock_newest();
+        let snapshot = self.capture(state)?;
+        let meta = self.commit_locked(&mut newest, snapshot)?;
+        drop(newest);
+        self.apply_retention();
+        Ok(meta)
     }
 
     /// Encodes `state` and gives it the next sequence number. The only step
@@ -147,40 +153,47 @@ impl Checkpointer {
     /// - [`Error::Commit`] when the store fails (a full disk, say); older
     ///   checkpoints are intact and the error hands the snapshot back.
     pub fn commit(&self, snapshot: Snapshot) -> Result<Meta> {
-        let seq = snapshot.seq();
-        {
-            let mut newest = self
-                .newest_committed
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            if seq < *newest {
-                return Err(Error::OlderCapture {
-                    seq,
-                    newest: *newest,
-                });
-            }
-            match self
-                .store
-                .put_if_absent(&snapshot.meta.key, &snapshot.bytes)
-            {
-                Ok(()) => *newest = seq,
-                Err(StoreError::AlreadyExists { location }) => {
-                    let listed = newest_seq(&*self.store)?;
-                    self.next_seq
-                        .fetch_max(listed.max(seq) + 1, Ordering::SeqCst);
-                    *newest = (*newest).max(listed);
-                    return Err(Error::SequenceTaken { seq, location });
-                }
-                Err(source) => {
-                    return Err(Error::Commit {
-                        snapshot: Box::new(snapshot),
-                        source,
-                    })
-                }
-            }
-        }
+        let mut newest = self.lock_newest();
+        let meta = self.commit_locked(&mut newest, snapshot)?;
+        drop(newest);
         self.apply_retention();
-        Ok(snapshot.meta)
+        Ok(meta)
+    }
+
+    fn lock_newest(&self) -> MutexGuard<'_, u64> {
+        // The guarded number is updated in one assignment; a panic cannot
+        // leave it half-changed.
+        self.newest_committed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn commit_locked(&self, newest: &mut MutexGuard<'_, u64>, snapshot: Snapshot) -> Result<Meta> {
+        let seq = snapshot.seq();
+        if seq < **newest {
+            return Err(Error::OlderCapture {
+                seq,
+                newest: **newest,
+            });
+        }
+        let Snapshot { meta, bytes } = snapshot;
+        match self.store.put_if_absent_owned(&meta.key, bytes) {
+            Ok(()) => {
+                **newest = seq;
+                Ok(meta)
+            }
+            Err((StoreError::AlreadyExists { location }, _)) => {
+                let listed = newest_seq(&*self.store)?;
+                self.next_seq
+                    .fetch_max(listed.max(seq) + 1, Ordering::SeqCst);
+                **newest = (**newest).max(listed);
+                Err(Error::SequenceTaken { seq, location })
+            }
+            Err((source, bytes)) => Err(Error::Commit {
+                snapshot: Box::new(Snapshot { meta, bytes }),
+                source,
+            }),
+        }
     }
 
     fn apply_retention(&self) {

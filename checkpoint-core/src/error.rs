@@ -175,7 +175,7 @@ pub enum Error {
         /// The field.
         field: String,
         /// The field's type now.
-        expected: String,
+        expected: &'static str,
         /// The field's type in the checkpoint.
         found: String,
     },

@@ -95,7 +95,7 @@ impl Checkpointer {
         context: &T::Context,
     ) -> Result<Restored<T>> {
         let location = self.store.location(key);
-        let Some(bytes) = self.store.get(key)? else {
+        let Some(bytes) = self.store.get_shared(key)? else {
             return Err(Error::NotFound { seq, location });
         };
         let (header, body) = format::decode(&bytes, seq, &location)?;
@@ -213,7 +213,7 @@ impl Comparison<'_> {
                         location: self.location.to_owned(),
                         type_name: self.type_name.to_owned(),
                         field: format!("{prefix}{}", c.name),
-                        expected: c.ty.to_owned(),
+                        expected: c.ty,
                         found: s.ty.clone(),
                     })
                 }
@@ -247,4 +247,103 @@ fn same_type(a: &str, b: &str) -> bool {
     a.chars()
         .filter(|c| !c.is_whitespace())
         .eq(b.chars().filter(|c| !c.is_whitespace()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::VariantSchema;
+
+    fn check(old: &Schema, new: &Schema) -> Result<()> {
+        check_schema(&SchemaRecord::of(old), new, 7, "here")
+    }
+
+    const OLD: Schema = Schema::new(
+        "S",
+        Shape::Struct(&[
+            FieldSchema::serialized("a", "u64"),
+            FieldSchema::serialized("b", "Vec<String>"),
+            FieldSchema::derived("c", "usize"),
+        ]),
+    );
+
+    #[test]
+    fn a_renamed_field_matches_through_its_alias() {
+        const NEW: Schema = Schema::new(
+            "S",
+            Shape::Struct(&[
+                FieldSchema::serialized("alpha", "u64").with_aliases(&["a"]),
+                FieldSchema::serialized("b", "Vec < String >"),
+            ]),
+        );
+        check(&OLD, &NEW).unwrap();
+    }
+
+    #[test]
+    fn a_new_field_with_a_default_may_be_missing() {
+        const NEW: Schema = Schema::new(
+            "S",
+            Shape::Struct(&[
+                FieldSchema::serialized("a", "u64"),
+                FieldSchema::serialized("b", "Vec<String>"),
+                FieldSchema::serialized("d", "bool").with_default(),
+            ]),
+        );
+        check(&OLD, &NEW).unwrap();
+    }
+
+    #[test]
+    fn a_removed_or_now_derived_field_is_not_unexpected() {
+        const REMOVED: Schema =
+            Schema::new("S", Shape::Struct(&[FieldSchema::serialized("a", "u64")]))
+                .with_removed(&["b"]);
+        check(&OLD, &REMOVED).unwrap();
+        const DERIVED: Schema = Schema::new(
+            "S",
+            Shape::Struct(&[
+                FieldSchema::serialized("a", "u64"),
+                FieldSchema::derived("b", "Vec<String>"),
+            ]),
+        );
+        check(&OLD, &DERIVED).unwrap();
+    }
+
+    #[test]
+    fn a_field_that_became_stored_is_missing() {
+        const NEW: Schema = Schema::new(
+            "S",
+            Shape::Struct(&[
+                FieldSchema::serialized("a", "u64"),
+                FieldSchema::serialized("b", "Vec<String>"),
+                FieldSchema::serialized("c", "usize"),
+            ]),
+        );
+        let err = check(&OLD, &NEW).unwrap_err();
+        assert!(matches!(err, Error::MissingField { ref field, .. } if field == "c"));
+    }
+
+    #[test]
+    fn enum_fields_are_compared_per_variant() {
+        const OLD: Schema = Schema::new(
+            "E",
+            Shape::Enum(&[
+                VariantSchema::new("A", Shape::Unit),
+                VariantSchema::new("B", Shape::Struct(&[FieldSchema::serialized("x", "u8")])),
+            ]),
+        );
+        const NEW: Schema = Schema::new(
+            "E",
+            Shape::Enum(&[VariantSchema::new(
+                "B",
+                Shape::Struct(&[FieldSchema::serialized("x", "u16")]),
+            )]),
+        );
+        let err = check(&OLD, &NEW).unwrap_err();
+        assert!(matches!(err, Error::FieldTypeChanged { ref field, .. } if field == "B::x"));
+        const STRUCT: Schema = Schema::new("E", Shape::Unit);
+        assert!(matches!(
+            check(&OLD, &STRUCT),
+            Err(Error::ShapeChanged { .. })
+        ));
+    }
 }

@@ -37,6 +37,9 @@ pub(crate) struct Field {
     pub(crate) derived: Option<Derived>,
     /// `#[checkpoint(allow_interior_mutability)]`.
     pub(crate) allow_interior_mutability: Option<Span>,
+    /// Whether the field carries `#[derived]` at all, even a malformed one,
+    /// so no rule for serialized fields adds follow-on errors to it.
+    pub(crate) marked_derived: bool,
 }
 
 /// A field rebuilt on restore instead of stored.
@@ -90,21 +93,23 @@ impl Field {
                 parse_keys(cx, attr, "checkpoint", FIELD_KEYS, |_, key, meta| {
                     match key {
                         "allow_interior_mutability" => {
-                            no_value(meta, "checkpoint", key)?;
+                            // the intent is clear even with a stray value
                             out.allow_interior_mutability = Some(meta.path.span());
+                            no_value(meta, "checkpoint", key)?;
                         }
                         _ => unreachable!("key table and parser disagree"),
                     }
                     Ok(())
                 });
             } else if attr.path().is_ident("derived") {
-                if out.derived.is_some() {
+                if out.marked_derived {
                     cx.error_spanned_by(
                         attr,
                         format_args!("field `{field}` has `#[derived(...)]` twice: keep one"),
                     );
                     continue;
                 }
+                out.marked_derived = true;
                 out.derived = parse_derived(cx, attr, field);
             }
         }
@@ -121,7 +126,7 @@ fn parse_derived(cx: &mut Ctxt, attr: &Attribute, field: &str) -> Option<Derived
         return None;
     }
     let mut from = None;
-    let complete = parse_keys(cx, attr, "derived", DERIVED_KEYS, |_, key, meta| {
+    let clean = parse_keys(cx, attr, "derived", DERIVED_KEYS, |_, key, meta| {
         match key {
             "from" => {
                 if !meta.input.peek(Token![=]) {
@@ -146,7 +151,8 @@ fn parse_derived(cx: &mut Ctxt, attr: &Attribute, field: &str) -> Option<Derived
     match from {
         Some(from) => Some(Derived { from }),
         None => {
-            if complete {
+            // a misspelt `from` is reported as such, not as a missing one
+            if clean {
                 cx.error_spanned_by(attr, missing);
             }
             None
@@ -156,8 +162,8 @@ fn parse_derived(cx: &mut Ctxt, attr: &Attribute, field: &str) -> Option<Derived
 
 /// Parses `#[attr(key, key = value, ...)]`, calling `on_key` for each known
 /// key once. Unknown and repeated keys are recorded and skipped, so every
-/// mistake in the attribute is reported. Returns whether the attribute parsed
-/// to its end.
+/// mistake in the attribute is reported. Returns whether the attribute was
+/// free of mistakes.
 fn parse_keys(
     cx: &mut Ctxt,
     attr: &Attribute,
@@ -169,6 +175,7 @@ fn parse_keys(
         cx.syn_error(e);
         return false;
     }
+    let errors_before = cx.error_count();
     let mut seen: Vec<String> = Vec::new();
     let result = attr.parse_nested_meta(|meta| {
         let key = meta
@@ -192,13 +199,10 @@ fn parse_keys(
             }
         }
     });
-    match result {
-        Ok(()) => true,
-        Err(e) => {
-            cx.syn_error(e);
-            false
-        }
+    if let Err(e) = result {
+        cx.syn_error(e);
     }
+    cx.error_count() == errors_before
 }
 
 fn no_value(meta: &ParseNestedMeta, attr_name: &str, key: &str) -> syn::Result<()> {
@@ -233,7 +237,7 @@ pub(crate) fn unknown_key_message(key: &str, attr_name: &str, keys: &[&str]) -> 
     let mut message = format!("unknown key `{key}` in `#[{attr_name}(...)]`");
     match closest(key, keys) {
         Some(near) => message.push_str(&format!(", did you mean `{near}`?")),
-        None if keys.is_empty() => message.push_str(": it takes no keys here"),
+        None if keys.is_empty() => message.push_str(": it accepts no keys in this position"),
         None => {
             let list = keys
                 .iter()
@@ -256,24 +260,31 @@ pub(crate) fn closest<'k>(key: &str, keys: &[&'k str]) -> Option<&'k str> {
         .map(|(_, k)| k)
 }
 
-/// Levenshtein distance.
+/// Edit distance counting an insertion, a deletion, a substitution or a
+/// swap of two neighbours as one edit (`nmae` is one edit from `name`).
 pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cur = row[j + 1];
-            row[j + 1] = if ca == *cb {
-                prev
-            } else {
-                1 + prev.min(cur).min(row[j])
-            };
-            prev = cur;
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = best;
         }
     }
-    row[b.len()]
+    d[a.len()][b.len()]
 }
 
 #[cfg(test)]
@@ -292,7 +303,8 @@ mod tests {
         assert_eq!(edit_distance("frm", "from"), 1);
         assert_eq!(edit_distance("from", "from"), 0);
         assert_eq!(edit_distance("", "name"), 4);
-        assert_eq!(edit_distance("nmae", "name"), 2);
+        assert_eq!(edit_distance("nmae", "name"), 1);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
     }
 
     #[test]
@@ -337,6 +349,10 @@ mod tests {
             (parse_quote!(#[derived(from)]), "`from` needs a value"),
             (parse_quote!(#[derived(frm = 1)]), "did you mean `from`?"),
             (
+                parse_quote!(#[derived(from = 1, default = 2)]),
+                "the keys are `from`",
+            ),
+            (
                 parse_quote!(#[derived(from = 1, from = 2)]),
                 "duplicate key `from`",
             ),
@@ -347,6 +363,13 @@ mod tests {
             let message = r.expect_err(expected).to_string();
             assert!(message.contains(expected), "{message:?} lacks {expected:?}");
         }
+    }
+
+    #[test]
+    fn misspelt_from_is_one_error() {
+        let (f, r) = field(vec![parse_quote!(#[derived(frm = 1)])]);
+        assert!(f.derived.is_none());
+        assert_eq!(r.unwrap_err().into_iter().count(), 1);
     }
 
     #[test]

@@ -134,7 +134,7 @@ fn check_derived_only_on_fields(cx: &mut Ctxt, input: &Input) {
 // A serialized field with interior mutability would have its parts captured
 // at different instants, unless the user says the field is consistent.
 fn check_interior_mutability(cx: &mut Ctxt, field: &Field) {
-    if field.is_derived() || field.attrs.allow_interior_mutability.is_some() {
+    if field.attrs.marked_derived || field.attrs.allow_interior_mutability.is_some() {
         return;
     }
     if let Some(found) = types::interior_mutability(field.ty) {

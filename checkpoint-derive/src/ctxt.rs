@@ -21,6 +21,11 @@ impl Ctxt {
         self.errors.push(error);
     }
 
+    /// How many errors are recorded so far.
+    pub(crate) fn error_count(&self) -> usize {
+        self.errors.len()
+    }
+
     /// All recorded errors combined into one, or `Ok` when there are none.
     pub(crate) fn finish(self) -> Result<(), syn::Error> {
         let mut errors = self.errors.into_iter();

@@ -35,6 +35,8 @@ pub(crate) fn expand(input: &Input) -> TokenStream {
     let schema = schema(input);
     let builds = builds(input);
     let (write_body, read_body) = field_bodies(input);
+    let asserts = assert_fields(input);
+    let use_codecs = use_codecs();
     let shadow = shadow(input);
     let (ser_body, de_body) = serde_bodies(input);
 
@@ -62,6 +64,8 @@ pub(crate) fn expand(input: &Input) -> TokenStream {
                     &self,
                     __out: &mut #p::FieldWriter<'_>,
                 ) -> #p::Result<()> {
+                    #asserts
+                    #use_codecs
                     #write_body
                     #p::core::result::Result::Ok(())
                 }
@@ -70,6 +74,7 @@ pub(crate) fn expand(input: &Input) -> TokenStream {
                     __input: &mut #p::FieldReader<'_>,
                     _context: &Self::Context,
                 ) -> #p::Result<Self> {
+                    #use_codecs
                     #read_body
                 }
             }
@@ -83,6 +88,7 @@ pub(crate) fn expand(input: &Input) -> TokenStream {
                 where
                     __S: #p::serde::Serializer,
                 {
+                    #use_codecs
                     #ser_body
                 }
             }
@@ -95,6 +101,7 @@ pub(crate) fn expand(input: &Input) -> TokenStream {
                 where
                     __D: #p::serde::Deserializer<'__de>,
                 {
+                    #use_codecs
                     #de_body
                 }
             }
@@ -298,27 +305,46 @@ fn pattern(path: &TokenStream, style: Style, fields: &[Field]) -> TokenStream {
     }
 }
 
-fn write_field(field: &Field, value: TokenStream) -> TokenStream {
+/// `(&FieldCodec::<marker, Ty>::new())`: see `__private` for why.
+fn codec(field: &Field) -> TokenStream {
     let p = private();
     let marker = marker(field);
     let ty = field.ty;
-    let name = &field.name;
-    quote_spanned! {ty.span()=>
-        #p::write_field::<#marker, #ty>(__out, #name, #value)?;
-    }
+    quote_spanned!(ty.span()=> (&#p::FieldCodec::<#marker, #ty>::new()))
 }
 
-fn read_fields(fields: &[Field]) -> TokenStream {
+fn use_codecs() -> TokenStream {
     let p = private();
-    serialized(fields)
+    quote!(use #p::{Codec as _, NoCodec as _};)
+}
+
+/// The one place a serialized field's type is required to be serializable.
+fn assert_fields(input: &Input) -> TokenStream {
+    let p = private();
+    input
+        .all_fields()
+        .filter(|f| !f.is_derived())
         .map(|field| {
             let marker = marker(field);
             let ty = field.ty;
+            quote_spanned!(ty.span()=> #p::assert_field::<#marker, #ty>();)
+        })
+        .collect()
+}
+
+fn write_field(field: &Field, value: TokenStream) -> TokenStream {
+    let codec = codec(field);
+    let name = &field.name;
+    quote!(#codec.write_field(__out, #name, #value)?;)
+}
+
+fn read_fields(fields: &[Field]) -> TokenStream {
+    serialized(fields)
+        .map(|field| {
+            let codec = codec(field);
             let name = &field.name;
             let binding = &field.binding;
-            quote_spanned! {ty.span()=>
-                let #binding = #p::read_field::<#marker, #ty>(__input, #name)?;
-            }
+            quote!(let #binding = #codec.read_field(__input, #name)?;)
         })
         .collect()
 }
@@ -432,6 +458,16 @@ fn shadow(input: &Input) -> TokenStream {
         #[derive(#p::serde::Serialize, #p::serde::Deserialize)]
         #[serde(crate = #serde_crate, rename = #name)]
         #keyword __CheckpointShadow #generics #body
+
+        impl #generics __CheckpointShadow #generics {
+            /// Names the shadow type whose field types the codecs chose.
+            #[inline]
+            fn __witness(
+                #(_: #p::core::marker::PhantomData<#params>),*
+            ) -> #p::core::marker::PhantomData<Self> {
+                #p::core::marker::PhantomData
+            }
+        }
     }
 }
 
@@ -439,29 +475,24 @@ fn shadow(input: &Input) -> TokenStream {
 fn serde_bodies(input: &Input) -> (TokenStream, TokenStream) {
     let p = private();
     let to_shadow = |field: &Field, value: TokenStream| {
-        let marker = marker(field);
-        let ty = field.ty;
-        quote_spanned!(ty.span()=> #p::SerializeField::<#marker, #ty>::new(#value))
+        let codec = codec(field);
+        quote!(#codec.serialize_as(#value))
     };
-    let shadow_types: Vec<TokenStream> = input
-        .all_fields()
-        .filter(|f| !f.is_derived())
-        .map(|f| {
-            let marker = marker(f);
-            let ty = f.ty;
-            quote_spanned!(ty.span()=> #p::DeserializeField<#marker, #ty>)
-        })
-        .collect();
-    let shadow_ty = if shadow_types.is_empty() {
-        quote!(__CheckpointShadow)
-    } else {
-        quote!(__CheckpointShadow<#(#shadow_types),*>)
+    let witnesses = input.all_fields().filter(|f| !f.is_derived()).map(|f| {
+        let codec = codec(f);
+        quote!(#codec.deserialize_as())
+    });
+    let deserialize_shadow = quote! {
+        let __shadow = #p::deserialize_as(
+            __deserializer,
+            __CheckpointShadow::__witness(#(#witnesses),*),
+        )?;
     };
     let unwrap_args = |fields: &[Field]| -> Vec<TokenStream> {
         serialized(fields)
             .map(|f| {
                 let b = &f.binding;
-                quote!(#b.0)
+                quote!(#b.into_inner())
             })
             .collect()
     };
@@ -485,10 +516,7 @@ fn serde_bodies(input: &Input) -> (TokenStream, TokenStream) {
         Data::Enum(variants) if variants.is_empty() => {
             return (
                 quote!(match *self {}),
-                quote! {
-                    let __shadow = <#shadow_ty as #p::serde::Deserialize<'__de>>::deserialize(__deserializer)?;
-                    match __shadow {}
-                },
+                quote!(#deserialize_shadow match __shadow {}),
             );
         }
         Data::Enum(variants) => {
@@ -528,7 +556,7 @@ fn serde_bodies(input: &Input) -> (TokenStream, TokenStream) {
             #p::serde::Serialize::serialize(&__shadow, __serializer)
         },
         quote! {
-            let __shadow = <#shadow_ty as #p::serde::Deserialize<'__de>>::deserialize(__deserializer)?;
+            #deserialize_shadow
             #de
         },
     )

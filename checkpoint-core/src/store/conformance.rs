@@ -17,6 +17,27 @@ pub fn run_all(store: &dyn Store) {
     delete_removes_and_tolerates_absent(store);
     empty_and_large_values(store);
     concurrent_creates_have_one_winner(store);
+    owned_and_shared_agree_with_borrowed(store);
+}
+
+/// `put_if_absent_owned` and `get_shared` keep the same contract as
+/// `put_if_absent` and `get`; a failed owned create hands the bytes back.
+pub fn owned_and_shared_agree_with_borrowed(store: &dyn Store) {
+    store
+        .put_if_absent_owned("conf-owned", b"one".to_vec())
+        .unwrap();
+    let (err, back) = store
+        .put_if_absent_owned("conf-owned", b"two".to_vec())
+        .unwrap_err();
+    assert!(matches!(err, StoreError::AlreadyExists { .. }), "{err:?}");
+    assert_eq!(back, b"two");
+    assert_eq!(
+        store.get_shared("conf-owned").unwrap().unwrap().as_slice(),
+        b"one"
+    );
+    assert_eq!(store.get("conf-owned").unwrap().unwrap(), b"one");
+    assert_eq!(store.get_shared("conf-absent").unwrap(), None);
+    store.delete("conf-owned").unwrap();
 }
 
 /// `put_if_absent` creates a key once; a second create fails with

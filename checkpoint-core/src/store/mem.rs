@@ -1,11 +1,15 @@
 //! A store in memory, for tests and benchmarks.
 
 use std::collections::BTreeMap;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use super::{Store, StoreError};
 
 /// A [`Store`] that keeps checkpoints in memory; they end with it.
+///
+/// Values are shared, not copied, by
+/// [`put_if_absent_owned`](Store::put_if_absent_owned) and
+/// [`get_shared`](Store::get_shared), which the checkpointer uses.
 ///
 /// # Examples
 ///
@@ -20,7 +24,7 @@ use super::{Store, StoreError};
 /// ```
 #[derive(Debug, Default)]
 pub struct MemStore {
-    entries: Mutex<BTreeMap<String, Vec<u8>>>,
+    entries: Mutex<BTreeMap<String, Arc<Vec<u8>>>>,
 }
 
 impl MemStore {
@@ -29,7 +33,7 @@ impl MemStore {
         Self::default()
     }
 
-    fn entries(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Vec<u8>>> {
+    fn entries(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Arc<Vec<u8>>>> {
         // A panic elsewhere cannot leave the map half-changed.
         self.entries.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -37,17 +41,25 @@ impl MemStore {
 
 impl Store for MemStore {
     fn put_if_absent(&self, key: &str, bytes: &[u8]) -> Result<(), StoreError> {
+        self.put_if_absent_owned(key, bytes.to_vec())
+            .map_err(|(e, _)| e)
+    }
+
+    fn put_if_absent_owned(&self, key: &str, bytes: Vec<u8>) -> Result<(), (StoreError, Vec<u8>)> {
         let mut entries = self.entries();
         if entries.contains_key(key) {
-            return Err(StoreError::AlreadyExists {
-                location: self.location(key),
-            });
+            let location = self.location(key);
+            return Err((StoreError::AlreadyExists { location }, bytes));
         }
-        entries.insert(key.to_owned(), bytes.to_vec());
+        entries.insert(key.to_owned(), Arc::new(bytes));
         Ok(())
     }
 
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.entries().get(key).map(|v| v.to_vec()))
+    }
+
+    fn get_shared(&self, key: &str) -> Result<Option<Arc<Vec<u8>>>, StoreError> {
         Ok(self.entries().get(key).cloned())
     }
 

@@ -42,6 +42,27 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// [`StoreError::Io`] when the store fails.
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
 
+    /// [`put_if_absent`](Store::put_if_absent) of an owned buffer, which a
+    /// store that keeps values in memory takes without copying. On failure
+    /// the buffer comes back with the error.
+    ///
+    /// # Errors
+    ///
+    /// As [`put_if_absent`](Store::put_if_absent).
+    fn put_if_absent_owned(&self, key: &str, bytes: Vec<u8>) -> Result<(), (StoreError, Vec<u8>)> {
+        self.put_if_absent(key, &bytes).map_err(|e| (e, bytes))
+    }
+
+    /// [`get`](Store::get) as a shared buffer, which a store that keeps
+    /// values in memory hands out without copying.
+    ///
+    /// # Errors
+    ///
+    /// As [`get`](Store::get).
+    fn get_shared(&self, key: &str) -> Result<Option<Arc<Vec<u8>>>, StoreError> {
+        Ok(self.get(key)?.map(Arc::new))
+    }
+
     /// At most the first `len` bytes of `key`, `None` when it does not exist.
     ///
     /// # Errors
@@ -97,6 +118,14 @@ impl<S: Store + ?Sized> Store for Arc<S> {
 
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         (**self).get(key)
+    }
+
+    fn put_if_absent_owned(&self, key: &str, bytes: Vec<u8>) -> Result<(), (StoreError, Vec<u8>)> {
+        (**self).put_if_absent_owned(key, bytes)
+    }
+
+    fn get_shared(&self, key: &str) -> Result<Option<Arc<Vec<u8>>>, StoreError> {
+        (**self).get_shared(key)
     }
 
     fn get_prefix(&self, key: &str, len: usize) -> Result<Option<Vec<u8>>, StoreError> {

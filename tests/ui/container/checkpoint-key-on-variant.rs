@@ -1,0 +1,9 @@
+use checkpoint::Checkpoint;
+
+#[derive(Checkpoint)]
+enum Job {
+    #[checkpoint(name = "Waiting")]
+    Idle,
+}
+
+fn main() {}

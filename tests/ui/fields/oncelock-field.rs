@@ -1,0 +1,10 @@
+use std::sync::OnceLock;
+
+use checkpoint::Checkpoint;
+
+#[derive(Checkpoint)]
+struct Config {
+    resolved: Option<OnceLock<String>>,
+}
+
+fn main() {}

@@ -1,0 +1,9 @@
+use checkpoint::Checkpoint;
+
+#[derive(Checkpoint)]
+struct Processor {
+    #[serde(rename = "count")]
+    processed: u64,
+}
+
+fn main() {}

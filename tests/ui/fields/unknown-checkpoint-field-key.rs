@@ -1,0 +1,13 @@
+use std::sync::Mutex;
+
+use checkpoint::Checkpoint;
+
+#[derive(Checkpoint)]
+struct Shared {
+    #[checkpoint(allow_interior_mutabilty)]
+    queue: Mutex<Vec<u64>>,
+    #[checkpoint(default = 3)]
+    retries: u32,
+}
+
+fn main() {}
