@@ -272,20 +272,24 @@ fn kill_participants(
     report
 }
 
-fn dir_spec() -> String {
-    let dir = tempfile::tempdir().unwrap().keep();
-    format!("dir:{}", dir.display())
+/// A directory store for a test, removed when the returned guard drops.
+fn dir_spec() -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = format!("dir:{}", dir.path().display());
+    (dir, spec)
 }
 
 #[test]
 fn killed_participants_restore_the_same_committed_epoch_on_dir_store() {
-    kill_participants(&dir_spec(), 100, 25, Duration::from_secs(50));
+    let (_dir, spec) = dir_spec();
+    kill_participants(&spec, 100, 25, Duration::from_secs(50));
 }
 
 #[test]
 #[ignore = "long: 1000 kills; run with --ignored"]
 fn killed_participants_long_run_on_dir_store() {
-    kill_participants(&dir_spec(), 1000, 40, Duration::from_secs(900));
+    let (_dir, spec) = dir_spec();
+    kill_participants(&spec, 1000, 40, Duration::from_secs(900));
 }
 
 fn coordinator_killed_before_commit(spec: &str) {
@@ -336,7 +340,8 @@ fn coordinator_killed_before_commit(spec: &str) {
 
 #[test]
 fn a_coordinator_killed_before_commit_leaves_the_epoch_uncommitted_on_dir_store() {
-    coordinator_killed_before_commit(&dir_spec());
+    let (_dir, spec) = dir_spec();
+    coordinator_killed_before_commit(&spec);
 }
 
 #[cfg(feature = "object-store")]
