@@ -9,6 +9,7 @@ mod error;
 mod fields;
 #[doc(hidden)]
 pub mod format;
+pub mod group;
 mod restore;
 mod schema;
 mod snapshot;

@@ -135,7 +135,12 @@ impl Checkpointer {
 
 /// Compares the schema a checkpoint was written with to the type's, so a
 /// change is reported by field name before any byte is decoded.
-fn check_schema(stored: &SchemaRecord, current: &Schema, seq: u64, location: &str) -> Result<()> {
+pub(crate) fn check_schema(
+    stored: &SchemaRecord,
+    current: &Schema,
+    seq: u64,
+    location: &str,
+) -> Result<()> {
     let cmp = Comparison {
         seq,
         location,

@@ -11,6 +11,11 @@ mod mem;
 pub use dir::DirStore;
 pub use mem::MemStore;
 
+#[cfg(feature = "object-store")]
+mod object;
+#[cfg(feature = "object-store")]
+pub use object::ObjectStore;
+
 /// A place that holds checkpoints under string keys.
 ///
 /// Keys are relative, `/`-separated names (`"00000000000000000007.ckpt"`,

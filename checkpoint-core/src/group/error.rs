@@ -1,0 +1,181 @@
+//! What can go wrong with a group checkpoint.
+
+use crate::store::StoreError;
+
+use super::Epoch;
+
+/// An error of a [`Group`](super::Group) operation. Each one names the
+/// group, the epoch and, where one is at fault, the participant.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum GroupError {
+    /// A group name or participant id is not usable as part of a key.
+    #[error("invalid {what} `{name}`: {reason}")]
+    InvalidName {
+        /// What the name is for.
+        what: &'static str,
+        /// The name.
+        name: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A commit found a participant's part absent; nothing was committed.
+    #[error(
+        "cannot commit epoch {epoch} of group `{group}`: participant `{participant}` has not saved its part (`{location}`); commit once it has"
+    )]
+    PartMissing {
+        /// The group.
+        group: String,
+        /// The epoch.
+        epoch: Epoch,
+        /// The participant whose part is missing.
+        participant: String,
+        /// Where the part should be.
+        location: String,
+    },
+    /// A commit found a participant's part damaged; nothing was committed.
+    #[error(
+        "cannot commit epoch {epoch} of group `{group}`: the part of participant `{participant}` at `{location}` is corrupt ({reason}); parts are written once, so save every part under a new epoch"
+    )]
+    PartCorrupt {
+        /// The group.
+        group: String,
+        /// The epoch.
+        epoch: Epoch,
+        /// The participant whose part is damaged.
+        participant: String,
+        /// Where the part is.
+        location: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The participant already saved its part of this epoch.
+    #[error(
+        "participant `{participant}` already saved its part of epoch {epoch} of group `{group}` (`{location}`); parts are written once, save under the next epoch"
+    )]
+    PartExists {
+        /// The group.
+        group: String,
+        /// The epoch.
+        epoch: Epoch,
+        /// The participant.
+        participant: String,
+        /// Where the part is.
+        location: String,
+    },
+    /// Another coordinator committed this epoch with different parts.
+    #[error(
+        "epoch {epoch} of group `{group}` is already committed with a different set of parts (`{location}`); the committed record stands"
+    )]
+    CommitConflict {
+        /// The group.
+        group: String,
+        /// The epoch.
+        epoch: Epoch,
+        /// Where the commit record is.
+        location: String,
+    },
+    /// A newer epoch is already committed, so this one can never be restored.
+    #[error(
+        "epoch {epoch} of group `{group}` is superseded: epoch {committed} is already committed; use an epoch above {committed}"
+    )]
+    EpochSuperseded {
+        /// The group.
+        group: String,
+        /// The epoch refused.
+        epoch: Epoch,
+        /// The newest committed epoch.
+        committed: Epoch,
+    },
+    /// A restore asked for an epoch that has no commit record.
+    #[error("epoch {epoch} of group `{group}` is not committed; only committed epochs restore")]
+    NotCommitted {
+        /// The group.
+        group: String,
+        /// The epoch.
+        epoch: Epoch,
+    },
+    /// The committed epoch does not list this participant.
+    #[error(
+        "participant `{participant}` has no part in committed epoch {epoch} of group `{group}`"
+    )]
+    NotAParticipant {
+        /// The group.
+        group: String,
+        /// The epoch.
+        epoch: Epoch,
+        /// The participant.
+        participant: String,
+    },
+    /// A part of a committed epoch cannot be read back as committed.
+    #[error(
+        "the part of participant `{participant}` in committed epoch {epoch} of group `{group}` is unreadable at `{location}`: {reason}; restoring another epoch would mix rounds, so restore that part from a backup or start the group afresh"
+    )]
+    PartUnreadable {
+        /// The group.
+        group: String,
+        /// The committed epoch.
+        epoch: Epoch,
+        /// The participant.
+        participant: String,
+        /// Where the part is.
+        location: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A commit record does not pass its checksum.
+    #[error("the commit record of epoch {epoch} of group `{group}` at `{location}` is corrupt: {reason}")]
+    CommitRecordCorrupt {
+        /// The group.
+        group: String,
+        /// The epoch.
+        epoch: Epoch,
+        /// Where the record is.
+        location: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The participant's state failed to encode.
+    #[error("participant `{participant}` could not encode its part of epoch {epoch}: {source}")]
+    Encode {
+        /// The participant.
+        participant: String,
+        /// The epoch.
+        epoch: Epoch,
+        /// Why.
+        #[source]
+        source: Box<crate::Error>,
+    },
+    /// The participant's part is intact but its fields do not restore.
+    #[error(
+        "the part of participant `{participant}` in epoch {epoch} of group `{group}` does not restore: {source}"
+    )]
+    Restore {
+        /// The group.
+        group: String,
+        /// The epoch.
+        epoch: Epoch,
+        /// The participant.
+        participant: String,
+        /// Why.
+        #[source]
+        source: Box<crate::Error>,
+    },
+    /// The restored state failed its `check`.
+    #[error(
+        "the restored part of participant `{participant}` in epoch {epoch} of group `{group}` failed its check: {reason}"
+    )]
+    CheckFailed {
+        /// The group.
+        group: String,
+        /// The epoch.
+        epoch: Epoch,
+        /// The participant.
+        participant: String,
+        /// What `check` said.
+        reason: String,
+    },
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}

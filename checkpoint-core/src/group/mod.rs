@@ -1,0 +1,699 @@
+//! Group checkpoints: several participants checkpoint one logical state
+//! together, by epoch, and a restore never mixes parts of different epochs.
+//!
+//! Each participant saves its part of epoch `E` ([`Group::save_part`]); a
+//! coordinator then commits `E` ([`Group::commit`]), which checks that every
+//! part is present and intact and writes one commit record with a
+//! create-if-absent. That single atomic create is the commit point: before it
+//! the epoch does not exist for a restore, after it the epoch is complete.
+//! Every participant restores from the same newest committed epoch
+//! ([`Group::latest_committed_epoch`]). The protocol is written down in
+//! `docs/GROUP.md`.
+//!
+//! It runs on any [`Store`]: the directory store on one machine, or an
+//! object store shared by many.
+//!
+//! # Examples
+//!
+//! ```
+//! # use checkpoint_core::group::{Group, GroupError};
+//! # use checkpoint_core::{Checkpoint, FieldReader, FieldSchema, FieldWriter, Schema, Shape};
+//! # #[derive(Debug, PartialEq)] struct Counter(u64);
+//! # impl Checkpoint for Counter {
+//! #     type Context = ();
+//! #     const SCHEMA: Schema = Schema::new("Counter", Shape::Tuple(&[FieldSchema::serialized("0", "u64")]));
+//! #     fn write_fields(&self, out: &mut FieldWriter<'_>) -> checkpoint_core::Result<()> { out.field("0", &self.0) }
+//! #     fn read_fields(input: &mut FieldReader<'_>, _: &()) -> checkpoint_core::Result<Self> { Ok(Counter(input.field("0")?)) }
+//! # }
+//! # fn main() -> Result<(), GroupError> {
+//! # let dir = tempfile::tempdir().unwrap();
+//! let store = checkpoint_core::DirStore::open(dir.path())?;
+//! let group = Group::new(store, "orders")?;
+//! group.save_part(1, "node-a", &Counter(10))?;
+//! group.save_part(1, "node-b", &Counter(20))?;
+//! group.commit(1, &["node-a", "node-b"])?;
+//!
+//! let restored = group.restore_latest::<Counter>("node-b")?.expect("epoch 1 is committed");
+//! assert_eq!((restored.epoch, restored.state), (1, Counter(20)));
+//! # Ok(()) }
+//! ```
+
+mod error;
+mod part;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::store::{Store, StoreError};
+use crate::{format, Checkpoint, FieldReader};
+
+pub use error::GroupError;
+
+/// An epoch number: the round of a group checkpoint.
+pub type Epoch = u64;
+
+/// The commit record of an epoch: which participants it holds, and the
+/// checksum and length of each one's part.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct CommitRecord {
+    /// The group's name.
+    pub group: String,
+    /// The committed epoch.
+    pub epoch: Epoch,
+    /// One entry per participant, sorted by participant id.
+    pub parts: Vec<PartInfo>,
+}
+
+/// One part as saved: whose it is, its length and its CRC-32C checksum.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct PartInfo {
+    /// The participant that saved the part.
+    pub participant: String,
+    /// The epoch it belongs to.
+    pub epoch: Epoch,
+    /// Its length in bytes.
+    pub len: u64,
+    /// The CRC-32C of the part's content, as sealed in the part itself.
+    pub checksum: u32,
+}
+
+/// A participant's restored state and the epoch it comes from.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct GroupRestored<T> {
+    /// The committed epoch the state comes from.
+    pub epoch: Epoch,
+    /// The participant's state.
+    pub state: T,
+}
+
+/// What [`Group::collect_garbage`] removed.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct GarbageReport {
+    /// Committed epochs whose record and parts were removed.
+    pub committed_epochs: Vec<Epoch>,
+    /// Uncommitted epochs whose parts were removed.
+    pub uncommitted_epochs: Vec<Epoch>,
+    /// Keys removed in all.
+    pub keys: usize,
+}
+
+/// A named group of participants checkpointing together in one [`Store`].
+#[derive(Debug, Clone)]
+pub struct Group {
+    store: Arc<dyn Store>,
+    name: String,
+}
+
+/// One participant of a [`Group`]: the group's calls with the id filled in.
+#[derive(Debug, Clone)]
+pub struct Participant {
+    group: Group,
+    id: String,
+}
+
+impl Group {
+    /// The group `name` in `store`.
+    ///
+    /// # Errors
+    ///
+    /// [`GroupError::InvalidName`] unless `name` is 1 to 128 characters of
+    /// ASCII letters, digits, `-`, `_` and `.`.
+    pub fn new(store: impl Store + 'static, name: &str) -> Result<Self, GroupError> {
+        Self::from_shared(Arc::new(store), name)
+    }
+
+    /// The group `name` in a store shared with other users of it.
+    ///
+    /// # Errors
+    ///
+    /// As [`Group::new`].
+    pub fn from_shared(store: Arc<dyn Store>, name: &str) -> Result<Self, GroupError> {
+        check_name("group name", name)?;
+        Ok(Group {
+            store,
+            name: name.to_owned(),
+        })
+    }
+
+    /// The group's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The store the group lives in.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// A handle for participant `id`.
+    ///
+    /// # Errors
+    ///
+    /// [`GroupError::InvalidName`] when `id` is not a valid participant id
+    /// (same rule as group names).
+    pub fn participant(&self, id: &str) -> Result<Participant, GroupError> {
+        check_name("participant id", id)?;
+        Ok(Participant {
+            group: self.clone(),
+            id: id.to_owned(),
+        })
+    }
+
+    /// Saves `participant`'s part of `epoch`, durably, and returns what the
+    /// commit record will list for it.
+    ///
+    /// A part is written once: saving the same participant's part of the
+    /// same epoch again fails, so a committed part can never change.
+    ///
+    /// # Errors
+    ///
+    /// [`GroupError::PartExists`] when the part was already saved,
+    /// [`GroupError::EpochSuperseded`] when a newer or equal epoch is already
+    /// committed, [`GroupError::Encode`] when the state does not encode,
+    /// [`GroupError::Store`] when the store fails.
+    pub fn save_part<T: Checkpoint>(
+        &self,
+        epoch: Epoch,
+        participant: &str,
+        state: &T,
+    ) -> Result<PartInfo, GroupError> {
+        check_name("participant id", participant)?;
+        let bytes = part::encode_part(epoch, state).map_err(|source| GroupError::Encode {
+            participant: participant.to_owned(),
+            epoch,
+            source,
+        })?;
+        let checksum = part::part_checksum(&bytes);
+        // An epoch at or below the newest committed one can never be
+        // restored; refusing early keeps the saver from believing otherwise.
+        if let Some(committed) = self.latest_committed_epoch()? {
+            if committed >= epoch {
+                return Err(GroupError::EpochSuperseded {
+                    group: self.name.clone(),
+                    epoch,
+                    committed,
+                });
+            }
+        }
+        let key = self.part_key(epoch, participant);
+        match self.store.put_if_absent(&key, &bytes) {
+            Ok(()) => Ok(PartInfo {
+                participant: participant.to_owned(),
+                epoch,
+                len: bytes.len() as u64,
+                checksum,
+            }),
+            Err(StoreError::AlreadyExists { location }) => Err(GroupError::PartExists {
+                group: self.name.clone(),
+                epoch,
+                participant: participant.to_owned(),
+                location,
+            }),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Commits `epoch` with exactly the parts of `participants`.
+    ///
+    /// Reads every part back, checks it is there, intact and really the part
+    /// of that participant and epoch, then writes the commit record with one
+    /// create-if-absent. Of two coordinators committing one epoch at once,
+    /// exactly one writes the record; the other, like any retry, finds an
+    /// identical record and succeeds too.
+    ///
+    /// # Errors
+    ///
+    /// [`GroupError::PartMissing`] or [`GroupError::PartCorrupt`] naming the
+    /// first participant whose part is absent or damaged (nothing is written),
+    /// [`GroupError::CommitConflict`] when a different record for `epoch`
+    /// exists, [`GroupError::EpochSuperseded`] when a newer epoch is
+    /// committed, [`GroupError::InvalidName`] for an empty, repeated or
+    /// invalid participant id, [`GroupError::Store`] when the store fails.
+    pub fn commit(&self, epoch: Epoch, participants: &[&str]) -> Result<CommitRecord, GroupError> {
+        let mut ids = BTreeSet::new();
+        for id in participants {
+            check_name("participant id", id)?;
+            if !ids.insert(*id) {
+                return Err(GroupError::InvalidName {
+                    what: "participant id",
+                    name: (*id).to_owned(),
+                    reason: "it is listed twice".to_owned(),
+                });
+            }
+        }
+        if ids.is_empty() {
+            return Err(GroupError::InvalidName {
+                what: "participant set",
+                name: String::new(),
+                reason: "an epoch needs at least one participant".to_owned(),
+            });
+        }
+        // Reading the parts back and listing the commits are independent:
+        // done side by side they cost one round trip before the create.
+        let (parts, latest) = std::thread::scope(|scope| {
+            let latest = scope.spawn(|| self.latest_committed_epoch());
+            let parts = self.verify_parts(epoch, &ids);
+            let latest = match latest.join() {
+                Ok(latest) => latest,
+                Err(panic) => std::panic::resume_unwind(panic),
+            };
+            (parts, latest)
+        });
+        let record = CommitRecord {
+            group: self.name.clone(),
+            epoch,
+            parts: parts?,
+        };
+        let key = self.commit_key(epoch);
+        if let Some(committed) = latest? {
+            if committed > epoch {
+                // A retry of a commit that went through before newer ones.
+                if let Some(existing) = self.commit_record(epoch)? {
+                    return self.same_or_conflict(existing, record, key);
+                }
+                return Err(GroupError::EpochSuperseded {
+                    group: self.name.clone(),
+                    epoch,
+                    committed,
+                });
+            }
+        }
+        match self
+            .store
+            .put_if_absent(&key, &part::encode_commit(&record))
+        {
+            Ok(()) => Ok(record),
+            Err(StoreError::AlreadyExists { .. }) => {
+                let existing = self.commit_record(epoch)?.ok_or_else(|| {
+                    self.record_corrupt(epoch, "it vanished after a conflicting create".to_owned())
+                })?;
+                self.same_or_conflict(existing, record, key)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The newest committed epoch, `None` before the first commit. Every
+    /// participant gets the same answer from the same store.
+    ///
+    /// # Errors
+    ///
+    /// [`GroupError::Store`] when the store fails.
+    pub fn latest_committed_epoch(&self) -> Result<Option<Epoch>, GroupError> {
+        Ok(self.committed_epochs()?.last().copied())
+    }
+
+    /// Every committed epoch, oldest first.
+    ///
+    /// # Errors
+    ///
+    /// [`GroupError::Store`] when the store fails.
+    pub fn committed_epochs(&self) -> Result<Vec<Epoch>, GroupError> {
+        let prefix = self.commits_prefix();
+        let mut epochs: Vec<Epoch> = self
+            .store
+            .list(&prefix)?
+            .iter()
+            .filter_map(|key| parse_epoch(&key[prefix.len()..]))
+            .collect();
+        epochs.sort_unstable();
+        Ok(epochs)
+    }
+
+    /// The commit record of `epoch`, `None` when it is not committed.
+    ///
+    /// # Errors
+    ///
+    /// [`GroupError::CommitRecordCorrupt`] when the record does not pass its
+    /// checksum, [`GroupError::Store`] when the store fails.
+    pub fn commit_record(&self, epoch: Epoch) -> Result<Option<CommitRecord>, GroupError> {
+        let Some(bytes) = self.store.get(&self.commit_key(epoch))? else {
+            return Ok(None);
+        };
+        let record = part::decode_commit(&bytes).map_err(|r| self.record_corrupt(epoch, r))?;
+        if record.epoch != epoch || record.group != self.name {
+            return Err(self.record_corrupt(
+                epoch,
+                format!(
+                    "it belongs to epoch {} of group `{}`",
+                    record.epoch, record.group
+                ),
+            ));
+        }
+        Ok(Some(record))
+    }
+
+    /// Restores `participant`'s part of the newest committed epoch, `None`
+    /// before the first commit.
+    ///
+    /// Never falls back to an older epoch: when the newest committed epoch's
+    /// part cannot be read, that is the error.
+    ///
+    /// # Errors
+    ///
+    /// As [`Group::restore`].
+    pub fn restore_latest<T>(
+        &self,
+        participant: &str,
+    ) -> Result<Option<GroupRestored<T>>, GroupError>
+    where
+        T: Checkpoint<Context = ()>,
+    {
+        self.restore_latest_with(participant, &())
+    }
+
+    /// [`Group::restore_latest`] for a type that needs a restore context.
+    ///
+    /// # Errors
+    ///
+    /// As [`Group::restore`].
+    pub fn restore_latest_with<T: Checkpoint>(
+        &self,
+        participant: &str,
+        context: &T::Context,
+    ) -> Result<Option<GroupRestored<T>>, GroupError> {
+        let Some(epoch) = self.latest_committed_epoch()? else {
+            return Ok(None);
+        };
+        let state = self.restore_with(epoch, participant, context)?;
+        Ok(Some(GroupRestored { epoch, state }))
+    }
+
+    /// Restores `participant`'s part of the committed `epoch`.
+    ///
+    /// # Errors
+    ///
+    /// [`GroupError::NotCommitted`] when `epoch` has no commit record (its
+    /// parts are never restored), [`GroupError::NotAParticipant`] when the
+    /// record does not list `participant`, [`GroupError::PartUnreadable`]
+    /// naming participant and epoch when the part is gone, damaged, differs
+    /// from what was committed or holds another type,
+    /// [`GroupError::Restore`] when its fields do not restore,
+    /// [`GroupError::Store`] when the store fails.
+    pub fn restore<T: Checkpoint<Context = ()>>(
+        &self,
+        epoch: Epoch,
+        participant: &str,
+    ) -> Result<T, GroupError> {
+        self.restore_with(epoch, participant, &())
+    }
+
+    /// [`Group::restore`] for a type that needs a restore context.
+    ///
+    /// # Errors
+    ///
+    /// As [`Group::restore`].
+    pub fn restore_with<T: Checkpoint>(
+        &self,
+        epoch: Epoch,
+        participant: &str,
+        context: &T::Context,
+    ) -> Result<T, GroupError> {
+        let record = self
+            .commit_record(epoch)?
+            .ok_or_else(|| GroupError::NotCommitted {
+                group: self.name.clone(),
+                epoch,
+            })?;
+        let entry = record
+            .parts
+            .iter()
+            .find(|p| p.participant == participant)
+            .ok_or_else(|| GroupError::NotAParticipant {
+                group: self.name.clone(),
+                epoch,
+                participant: participant.to_owned(),
+            })?;
+        let key = self.part_key(epoch, participant);
+        let unreadable = |reason: String| GroupError::PartUnreadable {
+            group: self.name.clone(),
+            epoch,
+            participant: participant.to_owned(),
+            location: self.store.location(&key),
+            reason,
+        };
+        let bytes = self
+            .store
+            .get(&key)?
+            .ok_or_else(|| unreadable("the part is missing".to_owned()))?;
+        let location = self.store.location(&key);
+        let (header, body) =
+            format::decode(&bytes, epoch, &location).map_err(|e| unreadable(e.to_string()))?;
+        let checksum = part::part_checksum(&bytes);
+        if checksum != entry.checksum || bytes.len() as u64 != entry.len {
+            return Err(unreadable(format!(
+                "it is not the part that was committed (checksum {checksum:#010x}, {} bytes; committed {:#010x}, {} bytes)",
+                bytes.len(),
+                entry.checksum,
+                entry.len
+            )));
+        }
+        if header.type_name != T::SCHEMA.name {
+            return Err(unreadable(format!(
+                "it holds a `{}`, not a `{}`",
+                header.type_name,
+                T::SCHEMA.name
+            )));
+        }
+        let restore_error = |source| GroupError::Restore {
+            group: self.name.clone(),
+            epoch,
+            participant: participant.to_owned(),
+            source: Box::new(source),
+        };
+        crate::restore::check_schema(&header.schema, &T::SCHEMA, epoch, &location)
+            .map_err(restore_error)?;
+        let mut reader =
+            FieldReader::parse(body, T::SCHEMA.name, epoch, location).map_err(restore_error)?;
+        let state = T::read_fields(&mut reader, context).map_err(restore_error)?;
+        state.check().map_err(|reason| GroupError::CheckFailed {
+            group: self.name.clone(),
+            epoch,
+            participant: participant.to_owned(),
+            reason,
+        })?;
+        Ok(state)
+    }
+
+    /// Deletes what no restore can need: committed epochs older than the
+    /// newest `keep` committed ones (at least one is always kept), and parts
+    /// of uncommitted epochs older than the newest committed one.
+    ///
+    /// Safe while participants save and coordinators commit: nothing at or
+    /// above the newest committed epoch seen at the start is touched, and an
+    /// old epoch's record is removed before its parts, so a committed epoch
+    /// never lacks a part.
+    ///
+    /// # Errors
+    ///
+    /// [`GroupError::Store`] when the store fails; what was deleted before
+    /// stays deleted, and running again finishes the work.
+    pub fn collect_garbage(&self, keep: usize) -> Result<GarbageReport, GroupError> {
+        let committed = self.committed_epochs()?;
+        let Some(&newest) = committed.last() else {
+            return Ok(GarbageReport::default());
+        };
+        let keep = keep.max(1);
+        let kept: BTreeSet<Epoch> = committed.iter().rev().take(keep).copied().collect();
+        let mut report = GarbageReport::default();
+        let mut expired = BTreeSet::new();
+        for &epoch in committed.iter().filter(|e| !kept.contains(e)) {
+            self.store.delete(&self.commit_key(epoch))?;
+            report.committed_epochs.push(epoch);
+            report.keys += 1;
+            expired.insert(epoch);
+        }
+        let prefix = self.parts_prefix();
+        let mut uncommitted = BTreeSet::new();
+        for key in self.store.list(&prefix)? {
+            let Some(epoch) = key[prefix.len()..].split('/').next().and_then(parse_epoch) else {
+                continue;
+            };
+            if epoch >= newest || kept.contains(&epoch) {
+                continue;
+            }
+            self.store.delete(&key)?;
+            report.keys += 1;
+            if !expired.contains(&epoch) {
+                uncommitted.insert(epoch);
+            }
+        }
+        report.uncommitted_epochs = uncommitted.into_iter().collect();
+        Ok(report)
+    }
+
+    fn verify_parts(
+        &self,
+        epoch: Epoch,
+        ids: &BTreeSet<&str>,
+    ) -> Result<Vec<PartInfo>, GroupError> {
+        let ids: Vec<&str> = ids.iter().copied().collect();
+        // Parts are independent reads: on an object store each is a round
+        // trip, so read them side by side.
+        let workers = ids.len().clamp(1, 16);
+        let chunk = ids.len().div_ceil(workers);
+        let results: Vec<Result<PartInfo, GroupError>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = ids
+                .chunks(chunk)
+                .map(|chunk| {
+                    scope.spawn(move || {
+                        chunk
+                            .iter()
+                            .map(|id| self.verify_part(epoch, id))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| match h.join() {
+                    Ok(results) => results,
+                    Err(panic) => std::panic::resume_unwind(panic),
+                })
+                .collect()
+        });
+        results.into_iter().collect()
+    }
+
+    fn verify_part(&self, epoch: Epoch, participant: &str) -> Result<PartInfo, GroupError> {
+        let key = self.part_key(epoch, participant);
+        let bytes = self
+            .store
+            .get(&key)?
+            .ok_or_else(|| GroupError::PartMissing {
+                group: self.name.clone(),
+                epoch,
+                participant: participant.to_owned(),
+                location: self.store.location(&key),
+            })?;
+        // `decode` checks the whole checksum and that the part was written
+        // for this epoch (its sequence number).
+        format::decode(&bytes, epoch, &self.store.location(&key))
+            .map_err(|e| self.corrupt(epoch, participant, e.to_string()))?;
+        Ok(PartInfo {
+            participant: participant.to_owned(),
+            epoch,
+            len: bytes.len() as u64,
+            checksum: part::part_checksum(&bytes),
+        })
+    }
+
+    fn same_or_conflict(
+        &self,
+        existing: CommitRecord,
+        ours: CommitRecord,
+        key: String,
+    ) -> Result<CommitRecord, GroupError> {
+        if existing == ours {
+            Ok(existing)
+        } else {
+            Err(GroupError::CommitConflict {
+                group: self.name.clone(),
+                epoch: ours.epoch,
+                location: self.store.location(&key),
+            })
+        }
+    }
+
+    fn corrupt(&self, epoch: Epoch, participant: &str, reason: String) -> GroupError {
+        GroupError::PartCorrupt {
+            group: self.name.clone(),
+            epoch,
+            participant: participant.to_owned(),
+            location: self.store.location(&self.part_key(epoch, participant)),
+            reason,
+        }
+    }
+
+    fn record_corrupt(&self, epoch: Epoch, reason: String) -> GroupError {
+        GroupError::CommitRecordCorrupt {
+            group: self.name.clone(),
+            epoch,
+            location: self.store.location(&self.commit_key(epoch)),
+            reason,
+        }
+    }
+
+    fn commits_prefix(&self) -> String {
+        format!("group/{}/commits/", self.name)
+    }
+
+    fn parts_prefix(&self) -> String {
+        format!("group/{}/parts/", self.name)
+    }
+
+    fn commit_key(&self, epoch: Epoch) -> String {
+        format!("{}{epoch:020}", self.commits_prefix())
+    }
+
+    fn part_key(&self, epoch: Epoch, participant: &str) -> String {
+        format!("{}{epoch:020}/{participant}", self.parts_prefix())
+    }
+}
+
+impl Participant {
+    /// This participant's id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The group it belongs to.
+    pub fn group(&self) -> &Group {
+        &self.group
+    }
+
+    /// Saves this participant's part of `epoch`; see [`Group::save_part`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Group::save_part`].
+    pub fn save<T: Checkpoint>(&self, epoch: Epoch, state: &T) -> Result<PartInfo, GroupError> {
+        self.group.save_part(epoch, &self.id, state)
+    }
+
+    /// Restores this participant's part of the newest committed epoch; see
+    /// [`Group::restore_latest`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Group::restore`].
+    pub fn restore_latest<T: Checkpoint<Context = ()>>(
+        &self,
+    ) -> Result<Option<GroupRestored<T>>, GroupError> {
+        self.group.restore_latest(&self.id)
+    }
+}
+
+fn parse_epoch(s: &str) -> Option<Epoch> {
+    (s.len() == 20 && s.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| s.parse().ok())
+        .flatten()
+}
+
+fn check_name(what: &'static str, name: &str) -> Result<(), GroupError> {
+    let reason = if name.is_empty() {
+        "it is empty"
+    } else if name.len() > 128 {
+        "it is longer than 128 bytes"
+    } else if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+    {
+        "only ASCII letters, digits, `-`, `_` and `.` are allowed"
+    } else if name.starts_with('.') {
+        "it starts with `.`"
+    } else {
+        return Ok(());
+    };
+    Err(GroupError::InvalidName {
+        what,
+        name: name.to_owned(),
+        reason: reason.to_owned(),
+    })
+}

@@ -1,0 +1,315 @@
+//! [`ObjectStore`]: checkpoints in an S3-compatible object store (or any
+//! backend of the `object_store` crate).
+
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::TryStreamExt;
+use object_store::aws::AmazonS3Builder;
+use object_store::path::Path;
+use object_store::{
+    BackoffConfig, ClientOptions, GetOptions, GetRange, ObjectStoreExt, PutMode, PutOptions,
+    PutPayload, RetryConfig,
+};
+
+use super::{Store, StoreError};
+
+/// A [`Store`] over an object store: S3 and S3-compatible servers (MinIO,
+/// SeaweedFS, R2, ...), or any `object_store::ObjectStore`.
+///
+/// [`put_if_absent`](Store::put_if_absent) is a conditional create
+/// (`PutMode::Create`, an `If-None-Match: *` request on S3): of two writers
+/// creating one key, exactly one succeeds and the other gets
+/// [`StoreError::AlreadyExists`]. That is what fences two processes writing
+/// under one prefix, and what makes a group commit atomic.
+///
+/// The API is synchronous and needs no async runtime of the caller's: the
+/// store owns a small single-threaded tokio runtime and blocks on it. From
+/// async code, call it inside `tokio::task::spawn_blocking`; calling it
+/// directly on an async worker thread returns an error instead of blocking
+/// the executor.
+///
+/// ```no_run
+/// # fn main() -> Result<(), checkpoint_core::StoreError> {
+/// use checkpoint_core::store::ObjectStore;
+/// use checkpoint_core::Store;
+///
+/// let store = ObjectStore::s3(
+///     "http://127.0.0.1:8333",
+///     "checkpoints",
+///     "service-a",
+///     "access-key-id",
+///     "secret-access-key",
+/// )?;
+/// store.put_if_absent("hello", b"world")?;
+/// assert_eq!(store.get("hello")?.as_deref(), Some(&b"world"[..]));
+/// # Ok(()) }
+/// ```
+pub struct ObjectStore {
+    inner: Arc<dyn object_store::ObjectStore>,
+    prefix: String,
+    description: String,
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl ObjectStore {
+    /// A store under `prefix` of `bucket` on the S3-compatible server at
+    /// `endpoint` (`http://` is allowed), with path-style requests and static
+    /// credentials.
+    ///
+    /// Requests are retried briefly (a few attempts within seconds), so a
+    /// server that is down makes an operation fail rather than hang.
+    /// For other settings build an `object_store` client yourself and pass it
+    /// to [`ObjectStore::from_object_store`].
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Io`] when the configuration is invalid or the runtime
+    /// cannot start.
+    pub fn s3(
+        endpoint: &str,
+        bucket: &str,
+        prefix: &str,
+        access_key_id: &str,
+        secret_access_key: &str,
+    ) -> Result<Self, StoreError> {
+        let retry = RetryConfig {
+            backoff: BackoffConfig {
+                init_backoff: Duration::from_millis(50),
+                max_backoff: Duration::from_millis(500),
+                base: 2.0,
+            },
+            max_retries: 3,
+            retry_timeout: Duration::from_secs(5),
+        };
+        let client = ClientOptions::new()
+            .with_allow_http(endpoint.starts_with("http://"))
+            .with_connect_timeout(Duration::from_secs(2))
+            .with_timeout(Duration::from_secs(30));
+        let s3 = AmazonS3Builder::new()
+            .with_endpoint(endpoint)
+            .with_bucket_name(bucket)
+            .with_region("us-east-1")
+            .with_access_key_id(access_key_id)
+            .with_secret_access_key(secret_access_key)
+            .with_virtual_hosted_style_request(false)
+            .with_client_options(client)
+            .with_retry(retry)
+            .build()
+            .map_err(|e| io_error("configure", &format!("{endpoint}/{bucket}"), e))?;
+        let mut store = Self::from_object_store(Arc::new(s3), prefix)?;
+        store.description = format!("{}/{bucket}", endpoint.trim_end_matches('/'));
+        Ok(store)
+    }
+
+    /// A store under `prefix` of any `object_store` backend.
+    ///
+    /// The backend must support `PutMode::Create`; S3, GCS, Azure, the local
+    /// file system and the in-memory store do.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Io`] when the runtime cannot start.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> Result<(), checkpoint_core::StoreError> {
+    /// use std::sync::Arc;
+    /// use checkpoint_core::store::ObjectStore;
+    /// use checkpoint_core::{Store, StoreError};
+    ///
+    /// let memory = Arc::new(object_store::memory::InMemory::new());
+    /// let store = ObjectStore::from_object_store(memory, "app")?;
+    /// store.put_if_absent("a", b"1")?;
+    /// assert!(matches!(store.put_if_absent("a", b"2"), Err(StoreError::AlreadyExists { .. })));
+    /// # Ok(()) }
+    /// ```
+    pub fn from_object_store(
+        inner: Arc<dyn object_store::ObjectStore>,
+        prefix: &str,
+    ) -> Result<Self, StoreError> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| io_error("start runtime for", prefix, e))?;
+        Ok(ObjectStore {
+            description: inner.to_string(),
+            inner,
+            prefix: prefix.trim_matches('/').to_owned(),
+            runtime: Some(runtime),
+        })
+    }
+
+    fn path(&self, key: &str) -> Result<Path, StoreError> {
+        let full = self.full_key(key);
+        Path::parse(&full).map_err(|e| io_error("name", &self.location(key), e))
+    }
+
+    fn full_key(&self, key: &str) -> String {
+        match (self.prefix.is_empty(), key.is_empty()) {
+            (true, _) => key.to_owned(),
+            (false, true) => self.prefix.clone(),
+            (false, false) => format!("{}/{key}", self.prefix),
+        }
+    }
+
+    fn block_on<F: Future>(
+        &self,
+        operation: &'static str,
+        key: &str,
+        future: F,
+    ) -> Result<F::Output, StoreError> {
+        if tokio::runtime::Handle::try_current().is_ok() {
+            return Err(io_error(
+                operation,
+                &self.location(key),
+                "called from an async task: run store calls inside `tokio::task::spawn_blocking`",
+            ));
+        }
+        match &self.runtime {
+            Some(runtime) => Ok(runtime.block_on(future)),
+            None => Err(io_error(
+                operation,
+                &self.location(key),
+                "store is shut down",
+            )),
+        }
+    }
+}
+
+impl Store for ObjectStore {
+    fn put_if_absent(&self, key: &str, bytes: &[u8]) -> Result<(), StoreError> {
+        let path = self.path(key)?;
+        let payload = PutPayload::from(bytes.to_vec());
+        let options = PutOptions::from(PutMode::Create);
+        match self.block_on("write", key, self.inner.put_opts(&path, payload, options))? {
+            Ok(_) => Ok(()),
+            Err(
+                object_store::Error::AlreadyExists { .. }
+                | object_store::Error::Precondition { .. },
+            ) => Err(StoreError::AlreadyExists {
+                location: self.location(key),
+            }),
+            Err(e) => Err(io_error("write", &self.location(key), e)),
+        }
+    }
+
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let path = self.path(key)?;
+        let read = async {
+            let result = self.inner.get(&path).await?;
+            result.bytes().await
+        };
+        match self.block_on("read", key, read)? {
+            Ok(bytes) => Ok(Some(bytes.to_vec())),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(io_error("read", &self.location(key), e)),
+        }
+    }
+
+    fn get_prefix(&self, key: &str, len: usize) -> Result<Option<Vec<u8>>, StoreError> {
+        if len == 0 {
+            return Ok(self.get(key)?.map(|_| Vec::new()));
+        }
+        let path = self.path(key)?;
+        let options = GetOptions {
+            range: Some(GetRange::Bounded(0..len as u64)),
+            ..GetOptions::default()
+        };
+        let read = async {
+            let result = self.inner.get_opts(&path, options).await?;
+            result.bytes().await
+        };
+        match self.block_on("read", key, read)? {
+            Ok(bytes) => Ok(Some(bytes.to_vec())),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            // An empty object has no byte 0 to range over: read it whole.
+            Err(_) => Ok(self.get(key)?.map(|mut bytes| {
+                bytes.truncate(len);
+                bytes
+            })),
+        }
+    }
+
+    fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        // object_store lists whole path segments; list the enclosing
+        // directory and keep the keys that start with `prefix`.
+        let dir = match prefix.rfind('/') {
+            Some(at) => &prefix[..at],
+            None => "",
+        };
+        let full_dir = self.full_key(dir);
+        let dir_path = if full_dir.is_empty() {
+            None
+        } else {
+            Some(Path::parse(&full_dir).map_err(|e| io_error("list", &self.location(prefix), e))?)
+        };
+        let listing = self.inner.list(dir_path.as_ref()).try_collect::<Vec<_>>();
+        let metas = self
+            .block_on("list", prefix, listing)?
+            .map_err(|e| io_error("list", &self.location(prefix), e))?;
+        let strip = if self.prefix.is_empty() {
+            String::new()
+        } else {
+            format!("{}/", self.prefix)
+        };
+        let mut keys: Vec<String> = metas
+            .into_iter()
+            .filter_map(|meta| {
+                meta.location
+                    .as_ref()
+                    .strip_prefix(strip.as_str())
+                    .map(str::to_owned)
+            })
+            .filter(|key| key.starts_with(prefix))
+            .collect();
+        keys.sort();
+        Ok(keys)
+    }
+
+    fn delete(&self, key: &str) -> Result<(), StoreError> {
+        let path = self.path(key)?;
+        match self.block_on("delete", key, self.inner.delete(&path))? {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(io_error("delete", &self.location(key), e)),
+        }
+    }
+
+    fn location(&self, key: &str) -> String {
+        format!("{}/{}", self.description, self.full_key(key))
+    }
+}
+
+impl fmt::Debug for ObjectStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ObjectStore")
+            .field("store", &self.description)
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for ObjectStore {
+    fn drop(&mut self) {
+        // Dropping a runtime blocks, which panics inside another runtime;
+        // shutting it down in the background never does.
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+fn io_error(
+    operation: &'static str,
+    location: &str,
+    source: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
+) -> StoreError {
+    StoreError::Io {
+        operation,
+        location: location.to_owned(),
+        source: source.into(),
+    }
+}

@@ -1,0 +1,147 @@
+//! The object-store backend keeps the store contract, fences writers sharing
+//! a prefix, and carries `Checkpointer` as the directory store does.
+//!
+//! The S3 tests need a server: `scripts/seaweedfs.sh start`, then
+//! `eval "$(scripts/seaweedfs.sh env)"`, then
+//! `cargo test --features object-store --test object_store`.
+#![cfg(feature = "object-store")]
+
+mod group_common;
+
+use std::sync::Arc;
+
+use checkpoint::store::{conformance, ObjectStore};
+use checkpoint::{Checkpointer, Error, Store, StoreError};
+use group_common::{s3_store, s3_store_at, unique, NodeState};
+
+#[test]
+fn in_memory_backend_conforms() {
+    let memory = Arc::new(object_store::memory::InMemory::new());
+    conformance::run_all(&ObjectStore::from_object_store(memory, "conformance").unwrap());
+}
+
+#[test]
+fn s3_conforms() {
+    let Some(store) = s3_store("s3_conforms") else {
+        return;
+    };
+    conformance::run_all(&store);
+}
+
+#[test]
+fn keys_stay_under_the_prefix() {
+    let memory = Arc::new(object_store::memory::InMemory::new());
+    let a = ObjectStore::from_object_store(memory.clone(), "tenant-a").unwrap();
+    let b = ObjectStore::from_object_store(memory, "tenant-ab").unwrap();
+    a.put_if_absent("k", b"a").unwrap();
+    b.put_if_absent("k", b"b").unwrap();
+    assert_eq!(a.list("").unwrap(), ["k"]);
+    assert_eq!(a.get("k").unwrap().as_deref(), Some(&b"a"[..]));
+    assert!(
+        a.location("k").ends_with("tenant-a/k"),
+        "{}",
+        a.location("k")
+    );
+}
+
+#[test]
+fn calling_from_an_async_task_is_an_error_not_a_panic() {
+    let memory = Arc::new(object_store::memory::InMemory::new());
+    let store = ObjectStore::from_object_store(memory, "p").unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let err = runtime
+        .block_on(async { store.put_if_absent("k", b"v") })
+        .unwrap_err();
+    assert!(err.to_string().contains("spawn_blocking"), "{err}");
+    // Dropping the store inside a runtime must not panic either.
+    runtime.block_on(async move { drop(store) });
+}
+
+#[test]
+fn two_writers_on_one_prefix_never_overwrite_each_other() {
+    let prefix = unique("fencing");
+    let (Some(one), Some(two)) = (
+        s3_store_at("fencing", &prefix),
+        s3_store_at("fencing", &prefix),
+    ) else {
+        return;
+    };
+    let first = Checkpointer::new(one).unwrap();
+    let second = Checkpointer::new(two).unwrap();
+    // Both believe #1 is next; the second to commit loses, by name.
+    let a = first.capture(&NodeState::at("a", 1)).unwrap();
+    let b = second.capture(&NodeState::at("b", 1)).unwrap();
+    assert_eq!((a.seq(), b.seq()), (1, 1));
+    first.commit(a).unwrap();
+    let err = second.commit(b).unwrap_err();
+    assert!(
+        matches!(err, Error::SequenceTaken { seq: 1, .. }),
+        "{err:?}"
+    );
+    let restored = second.restore_latest::<NodeState>().unwrap().unwrap();
+    assert_eq!(restored.state, NodeState::at("a", 1));
+}
+
+#[test]
+fn sequence_numbers_continue_across_reopen() {
+    let prefix = unique("reopen");
+    let Some(store) = s3_store_at("reopen", &prefix) else {
+        return;
+    };
+    let ckpt = Checkpointer::new(store).unwrap();
+    for epoch in 1..=3 {
+        assert_eq!(ckpt.save(&NodeState::at("a", epoch)).unwrap().seq, epoch);
+    }
+    drop(ckpt);
+    let reopened = Checkpointer::new(s3_store_at("reopen", &prefix).unwrap()).unwrap();
+    assert_eq!(reopened.save(&NodeState::at("a", 4)).unwrap().seq, 4);
+    let restored = reopened.restore_latest::<NodeState>().unwrap().unwrap();
+    assert_eq!(
+        (restored.meta.seq, restored.state),
+        (4, NodeState::at("a", 4))
+    );
+}
+
+#[test]
+fn concurrent_conditional_creates_have_one_winner() {
+    let Some(store) = s3_store("one_winner") else {
+        return;
+    };
+    for round in 0..5 {
+        let key = format!("race-{round}");
+        let wins = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..16u8)
+                .map(|i| {
+                    let (store, key) = (&store, &key);
+                    s.spawn(move || store.put_if_absent(key, &[i]))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap())
+                .filter(|r| match r {
+                    Ok(()) => true,
+                    Err(StoreError::AlreadyExists { .. }) => false,
+                    Err(e) => panic!("{e}"),
+                })
+                .count()
+        });
+        assert_eq!(wins, 1, "round {round}");
+    }
+}
+
+#[test]
+fn an_unreachable_server_is_an_error_within_seconds() {
+    // Port 9 on loopback: nothing listens there.
+    let store = ObjectStore::s3("http://127.0.0.1:9", "bucket", "p", "k", "s").unwrap();
+    let started = std::time::Instant::now();
+    let err = store.put_if_absent("k", b"v").unwrap_err();
+    assert!(matches!(err, StoreError::Io { .. }), "{err:?}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
+}
