@@ -7,11 +7,13 @@
 mod error;
 mod fields;
 mod schema;
+mod shape;
 pub mod store;
 
 pub use error::Error;
 pub use fields::{FieldReader, FieldWriter};
 pub use schema::{FieldSchema, Schema, Shape, VariantSchema};
+pub use shape::{ChangeKind, FieldShape, ShapeChange, TypeShape, VariantContent, VariantShape};
 pub use store::{Store, StoreError};
 
 /// The result type of this crate.
