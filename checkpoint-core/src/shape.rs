@@ -1155,6 +1155,34 @@ mod tests {
     }
 
     #[test]
+    fn std_types_trace_without_help() {
+        use std::net::SocketAddr;
+        use std::path::PathBuf;
+        use std::time::{Duration, SystemTime};
+
+        #[derive(Deserialize)]
+        enum Expr {
+            Lit(u32),
+            Add(Box<Expr>, Box<Expr>),
+        }
+
+        for shape in [
+            TypeShape::of::<SocketAddr>(),
+            TypeShape::of::<(Duration, SystemTime, PathBuf, char)>(),
+            TypeShape::of::<Box<[u8; 4]>>(),
+            TypeShape::of::<Expr>(),
+        ] {
+            let tree = shape.display_tree();
+            assert!(!tree.contains("opaque"), "{tree}");
+        }
+        assert!(TypeShape::of::<SocketAddr>().display_tree().contains("V6"));
+        assert_eq!(
+            TypeShape::of::<Expr>().display_tree(),
+            "enum Expr\n  Lit: u32\n  Add\n    0: Expr (recursive)\n    1: Expr (recursive)\n"
+        );
+    }
+
+    #[test]
     fn validating_deserialize_becomes_opaque_and_never_alarms() {
         let shape = TypeShape::of::<Vec<NonZeroU64>>();
         let TypeShape::Opaque(reason) = &shape else {
