@@ -14,6 +14,7 @@
 use std::any::type_name;
 use std::collections::{BTreeSet, HashMap};
 use std::fmt::{self, Write as _};
+use std::marker::PhantomData;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Mutex, OnceLock, PoisonError};
 
@@ -22,6 +23,10 @@ use serde::{Deserialize, Serialize};
 use serde_reflection::{
     ContainerFormat, Format, Named, Registry, Samples, Tracer, TracerConfig, VariantFormat,
 };
+
+use self::depth::DepthLimited;
+
+mod depth;
 
 /// The serde data model of a type: what its bytes mean in a checkpoint.
 ///
@@ -306,8 +311,10 @@ impl TypeShape {
     /// tracing fails in any other way, is [`TypeShape::Opaque`] with the
     /// reason, and checkpointing goes on without deep checks for it.
     ///
-    /// A recursive enum whose first variant recurses cannot be traced and
-    /// overflows the stack; put a non-recursive variant first.
+    /// A recursive enum whose first variant contains itself cannot be traced
+    /// (tracing would never end): tracing stops past 128 levels of nesting
+    /// and the type is opaque. Put a non-recursive variant first to have it
+    /// traced.
     ///
     /// # Examples
     ///
@@ -590,7 +597,7 @@ fn trace<T: DeserializeOwned>() -> Result<(Format, Registry), String> {
         let mut passes = 0;
         let format = loop {
             let (format, _value) = tracer
-                .trace_type_once::<T>(&samples)
+                .trace_type_once_with_seed(&samples, DepthLimited::new(PhantomData::<T>))
                 .map_err(|error| error.to_string())?;
             let mut incomplete = false;
             for name in &enums {
@@ -1179,6 +1186,102 @@ mod tests {
         assert_eq!(
             TypeShape::of::<Expr>().display_tree(),
             "enum Expr\n  Lit: u32\n  Add\n    0: Expr (recursive)\n    1: Expr (recursive)\n"
+        );
+    }
+
+    mod first_variant_recurses {
+        #[derive(serde::Deserialize)]
+        pub enum Expr {
+            Add(Box<Expr>, Box<Expr>),
+            Num(i64),
+        }
+
+        #[derive(serde::Deserialize)]
+        pub enum Even {
+            Next(Box<Odd>),
+            Zero,
+        }
+
+        #[derive(serde::Deserialize)]
+        pub enum Odd {
+            Next(Box<Even>),
+            One,
+        }
+
+        #[derive(serde::Deserialize)]
+        pub struct Holder {
+            pub id: u32,
+            pub expr: Expr,
+        }
+    }
+
+    /// Runs `f` on a thread with the default 2 MiB stack of spawned threads,
+    /// whatever `RUST_MIN_STACK` says.
+    fn on_small_stack<R: Send + 'static>(f: fn() -> R) -> R {
+        std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(f)
+            .unwrap()
+            .join()
+            .unwrap()
+    }
+
+    #[test]
+    fn enum_whose_first_variant_recurses_is_opaque_not_an_abort() {
+        use first_variant_recurses::{Even, Expr, Holder, Odd};
+
+        let shapes = on_small_stack(|| {
+            [
+                TypeShape::of::<Expr>(),
+                TypeShape::of::<Even>(),
+                TypeShape::of::<Vec<Odd>>(),
+                TypeShape::of::<Holder>(),
+            ]
+        });
+        for shape in shapes {
+            let TypeShape::Opaque(reason) = &shape else {
+                panic!("traced: {shape:?}");
+            };
+            assert!(
+                reason.contains(
+                    "type nests deeper than 128 levels while tracing: \
+                     recursive enum whose first variant contains itself?"
+                ),
+                "{reason}"
+            );
+            assert_eq!(shape.diff(&TypeShape::I64), None);
+        }
+    }
+
+    #[test]
+    fn recursive_enum_with_a_base_case_first_traces_fully() {
+        #[derive(Deserialize)]
+        enum List {
+            Nil,
+            Cons(u8, Box<List>),
+        }
+
+        let shape = on_small_stack(TypeShape::of::<List>);
+        assert_eq!(
+            shape,
+            TypeShape::Enum {
+                name: "List".to_owned(),
+                variants: vec![
+                    VariantShape {
+                        name: "Nil".to_owned(),
+                        index: 0,
+                        content: VariantContent::Unit,
+                    },
+                    VariantShape {
+                        name: "Cons".to_owned(),
+                        index: 1,
+                        content: VariantContent::Tuple(vec![
+                            TypeShape::U8,
+                            TypeShape::Recursive("List".to_owned()),
+                        ]),
+                    },
+                ],
+            }
         );
     }
 
