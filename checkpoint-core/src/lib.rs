@@ -12,6 +12,7 @@ pub mod format;
 pub mod group;
 mod restore;
 mod schema;
+mod shape;
 mod snapshot;
 pub mod store;
 
@@ -19,6 +20,7 @@ pub use checkpointer::Checkpointer;
 pub use error::Error;
 pub use fields::{FieldReader, FieldWriter};
 pub use schema::{FieldSchema, Schema, Shape, VariantSchema};
+pub use shape::{ChangeKind, FieldShape, ShapeChange, TypeShape, VariantContent, VariantShape};
 pub use snapshot::{Meta, Restored, Skipped, Snapshot};
 pub use store::{DirStore, MemStore, Store, StoreError};
 
