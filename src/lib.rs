@@ -72,9 +72,73 @@
 //!
 //! All mistakes in one type are reported in one compile. See
 //! [`Checkpoint`](derive@Checkpoint) for every attribute.
+//!
+//! # Guide: saving and restoring
+//!
+//! A [`Checkpointer`] numbers every checkpoint (1, 2, 3, ... across
+//! restarts), writes it durably, and restores the newest valid one.
+//!
+//! ```
+//! use checkpoint::{Checkpoint, Checkpointer};
+//!
+//! #[derive(Checkpoint, Debug, PartialEq)]
+//! struct Counter {
+//!     count: u64,
+//! }
+//!
+//! let dir = tempfile::tempdir()?;
+//! let ckpt = Checkpointer::open(dir.path())?; // creates the directory store
+//! assert!(ckpt.restore_latest::<Counter>()?.is_none());
+//!
+//! let meta = ckpt.save(&Counter { count: 1 })?;
+//! assert_eq!(meta.seq, 1);
+//! assert_eq!(ckpt.save(&Counter { count: 2 })?.seq, 2);
+//!
+//! // After a restart: a new checkpointer on the same directory.
+//! let ckpt = Checkpointer::open(dir.path())?;
+//! let restored = ckpt.restore_latest::<Counter>()?.expect("two were saved");
+//! assert_eq!(restored.state, Counter { count: 2 });
+//! assert_eq!(restored.meta.seq, 2);
+//! assert_eq!(ckpt.save(&Counter { count: 3 })?.seq, 3); // numbering continues
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! State shared between threads is captured under its lock and committed
+//! outside it, so writers wait only for the encoding, never for the disk:
+//!
+//! ```
+//! use std::sync::Mutex;
+//!
+//! use checkpoint::{Checkpoint, Checkpointer};
+//!
+//! #[derive(Checkpoint)]
+//! struct Totals {
+//!     deposits: u64,
+//!     withdrawals: u64,
+//! }
+//!
+//! let dir = tempfile::tempdir()?;
+//! let ckpt = Checkpointer::open(dir.path())?;
+//! let state = Mutex::new(Totals { deposits: 10, withdrawals: 3 });
+//!
+//! // Both fields come from the same instant: no writer runs during capture.
+//! let snapshot = ckpt.capture(&*state.lock().unwrap())?;
+//! let meta = ckpt.commit(snapshot)?; // fsyncs happen here, lock released
+//! assert_eq!(meta.seq, 1);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! When a restore cannot work, [`Error`]'s message names the checkpoint, the
+//! struct, the field, what differs and the fix. Several participants
+//! checkpoint one logical state together with [`group`].
 
 pub use checkpoint_core::*;
 pub use checkpoint_derive::Checkpoint;
+
+// The README's examples compile as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
 
 /// Paths used by the code `#[derive(Checkpoint)]` generates. Not public API.
 #[doc(hidden)]
