@@ -230,6 +230,11 @@ fn begin_with(out: &mut Vec<u8>, seq: u64, time: SystemTime, tail: &[u8]) -> usi
     out.len()
 }
 
+/// The checksum the format uses: CRC-32C.
+pub fn checksum(bytes: &[u8]) -> u32 {
+    crc32c::crc32c(bytes)
+}
+
 /// Patches the body length, then appends the checksums.
 pub fn finish(out: &mut Vec<u8>, body_start: usize) {
     let body_len = (out.len() - body_start) as u64;

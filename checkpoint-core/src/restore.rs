@@ -300,14 +300,18 @@ impl Comparison<'_> {
             .shapes
             .and_then(|s| lookup(s.stored, &format!("{prefix}{}", stored.name)));
         let old_shape = self.shapes.and_then(|s| lookup(&s.old, &key));
+        let current_shape = self.shapes.and_then(|s| lookup(&s.current, &key));
         let as_was = match current.was {
-            _ if same_type(&stored.ty, current.ty) => false,
-            Some(was) if same_type(&stored.ty, was) => true,
-            Some(_) => matches!(
-                (stored_shape, old_shape),
-                (Some(s), Some(o)) if !matches!(s, TypeShape::Opaque(_)) && s.diff(o).is_none()
-            ),
             None => false,
+            Some(was) => {
+                let differs = |other: Option<&TypeShape>| matches!((stored_shape, other), (Some(s), Some(o)) if s.diff(o).is_some());
+                let matches = |other: Option<&TypeShape>| {
+                    matches!((stored_shape, other), (Some(s), Some(o))
+                        if !matches!(s, TypeShape::Opaque(_)) && s.diff(o).is_none())
+                };
+                let is_current = same_type(&stored.ty, current.ty) && !differs(current_shape);
+                !is_current && (same_type(&stored.ty, was) || matches(old_shape))
+            }
         };
         if !as_was && !same_type(&stored.ty, current.ty) {
             return Err(Error::FieldTypeChanged {
@@ -323,7 +327,7 @@ impl Comparison<'_> {
             self.stored_as_was.borrow_mut().push(key.clone());
             old_shape
         } else {
-            self.shapes.and_then(|s| lookup(&s.current, &key))
+            current_shape
         };
         if let (Some(stored_shape), Some(now)) = (stored_shape, now) {
             if let Some(change) = stored_shape.diff(now) {
