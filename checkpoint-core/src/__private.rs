@@ -232,3 +232,15 @@ pub fn deserialize_as<'de, D: Deserializer<'de>, S: Deserialize<'de>>(
 ) -> core::result::Result<S, D::Error> {
     S::deserialize(deserializer)
 }
+
+/// What `#[checkpoint(check = PATH)]` returned, as [`Checkpoint::check`]
+/// reports it.
+///
+/// # Errors
+///
+/// The check's error, as text.
+pub fn check_outcome<E: core::fmt::Display>(
+    outcome: core::result::Result<(), E>,
+) -> core::result::Result<(), String> {
+    outcome.map_err(|e| e.to_string())
+}

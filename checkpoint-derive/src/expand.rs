@@ -44,14 +44,10 @@ pub(crate) fn expand(input: &Input) -> TokenStream {
         None => quote!(()),
     };
     let check_fn = input.attrs.check.as_ref().map(|path| {
-        quote_spanned! {path.span()=>
+        let outcome = quote_spanned!(path.span()=> #p::check_outcome(#path(self)));
+        quote! {
             fn check(&self) -> #p::core::result::Result<(), #p::std::string::String> {
-                match #path(self) {
-                    #p::core::result::Result::Ok(()) => #p::core::result::Result::Ok(()),
-                    #p::core::result::Result::Err(__e) => #p::core::result::Result::Err(
-                        #p::std::string::ToString::to_string(&__e),
-                    ),
-                }
+                #outcome
             }
         }
     });
