@@ -176,10 +176,13 @@ pub fn begin(out: &mut Vec<u8>, seq: u64, time: SystemTime, schema: &Schema) -> 
     begin_with(out, seq, time, &schema_tail(schema, &[]))
 }
 
+/// Encoded header tails, by Rust type name.
+type TailCache = HashMap<&'static str, Arc<[u8]>>;
+
 /// [`begin`] for a checkpoint of `T`, recording its field shapes. The
 /// header's schema part is encoded once per type and reused.
 pub fn begin_typed<T: Checkpoint>(out: &mut Vec<u8>, seq: u64, time: SystemTime) -> usize {
-    static TAILS: OnceLock<Mutex<HashMap<&'static str, Arc<[u8]>>>> = OnceLock::new();
+    static TAILS: OnceLock<Mutex<TailCache>> = OnceLock::new();
     let tails = TAILS.get_or_init(Mutex::default);
     let key = type_name::<T>();
     let cached = tails
