@@ -10,5 +10,6 @@ fn ui() {
     t.compile_fail("tests/ui/derived/*.rs");
     t.compile_fail("tests/ui/fields/*.rs");
     t.compile_fail("tests/ui/container/*.rs");
+    t.compile_fail("tests/ui/evolution/*.rs");
     t.pass("tests/ui/pass/*.rs");
 }

@@ -68,6 +68,33 @@ use proc_macro::TokenStream;
 ///   }
 ///   ```
 ///
+/// - `#[checkpoint(default = EXPR)]`: a field added after checkpoints were
+///   written. Restoring a checkpoint that lacks it sets it to `EXPR`, with
+///   the stored fields in scope as for `#[derived]` (all stored fields are
+///   decoded first; defaults and derived fields are then filled in
+///   declaration order). Contradicts `#[derived]`.
+///
+/// - `#[checkpoint(alias = "old_name")]` (repeatable): a renamed field; a
+///   checkpoint's field is found by the current name, then by each alias.
+///
+/// - `#[checkpoint(was = OldType, convert = PATH)]`: a field whose type
+///   changed. When a checkpoint stores the field as `OldType` (its recorded
+///   type name is `OldType`'s, or its recorded shape is `OldType`'s), the
+///   bytes decode as `OldType` and `PATH: fn(OldType) -> NewType` converts
+///   them; new checkpoints store `NewType`. Each key needs the other.
+///
+///   ```
+///   # use checkpoint::Checkpoint;
+///   #[derive(Checkpoint)]
+///   struct Processor {
+///       log: Vec<String>,
+///       #[checkpoint(default = log.len() as u64)]
+///       processed_messages: u64,
+///       #[checkpoint(alias = "retries", was = u32, convert = u64::from)]
+///       attempts: u64,
+///   }
+///   ```
+///
 /// # Container attributes
 ///
 /// - `#[checkpoint(name = "...")]`: the name the schema records instead of
@@ -85,6 +112,47 @@ use proc_macro::TokenStream;
 ///   assert_eq!(MessageProcessorV2::SCHEMA.name, "Processor");
 ///   ```
 ///
+/// - `#[checkpoint(removed = "name")]` (repeatable): a field deliberately
+///   dropped; its bytes in older checkpoints are skipped. Without it a
+///   checkpoint holding a field the type lacks is refused, so no data is lost
+///   silently.
+///
+/// - `#[checkpoint(check = PATH)]`: `PATH: fn(&Self) -> Result<(), E>` with
+///   `E: Display` runs after every restore (it implements
+///   `Checkpoint::check`); an `Err` fails the restore with an error naming
+///   the checkpoint and the message.
+///
+/// - `#[checkpoint(context = Type)]`: `type Context = Type`; `#[derived]` and
+///   `default` expressions see it as `ctx: &Type`, and the type restores
+///   with `restore_latest_with(&ctx)` / `restore_with(seq, &ctx)`. Without
+///   the attribute `ctx` is not in scope. A type with a context has no
+///   `Deserialize` impl, since serde cannot pass the context: it cannot be
+///   nested inside another checkpointed value.
+///
+///   ```
+///   # use checkpoint::Checkpoint;
+///   fn consistent(l: &Ledger) -> Result<(), String> {
+///       match l.transactions.last() {
+///           Some(&newest) if newest > l.last_sequence_number => Err(format!(
+///               "last_sequence_number {} is below the newest transaction {newest}",
+///               l.last_sequence_number
+///           )),
+///           _ => Ok(()),
+///       }
+///   }
+///
+///   pub struct Clock { now: u64 }
+///
+///   #[derive(Checkpoint)]
+///   #[checkpoint(removed = "scratch", check = consistent, context = Clock)]
+///   struct Ledger {
+///       last_sequence_number: u64,
+///       transactions: Vec<u64>,
+///       #[derived(from = ctx.now)]
+///       restored_at: u64,
+///   }
+///   ```
+///
 /// # What is rejected
 ///
 /// - a serialized field whose type does not implement serde's `Serialize`
@@ -98,7 +166,9 @@ use proc_macro::TokenStream;
 ///   `Box<T>` or `Cow<'a, T>` instead;
 /// - interior mutability in a serialized field, unless allowed as above;
 /// - `#[derived]` without `from = EXPR`, twice on one field, or on a type or
-///   variant; unknown or repeated keys in `#[checkpoint(...)]` and
+///   variant; `default`, `alias`, `was` or `convert` on a derived field;
+///   `was` without `convert` or the reverse; an alias that is a field's
+///   current name; `removed` naming a field the type has; unknown or repeated keys in `#[checkpoint(...)]` and
 ///   `#[derived(...)]` (with a "did you mean" suggestion);
 /// - unions.
 ///
@@ -106,9 +176,11 @@ use proc_macro::TokenStream;
 ///
 /// # Generated impls
 ///
-/// `Checkpoint` with `type Context = ()` and a `SCHEMA` listing every field
-/// (name, type as written with paths trimmed to their last segment, derived
-/// or not). `Serialize` and `Deserialize` encode the serialized fields as a
+/// `Checkpoint` with `type Context = ()` (or the declared context) and a
+/// `SCHEMA` listing every field (name, type as written with paths trimmed
+/// to their last segment, derived or not, aliases, default, former type),
+/// plus `field_shapes()`: each stored field's deep `TypeShape`, recorded in
+/// every checkpoint so a change inside a nested type is caught on restore. `Serialize` and `Deserialize` encode the serialized fields as a
 /// struct (or enum) of that name would, and rebuild the derived fields on
 /// deserialize, so Checkpoint types nest in each other and in std
 /// collections. Do not derive serde's traits beside it. A type parameter

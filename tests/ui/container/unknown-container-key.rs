@@ -1,7 +1,7 @@
 use checkpoint::Checkpoint;
 
 #[derive(Checkpoint)]
-#[checkpoint(nmae = "Processor", context = ())]
+#[checkpoint(nmae = "Processor", version = 2)]
 struct ProcessorV2 {
     log: Vec<u64>,
 }

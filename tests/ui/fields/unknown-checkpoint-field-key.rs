@@ -6,7 +6,7 @@ use checkpoint::Checkpoint;
 struct Shared {
     #[checkpoint(allow_interior_mutabilty)]
     queue: Mutex<Vec<u64>>,
-    #[checkpoint(default = 3)]
+    #[checkpoint(rename = "count")]
     retries: u32,
 }
 
