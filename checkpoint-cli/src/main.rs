@@ -172,7 +172,9 @@ fn read_header(dir: &Path, files: &[(u64, PathBuf)], seq: u64) -> Result<Inspect
             .problem
             .as_ref()
             .map_or_else(String::new, ToString::to_string);
-        return Err(Failure(format!("cannot read the schema of checkpoint #{seq}: {why}")));
+        return Err(Failure(format!(
+            "cannot read the schema of checkpoint #{seq}: {why}"
+        )));
     }
     Ok(inspection)
 }

@@ -85,7 +85,10 @@ pub fn write_list(out: &mut impl Write, dir: &Path, lines: &[CheckpointLine]) ->
     for row in std::iter::once(&head).chain(&rows) {
         let [seq, time, size, ty, status] = row;
         let [ws, wt, wz, wy, _] = widths;
-        writeln!(out, "{seq:>ws$}  {time:<wt$}  {size:>wz$}  {ty:<wy$}  {status}")?;
+        writeln!(
+            out,
+            "{seq:>ws$}  {time:<wt$}  {size:>wz$}  {ty:<wy$}  {status}"
+        )?;
     }
     Ok(())
 }
@@ -177,11 +180,15 @@ impl InspectReport {
             frames: inspection
                 .frames
                 .iter()
-                .map(|Frame { name, offset, len, .. }| FrameReport {
-                    name: name.clone(),
-                    offset: *offset,
-                    len: *len,
-                })
+                .map(
+                    |Frame {
+                         name, offset, len, ..
+                     }| FrameReport {
+                        name: name.clone(),
+                        offset: *offset,
+                        len: *len,
+                    },
+                )
                 .collect(),
         }
     }
@@ -293,7 +300,10 @@ impl SchemaReport {
 }
 
 fn write_fields(out: &mut impl Write, indent: &str, fields: &[FieldReport]) -> io::Result<()> {
-    let decl: Vec<String> = fields.iter().map(|f| format!("{}: {}", f.name, f.ty)).collect();
+    let decl: Vec<String> = fields
+        .iter()
+        .map(|f| format!("{}: {}", f.name, f.ty))
+        .collect();
     let width = decl.iter().map(String::len).max().unwrap_or(0);
     for (f, decl) in fields.iter().zip(&decl) {
         let mut notes = Vec::new();
@@ -474,12 +484,18 @@ impl VerifyReport {
         for c in &self.checkpoints {
             match &c.problem {
                 None => writeln!(out, "ok         #{} {}", c.seq, c.file)?,
-                Some(problem) => writeln!(out, "{:<10} #{} {problem}", c.status.to_uppercase(), c.seq)?,
+                Some(problem) => {
+                    writeln!(out, "{:<10} #{} {problem}", c.status.to_uppercase(), c.seq)?
+                }
             }
         }
         let plural = if self.checked == 1 { "" } else { "s" };
         if self.problems == 0 {
-            writeln!(out, "{} checkpoint{plural} in {}: all ok", self.checked, self.dir)
+            writeln!(
+                out,
+                "{} checkpoint{plural} in {}: all ok",
+                self.checked, self.dir
+            )
         } else {
             writeln!(
                 out,

@@ -103,7 +103,10 @@ fn list_shows_one_line_per_checkpoint_with_its_status() {
     let text = stdout(&out);
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 6, "{text}");
-    assert!(lines[0].contains("SEQ") && lines[0].contains("STATUS"), "{text}");
+    assert!(
+        lines[0].contains("SEQ") && lines[0].contains("STATUS"),
+        "{text}"
+    );
     let statuses: Vec<&str> = lines[1..]
         .iter()
         .map(|l| l.split_whitespace().last().unwrap())
@@ -262,7 +265,10 @@ fn verify_fails_on_any_damaged_checkpoint_and_names_each() {
     let out = run(&["verify", "DIR", "--json"], dir.path());
     assert_eq!(out.status.code(), Some(1));
     let v = json(&out);
-    assert_eq!((v["checked"].as_u64(), v["problems"].as_u64()), (Some(6), Some(3)));
+    assert_eq!(
+        (v["checked"].as_u64(), v["problems"].as_u64()),
+        (Some(6), Some(3))
+    );
     assert_eq!(v["checkpoints"][2]["status"], "corrupt");
     assert_eq!(v["checkpoints"][5]["status"], "not-a-checkpoint");
 }
@@ -286,7 +292,10 @@ fn a_missing_directory_and_bad_usage_exit_with_2() {
         let out = run(&[cmd, "DIR"], &missing);
         assert_eq!(out.status.code(), Some(2), "{cmd}");
         let err = stderr(&out);
-        assert!(err.starts_with("checkpoint: cannot read directory"), "{err}");
+        assert!(
+            err.starts_with("checkpoint: cannot read directory"),
+            "{err}"
+        );
         assert_eq!(err.lines().count(), 1, "{err}");
     }
     assert!(!missing.exists(), "reading must not create the directory");
@@ -294,7 +303,10 @@ fn a_missing_directory_and_bad_usage_exit_with_2() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("holds no checkpoint"));
     assert_eq!(run(&["frobnicate"], dir.path()).status.code(), Some(2));
-    assert_eq!(run(&["diff", "DIR", "x", "1"], dir.path()).status.code(), Some(2));
+    assert_eq!(
+        run(&["diff", "DIR", "x", "1"], dir.path()).status.code(),
+        Some(2)
+    );
 }
 
 #[test]

@@ -233,7 +233,10 @@ pub fn inspect(bytes: &[u8], seq: u64, location: &str) -> Inspection {
             location: location.to_owned(),
             reason: format!(
                 "the field frame at body offset {} runs past the end of the body",
-                inspection.frames.last().map_or(0, |f| f.offset + frame_len(f))
+                inspection
+                    .frames
+                    .last()
+                    .map_or(0, |f| f.offset + frame_len(f))
             ),
         });
     }
@@ -386,7 +389,10 @@ impl fmt::Display for SchemaChange {
             SchemaChange::FieldTypeChanged { path, from, to } => {
                 write!(f, "~ field `{path}` type `{from}` -> `{to}`")
             }
-            SchemaChange::FieldDerivedChanged { path, derived: true } => {
+            SchemaChange::FieldDerivedChanged {
+                path,
+                derived: true,
+            } => {
                 write!(f, "~ field `{path}` is now derived (no longer stored)")
             }
             SchemaChange::FieldDerivedChanged {
@@ -458,16 +464,25 @@ fn diff_variants(older: &[VariantRecord], newer: &[VariantRecord], out: &mut Vec
             Some(b) => diff_fields(&format!("{}::", a.name), &a.fields, &b.fields, out),
         }
     }
-    for b in newer.iter().filter(|b| older.iter().all(|a| a.name != b.name)) {
+    for b in newer
+        .iter()
+        .filter(|b| older.iter().all(|a| a.name != b.name))
+    {
         out.push(SchemaChange::VariantAdded {
             name: b.name.clone(),
         });
     }
 }
 
-fn diff_fields(prefix: &str, older: &[FieldRecord], newer: &[FieldRecord], out: &mut Vec<SchemaChange>) {
+fn diff_fields(
+    prefix: &str,
+    older: &[FieldRecord],
+    newer: &[FieldRecord],
+    out: &mut Vec<SchemaChange>,
+) {
     let path = |name: &str| format!("{prefix}{name}");
-    let answers_to = |b: &FieldRecord, name: &str| b.name == name || b.aliases.iter().any(|a| a == name);
+    let answers_to =
+        |b: &FieldRecord, name: &str| b.name == name || b.aliases.iter().any(|a| a == name);
     let mut matched = vec![false; newer.len()];
     for a in older {
         let found = newer

@@ -152,7 +152,10 @@ fn check<T: Checkpoint>(dir: &Path, context: &T::Context, sample: Option<impl Fn
     if blessing() {
         if let Some(sample) = sample {
             if let Err(message) = bless(dir, sample) {
-                panic!("could not bless a `{}` fixture under `{shown}`: {message}", T::SCHEMA.name);
+                panic!(
+                    "could not bless a `{}` fixture under `{shown}`: {message}",
+                    T::SCHEMA.name
+                );
             }
         }
     }
@@ -182,7 +185,9 @@ fn check<T: Checkpoint>(dir: &Path, context: &T::Context, sample: Option<impl Fn
     for (seq, path) in &files {
         if let Err(e) = checkpointer.restore_with::<T>(*seq, context) {
             failed += 1;
-            let file = path.file_name().map_or(shown.to_string(), |n| n.to_string_lossy().into_owned());
+            let file = path
+                .file_name()
+                .map_or(shown.to_string(), |n| n.to_string_lossy().into_owned());
             let _ = write!(failures, "\n  - {file} (#{seq}): {e}");
         }
     }
