@@ -216,8 +216,12 @@ impl InspectReport {
         match &self.problem {
             None => writeln!(out, "checksum  ok")?,
             Some(problem) => {
-                writeln!(out, "checksum  {}", self.status)?;
+                match self.status {
+                    "corrupt" => writeln!(out, "checksum  mismatch (corrupt)")?,
+                    status => writeln!(out, "status    {status}")?,
+                }
                 writeln!(out, "problem   {problem}")?;
+                writeln!(out, "frames    unverified: sizes below are read up to the damage")?;
             }
         }
         if let Some(schema) = &self.schema {

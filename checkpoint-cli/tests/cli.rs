@@ -182,7 +182,7 @@ fn inspect_reports_damage_and_what_still_reads() {
     let out = run(&["inspect", "DIR", "3"], dir.path());
     assert_eq!(out.status.code(), Some(0));
     let text = stdout(&out);
-    assert!(text.contains("checksum  corrupt"), "{text}");
+    assert!(text.contains("checksum  mismatch (corrupt)"), "{text}");
     assert!(text.contains("type      Processor"), "{text}");
 
     let out = run(&["inspect", "DIR", "4", "--json"], dir.path());
