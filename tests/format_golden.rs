@@ -58,24 +58,55 @@ fn golden(version: u32) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("tests/golden/v{version}"))
 }
 
+/// Writes the samples the golden files hold, in the current version.
+fn write_samples(dir: &std::path::Path) {
+    let _ = std::fs::remove_dir_all(dir);
+    let ckpt = Checkpointer::open(dir).unwrap();
+    ckpt.save(&journal()).unwrap();
+    ckpt.save(&Pair(9, Some("nine".into()))).unwrap();
+    ckpt.save(&Phase::Idle).unwrap();
+    ckpt.save(&Phase::Running {
+        step: 12,
+        note: "warm".into(),
+    })
+    .unwrap();
+    ckpt.save(&Phase::Done(-5)).unwrap();
+}
+
 #[test]
 fn version_1_checkpoints_restore() {
-    let dir = golden(1);
+    // Version 1 is no longer written: its files are never re-blessed.
+    restores_samples(&golden(1));
+}
+
+#[test]
+fn version_2_checkpoints_restore() {
+    let dir = golden(2);
     if std::env::var_os("CHECKPOINT_BLESS").is_some() {
-        let _ = std::fs::remove_dir_all(&dir);
-        let ckpt = Checkpointer::open(&dir).unwrap();
-        ckpt.save(&journal()).unwrap();
-        ckpt.save(&Pair(9, Some("nine".into()))).unwrap();
-        ckpt.save(&Phase::Idle).unwrap();
-        ckpt.save(&Phase::Running {
-            step: 12,
-            note: "warm".into(),
-        })
-        .unwrap();
-        ckpt.save(&Phase::Done(-5)).unwrap();
+        write_samples(&dir);
     }
+    restores_samples(&dir);
+    let bytes = std::fs::read(dir.join("00000000000000000001.ckpt")).unwrap();
+    let (header, _) = checkpoint::format::decode(&bytes, 1, "golden").unwrap();
+    assert_eq!(header.version, 2);
+    let shapes: Vec<String> = header
+        .field_shapes
+        .iter()
+        .map(|(field, shape)| format!("{field}: {shape}"))
+        .collect();
+    assert_eq!(
+        shapes,
+        [
+            "last_seq: u64",
+            "entries: Vec<Entry>",
+            "tags: Map<String, i32>"
+        ]
+    );
+}
+
+fn restores_samples(dir: &std::path::Path) {
     // A read-only view: restoring must not write.
-    let ckpt = Checkpointer::new(DirStore::open(&dir).unwrap()).unwrap();
+    let ckpt = Checkpointer::new(DirStore::open(dir).unwrap()).unwrap();
     let restored = ckpt.restore::<Journal>(1).unwrap();
     assert_eq!(restored.state, journal());
     assert_eq!(restored.meta.type_name, "Journal");
@@ -100,4 +131,64 @@ fn version_1_checkpoints_restore() {
         ckpt.restore::<Pair>(1),
         Err(Error::WrongType { .. })
     ));
+}
+
+/// A copy of the version 1 goldens in a fresh directory.
+fn copy_of_v1() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(golden(1)).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), dir.path().join(entry.file_name())).unwrap();
+    }
+    dir
+}
+
+#[test]
+fn a_flipped_version_bit_is_corruption_and_skipped() {
+    let dir = copy_of_v1();
+    let newest = dir.path().join("00000000000000000005.ckpt");
+    let mut bytes = std::fs::read(&newest).unwrap();
+    bytes[9] ^= 0x80; // version 1 -> 32769
+    std::fs::write(&newest, &bytes).unwrap();
+    let ckpt = Checkpointer::new(DirStore::open(dir.path()).unwrap()).unwrap();
+    assert!(matches!(
+        ckpt.restore::<Phase>(5),
+        Err(Error::Corrupt { seq: 5, .. })
+    ));
+    let latest = ckpt.restore_latest::<Phase>().unwrap().unwrap();
+    assert_eq!(latest.meta.seq, 4);
+    assert!(matches!(
+        latest.skipped[0].reason,
+        Error::Corrupt { seq: 5, .. }
+    ));
+}
+
+#[test]
+fn a_newer_format_with_valid_checksums_is_unsupported_not_corrupt() {
+    let dir = copy_of_v1();
+    let newest = dir.path().join("00000000000000000005.ckpt");
+    let mut bytes = std::fs::read(&newest).unwrap();
+    bytes[8..10].copy_from_slice(&7u16.to_le_bytes());
+    // a newer writer seals its bytes with the same checksums
+    let header_len = u32::from_le_bytes(bytes[12..16].try_into().unwrap()) as usize;
+    let header_end = checkpoint::format::PREFIX_LEN + header_len;
+    let header_crc = checkpoint::format::checksum(&bytes[..header_end]);
+    bytes[header_end..header_end + 4].copy_from_slice(&header_crc.to_le_bytes());
+    let end = bytes.len() - 4;
+    let crc = checkpoint::format::checksum(&bytes[..end]);
+    bytes[end..].copy_from_slice(&crc.to_le_bytes());
+    std::fs::write(&newest, &bytes).unwrap();
+    let ckpt = Checkpointer::new(DirStore::open(dir.path()).unwrap()).unwrap();
+    let err = ckpt.restore_latest::<Phase>().unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::UnsupportedVersion {
+                found: 7,
+                supported: 2,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
 }

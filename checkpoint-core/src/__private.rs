@@ -15,7 +15,8 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 pub use crate::{
-    Checkpoint, Error, FieldReader, FieldSchema, FieldWriter, Result, Schema, Shape, VariantSchema,
+    Checkpoint, Error, FieldReader, FieldSchema, FieldWriter, Result, Schema, Shape, TypeShape,
+    VariantSchema,
 };
 
 /// Implemented by every type a serialized field can have. `F` is a marker
@@ -66,6 +67,18 @@ pub trait Codec<T> {
     ///
     /// As [`FieldReader::field`].
     fn read_field(&self, input: &mut FieldReader<'_>, name: &'static str) -> Result<T>;
+    /// Reads the field's frame under its name or a former one.
+    ///
+    /// # Errors
+    ///
+    /// As [`FieldReader::field_any`].
+    fn read_field_any(
+        &self,
+        input: &mut FieldReader<'_>,
+        names: &[&'static str],
+    ) -> Result<Option<T>>;
+    /// The field type's deep shape.
+    fn shape(&self) -> TypeShape;
     /// The field as the serde shadow type holds it.
     fn serialize_as<'a>(&self, value: &'a T) -> SerializeField<'a, T>;
     /// The type the serde shadow type deserializes the field as.
@@ -80,6 +93,17 @@ impl<T: Serialize + DeserializeOwned> Codec<T> for FieldCodec<T> {
     #[inline]
     fn read_field(&self, input: &mut FieldReader<'_>, name: &'static str) -> Result<T> {
         input.field(name)
+    }
+    #[inline]
+    fn read_field_any(
+        &self,
+        input: &mut FieldReader<'_>,
+        names: &[&'static str],
+    ) -> Result<Option<T>> {
+        input.field_any(names)
+    }
+    fn shape(&self) -> TypeShape {
+        TypeShape::of::<T>()
     }
     #[inline]
     fn serialize_as<'a>(&self, value: &'a T) -> SerializeField<'a, T> {
@@ -107,6 +131,18 @@ pub trait NoCodec<T> {
     /// Never runs.
     fn read_field(&self, input: &mut FieldReader<'_>, name: &'static str) -> Result<T>;
     /// Never runs.
+    ///
+    /// # Errors
+    ///
+    /// Never runs.
+    fn read_field_any(
+        &self,
+        input: &mut FieldReader<'_>,
+        names: &[&'static str],
+    ) -> Result<Option<T>>;
+    /// Never runs.
+    fn shape(&self) -> TypeShape;
+    /// Never runs.
     fn serialize_as<'a>(&self, value: &'a T) -> Unserializable<'a, T>;
     /// Never runs.
     fn deserialize_as(&self) -> PhantomData<Unserializable<'static, T>>;
@@ -117,6 +153,12 @@ impl<T> NoCodec<T> for &FieldCodec<T> {
         unreachable!("rejected at compile time")
     }
     fn read_field(&self, _: &mut FieldReader<'_>, _: &'static str) -> Result<T> {
+        unreachable!("rejected at compile time")
+    }
+    fn read_field_any(&self, _: &mut FieldReader<'_>, _: &[&'static str]) -> Result<Option<T>> {
+        unreachable!("rejected at compile time")
+    }
+    fn shape(&self) -> TypeShape {
         unreachable!("rejected at compile time")
     }
     fn serialize_as<'a>(&self, _: &'a T) -> Unserializable<'a, T> {

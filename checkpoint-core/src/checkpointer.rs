@@ -124,7 +124,7 @@ impl Checkpointer {
         let seq = self.next_seq.fetch_add(1, Ordering::SeqCst);
         let time = SystemTime::now();
         let mut bytes = Vec::with_capacity(self.size_hint.load(Ordering::Relaxed));
-        let body_start = format::begin(&mut bytes, seq, time, &T::SCHEMA);
+        let body_start = format::begin_typed::<T>(&mut bytes, seq, time);
         state.write_fields(&mut FieldWriter::new(&mut bytes, T::SCHEMA.name))?;
         format::finish(&mut bytes, body_start);
         self.size_hint.store(bytes.len(), Ordering::Relaxed);

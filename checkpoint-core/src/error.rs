@@ -91,7 +91,8 @@ pub enum Error {
     /// The checkpoint holds another type.
     #[error(
         "checkpoint #{seq} ({location}) holds a `{found}`, not a `{expected}`; restore it as \
-         `{found}`, or give `{expected}` `#[checkpoint(name = \"{found}\")]` if it was renamed"
+         `{found}`, or if `{found}` was renamed to `{expected}`, add \
+         `#[checkpoint(name = \"{found}\")]` to `{expected}`"
     )]
     WrongType {
         /// The checkpoint's sequence number.
@@ -125,9 +126,10 @@ pub enum Error {
 
     /// A field the type has is absent from the checkpoint.
     #[error(
-        "checkpoint #{seq} ({location}) of `{type_name}` has no field `{field}`; give it \
-         `#[checkpoint(default = ...)]`, mark it `#[derived(from = ...)]`, or add \
-         `#[checkpoint(alias = \"...\")]` if it was renamed"
+        "checkpoint #{seq} ({location}) of `{type_name}` has no field `{field}` (if it was \
+         renamed, add `#[checkpoint(alias = \"old_name\")]` to it; if it can be rebuilt, mark it \
+         `#[derived(from = ...)]`); add `#[checkpoint(default = ...)]` to `{field}` to restore \
+         checkpoints written before it existed"
     )]
     MissingField {
         /// The checkpoint's sequence number.
@@ -143,8 +145,9 @@ pub enum Error {
     /// The checkpoint has a field the type lacks: restoring would drop its data.
     #[error(
         "checkpoint #{seq} ({location}) of `{type_name}` has a field `{field}: {ty}` that the type \
-         lacks, so restoring would lose its data; add the field back, or declare \
-         `#[checkpoint(removed = \"{field}\")]` to drop it on purpose"
+         lacks, so restoring would lose its data; if a field was renamed from `{field}`, add \
+         `#[checkpoint(alias = \"{field}\")]` to that field, or to drop its data on purpose add \
+         `#[checkpoint(removed = \"{field}\")]` to `{type_name}`"
     )]
     UnexpectedField {
         /// The checkpoint's sequence number.
@@ -162,8 +165,8 @@ pub enum Error {
     /// A field's type differs between the checkpoint and the type.
     #[error(
         "checkpoint #{seq} ({location}) of `{type_name}` stores field `{field}` as `{found}`, but \
-         the type declares it `{expected}`; restore with the old type and convert, or rename the \
-         field"
+         the type declares it `{expected}`; to read the old form, add \
+         `#[checkpoint(was = {found}, convert = ...)]` to `{field}`"
     )]
     FieldTypeChanged {
         /// The checkpoint's sequence number.
@@ -178,6 +181,27 @@ pub enum Error {
         expected: &'static str,
         /// The field's type in the checkpoint.
         found: String,
+    },
+
+    /// A type inside a field changed since the checkpoint was written: its
+    /// bytes would be misread.
+    #[error(
+        "checkpoint #{seq} ({location}) of `{type_name}`: {change}, so field `{field}` would be \
+         misread; to read the old form, add `#[checkpoint(was = OldType, convert = ...)]` to \
+         `{field}`"
+    )]
+    NestedTypeChanged {
+        /// The checkpoint's sequence number.
+        seq: u64,
+        /// Where it lives.
+        location: String,
+        /// The type.
+        type_name: String,
+        /// The field whose type changed inside.
+        field: String,
+        /// The change and its path, e.g. ``"`MessageProcessor.log[].payload.sender`:
+        /// type changed from `u32` to `String`"``.
+        change: String,
     },
 
     /// A field's bytes do not decode as the field's type.

@@ -104,6 +104,9 @@ impl postcard::ser_flavors::Flavor for VecTail<'_> {
 #[derive(Debug)]
 pub struct FieldReader<'de> {
     frames: Vec<(&'de str, &'de [u8])>,
+    /// Fields (`field`, or `Variant::field`) the checkpoint stores as their
+    /// `#[checkpoint(was = ...)]` type.
+    stored_as_was: Vec<String>,
     type_name: &'static str,
     seq: u64,
     location: String,
@@ -145,10 +148,43 @@ impl<'de> FieldReader<'de> {
         }
         Ok(FieldReader {
             frames,
+            stored_as_was: Vec::new(),
             type_name,
             seq,
             location,
         })
+    }
+
+    /// Declares the fields the checkpoint stores as their former type.
+    pub(crate) fn set_stored_as_was(&mut self, fields: Vec<String>) {
+        self.stored_as_was = fields;
+    }
+
+    /// Whether the checkpoint stores `field` (`Variant::field` in an enum)
+    /// as the type its `#[checkpoint(was = ...)]` names, so it must be read
+    /// as that type and converted.
+    pub fn stored_as_was(&self, field: &str) -> bool {
+        self.stored_as_was.iter().any(|f| f == field)
+    }
+
+    /// Reads one serialized field by the first of `names` (its name, then
+    /// its former names) the checkpoint has; `None` when it has none.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::FieldDecode`] when its bytes do not decode as `T`.
+    pub fn field_any<T: DeserializeOwned>(&mut self, names: &[&'static str]) -> Result<Option<T>> {
+        for name in names {
+            if let Some(value) = self.field_opt(name)? {
+                return Ok(Some(value));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The error for a field the checkpoint lacks.
+    pub fn missing_field(&self, field: &str) -> Error {
+        self.missing(field)
     }
 
     /// Reads the variant of an enum.

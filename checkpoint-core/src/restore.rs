@@ -3,10 +3,10 @@
 
 use crate::checkpointer::key_of;
 use crate::fields::FieldReader;
-use crate::format::{self, FieldRecord, SchemaRecord, ShapeRecord};
+use crate::format::{self, FieldRecord, Header, SchemaRecord, ShapeRecord};
 use crate::schema::{FieldSchema, Schema, Shape};
 use crate::snapshot::{Meta, Restored, Skipped};
-use crate::{Checkpoint, Checkpointer, Error, Result};
+use crate::{Checkpoint, Checkpointer, Error, Result, TypeShape};
 
 impl Checkpointer {
     /// Restores the newest checkpoint; `None` when the store holds none.
@@ -107,9 +107,7 @@ impl Checkpointer {
                 found: header.type_name,
             });
         }
-        check_schema(&header.schema, &T::SCHEMA, seq, &location)?;
-        let mut reader = FieldReader::parse(body, T::SCHEMA.name, seq, location.clone())?;
-        let state = T::read_fields(&mut reader, context)?;
+        let state = read_state::<T>(&header, body, seq, &location, context)?;
         if let Err(reason) = state.check() {
             return Err(Error::CheckFailed {
                 seq,
@@ -133,6 +131,30 @@ impl Checkpointer {
     }
 }
 
+/// Checks the schema and deep field shapes a checkpoint was written with
+/// against `T`'s, then decodes its body as a `T`.
+///
+/// # Errors
+///
+/// Any schema error, [`Error::NestedTypeChanged`], or a decoding error.
+pub(crate) fn read_state<T: Checkpoint>(
+    header: &Header,
+    body: &[u8],
+    seq: u64,
+    location: &str,
+    context: &T::Context,
+) -> Result<T> {
+    let shapes = Shapes {
+        stored: &header.field_shapes,
+        current: T::field_shapes(),
+        old: T::old_field_shapes(),
+    };
+    let stored_as_was = compare(&header.schema, &T::SCHEMA, Some(&shapes), seq, location)?;
+    let mut reader = FieldReader::parse(body, T::SCHEMA.name, seq, location.to_owned())?;
+    reader.set_stored_as_was(stored_as_was);
+    T::read_fields(&mut reader, context)
+}
+
 /// Compares the schema a checkpoint was written with to the type's, so a
 /// change is reported by field name before any byte is decoded.
 pub(crate) fn check_schema(
@@ -141,39 +163,74 @@ pub(crate) fn check_schema(
     seq: u64,
     location: &str,
 ) -> Result<()> {
+    compare(stored, current, None, seq, location).map(drop)
+}
+
+/// Field shapes: stored in the checkpoint, of the current code, and of the
+/// former types named by `#[checkpoint(was = ...)]`.
+struct Shapes<'a> {
+    stored: &'a [(String, TypeShape)],
+    current: Vec<(&'static str, TypeShape)>,
+    old: Vec<(&'static str, TypeShape)>,
+}
+
+fn lookup<'s, K: AsRef<str>>(list: &'s [(K, TypeShape)], key: &str) -> Option<&'s TypeShape> {
+    list.iter()
+        .find(|(k, _)| k.as_ref() == key)
+        .map(|(_, shape)| shape)
+}
+
+/// [`check_schema`], with deep shapes when known; returns the fields stored
+/// as their former type.
+fn compare(
+    stored: &SchemaRecord,
+    current: &Schema,
+    shapes: Option<&Shapes>,
+    seq: u64,
+    location: &str,
+) -> Result<Vec<String>> {
     let cmp = Comparison {
         seq,
         location,
         type_name: current.name,
         removed: current.removed,
+        shapes,
+        stored_as_was: std::cell::RefCell::new(Vec::new()),
     };
-    match (&stored.shape, current.shape) {
-        (ShapeRecord::Struct(s), Shape::Struct(c)) | (ShapeRecord::Tuple(s), Shape::Tuple(c)) => {
-            cmp.fields("", s, c)
-        }
-        (ShapeRecord::Unit, Shape::Unit) => Ok(()),
-        (ShapeRecord::Enum(stored), Shape::Enum(current)) => {
-            for sv in stored {
-                // A stored variant the enum lacks fails only if a checkpoint
-                // holds it: `FieldReader::unknown_variant` names it then.
-                if let Some(cv) = current.iter().find(|cv| cv.name == sv.name) {
-                    cmp.fields(&format!("{}::", sv.name), &sv.fields, cv.shape.fields())?;
+    cmp.shapes_of(stored, current)?;
+    Ok(cmp.stored_as_was.into_inner())
+}
+
+impl Comparison<'_> {
+    fn shapes_of(&self, stored: &SchemaRecord, current: &Schema) -> Result<()> {
+        let (seq, location, cmp) = (self.seq, self.location, self);
+        match (&stored.shape, current.shape) {
+            (ShapeRecord::Struct(s), Shape::Struct(c))
+            | (ShapeRecord::Tuple(s), Shape::Tuple(c)) => cmp.fields("", s, c),
+            (ShapeRecord::Unit, Shape::Unit) => Ok(()),
+            (ShapeRecord::Enum(stored), Shape::Enum(current)) => {
+                for sv in stored {
+                    // A stored variant the enum lacks fails only if a checkpoint
+                    // holds it: `FieldReader::unknown_variant` names it then.
+                    if let Some(cv) = current.iter().find(|cv| cv.name == sv.name) {
+                        cmp.fields(&format!("{}::", sv.name), &sv.fields, cv.shape.fields())?;
+                    }
                 }
+                Ok(())
             }
-            Ok(())
+            (found, expected) => Err(Error::ShapeChanged {
+                seq,
+                location: location.to_owned(),
+                type_name: current.name.to_owned(),
+                expected: shape_name(&expected),
+                found: match found {
+                    ShapeRecord::Struct(_) => "a struct",
+                    ShapeRecord::Tuple(_) => "a tuple struct",
+                    ShapeRecord::Unit => "a unit struct",
+                    ShapeRecord::Enum(_) => "an enum",
+                },
+            }),
         }
-        (found, expected) => Err(Error::ShapeChanged {
-            seq,
-            location: location.to_owned(),
-            type_name: current.name.to_owned(),
-            expected: shape_name(&expected),
-            found: match found {
-                ShapeRecord::Struct(_) => "a struct",
-                ShapeRecord::Tuple(_) => "a tuple struct",
-                ShapeRecord::Unit => "a unit struct",
-                ShapeRecord::Enum(_) => "an enum",
-            },
-        }),
     }
 }
 
@@ -191,6 +248,8 @@ struct Comparison<'a> {
     location: &'a str,
     type_name: &'static str,
     removed: &'static [&'static str],
+    shapes: Option<&'a Shapes<'a>>,
+    stored_as_was: std::cell::RefCell<Vec<String>>,
 }
 
 impl Comparison<'_> {
@@ -207,17 +266,7 @@ impl Comparison<'_> {
                         field: format!("{prefix}{}", c.name),
                     })
                 }
-                Some(s) if !same_type(&s.ty, c.ty) => {
-                    return Err(Error::FieldTypeChanged {
-                        seq: self.seq,
-                        location: self.location.to_owned(),
-                        type_name: self.type_name.to_owned(),
-                        field: format!("{prefix}{}", c.name),
-                        expected: c.ty,
-                        found: s.ty.clone(),
-                    })
-                }
-                Some(_) => {}
+                Some(s) => self.field_type(prefix, s, c)?,
             }
         }
         // A stored field that is now derived is rebuilt, not lost.
@@ -234,6 +283,62 @@ impl Comparison<'_> {
                     type_name: self.type_name.to_owned(),
                     field: format!("{prefix}{}", s.name),
                     ty: s.ty.clone(),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Comparison<'_> {
+    /// Compares a stored field's type with the current one: by name, then
+    /// by deep shape. A field stored as its `was` type is recorded, and
+    /// compared with that type.
+    fn field_type(&self, prefix: &str, stored: &FieldRecord, current: &FieldSchema) -> Result<()> {
+        let key = format!("{prefix}{}", current.name);
+        let stored_shape = self
+            .shapes
+            .and_then(|s| lookup(s.stored, &format!("{prefix}{}", stored.name)));
+        let old_shape = self.shapes.and_then(|s| lookup(&s.old, &key));
+        let current_shape = self.shapes.and_then(|s| lookup(&s.current, &key));
+        let as_was = match current.was {
+            None => false,
+            Some(was) => {
+                let differs = |other: Option<&TypeShape>| matches!((stored_shape, other), (Some(s), Some(o)) if s.diff(o).is_some());
+                let matches = |other: Option<&TypeShape>| {
+                    matches!((stored_shape, other), (Some(s), Some(o))
+                        if !matches!(s, TypeShape::Opaque(_)) && s.diff(o).is_none())
+                };
+                let is_current = same_type(&stored.ty, current.ty) && !differs(current_shape);
+                !is_current && (same_type(&stored.ty, was) || matches(old_shape))
+            }
+        };
+        if !as_was && !same_type(&stored.ty, current.ty) {
+            return Err(Error::FieldTypeChanged {
+                seq: self.seq,
+                location: self.location.to_owned(),
+                type_name: self.type_name.to_owned(),
+                field: key,
+                expected: current.ty,
+                found: stored.ty.clone(),
+            });
+        }
+        let now = if as_was {
+            self.stored_as_was.borrow_mut().push(key.clone());
+            old_shape
+        } else {
+            current_shape
+        };
+        if let (Some(stored_shape), Some(now)) = (stored_shape, now) {
+            if let Some(change) = stored_shape.diff(now) {
+                return Err(Error::NestedTypeChanged {
+                    seq: self.seq,
+                    location: self.location.to_owned(),
+                    type_name: self.type_name.to_owned(),
+                    field: key.clone(),
+                    change: change
+                        .within(&format!("{}.{key}", self.type_name))
+                        .to_string(),
                 });
             }
         }

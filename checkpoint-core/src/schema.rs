@@ -54,6 +54,9 @@ pub struct FieldSchema {
     pub aliases: &'static [&'static str],
     /// Whether `#[checkpoint(default = ...)]` fills it when a checkpoint lacks it.
     pub has_default: bool,
+    /// The field's former type, from `#[checkpoint(was = OldType, convert = ...)]`,
+    /// written as [`ty`](Self::ty) is.
+    pub was: Option<&'static str>,
 }
 
 impl Schema {
@@ -104,6 +107,7 @@ impl FieldSchema {
             derived: false,
             aliases: &[],
             has_default: false,
+            was: None,
         }
     }
 
@@ -115,12 +119,20 @@ impl FieldSchema {
             derived: true,
             aliases: &[],
             has_default: false,
+            was: None,
         }
     }
 
     /// Declares former names of the field.
     pub const fn with_aliases(mut self, aliases: &'static [&'static str]) -> Self {
         self.aliases = aliases;
+        self
+    }
+
+    /// Declares the field's former type, which `#[checkpoint(convert = ...)]`
+    /// turns into the current one.
+    pub const fn with_was(mut self, was: &'static str) -> Self {
+        self.was = Some(was);
         self
     }
 

@@ -6,16 +6,24 @@
 use proc_macro2::Span;
 use syn::meta::ParseNestedMeta;
 use syn::spanned::Spanned;
-use syn::{Attribute, Expr, LitStr, Token};
+use syn::{Attribute, Expr, LitStr, Path, Token, Type};
 
 use crate::ctxt::Ctxt;
 
 /// Keys of `#[checkpoint(...)]` on a struct or enum.
-const CONTAINER_KEYS: &[&str] = &["name"];
+const CONTAINER_KEYS: &[&str] = &["name", "removed", "check", "context"];
 /// Keys of `#[checkpoint(...)]` on an enum variant.
 const VARIANT_KEYS: &[&str] = &[];
 /// Keys of `#[checkpoint(...)]` on a field.
-const FIELD_KEYS: &[&str] = &["allow_interior_mutability"];
+const FIELD_KEYS: &[&str] = &[
+    "allow_interior_mutability",
+    "default",
+    "alias",
+    "was",
+    "convert",
+];
+/// Keys that may be given more than once.
+const REPEATABLE_KEYS: &[&str] = &["removed", "alias"];
 /// Keys of `#[derived(...)]`.
 const DERIVED_KEYS: &[&str] = &["from"];
 
@@ -24,6 +32,13 @@ const DERIVED_KEYS: &[&str] = &["from"];
 pub(crate) struct Container {
     /// `#[checkpoint(name = "...")]`: the schema name instead of the identifier.
     pub(crate) name: Option<LitStr>,
+    /// `#[checkpoint(removed = "...")]`, repeatable: fields dropped on purpose.
+    pub(crate) removed: Vec<LitStr>,
+    /// `#[checkpoint(check = PATH)]`: runs after every restore.
+    pub(crate) check: Option<Path>,
+    /// `#[checkpoint(context = Type)]`: what derived and default expressions
+    /// see as `ctx`.
+    pub(crate) context: Option<Type>,
 }
 
 /// Options of an enum variant (none yet).
@@ -40,6 +55,14 @@ pub(crate) struct Field {
     /// Whether the field carries `#[derived]` at all, even a malformed one,
     /// so no rule for serialized fields adds follow-on errors to it.
     pub(crate) marked_derived: bool,
+    /// `#[checkpoint(default = EXPR)]`, with the key's span.
+    pub(crate) default: Option<(Span, Expr)>,
+    /// `#[checkpoint(alias = "...")]`, repeatable: former names.
+    pub(crate) aliases: Vec<LitStr>,
+    /// `#[checkpoint(was = OldType)]`, with the key's span.
+    pub(crate) was: Option<(Span, Type)>,
+    /// `#[checkpoint(convert = PATH)]`, with the key's span.
+    pub(crate) convert: Option<(Span, Path)>,
 }
 
 /// A field rebuilt on restore instead of stored.
@@ -65,6 +88,22 @@ impl Container {
                             cx.error_spanned_by(&lit, "the checkpoint name cannot be empty");
                         }
                         out.name = Some(lit);
+                    }
+                    "removed" => {
+                        let lit = string_value(meta, "removed", "field")?;
+                        if lit.value().is_empty() {
+                            cx.error_spanned_by(&lit, "the removed field's name cannot be empty");
+                        }
+                        out.removed.push(lit);
+                    }
+                    "check" => out.check = Some(path_value(meta, "check")?),
+                    "context" => {
+                        out.context = Some(meta.value()?.parse().map_err(|e| {
+                            syn::Error::new(
+                                e.span(),
+                                "expected a type: `#[checkpoint(context = Type)]`",
+                            )
+                        })?);
                     }
                     _ => unreachable!("key table and parser disagree"),
                 }
@@ -96,6 +135,35 @@ impl Field {
                             // the intent is clear even with a stray value
                             out.allow_interior_mutability = Some(meta.path.span());
                             no_value(meta, "checkpoint", key)?;
+                        }
+                        "default" => {
+                            if !meta.input.peek(Token![=]) {
+                                return Err(meta.error(format_args!(
+                                    "`default` needs a value: `#[checkpoint(default = EXPR)]` fills field `{field}` when a checkpoint lacks it"
+                                )));
+                            }
+                            let expr: Expr = meta.value()?.parse().map_err(|e| {
+                                syn::Error::new(
+                                    e.span(),
+                                    format_args!(
+                                        "malformed expression in `#[checkpoint(default = ...)]` of field `{field}`: {e}"
+                                    ),
+                                )
+                            })?;
+                            out.default = Some((meta.path.span(), expr));
+                        }
+                        "alias" => out.aliases.push(string_value(meta, "alias", "old_name")?),
+                        "was" => {
+                            let ty: Type = meta.value()?.parse().map_err(|e| {
+                                syn::Error::new(
+                                    e.span(),
+                                    "expected a type: `#[checkpoint(was = OldType, convert = PATH)]`",
+                                )
+                            })?;
+                            out.was = Some((meta.path.span(), ty));
+                        }
+                        "convert" => {
+                            out.convert = Some((meta.path.span(), path_value(meta, "convert")?))
                         }
                         _ => unreachable!("key table and parser disagree"),
                     }
@@ -183,7 +251,7 @@ fn parse_keys(
             .get_ident()
             .map(ToString::to_string)
             .unwrap_or_else(|| path_to_string(&meta.path));
-        if seen.contains(&key) {
+        if seen.contains(&key) && !REPEATABLE_KEYS.contains(&key.as_str()) {
             cx.error_spanned_by(
                 &meta.path,
                 format_args!("duplicate key `{key}` in `#[{attr_name}(...)]`: keep one"),
@@ -203,6 +271,28 @@ fn parse_keys(
         cx.syn_error(e);
     }
     cx.error_count() == errors_before
+}
+
+/// The string of `key = "..."`.
+fn string_value(meta: &ParseNestedMeta, key: &str, placeholder: &str) -> syn::Result<LitStr> {
+    meta.value()?.parse().map_err(|e| {
+        syn::Error::new(
+            e.span(),
+            format_args!("expected a string: `#[checkpoint({key} = \"{placeholder}\")]`"),
+        )
+    })
+}
+
+/// The path of `key = path::to::function`.
+fn path_value(meta: &ParseNestedMeta, key: &str) -> syn::Result<Path> {
+    meta.value()?.parse().map_err(|e| {
+        syn::Error::new(
+            e.span(),
+            format_args!(
+                "expected the path of a function: `#[checkpoint({key} = path::to::function)]`"
+            ),
+        )
+    })
 }
 
 fn no_value(meta: &ParseNestedMeta, attr_name: &str, key: &str) -> syn::Result<()> {
@@ -317,8 +407,8 @@ mod tests {
             "unknown key `frm` in `#[derived(...)]`, did you mean `from`?"
         );
         assert_eq!(
-            unknown_key_message("context", "checkpoint", CONTAINER_KEYS),
-            "unknown key `context` in `#[checkpoint(...)]`: the keys are `name`"
+            unknown_key_message("frobnicate", "checkpoint", CONTAINER_KEYS),
+            "unknown key `frobnicate` in `#[checkpoint(...)]`: the keys are `name`, `removed`, `check`, `context`"
         );
     }
 

@@ -10,9 +10,119 @@ pub(crate) fn check(cx: &mut Ctxt, input: &Input) {
     check_union(cx, input);
     check_no_serde_attrs(cx, input);
     check_derived_only_on_fields(cx, input);
+    check_removed_not_kept(cx, input);
     for field in input.all_fields() {
         check_interior_mutability(cx, field);
         check_owned(cx, field);
+        check_evolution_on_stored(cx, field);
+        check_was_with_convert(cx, field);
+    }
+    check_aliases_unique(cx, input);
+}
+
+// Evolution keys say how a stored field is read back: a derived field is never
+// stored, so they contradict `#[derived]`.
+fn check_evolution_on_stored(cx: &mut Ctxt, field: &Field) {
+    if !field.attrs.marked_derived {
+        return;
+    }
+    let name = &field.name;
+    if let Some((span, _)) = &field.attrs.default {
+        cx.syn_error(syn::Error::new(
+            *span,
+            format_args!(
+                "field `{name}` has both `#[derived(from = ...)]` and `#[checkpoint(default = ...)]`: \
+                 a derived field is never stored, so it is always rebuilt; keep one"
+            ),
+        ));
+    }
+    let keys = [
+        field.attrs.aliases.first().map(|a| (a.span(), "alias")),
+        field.attrs.was.as_ref().map(|(s, _)| (*s, "was")),
+        field.attrs.convert.as_ref().map(|(s, _)| (*s, "convert")),
+    ];
+    for (span, key) in keys.into_iter().flatten() {
+        cx.syn_error(syn::Error::new(
+            span,
+            format_args!(
+                "`#[checkpoint({key} = ...)]` on field `{name}` says how its stored bytes are read, \
+                 but `#[derived(from = ...)]` means it is never stored; keep one"
+            ),
+        ));
+    }
+}
+
+// A changed type needs both the old type to decode and the function that converts it.
+fn check_was_with_convert(cx: &mut Ctxt, field: &Field) {
+    let name = &field.name;
+    match (&field.attrs.was, &field.attrs.convert) {
+        (Some((span, _)), None) => cx.syn_error(syn::Error::new(
+            *span,
+            format_args!(
+                "`#[checkpoint(was = ...)]` on field `{name}` needs `convert = PATH` too: \
+                 write `#[checkpoint(was = OldType, convert = path::to::function)]` with \
+                 `fn(OldType) -> NewType`"
+            ),
+        )),
+        (None, Some((span, _))) => cx.syn_error(syn::Error::new(
+            *span,
+            format_args!(
+                "`#[checkpoint(convert = ...)]` on field `{name}` needs `was = OldType` too: \
+                 write `#[checkpoint(was = OldType, convert = path::to::function)]`"
+            ),
+        )),
+        _ => {}
+    }
+}
+
+// A field declared removed must be gone, or its checkpoints would be read twice over.
+fn check_removed_not_kept(cx: &mut Ctxt, input: &Input) {
+    for lit in &input.attrs.removed {
+        let removed = lit.value();
+        if let Some(field) = input.all_fields().find(|f| f.name == removed) {
+            let what = if field.is_derived() {
+                "a derived field"
+            } else {
+                "a field"
+            };
+            cx.error_spanned_by(
+                lit,
+                format_args!(
+                    "`#[checkpoint(removed = \"{removed}\")]` names {what} `{removed}` the type still has: \
+                     remove the field, or drop the attribute"
+                ),
+            );
+        }
+    }
+}
+
+// An alias must not be another field's name: a checkpoint's frame would answer to both.
+fn check_aliases_unique(cx: &mut Ctxt, input: &Input) {
+    let siblings: Vec<&[Field]> = match &input.data {
+        Data::Struct(_, fields) => vec![fields],
+        Data::Enum(variants) => variants.iter().map(|v| v.fields.as_slice()).collect(),
+        Data::Union(_) => Vec::new(),
+    };
+    for fields in siblings {
+        for field in fields {
+            for alias in &field.attrs.aliases {
+                let old = alias.value();
+                if let Some(other) = fields.iter().find(|f| f.name == old) {
+                    let whose = if other.index == field.index {
+                        "its own name".to_owned()
+                    } else {
+                        format!("the name of field `{old}`")
+                    };
+                    cx.error_spanned_by(
+                        alias,
+                        format_args!(
+                            "alias `{old}` of field `{}` is {whose}: an alias is a name the field had before",
+                            field.name
+                        ),
+                    );
+                }
+            }
+        }
     }
 }
 

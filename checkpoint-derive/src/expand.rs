@@ -39,10 +39,45 @@ pub(crate) fn expand(input: &Input) -> TokenStream {
     let use_codecs = use_codecs();
     let shadow = shadow(input);
     let (ser_body, de_body) = serde_bodies(input);
+    let context = match &input.attrs.context {
+        Some(ty) => quote!(#ty),
+        None => quote!(()),
+    };
+    let check_fn = input.attrs.check.as_ref().map(|path| {
+        quote_spanned! {path.span()=>
+            fn check(&self) -> #p::core::result::Result<(), #p::std::string::String> {
+                match #path(self) {
+                    #p::core::result::Result::Ok(()) => #p::core::result::Result::Ok(()),
+                    #p::core::result::Result::Err(__e) => #p::core::result::Result::Err(
+                        #p::std::string::ToString::to_string(&__e),
+                    ),
+                }
+            }
+        }
+    });
+    let (shapes, old_shapes) = field_shapes(input);
 
     let mut de_generics = bounded.clone();
     de_generics.params.insert(0, parse_quote!('__de));
     let (de_impl_generics, _, _) = de_generics.split_for_impl();
+
+    // A type restored with a context cannot be deserialized without one.
+    let deserialize = input.attrs.context.is_none().then(|| {
+        quote! {
+            #[automatically_derived]
+            impl #de_impl_generics #p::serde::Deserialize<'__de> for #ident #ty_generics #bounded_where {
+                fn deserialize<__D>(
+                    __deserializer: __D,
+                ) -> #p::core::result::Result<Self, __D::Error>
+                where
+                    __D: #p::serde::Deserializer<'__de>,
+                {
+                    #use_codecs
+                    #de_body
+                }
+            }
+        }
+    });
 
     quote! {
         #[allow(non_upper_case_globals, unused_qualifications, clippy::all)]
@@ -57,7 +92,7 @@ pub(crate) fn expand(input: &Input) -> TokenStream {
 
             #[automatically_derived]
             impl #impl_generics #p::Checkpoint for #ident #ty_generics #bounded_where {
-                type Context = ();
+                type Context = #context;
                 const SCHEMA: #p::Schema = #schema;
 
                 fn write_fields(
@@ -76,6 +111,17 @@ pub(crate) fn expand(input: &Input) -> TokenStream {
                     #use_codecs
                     #read_body
                 }
+
+                fn field_shapes() -> #p::std::vec::Vec<(&'static str, #p::TypeShape)> {
+                    #use_codecs
+                    #p::std::vec![#(#shapes),*]
+                }
+
+                fn old_field_shapes() -> #p::std::vec::Vec<(&'static str, #p::TypeShape)> {
+                    #p::std::vec![#(#old_shapes),*]
+                }
+
+                #check_fn
             }
 
             #[automatically_derived]
@@ -92,18 +138,7 @@ pub(crate) fn expand(input: &Input) -> TokenStream {
                 }
             }
 
-            #[automatically_derived]
-            impl #de_impl_generics #p::serde::Deserialize<'__de> for #ident #ty_generics #bounded_where {
-                fn deserialize<__D>(
-                    __deserializer: __D,
-                ) -> #p::core::result::Result<Self, __D::Error>
-                where
-                    __D: #p::serde::Deserializer<'__de>,
-                {
-                    #use_codecs
-                    #de_body
-                }
-            }
+            #deserialize
         };
     }
 }
@@ -146,9 +181,10 @@ fn schema(input: &Input) -> TokenStream {
         Data::Struct(style, fields) => {
             let list = field_schemas(fields);
             let shape = shape(*style, quote!(__FIELDS));
+            let removed = input.attrs.removed.iter();
             quote! {{
                 const __FIELDS: &[#p::FieldSchema] = &[#(#list),*];
-                #p::Schema::new(#name, #shape)
+                #p::Schema::new(#name, #shape).with_removed(&[#(#removed),*])
             }}
         }
         Data::Enum(variants) => {
@@ -194,10 +230,21 @@ fn field_schemas(fields: &[Field]) -> Vec<TokenStream> {
             let name = &f.name;
             let ty = types::schema_name(f.ty);
             if f.is_derived() {
-                quote!(#p::FieldSchema::derived(#name, #ty))
-            } else {
-                quote!(#p::FieldSchema::serialized(#name, #ty))
+                return quote!(#p::FieldSchema::derived(#name, #ty));
             }
+            let mut schema = quote!(#p::FieldSchema::serialized(#name, #ty));
+            if !f.attrs.aliases.is_empty() {
+                let aliases = &f.attrs.aliases;
+                schema = quote!(#schema.with_aliases(&[#(#aliases),*]));
+            }
+            if f.attrs.default.is_some() {
+                schema = quote!(#schema.with_default());
+            }
+            if let Some((_, was)) = &f.attrs.was {
+                let was = types::schema_name(was);
+                schema = quote!(#schema.with_was(#was));
+            }
+            schema
         })
         .collect()
 }
@@ -212,39 +259,77 @@ fn build_fn(index: Option<usize>) -> Ident {
 /// `fn __checkpoint_build(log: Vec<Message>) -> Self { let index = EXPR; Self { log, index } }`
 fn builds(input: &Input) -> TokenStream {
     match &input.data {
-        Data::Struct(style, fields) => build(None, quote!(Self), *style, fields),
+        Data::Struct(style, fields) => build(input, None, quote!(Self), *style, fields),
         Data::Enum(variants) => variants
             .iter()
             .enumerate()
             .map(|(i, v)| {
                 let ident = v.ident;
-                build(Some(i), quote!(Self::#ident), v.style, &v.fields)
+                build(input, Some(i), quote!(Self::#ident), v.style, &v.fields)
             })
             .collect(),
         Data::Union(_) => TokenStream::new(),
     }
 }
 
-fn build(index: Option<usize>, path: TokenStream, style: Style, fields: &[Field]) -> TokenStream {
+/// The parameter holding a defaulted field, `None` when the checkpoint lacks it.
+fn default_param(field: &Field) -> Ident {
+    Ident::new(&format!("__default{}", field.index), Span::mixed_site())
+}
+
+/// `ctx: &Context` when the type declares a context.
+fn context_param(input: &Input) -> Option<TokenStream> {
+    let ty = input.attrs.context.as_ref()?;
+    let ctx = Ident::new("ctx", Span::call_site());
+    Some(quote!(#ctx: &#ty))
+}
+
+fn build(
+    input: &Input,
+    index: Option<usize>,
+    path: TokenStream,
+    style: Style,
+    fields: &[Field],
+) -> TokenStream {
+    let p = private();
     let name = build_fn(index);
     let params = serialized(fields).map(|f| {
-        let binding = &f.binding;
         let ty = f.ty;
-        quote!(#binding: #ty)
+        if f.attrs.default.is_some() {
+            let param = default_param(f);
+            quote!(#param: #p::core::option::Option<#ty>)
+        } else {
+            let binding = &f.binding;
+            quote!(#binding: #ty)
+        }
     });
-    let derived = fields.iter().filter_map(|f| {
-        let d = f.attrs.derived.as_ref()?;
+    let context = context_param(input).into_iter();
+    // Every stored field is in scope first; defaults and derived fields are
+    // then filled in declaration order.
+    let filled = fields.iter().filter_map(|f| {
         let binding = &f.binding;
         let ty = f.ty;
-        let expr = &d.from;
-        Some(quote_spanned!(expr.span()=> let #binding: #ty = #expr;))
+        if let Some(d) = &f.attrs.derived {
+            let expr = &d.from;
+            return Some(quote_spanned!(expr.span()=> let #binding: #ty = #expr;));
+        }
+        let (_, expr) = f.attrs.default.as_ref()?;
+        let param = default_param(f);
+        let value = Ident::new("__value", Span::mixed_site());
+        let fill = quote_spanned!(expr.span()=> #expr);
+        Some(quote! {
+            let #binding: #ty = match #param {
+                #p::core::option::Option::Some(#value) => #value,
+                #p::core::option::Option::None => #fill,
+            };
+        })
     });
     let value = construct(&path, style, fields);
     quote! {
         #[doc(hidden)]
-        #[allow(clippy::too_many_arguments, clippy::redundant_field_names)]
-        fn #name(#(#params),*) -> Self {
-            #(#derived)*
+        #[allow(clippy::too_many_arguments, clippy::redundant_field_names, unused_variables)]
+        fn #name(#(#params,)* #(#context)*) -> Self {
+            #(#filled)*
             #value
         }
     }
@@ -359,21 +444,87 @@ fn write_field(field: &Field, value: TokenStream) -> TokenStream {
     quote!(#codec.write_field(__out, #name, #value)?;)
 }
 
-fn read_fields(fields: &[Field]) -> TokenStream {
+/// Reads each stored field into its local: the field itself, or for a
+/// defaulted field an `Option` of it.
+fn read_fields(prefix: &str, fields: &[Field]) -> TokenStream {
+    let p = private();
     serialized(fields)
         .map(|field| {
             let codec = codec(field);
             let name = &field.name;
             let local = &field.local;
-            quote!(let #local = #codec.read_field(__input, #name)?;)
+            let attrs = &field.attrs;
+            if attrs.aliases.is_empty() && attrs.default.is_none() && attrs.was.is_none() {
+                return quote!(let #local = #codec.read_field(__input, #name)?;);
+            }
+            let aliases = &attrs.aliases;
+            let names = quote!(&[#name, #(#aliases),*]);
+            let mut found = quote!(#codec.read_field_any(__input, #names)?);
+            if let (Some((_, was)), Some((_, convert))) = (&attrs.was, &attrs.convert) {
+                let ty = field.ty;
+                let key = format!("{prefix}{name}");
+                let convert = quote_spanned!(convert.span()=> {
+                    let __convert: fn(#was) -> #ty = #convert;
+                    __convert
+                });
+                let old = quote_spanned!(was.span()=> __input.field_any::<#was>(#names)?);
+                found = quote! {
+                    if __input.stored_as_was(#key) {
+                        #p::core::option::Option::map(#old, #convert)
+                    } else {
+                        #found
+                    }
+                };
+            }
+            if attrs.default.is_some() {
+                quote!(let #local = #found;)
+            } else {
+                quote! {
+                    let #local = match #found {
+                        #p::core::option::Option::Some(__value) => __value,
+                        #p::core::option::Option::None => {
+                            return #p::core::result::Result::Err(__input.missing_field(#name));
+                        }
+                    };
+                }
+            }
         })
         .collect()
 }
 
-fn build_call(index: Option<usize>, fields: &[Field]) -> TokenStream {
+fn build_call(input: &Input, index: Option<usize>, fields: &[Field]) -> TokenStream {
     let name = build_fn(index);
     let args = serialized(fields).map(|f| &f.local);
-    quote!(Self::#name(#(#args),*))
+    let context = input.attrs.context.is_some().then(|| quote!(_context));
+    quote!(Self::#name(#(#args,)* #context))
+}
+
+/// Per stored field, its name (`Variant::field` in an enum) and deep shape;
+/// and the same for the old type of each field that has `was`.
+fn field_shapes(input: &Input) -> (Vec<TokenStream>, Vec<TokenStream>) {
+    let p = private();
+    let mut shapes = Vec::new();
+    let mut old = Vec::new();
+    let mut add = |prefix: &str, fields: &[Field]| {
+        for f in serialized(fields) {
+            let key = format!("{prefix}{}", f.name);
+            let codec = codec(f);
+            shapes.push(quote!((#key, #codec.shape())));
+            if let Some((_, was)) = &f.attrs.was {
+                old.push(quote_spanned!(was.span()=> (#key, #p::TypeShape::of::<#was>())));
+            }
+        }
+    };
+    match &input.data {
+        Data::Struct(_, fields) => add("", fields),
+        Data::Enum(variants) => {
+            for v in variants {
+                add(&format!("{}::", variant_name(v)), &v.fields);
+            }
+        }
+        Data::Union(_) => {}
+    }
+    (shapes, old)
 }
 
 /// Bodies of `write_fields` and `read_fields`.
@@ -386,8 +537,8 @@ fn field_bodies(input: &Input) -> (TokenStream, TokenStream) {
                 let member = &f.member;
                 write_field(f, quote!(&self.#member))
             });
-            let reads = read_fields(fields);
-            let build = build_call(None, fields);
+            let reads = read_fields("", fields);
+            let build = build_call(input, None, fields);
             (quote!(#(#writes)*), quote!(#reads #ok(#build)))
         }
         Data::Enum(variants) => {
@@ -406,8 +557,8 @@ fn field_bodies(input: &Input) -> (TokenStream, TokenStream) {
             });
             let read_arms = variants.iter().enumerate().map(|(i, v)| {
                 let name = variant_name(v);
-                let reads = read_fields(&v.fields);
-                let build = build_call(Some(i), &v.fields);
+                let reads = read_fields(&format!("{name}::"), &v.fields);
+                let build = build_call(input, Some(i), &v.fields);
                 quote!(#name => { #reads #ok(#build) })
             });
             (
@@ -520,7 +671,11 @@ fn serde_bodies(input: &Input) -> (TokenStream, TokenStream) {
         serialized(fields)
             .map(|f| {
                 let b = &f.local;
-                quote!(#b.into_inner())
+                if f.attrs.default.is_some() {
+                    quote!(#p::core::option::Option::Some(#b.into_inner()))
+                } else {
+                    quote!(#b.into_inner())
+                }
             })
             .collect()
     };

@@ -25,12 +25,22 @@ pub(super) const MAX_DEPTH: usize = 128;
 pub(super) struct DepthLimited<T> {
     inner: T,
     depth: usize,
+    max: usize,
 }
 
 impl<T> DepthLimited<T> {
     /// `inner` at the outermost level.
     pub(super) fn new(inner: T) -> Self {
-        DepthLimited { inner, depth: 0 }
+        Self::with_max(inner, MAX_DEPTH)
+    }
+
+    /// `inner` at the outermost level, failing past `max` levels.
+    pub(super) fn with_max(inner: T, max: usize) -> Self {
+        DepthLimited {
+            inner,
+            depth: 0,
+            max,
+        }
     }
 
     /// `inner`, at the same level as `self`.
@@ -38,6 +48,7 @@ impl<T> DepthLimited<T> {
         DepthLimited {
             inner,
             depth: self.depth,
+            max: self.max,
         }
     }
 
@@ -46,6 +57,7 @@ impl<T> DepthLimited<T> {
         DepthLimited {
             inner,
             depth: self.depth + 1,
+            max: self.max,
         }
     }
 }
@@ -54,16 +66,18 @@ impl<T> DepthLimited<T> {
 fn enter<'de, D: Deserializer<'de>>(
     deserializer: D,
     depth: usize,
+    max: usize,
 ) -> Result<DepthLimited<D>, D::Error> {
-    if depth > MAX_DEPTH {
+    if depth > max {
         return Err(D::Error::custom(format_args!(
-            "type nests deeper than {MAX_DEPTH} levels while tracing: \
-             recursive enum whose first variant contains itself?"
+            "the value nests deeper than {max} levels \
+             (when tracing: a recursive enum whose first variant contains itself?)"
         )));
     }
     Ok(DepthLimited {
         inner: deserializer,
         depth,
+        max,
     })
 }
 
@@ -71,7 +85,8 @@ impl<'de, S: DeserializeSeed<'de>> DeserializeSeed<'de> for DepthLimited<S> {
     type Value = S::Value;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<S::Value, D::Error> {
-        self.inner.deserialize(enter(deserializer, self.depth)?)
+        self.inner
+            .deserialize(enter(deserializer, self.depth, self.max)?)
     }
 }
 
@@ -173,14 +188,15 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for DepthLimited<V> {
     }
 
     fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<V::Value, D::Error> {
-        self.inner.visit_some(enter(deserializer, self.depth + 1)?)
+        self.inner
+            .visit_some(enter(deserializer, self.depth + 1, self.max)?)
     }
 
     fn visit_newtype_struct<D: Deserializer<'de>>(
         self,
         deserializer: D,
     ) -> Result<V::Value, D::Error> {
-        let deserializer = enter(deserializer, self.depth + 1)?;
+        let deserializer = enter(deserializer, self.depth + 1, self.max)?;
         self.inner.visit_newtype_struct(deserializer)
     }
 
@@ -254,13 +270,14 @@ impl<'de, A: EnumAccess<'de>> EnumAccess<'de> for DepthLimited<A> {
         self,
         seed: S,
     ) -> Result<(S::Value, Self::Variant), A::Error> {
-        let (seed, depth) = (self.nest(seed), self.depth);
+        let (seed, depth, max) = (self.nest(seed), self.depth, self.max);
         let (value, variant) = self.inner.variant_seed(seed)?;
         Ok((
             value,
             DepthLimited {
                 inner: variant,
                 depth,
+                max,
             },
         ))
     }

@@ -291,6 +291,25 @@ impl fmt::Display for ShapeChange {
     }
 }
 
+/// How deep a stored list of field shapes may nest when decoded, in serde
+/// levels (a type level takes two to four). Decoding recurses, so a crafted
+/// header must not nest without bound.
+const MAX_DECODE_DEPTH: usize = 512;
+
+/// Field shapes as a checkpoint header stores them: `(field, shape)` pairs.
+pub(crate) type FieldShapes = Vec<(String, TypeShape)>;
+
+/// Decodes the postcard encoding of [`FieldShapes`] at the start of `bytes`;
+/// returns them and the bytes after them. Depth-limited: hostile input gives
+/// an error, never a stack overflow.
+pub(crate) fn decode_field_shapes(bytes: &[u8]) -> Result<(FieldShapes, &[u8]), String> {
+    let mut de = postcard::Deserializer::from_bytes(bytes);
+    let shapes = FieldShapes::deserialize(DepthLimited::with_max(&mut de, MAX_DECODE_DEPTH))
+        .map_err(|e| e.to_string())?;
+    let rest = de.finalize().map_err(|e| e.to_string())?;
+    Ok((shapes, rest))
+}
+
 /// Shapes already traced, by type name: tracing runs the type's
 /// `Deserialize` many times, and saves are frequent.
 fn cache() -> &'static Mutex<HashMap<&'static str, TypeShape>> {
@@ -1244,8 +1263,8 @@ mod tests {
             };
             assert!(
                 reason.contains(
-                    "type nests deeper than 128 levels while tracing: \
-                     recursive enum whose first variant contains itself?"
+                    "the value nests deeper than 128 levels \
+                     (when tracing: a recursive enum whose first variant contains itself?)"
                 ),
                 "{reason}"
             );

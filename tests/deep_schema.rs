@@ -1,0 +1,211 @@
+//! A change inside a nested type is caught on restore and named by its path,
+//! instead of the bytes being misread; the stored shapes are read safely.
+
+use checkpoint::{Checkpoint, Checkpointer, Error, MemStore};
+
+mod v1 {
+    use checkpoint::Checkpoint;
+
+    #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+    pub struct Payload {
+        pub sender: u32,
+        pub body: String,
+    }
+
+    #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+    pub struct Message {
+        pub id: u64,
+        pub payload: Payload,
+    }
+
+    #[derive(Debug, Checkpoint)]
+    #[checkpoint(name = "MessageProcessor")]
+    pub struct Processor {
+        pub log: Vec<Message>,
+    }
+
+    pub fn processor() -> Processor {
+        Processor {
+            log: vec![Message {
+                id: 1,
+                payload: Payload {
+                    sender: 7,
+                    body: "hello".into(),
+                },
+            }],
+        }
+    }
+}
+
+mod v2 {
+    use checkpoint::Checkpoint;
+
+    /// `sender` became a `String`: same type name, different bytes.
+    #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+    pub struct Payload {
+        pub sender: String,
+        pub body: String,
+    }
+
+    #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+    pub struct Message {
+        pub id: u64,
+        pub payload: Payload,
+    }
+
+    #[derive(Debug, Checkpoint)]
+    #[checkpoint(name = "MessageProcessor")]
+    pub struct Processor {
+        pub log: Vec<Message>,
+    }
+
+    #[derive(Debug, Checkpoint)]
+    #[checkpoint(name = "MessageProcessor")]
+    pub struct Converted {
+        #[checkpoint(was = Vec<super::v1::Message>, convert = convert)]
+        pub log: Vec<Message>,
+    }
+
+    fn convert(old: Vec<super::v1::Message>) -> Vec<Message> {
+        old.into_iter()
+            .map(|m| Message {
+                id: m.id,
+                payload: Payload {
+                    sender: format!("node-{}", m.payload.sender),
+                    body: m.payload.body,
+                },
+            })
+            .collect()
+    }
+}
+
+fn written_by<T: Checkpoint>(old: &T) -> Checkpointer {
+    let ckpt = Checkpointer::new(MemStore::new()).unwrap();
+    ckpt.save(old).unwrap();
+    ckpt
+}
+
+#[test]
+fn a_nested_change_is_named_by_its_path() {
+    let ckpt = written_by(&v1::processor());
+    let err = ckpt.restore_latest::<v2::Processor>().unwrap_err();
+    assert!(
+        matches!(&err, Error::NestedTypeChanged { seq: 1, field, .. } if field == "log"),
+        "{err:?}"
+    );
+    let message = err.to_string();
+    assert!(
+        message.contains(
+            "`MessageProcessor.log[].payload.sender`: type changed from `u32` to `String`"
+        ),
+        "{message}"
+    );
+    assert!(
+        message.ends_with("add `#[checkpoint(was = OldType, convert = ...)]` to `log`"),
+        "{message}"
+    );
+    // a schema error, not damage: it is not skipped
+    assert!(!err.is_damage());
+}
+
+#[test]
+fn was_on_the_field_reads_the_nested_old_form() {
+    let ckpt = written_by(&v1::processor());
+    let restored = ckpt.restore_latest::<v2::Converted>().unwrap().unwrap();
+    assert_eq!(restored.state.log[0].payload.sender, "node-7");
+    assert_eq!(restored.state.log[0].payload.body, "hello");
+}
+
+#[test]
+fn an_unchanged_nested_type_restores() {
+    let ckpt = written_by(&v1::processor());
+    let restored = ckpt.restore_latest::<v1::Processor>().unwrap().unwrap();
+    assert_eq!(restored.state.log[0].payload.sender, 7);
+}
+
+mod nested_checkpoint {
+    use checkpoint::Checkpoint;
+
+    #[derive(Debug, Checkpoint)]
+    pub enum Kind {
+        Plain,
+        Tagged(String),
+    }
+
+    #[derive(Debug, Checkpoint)]
+    #[checkpoint(name = "Holder")]
+    pub struct HolderV1 {
+        pub kinds: Option<Vec<Kind>>,
+    }
+
+    pub mod v2 {
+        use checkpoint::Checkpoint;
+
+        #[derive(Debug, Checkpoint)]
+        pub enum Kind {
+            Plain,
+            Counted(u32),
+            Tagged(String),
+        }
+
+        #[derive(Debug, Checkpoint)]
+        pub struct Holder {
+            pub kinds: Option<Vec<Kind>>,
+        }
+    }
+}
+
+#[test]
+fn a_variant_inserted_in_a_nested_checkpoint_enum_is_caught() {
+    let ckpt = written_by(&nested_checkpoint::HolderV1 {
+        kinds: Some(vec![nested_checkpoint::Kind::Tagged("t".into())]),
+    });
+    let err = ckpt
+        .restore_latest::<nested_checkpoint::v2::Holder>()
+        .unwrap_err();
+    let message = err.to_string();
+    assert!(message.contains("`Holder.kinds"), "{message}");
+    assert!(message.contains("Tagged"), "{message}");
+}
+
+/// A checkpoint whose header holds `shapes` as its field shapes, with valid
+/// checksums.
+fn with_field_shapes(shapes: &[u8]) -> Vec<u8> {
+    use checkpoint::__private::Schema;
+    const SCHEMA: Schema = Schema::new("Deep", checkpoint::Shape::Unit);
+    let mut out = Vec::new();
+    let start = checkpoint::format::begin(&mut out, 1, std::time::UNIX_EPOCH, &SCHEMA);
+    // `begin` ends the header with an empty list of shapes: replace it
+    let header_end = start - 4;
+    assert_eq!(out[header_end - 1], 0);
+    out.truncate(header_end - 1);
+    out.extend_from_slice(shapes);
+    let header_len = (out.len() - checkpoint::format::PREFIX_LEN) as u32;
+    out[12..16].copy_from_slice(&header_len.to_le_bytes());
+    out.extend_from_slice(&[0; 4]);
+    let start = out.len();
+    checkpoint::format::finish(&mut out, start);
+    out
+}
+
+#[test]
+fn a_hostile_deep_shape_is_an_error_not_a_stack_overflow() {
+    // one field `x` whose shape is Option<Option<Option<...>>> nested far
+    // deeper than any type, then never closed
+    let mut shapes = vec![1, 1, b'x'];
+    let option = 17; // `TypeShape::Option`'s variant index
+    shapes.extend(std::iter::repeat_n(option, 500_000));
+    let bytes = with_field_shapes(&shapes);
+    let err = checkpoint::format::decode(&bytes, 1, "here").unwrap_err();
+    assert!(
+        matches!(&err, Error::Malformed { reason, .. }
+            if reason.contains("its field shapes do not decode")),
+        "{err}"
+    );
+    // a small valid list decodes
+    let mut fine = vec![1, 1, b'x'];
+    fine.extend([option, option, 10]); // Option<Option<u64>>
+    let (header, _) = checkpoint::format::decode(&with_field_shapes(&fine), 1, "here").unwrap();
+    assert_eq!(header.field_shapes.len(), 1);
+    assert_eq!(header.field_shapes[0].1.to_string(), "Option<Option<u64>>");
+}
