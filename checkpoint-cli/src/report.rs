@@ -6,6 +6,7 @@ use std::path::Path;
 
 use checkpoint_core::format::{FieldRecord, SchemaRecord, ShapeRecord, MAGIC};
 use checkpoint_core::inspect::{self, Frame, Inspection, SchemaChange};
+use checkpoint_core::{ChangeKind, TypeShape};
 use serde::Serialize;
 
 use crate::time;
@@ -148,6 +149,11 @@ struct FieldReport {
     /// Bytes of the field's encoded value; `None` when the body has no
     /// frame for it (derived, another variant, or damage).
     frame_len: Option<u64>,
+    /// The deep shape of the field's type on one line (format version 2).
+    shape: Option<String>,
+    /// The deep shape as an indented tree, one line per nested field,
+    /// variant or element (format version 2).
+    shape_tree: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -221,7 +227,10 @@ impl InspectReport {
                     status => writeln!(out, "status    {status}")?,
                 }
                 writeln!(out, "problem   {problem}")?;
-                writeln!(out, "frames    unverified: sizes below are read up to the damage")?;
+                writeln!(
+                    out,
+                    "frames    unverified: sizes below are read up to the damage"
+                )?;
             }
         }
         if let Some(schema) = &self.schema {
@@ -241,10 +250,19 @@ fn spaced_hex(hex: &str) -> String {
 
 fn schema_report(schema: &SchemaRecord, inspection: &Inspection) -> SchemaReport {
     let frame_len = |name: &str| inspection.frame(name).map(|f| f.len);
-    let fields = |fields: &[FieldRecord], frames: bool| -> Vec<FieldReport> {
+    let shape = |name: &str| {
+        inspection
+            .header
+            .as_ref()
+            .and_then(|h| h.field_shapes.iter().find(|(n, _)| n == name))
+            .map(|(_, shape)| shape)
+    };
+    let fields = |prefix: &str, fields: &[FieldRecord], frames: bool| -> Vec<FieldReport> {
         fields
             .iter()
             .map(|f| FieldReport {
+                shape: shape(&format!("{prefix}{}", f.name)).map(ToString::to_string),
+                shape_tree: shape(&format!("{prefix}{}", f.name)).map(TypeShape::display_tree),
                 name: f.name.clone(),
                 ty: f.ty.clone(),
                 derived: f.derived,
@@ -255,8 +273,8 @@ fn schema_report(schema: &SchemaRecord, inspection: &Inspection) -> SchemaReport
             .collect()
     };
     let (shape, top, variants) = match &schema.shape {
-        ShapeRecord::Struct(f) => ("struct", fields(f, true), Vec::new()),
-        ShapeRecord::Tuple(f) => ("tuple", fields(f, true), Vec::new()),
+        ShapeRecord::Struct(f) => ("struct", fields("", f, true), Vec::new()),
+        ShapeRecord::Tuple(f) => ("tuple", fields("", f, true), Vec::new()),
         ShapeRecord::Unit => ("unit", Vec::new(), Vec::new()),
         ShapeRecord::Enum(vs) => (
             "enum",
@@ -269,7 +287,11 @@ fn schema_report(schema: &SchemaRecord, inspection: &Inspection) -> SchemaReport
                         1 => "tuple",
                         _ => "unit",
                     },
-                    fields: fields(&v.fields, inspection.variant.as_deref() == Some(&v.name)),
+                    fields: fields(
+                        &format!("{}::", v.name),
+                        &v.fields,
+                        inspection.variant.as_deref() == Some(&v.name),
+                    ),
                 })
                 .collect(),
         ),
@@ -324,6 +346,10 @@ fn write_fields(out: &mut impl Write, indent: &str, fields: &[FieldReport]) -> i
         }
         let line = format!("{indent}{decl:<width$}  {}", notes.join(", "));
         writeln!(out, "{}", line.trim_end())?;
+        // The tree's first line is the field's type, already shown.
+        for nested in f.shape_tree.iter().flat_map(|t| t.lines().skip(1)) {
+            writeln!(out, "{indent}{nested}")?;
+        }
     }
     Ok(())
 }
@@ -399,6 +425,13 @@ impl ChangeReport {
             SchemaChange::VariantAdded { name } | SchemaChange::VariantRemoved { name } => {
                 report.path = Some(name.clone());
             }
+            SchemaChange::NestedTypeChanged { change, .. } => {
+                report.path = Some(change.path().to_owned());
+                if let ChangeKind::TypeChanged { from, to } = change.kind() {
+                    report.from = Some(from.clone());
+                    report.to = Some(to.clone());
+                }
+            }
             _ => {}
         }
         report
@@ -418,7 +451,7 @@ impl DiffReport {
                 .unwrap_or_default(),
         };
         let changes = match (&older.header, &newer.header) {
-            (Some(a), Some(b)) => inspect::diff(&a.schema, &b.schema),
+            (Some(a), Some(b)) => inspect::diff_headers(a, b),
             _ => Vec::new(),
         };
         DiffReport {

@@ -146,7 +146,7 @@ fn inspect_shows_header_schema_frame_sizes_and_checksum() {
     let text = stdout(&out);
     for expected in [
         "magic     89 43 4b 50 54 0d 0a 1a (ok)",
-        "version   1",
+        "version   2",
         "seq       5",
         "type      Processor",
         "checksum  ok",
@@ -161,7 +161,8 @@ fn inspect_shows_header_schema_frame_sizes_and_checksum() {
     let v = json(&out);
     assert_eq!(v["seq"], 1);
     assert_eq!(v["status"], "ok");
-    assert_eq!(v["header"]["version"], 1);
+    assert_eq!(v["header"]["version"], 2);
+    assert_eq!(v["schema"]["fields"][1]["shape"], "Vec<String>");
     assert_eq!(v["header"]["magic"], "89434b50540d0a1a");
     assert_eq!(v["schema"]["shape"], "struct");
     let fields: Vec<&str> = v["schema"]["fields"]
@@ -317,4 +318,71 @@ fn an_empty_directory_lists_and_verifies_clean() {
     assert!(stdout(&out).starts_with("no checkpoints in"));
     let out = run(&["verify", "DIR"], dir.path());
     assert_eq!(out.status.code(), Some(0));
+}
+
+mod v1 {
+    #[derive(serde::Serialize, serde::Deserialize)]
+    pub struct Message {
+        pub id: u64,
+        pub sender: u32,
+    }
+}
+
+mod v2 {
+    #[derive(serde::Serialize, serde::Deserialize)]
+    pub struct Message {
+        pub id: u64,
+        pub sender: String,
+    }
+}
+
+#[derive(Checkpoint)]
+#[checkpoint(name = "Inbox")]
+struct InboxV1 {
+    log: Vec<v1::Message>,
+}
+
+/// The field's written type is the same; a field inside it changed.
+#[derive(Checkpoint)]
+#[checkpoint(name = "Inbox")]
+struct InboxV2 {
+    log: Vec<v2::Message>,
+}
+
+#[test]
+fn inspect_shows_nested_shapes_and_diff_names_a_nested_change_by_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let ckpt = Checkpointer::open(dir.path()).unwrap();
+    ckpt.save(&InboxV1 {
+        log: vec![v1::Message { id: 1, sender: 2 }],
+    })
+    .unwrap();
+    ckpt.save(&InboxV2 {
+        log: vec![v2::Message {
+            id: 1,
+            sender: "ann".into(),
+        }],
+    })
+    .unwrap();
+
+    let out = run(&["inspect", "DIR", "1"], dir.path());
+    let text = stdout(&out);
+    assert!(
+        text.contains("  log: Vec<Message>  3 bytes\n    []: struct Message\n      id: u64\n      sender: u32\n"),
+        "{text}"
+    );
+
+    let out = run(&["diff", "DIR", "1", "2"], dir.path());
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        "#1 (Inbox) -> #2 (Inbox): 1 change\n  ~ `log[].sender`: type changed from `u32` to `String`\n"
+    );
+    let v = json(&run(&["diff", "DIR", "1", "2", "--json"], dir.path()));
+    assert_eq!(v["changes"][0]["kind"], "nested-type-changed");
+    assert_eq!(v["changes"][0]["path"], "log[].sender");
+    assert_eq!(
+        (&v["changes"][0]["from"], &v["changes"][0]["to"]),
+        (&"u32".into(), &"String".into())
+    );
 }

@@ -37,7 +37,7 @@ use std::path::{Path, PathBuf};
 
 use crate::fields::{split_u32, split_u64};
 use crate::format::{self, FieldRecord, Header, SchemaRecord, ShapeRecord, VariantRecord};
-use crate::Error;
+use crate::{Error, ShapeChange};
 
 /// The suffix of a checkpoint's file name in a directory store.
 const SUFFIX: &str = ".ckpt";
@@ -352,6 +352,16 @@ pub enum SchemaChange {
         /// The variant.
         name: String,
     },
+    /// A change inside a field's type (a nested struct's field, an enum's
+    /// variant, a collection's element), found by comparing the deep shapes
+    /// that format version 2 records.
+    NestedTypeChanged {
+        /// The field.
+        field: String,
+        /// The first difference, its path starting at the field
+        /// (`log[].payload.sender`).
+        change: ShapeChange,
+    },
 }
 
 impl SchemaChange {
@@ -367,6 +377,7 @@ impl SchemaChange {
             SchemaChange::FieldDerivedChanged { .. } => "field-derived-changed",
             SchemaChange::VariantAdded { .. } => "variant-added",
             SchemaChange::VariantRemoved { .. } => "variant-removed",
+            SchemaChange::NestedTypeChanged { .. } => "nested-type-changed",
         }
     }
 }
@@ -401,6 +412,7 @@ impl fmt::Display for SchemaChange {
             } => write!(f, "~ field `{path}` is now stored (was derived)"),
             SchemaChange::VariantAdded { name } => write!(f, "+ variant `{name}`"),
             SchemaChange::VariantRemoved { name } => write!(f, "- variant `{name}`"),
+            SchemaChange::NestedTypeChanged { change, .. } => write!(f, "~ {change}"),
         }
     }
 }
@@ -428,6 +440,65 @@ pub fn diff(older: &SchemaRecord, newer: &SchemaRecord) -> Vec<SchemaChange> {
             from: shape_name(a),
             to: shape_name(b),
         }),
+    }
+    changes
+}
+
+/// [`diff`] of two checkpoints' schemas, plus the changes inside fields'
+/// types that their deep shapes show (format version 2 records them; a
+/// version 1 checkpoint has none to compare).
+pub fn diff_headers(older: &Header, newer: &Header) -> Vec<SchemaChange> {
+    let mut changes = diff(&older.schema, &newer.schema);
+    let fields = |schema: &SchemaRecord| -> Vec<(String, FieldRecord)> {
+        match &schema.shape {
+            ShapeRecord::Struct(f) | ShapeRecord::Tuple(f) => {
+                f.iter().map(|f| (f.name.clone(), f.clone())).collect()
+            }
+            ShapeRecord::Unit => Vec::new(),
+            ShapeRecord::Enum(vs) => vs
+                .iter()
+                .flat_map(|v| {
+                    v.fields.iter().map(move |f| {
+                        let mut f = f.clone();
+                        f.aliases = f
+                            .aliases
+                            .iter()
+                            .map(|a| format!("{}::{a}", v.name))
+                            .collect();
+                        (format!("{}::{}", v.name, f.name), f)
+                    })
+                })
+                .collect(),
+        }
+    };
+    let shape_of = |header: &Header, name: &str| {
+        header
+            .field_shapes
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, shape)| shape.clone())
+    };
+    for (path, field) in fields(&newer.schema) {
+        let Some(new_shape) = shape_of(newer, &path) else {
+            continue;
+        };
+        let old_shape = std::iter::once(&path)
+            .chain(&field.aliases)
+            .find_map(|name| shape_of(older, name));
+        let Some(change) = old_shape.and_then(|old| old.diff(&new_shape)) else {
+            continue;
+        };
+        // A different type at the top is already said by its written name.
+        let retyped = changes
+            .iter()
+            .any(|c| matches!(c, SchemaChange::FieldTypeChanged { path: p, .. } if *p == path));
+        if retyped && change.path().is_empty() {
+            continue;
+        }
+        changes.push(SchemaChange::NestedTypeChanged {
+            change: change.within(&path),
+            field: path,
+        });
     }
     changes
 }

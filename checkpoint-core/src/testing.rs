@@ -55,7 +55,7 @@ use std::path::Path;
 
 use crate::format::SchemaRecord;
 use crate::inspect;
-use crate::{Checkpoint, Checkpointer, DirStore};
+use crate::{Checkpoint, Checkpointer, DirStore, TypeShape};
 
 /// The environment variable that makes the assertions write a fixture of
 /// the current schema: `CHECKPOINT_BLESS=1`.
@@ -207,13 +207,16 @@ fn check<T: Checkpoint>(dir: &Path, context: &T::Context, sample: Option<impl Fn
 /// already has `T`'s current schema.
 fn bless<T: Checkpoint>(dir: &Path, sample: impl FnOnce() -> T) -> Result<(), String> {
     let current = SchemaRecord::of(&T::SCHEMA);
+    let shapes: Vec<(String, TypeShape)> = T::field_shapes()
+        .into_iter()
+        .map(|(name, shape)| (name.to_owned(), shape))
+        .collect();
     if let Ok(files) = inspect::checkpoint_files(dir) {
         for (seq, path) in files {
             let found = inspect::inspect_file(&path, seq).map_err(|e| e.to_string())?;
-            if found
-                .header
-                .is_some_and(|h| h.type_name == T::SCHEMA.name && h.schema == current)
-            {
+            if found.header.is_some_and(|h| {
+                h.type_name == T::SCHEMA.name && h.schema == current && h.field_shapes == shapes
+            }) {
                 return Ok(());
             }
         }
