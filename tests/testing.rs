@@ -227,3 +227,48 @@ fn a_type_with_a_context_restores_with_it() {
     });
     assert!(message.contains("scaled is 0"), "{message}");
 }
+
+mod v1 {
+    #[derive(serde::Serialize, serde::Deserialize)]
+    pub struct Message {
+        pub sender: u32,
+    }
+}
+
+mod v2 {
+    #[derive(serde::Serialize, serde::Deserialize)]
+    pub struct Message {
+        pub sender: String,
+    }
+}
+
+#[derive(Checkpoint)]
+#[checkpoint(name = "Inbox")]
+struct InboxV1 {
+    log: Vec<v1::Message>,
+}
+
+#[derive(Checkpoint, Default)]
+#[checkpoint(name = "Inbox")]
+struct InboxV2 {
+    log: Vec<v2::Message>,
+}
+
+#[test]
+fn a_change_inside_a_nested_type_fails_naming_its_path() {
+    let dir = tempfile::tempdir().unwrap();
+    Checkpointer::open(dir.path())
+        .unwrap()
+        .save(&InboxV1 {
+            log: vec![v1::Message { sender: 7 }],
+        })
+        .unwrap();
+    let message = with_bless(false, || {
+        panic_message(|| assert_restores::<InboxV2>(dir.path()))
+    });
+    assert!(
+        message.contains("00000000000000000001.ckpt (#1)"),
+        "{message}"
+    );
+    assert!(message.contains("log[].sender"), "{message}");
+}
