@@ -10,11 +10,13 @@ mod fields;
 #[doc(hidden)]
 pub mod format;
 pub mod group;
+pub mod inspect;
 mod restore;
 mod schema;
 mod shape;
 mod snapshot;
 pub mod store;
+pub mod testing;
 
 pub use checkpointer::Checkpointer;
 pub use error::Error;

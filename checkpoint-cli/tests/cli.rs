@@ -1,0 +1,388 @@
+//! The `checkpoint` binary, run end to end on a directory holding good,
+//! corrupt, truncated, foreign and old-schema checkpoints.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use checkpoint::{Checkpoint, Checkpointer};
+use serde_json::Value;
+
+/// The first version of the state.
+#[derive(Checkpoint)]
+#[checkpoint(name = "Processor")]
+struct ProcessorV1 {
+    processed: u64,
+    log: Vec<String>,
+}
+
+/// The same state after a field was added and a derived one introduced.
+#[derive(Checkpoint)]
+#[allow(dead_code)]
+#[checkpoint(name = "Processor")]
+struct ProcessorV2 {
+    processed: u64,
+    log: Vec<String>,
+    last_time: u64,
+    #[derived(from = log.len())]
+    count: usize,
+}
+
+fn v2(processed: u64) -> ProcessorV2 {
+    ProcessorV2 {
+        processed,
+        log: vec!["hello".into(); 3],
+        last_time: 1_700_000_000,
+        count: 3,
+    }
+}
+
+fn file(dir: &Path, seq: u64) -> PathBuf {
+    dir.join(format!("{seq:020}.ckpt"))
+}
+
+/// #1 old schema, #2 good, #3 corrupt, #4 truncated, #5 good, plus files
+/// that are not checkpoints by name and are ignored.
+fn mixed_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let ckpt = Checkpointer::open(dir.path()).unwrap().keep_last(100);
+    ckpt.save(&ProcessorV1 {
+        processed: 1,
+        log: vec!["a".into()],
+    })
+    .unwrap();
+    for n in 2..=5 {
+        ckpt.save(&v2(n)).unwrap();
+    }
+    let mut bytes = fs::read(file(dir.path(), 3)).unwrap();
+    let last = bytes.len() - 10;
+    bytes[last] ^= 0x01;
+    fs::write(file(dir.path(), 3), bytes).unwrap();
+    let bytes = fs::read(file(dir.path(), 4)).unwrap();
+    fs::write(file(dir.path(), 4), &bytes[..bytes.len() - 7]).unwrap();
+    fs::write(dir.path().join("notes.txt"), "not a checkpoint").unwrap();
+    fs::write(dir.path().join(".tmp-1-0"), "half written").unwrap();
+    dir
+}
+
+fn good_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let ckpt = Checkpointer::open(dir.path()).unwrap();
+    ckpt.save(&v2(1)).unwrap();
+    ckpt.save(&v2(2)).unwrap();
+    dir
+}
+
+fn run(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_checkpoint"))
+        .args(args.iter().map(|a| match *a {
+            "DIR" => dir.as_os_str().to_owned(),
+            a => a.into(),
+        }))
+        .output()
+        .unwrap()
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8(out.stderr.clone()).unwrap()
+}
+
+fn json(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stdout(out)))
+}
+
+#[test]
+fn list_shows_one_line_per_checkpoint_with_its_status() {
+    let dir = mixed_dir();
+    let out = run(&["list", "DIR"], dir.path());
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 6, "{text}");
+    assert!(
+        lines[0].contains("SEQ") && lines[0].contains("STATUS"),
+        "{text}"
+    );
+    let statuses: Vec<&str> = lines[1..]
+        .iter()
+        .map(|l| l.split_whitespace().last().unwrap())
+        .collect();
+    assert_eq!(statuses, ["ok", "ok", "corrupt", "truncated", "ok"]);
+    assert!(lines[1].trim_start().starts_with("1 ") && lines[1].contains("Processor"));
+    assert!(!text.contains("notes") && !text.contains("tmp"), "{text}");
+}
+
+#[test]
+fn list_json_has_stable_fields() {
+    let dir = mixed_dir();
+    let out = run(&["list", "DIR", "--json"], dir.path());
+    assert_eq!(out.status.code(), Some(0));
+    let v = json(&out);
+    let cps = v["checkpoints"].as_array().unwrap();
+    assert_eq!(cps.len(), 5);
+    assert_eq!(cps[0]["seq"], 1);
+    assert_eq!(cps[0]["type"], "Processor");
+    assert_eq!(cps[0]["status"], "ok");
+    assert!(cps[0]["problem"].is_null());
+    assert!(cps[0]["time"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(
+        cps[0]["size"].as_u64().unwrap(),
+        fs::metadata(file(dir.path(), 1)).unwrap().len()
+    );
+    assert_eq!(cps[2]["status"], "corrupt");
+    assert!(cps[2]["problem"].as_str().unwrap().contains("is corrupt"));
+    assert_eq!(cps[3]["status"], "truncated");
+}
+
+#[test]
+fn inspect_shows_header_schema_frame_sizes_and_checksum() {
+    let dir = mixed_dir();
+    let out = run(&["inspect", "DIR"], dir.path());
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    for expected in [
+        "magic     89 43 4b 50 54 0d 0a 1a (ok)",
+        "version   2",
+        "seq       5",
+        "type      Processor",
+        "checksum  ok",
+        "schema    struct Processor",
+        "  processed: u64    1 bytes\n  log: Vec<String>  19 bytes\n  last_time: u64    5 bytes\n  \
+         count: usize      derived\n",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+    }
+
+    let out = run(&["inspect", "DIR", "1", "--json"], dir.path());
+    let v = json(&out);
+    assert_eq!(v["seq"], 1);
+    assert_eq!(v["status"], "ok");
+    assert_eq!(v["header"]["version"], 2);
+    assert_eq!(v["schema"]["fields"][1]["shape"], "Vec<String>");
+    assert_eq!(v["header"]["magic"], "89434b50540d0a1a");
+    assert_eq!(v["schema"]["shape"], "struct");
+    let fields: Vec<&str> = v["schema"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["processed", "log"]);
+    assert_eq!(v["schema"]["fields"][1]["type"], "Vec<String>");
+    assert_eq!(v["schema"]["fields"][1]["frame_len"], 3);
+    assert_eq!(v["frames"][0]["name"], "processed");
+}
+
+#[test]
+fn inspect_reports_damage_and_what_still_reads() {
+    let dir = mixed_dir();
+    let out = run(&["inspect", "DIR", "3"], dir.path());
+    assert_eq!(out.status.code(), Some(0));
+    let text = stdout(&out);
+    assert!(text.contains("checksum  mismatch (corrupt)"), "{text}");
+    assert!(text.contains("type      Processor"), "{text}");
+
+    let out = run(&["inspect", "DIR", "4", "--json"], dir.path());
+    let v = json(&out);
+    assert_eq!(v["status"], "truncated");
+    assert!(v["problem"].as_str().unwrap().contains("truncated"));
+    // The last frame is torn off; the ones before it still read.
+    assert_eq!(v["frames"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn inspect_of_a_missing_checkpoint_is_an_error() {
+    let dir = mixed_dir();
+    let out = run(&["inspect", "DIR", "99"], dir.path());
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("holds no checkpoint #99"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn diff_names_the_schema_changes() {
+    let dir = mixed_dir();
+    let out = run(&["diff", "DIR", "1", "5"], dir.path());
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        "#1 (Processor) -> #5 (Processor): 2 changes\n  + field `last_time: u64`\n  + field \
+         `count: usize`\n"
+    );
+
+    let out = run(&["diff", "DIR", "2", "5"], dir.path());
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        stdout(&out),
+        "#2 (Processor) -> #5 (Processor): same schema\n"
+    );
+
+    let out = run(&["--json", "diff", "DIR", "5", "1"], dir.path());
+    let v = json(&out);
+    assert_eq!(v["from"]["seq"], 5);
+    assert_eq!(v["to"]["type"], "Processor");
+    let changes = v["changes"].as_array().unwrap();
+    assert_eq!(changes.len(), 2);
+    assert_eq!(changes[0]["kind"], "field-removed");
+    assert_eq!(changes[0]["path"], "last_time");
+    assert_eq!(changes[0]["type"], "u64");
+}
+
+#[test]
+fn diff_reads_a_corrupt_body_but_not_a_missing_header() {
+    let dir = mixed_dir();
+    // The flipped byte is in the body: the header, and so the schema, still reads.
+    let out = run(&["diff", "DIR", "3", "5"], dir.path());
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    fs::write(file(dir.path(), 6), b"garbage").unwrap();
+    let out = run(&["diff", "DIR", "1", "6"], dir.path());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("cannot read the schema of checkpoint #6"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn verify_fails_on_any_damaged_checkpoint_and_names_each() {
+    let dir = mixed_dir();
+    fs::write(file(dir.path(), 6), b"garbage").unwrap();
+    let out = run(&["verify", "DIR"], dir.path());
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    assert!(text.contains("CORRUPT    #3 checkpoint #3"), "{text}");
+    assert!(text.contains("TRUNCATED  #4 checkpoint #4"), "{text}");
+    assert!(text.contains("NOT-A-CHECKPOINT #6"), "{text}");
+    let summary = format!("6 checkpoints in {}: 3 damaged\n", dir.path().display());
+    assert!(text.ends_with(&summary), "{text}");
+
+    let out = run(&["verify", "DIR", "--json"], dir.path());
+    assert_eq!(out.status.code(), Some(1));
+    let v = json(&out);
+    assert_eq!(
+        (v["checked"].as_u64(), v["problems"].as_u64()),
+        (Some(6), Some(3))
+    );
+    assert_eq!(v["checkpoints"][2]["status"], "corrupt");
+    assert_eq!(v["checkpoints"][5]["status"], "not-a-checkpoint");
+}
+
+#[test]
+fn verify_passes_a_good_directory() {
+    let dir = good_dir();
+    let out = run(&["verify", "DIR"], dir.path());
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert!(stdout(&out).ends_with(": all ok\n"));
+    let out = run(&["verify", "--json", "DIR"], dir.path());
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(json(&out)["problems"], 0);
+}
+
+#[test]
+fn a_missing_directory_and_bad_usage_exit_with_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nope");
+    for cmd in ["list", "verify", "inspect"] {
+        let out = run(&[cmd, "DIR"], &missing);
+        assert_eq!(out.status.code(), Some(2), "{cmd}");
+        let err = stderr(&out);
+        assert!(
+            err.starts_with("checkpoint: cannot read directory"),
+            "{err}"
+        );
+        assert_eq!(err.lines().count(), 1, "{err}");
+    }
+    assert!(!missing.exists(), "reading must not create the directory");
+    let out = run(&["inspect", "DIR"], dir.path());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("holds no checkpoint"));
+    assert_eq!(run(&["frobnicate"], dir.path()).status.code(), Some(2));
+    assert_eq!(
+        run(&["diff", "DIR", "x", "1"], dir.path()).status.code(),
+        Some(2)
+    );
+}
+
+#[test]
+fn an_empty_directory_lists_and_verifies_clean() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(&["list", "DIR"], dir.path());
+    assert_eq!(out.status.code(), Some(0));
+    assert!(stdout(&out).starts_with("no checkpoints in"));
+    let out = run(&["verify", "DIR"], dir.path());
+    assert_eq!(out.status.code(), Some(0));
+}
+
+mod v1 {
+    #[derive(serde::Serialize, serde::Deserialize)]
+    pub struct Message {
+        pub id: u64,
+        pub sender: u32,
+    }
+}
+
+mod v2 {
+    #[derive(serde::Serialize, serde::Deserialize)]
+    pub struct Message {
+        pub id: u64,
+        pub sender: String,
+    }
+}
+
+#[derive(Checkpoint)]
+#[checkpoint(name = "Inbox")]
+struct InboxV1 {
+    log: Vec<v1::Message>,
+}
+
+/// The field's written type is the same; a field inside it changed.
+#[derive(Checkpoint)]
+#[checkpoint(name = "Inbox")]
+struct InboxV2 {
+    log: Vec<v2::Message>,
+}
+
+#[test]
+fn inspect_shows_nested_shapes_and_diff_names_a_nested_change_by_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let ckpt = Checkpointer::open(dir.path()).unwrap();
+    ckpt.save(&InboxV1 {
+        log: vec![v1::Message { id: 1, sender: 2 }],
+    })
+    .unwrap();
+    ckpt.save(&InboxV2 {
+        log: vec![v2::Message {
+            id: 1,
+            sender: "ann".into(),
+        }],
+    })
+    .unwrap();
+
+    let out = run(&["inspect", "DIR", "1"], dir.path());
+    let text = stdout(&out);
+    assert!(
+        text.contains("  log: Vec<Message>  3 bytes\n    []: struct Message\n      id: u64\n      sender: u32\n"),
+        "{text}"
+    );
+
+    let out = run(&["diff", "DIR", "1", "2"], dir.path());
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        "#1 (Inbox) -> #2 (Inbox): 1 change\n  ~ `log[].sender`: type changed from `u32` to `String`\n"
+    );
+    let v = json(&run(&["diff", "DIR", "1", "2", "--json"], dir.path()));
+    assert_eq!(v["changes"][0]["kind"], "nested-type-changed");
+    assert_eq!(v["changes"][0]["path"], "log[].sender");
+    assert_eq!(
+        (&v["changes"][0]["from"], &v["changes"][0]["to"]),
+        (&"u32".into(), &"String".into())
+    );
+}

@@ -1,0 +1,728 @@
+//! Untyped inspection of checkpoints: what a file holds and whether it is
+//! intact, read without the type that wrote it.
+//!
+//! This is what the `checkpoint` command-line tool is built on; use it to
+//! look into a checkpoint directory from your own tooling.
+//!
+//! # Examples
+//!
+//! ```
+//! use checkpoint_core::inspect::{self, Status};
+//! # use checkpoint_core::{Checkpoint, Checkpointer, FieldReader, FieldWriter, FieldSchema, Schema, Shape};
+//! # struct Counter { n: u64 }
+//! # impl Checkpoint for Counter {
+//! #     type Context = ();
+//! #     const SCHEMA: Schema = Schema::new("Counter", Shape::Struct(&[FieldSchema::serialized("n", "u64")]));
+//! #     fn write_fields(&self, out: &mut FieldWriter<'_>) -> checkpoint_core::Result<()> { out.field("n", &self.n) }
+//! #     fn read_fields(input: &mut FieldReader<'_>, _: &()) -> checkpoint_core::Result<Self> {
+//! #         Ok(Counter { n: input.field("n")? })
+//! #     }
+//! # }
+//!
+//! let dir = tempfile::tempdir()?;
+//! Checkpointer::open(dir.path())?.save(&Counter { n: 7 })?;
+//!
+//! let files = inspect::checkpoint_files(dir.path())?;
+//! assert_eq!(files.len(), 1);
+//! let found = inspect::inspect_file(&files[0].1, files[0].0)?;
+//! assert_eq!(found.status(), Status::Ok);
+//! assert_eq!(found.header.as_ref().unwrap().type_name, "Counter");
+//! assert_eq!(found.frames[0].name, "n");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use crate::fields::{split_u32, split_u64};
+use crate::format::{self, FieldRecord, Header, SchemaRecord, ShapeRecord, VariantRecord};
+use crate::{Error, ShapeChange};
+
+/// The suffix of a checkpoint's file name in a directory store.
+const SUFFIX: &str = ".ckpt";
+
+/// The checkpoint files of a directory written by the directory store
+/// (`{seq:020}.ckpt`), with their sequence numbers, oldest first. Other
+/// files (temporary files, notes) are not checkpoints and are left out.
+///
+/// # Errors
+///
+/// When the directory cannot be read.
+pub fn checkpoint_files(dir: &Path) -> io::Result<Vec<(u64, PathBuf)>> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let Some(seq) = name.to_str().and_then(seq_of_file_name) else {
+            continue;
+        };
+        if entry.file_type()?.is_file() {
+            files.push((seq, entry.path()));
+        }
+    }
+    files.sort_unstable();
+    Ok(files)
+}
+
+/// The sequence number a directory store's file name stands for.
+fn seq_of_file_name(name: &str) -> Option<u64> {
+    let digits = name.strip_suffix(SUFFIX)?;
+    if digits.len() != 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+/// What a checkpoint file holds and whether it is intact.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Inspection {
+    /// The sequence number its name says.
+    pub seq: u64,
+    /// Where it lives.
+    pub location: String,
+    /// Its length in bytes.
+    pub len: u64,
+    /// Its header, when the header is intact (its own checksum matches),
+    /// even if the body is damaged.
+    pub header: Option<Header>,
+    /// The variant, for an enum whose first frame reads.
+    pub variant: Option<String>,
+    /// The field frames of the body, as far as they read. When the body is
+    /// damaged these are the frames before the damage, unverified.
+    pub frames: Vec<Frame>,
+    /// Why the checkpoint would not restore, whatever the type: `None` when
+    /// it is intact.
+    pub problem: Option<Error>,
+}
+
+/// One field frame of a checkpoint's body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Frame {
+    /// The field's name (the variant's name for an enum's first frame).
+    pub name: String,
+    /// Where the frame starts, from the start of the body.
+    pub offset: u64,
+    /// The length of the field's encoded value.
+    pub len: u64,
+}
+
+/// Whether a checkpoint is intact, in one word.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Status {
+    /// Intact: lengths and checksums match, header and frames read.
+    Ok,
+    /// The checksum does not match: bytes were changed.
+    Corrupt,
+    /// Shorter than its header says: a torn write.
+    Truncated,
+    /// Checksums match but the content does not parse.
+    Malformed,
+    /// Does not start with the checkpoint magic.
+    NotACheckpoint,
+    /// Written in a format version this release does not read.
+    UnsupportedVersion,
+}
+
+impl Status {
+    /// The status of a checkpoint that failed with `error`.
+    fn of(error: &Error) -> Status {
+        match error {
+            Error::Corrupt { .. } => Status::Corrupt,
+            Error::Truncated { .. } => Status::Truncated,
+            Error::NotACheckpoint { .. } => Status::NotACheckpoint,
+            Error::UnsupportedVersion { .. } => Status::UnsupportedVersion,
+            _ => Status::Malformed,
+        }
+    }
+
+    /// Its name: `ok`, `corrupt`, `truncated`, `malformed`,
+    /// `not-a-checkpoint` or `unsupported-version`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Corrupt => "corrupt",
+            Status::Truncated => "truncated",
+            Status::Malformed => "malformed",
+            Status::NotACheckpoint => "not-a-checkpoint",
+            Status::UnsupportedVersion => "unsupported-version",
+        }
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Inspection {
+    /// Whether it is intact, in one word.
+    pub fn status(&self) -> Status {
+        self.problem.as_ref().map_or(Status::Ok, Status::of)
+    }
+
+    /// The frame of the field `name`, if the body holds one.
+    pub fn frame(&self, name: &str) -> Option<&Frame> {
+        let fields = if self.variant.is_some() {
+            self.frames.get(1..).unwrap_or_default()
+        } else {
+            &self.frames
+        };
+        fields.iter().find(|f| f.name == name)
+    }
+}
+
+/// Inspects the checkpoint file at `path`, stored under sequence number `seq`.
+///
+/// # Errors
+///
+/// Only when the file cannot be read; damage is reported in the result.
+pub fn inspect_file(path: &Path, seq: u64) -> io::Result<Inspection> {
+    let bytes = std::fs::read(path)?;
+    Ok(inspect(&bytes, seq, &path.display().to_string()))
+}
+
+/// Inspects the bytes of a checkpoint stored under sequence number `seq` at
+/// `location`. Never fails: damage is reported in [`Inspection::problem`],
+/// with as much of the header and frames as could be read.
+pub fn inspect(bytes: &[u8], seq: u64, location: &str) -> Inspection {
+    let mut inspection = Inspection {
+        seq,
+        location: location.to_owned(),
+        len: bytes.len() as u64,
+        header: None,
+        variant: None,
+        frames: Vec::new(),
+        problem: None,
+    };
+    let body = match format::decode(bytes, seq, location) {
+        Ok((header, body)) => {
+            inspection.header = Some(header);
+            body
+        }
+        Err(e) => {
+            inspection.problem = Some(e);
+            // The header has its own checksum: when it holds, show what it says
+            // and the frames that precede the damage.
+            match format::decode_header(bytes, seq, location) {
+                Ok(header) => {
+                    let start = format::PREFIX_LEN + header.header_len as usize + 4;
+                    // A whole file ends with the checksum; a torn one ends
+                    // inside the body.
+                    let end = if bytes.len() as u64 >= header.total_len() {
+                        bytes.len() - 4
+                    } else {
+                        bytes.len()
+                    };
+                    inspection.header = Some(header);
+                    bytes.get(start..end.max(start)).unwrap_or_default()
+                }
+                Err(_) => return inspection,
+            }
+        }
+    };
+    let (frames, complete) = frames_of(body);
+    inspection.frames = frames;
+    if inspection.problem.is_none() && !complete {
+        inspection.problem = Some(Error::Malformed {
+            seq,
+            location: location.to_owned(),
+            reason: format!(
+                "the field frame at body offset {} runs past the end of the body",
+                inspection
+                    .frames
+                    .last()
+                    .map_or(0, |f| f.offset + frame_len(f))
+            ),
+        });
+    }
+    let is_enum = inspection
+        .header
+        .as_ref()
+        .is_some_and(|h| matches!(h.schema.shape, ShapeRecord::Enum(_)));
+    if is_enum {
+        inspection.variant = inspection.frames.first().map(|f| f.name.clone());
+    }
+    inspection
+}
+
+/// The full length of a frame: name length, name, value length, value.
+fn frame_len(frame: &Frame) -> u64 {
+    4 + frame.name.len() as u64 + 8 + frame.len
+}
+
+/// The frames of `body` that read, and whether all of it did.
+fn frames_of(body: &[u8]) -> (Vec<Frame>, bool) {
+    let mut frames = Vec::new();
+    let mut rest = body;
+    while !rest.is_empty() {
+        let offset = (body.len() - rest.len()) as u64;
+        let Some((name, len, tail)) = split_frame(rest) else {
+            return (frames, false);
+        };
+        frames.push(Frame {
+            name: name.to_owned(),
+            offset,
+            len,
+        });
+        rest = tail;
+    }
+    (frames, true)
+}
+
+fn split_frame(bytes: &[u8]) -> Option<(&str, u64, &[u8])> {
+    let (name_len, tail) = split_u32(bytes)?;
+    let name_len = usize::try_from(name_len).ok()?;
+    let name = std::str::from_utf8(tail.get(..name_len)?).ok()?;
+    let (len, tail) = split_u64(&tail[name_len..])?;
+    let tail = tail.get(usize::try_from(len).ok()?..)?;
+    Some((name, len, tail))
+}
+
+/// One difference between the schemas of two checkpoints, found by [`diff`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SchemaChange {
+    /// The type's checkpoint name differs.
+    TypeRenamed {
+        /// The name in the older checkpoint.
+        from: String,
+        /// The name in the newer one.
+        to: String,
+    },
+    /// The type changed between struct, tuple struct, unit struct and enum
+    /// (or a variant did, for `path` `Variant`).
+    ShapeChanged {
+        /// Empty for the type, the variant's name for a variant.
+        path: String,
+        /// The shape before.
+        from: &'static str,
+        /// The shape after.
+        to: &'static str,
+    },
+    /// A field exists only in the newer checkpoint.
+    FieldAdded {
+        /// The field (`Variant::field` in an enum).
+        path: String,
+        /// Its type.
+        ty: String,
+    },
+    /// A field exists only in the older checkpoint.
+    FieldRemoved {
+        /// The field.
+        path: String,
+        /// Its type.
+        ty: String,
+    },
+    /// A field of the older checkpoint is in the newer one under another
+    /// name, which declares the old one as an alias.
+    FieldRenamed {
+        /// The old name.
+        from: String,
+        /// The new name.
+        to: String,
+    },
+    /// A field's type differs.
+    FieldTypeChanged {
+        /// The field.
+        path: String,
+        /// The type before.
+        from: String,
+        /// The type after.
+        to: String,
+    },
+    /// A field became derived (rebuilt on restore) or stored.
+    FieldDerivedChanged {
+        /// The field.
+        path: String,
+        /// Whether it is derived in the newer checkpoint.
+        derived: bool,
+    },
+    /// A variant exists only in the newer checkpoint.
+    VariantAdded {
+        /// The variant.
+        name: String,
+    },
+    /// A variant exists only in the older checkpoint.
+    VariantRemoved {
+        /// The variant.
+        name: String,
+    },
+    /// A change inside a field's type (a nested struct's field, an enum's
+    /// variant, a collection's element), found by comparing the deep shapes
+    /// that format version 2 records.
+    NestedTypeChanged {
+        /// The field.
+        field: String,
+        /// The first difference, its path starting at the field
+        /// (`log[].payload.sender`).
+        change: ShapeChange,
+    },
+}
+
+impl SchemaChange {
+    /// A short name of the kind of change, e.g. `field-added`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            SchemaChange::TypeRenamed { .. } => "type-renamed",
+            SchemaChange::ShapeChanged { .. } => "shape-changed",
+            SchemaChange::FieldAdded { .. } => "field-added",
+            SchemaChange::FieldRemoved { .. } => "field-removed",
+            SchemaChange::FieldRenamed { .. } => "field-renamed",
+            SchemaChange::FieldTypeChanged { .. } => "field-type-changed",
+            SchemaChange::FieldDerivedChanged { .. } => "field-derived-changed",
+            SchemaChange::VariantAdded { .. } => "variant-added",
+            SchemaChange::VariantRemoved { .. } => "variant-removed",
+            SchemaChange::NestedTypeChanged { .. } => "nested-type-changed",
+        }
+    }
+}
+
+impl fmt::Display for SchemaChange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SchemaChange::TypeRenamed { from, to } => write!(f, "type renamed `{from}` -> `{to}`"),
+            SchemaChange::ShapeChanged { path, from, to } if path.is_empty() => {
+                write!(f, "type changed from {from} to {to}")
+            }
+            SchemaChange::ShapeChanged { path, from, to } => {
+                write!(f, "variant `{path}` changed from {from} to {to}")
+            }
+            SchemaChange::FieldAdded { path, ty } => write!(f, "+ field `{path}: {ty}`"),
+            SchemaChange::FieldRemoved { path, ty } => write!(f, "- field `{path}: {ty}`"),
+            SchemaChange::FieldRenamed { from, to } => {
+                write!(f, "~ field `{from}` renamed to `{to}`")
+            }
+            SchemaChange::FieldTypeChanged { path, from, to } => {
+                write!(f, "~ field `{path}` type `{from}` -> `{to}`")
+            }
+            SchemaChange::FieldDerivedChanged {
+                path,
+                derived: true,
+            } => {
+                write!(f, "~ field `{path}` is now derived (no longer stored)")
+            }
+            SchemaChange::FieldDerivedChanged {
+                path,
+                derived: false,
+            } => write!(f, "~ field `{path}` is now stored (was derived)"),
+            SchemaChange::VariantAdded { name } => write!(f, "+ variant `{name}`"),
+            SchemaChange::VariantRemoved { name } => write!(f, "- variant `{name}`"),
+            SchemaChange::NestedTypeChanged { change, .. } => write!(f, "~ {change}"),
+        }
+    }
+}
+
+/// The differences between the schema of an older checkpoint and a newer
+/// one, in field order; empty when they are the same.
+///
+/// A field of the newer schema that lists an old field's name among its
+/// aliases is a rename, not a removal and an addition.
+pub fn diff(older: &SchemaRecord, newer: &SchemaRecord) -> Vec<SchemaChange> {
+    let mut changes = Vec::new();
+    if older.name != newer.name {
+        changes.push(SchemaChange::TypeRenamed {
+            from: older.name.clone(),
+            to: newer.name.clone(),
+        });
+    }
+    match (&older.shape, &newer.shape) {
+        (ShapeRecord::Struct(a), ShapeRecord::Struct(b))
+        | (ShapeRecord::Tuple(a), ShapeRecord::Tuple(b)) => diff_fields("", a, b, &mut changes),
+        (ShapeRecord::Unit, ShapeRecord::Unit) => {}
+        (ShapeRecord::Enum(a), ShapeRecord::Enum(b)) => diff_variants(a, b, &mut changes),
+        (a, b) => changes.push(SchemaChange::ShapeChanged {
+            path: String::new(),
+            from: shape_name(a),
+            to: shape_name(b),
+        }),
+    }
+    changes
+}
+
+/// [`diff`] of two checkpoints' schemas, plus the changes inside fields'
+/// types that their deep shapes show (format version 2 records them; a
+/// version 1 checkpoint has none to compare).
+pub fn diff_headers(older: &Header, newer: &Header) -> Vec<SchemaChange> {
+    let mut changes = diff(&older.schema, &newer.schema);
+    let fields = |schema: &SchemaRecord| -> Vec<(String, FieldRecord)> {
+        match &schema.shape {
+            ShapeRecord::Struct(f) | ShapeRecord::Tuple(f) => {
+                f.iter().map(|f| (f.name.clone(), f.clone())).collect()
+            }
+            ShapeRecord::Unit => Vec::new(),
+            ShapeRecord::Enum(vs) => vs
+                .iter()
+                .flat_map(|v| {
+                    v.fields.iter().map(move |f| {
+                        let mut f = f.clone();
+                        f.aliases = f
+                            .aliases
+                            .iter()
+                            .map(|a| format!("{}::{a}", v.name))
+                            .collect();
+                        (format!("{}::{}", v.name, f.name), f)
+                    })
+                })
+                .collect(),
+        }
+    };
+    let shape_of = |header: &Header, name: &str| {
+        header
+            .field_shapes
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, shape)| shape.clone())
+    };
+    for (path, field) in fields(&newer.schema) {
+        let Some(new_shape) = shape_of(newer, &path) else {
+            continue;
+        };
+        let old_shape = std::iter::once(&path)
+            .chain(&field.aliases)
+            .find_map(|name| shape_of(older, name));
+        let Some(change) = old_shape.and_then(|old| old.diff(&new_shape)) else {
+            continue;
+        };
+        // A different type at the top is already said by its written name.
+        let retyped = changes
+            .iter()
+            .any(|c| matches!(c, SchemaChange::FieldTypeChanged { path: p, .. } if *p == path));
+        if retyped && change.path().is_empty() {
+            continue;
+        }
+        changes.push(SchemaChange::NestedTypeChanged {
+            change: change.within(&path),
+            field: path,
+        });
+    }
+    changes
+}
+
+/// What a stored shape is, in words.
+pub fn shape_name(shape: &ShapeRecord) -> &'static str {
+    match shape {
+        ShapeRecord::Struct(_) => "a struct",
+        ShapeRecord::Tuple(_) => "a tuple struct",
+        ShapeRecord::Unit => "a unit struct",
+        ShapeRecord::Enum(_) => "an enum",
+    }
+}
+
+fn variant_kind_name(kind: u8) -> &'static str {
+    match kind {
+        0 => "a struct variant",
+        1 => "a tuple variant",
+        _ => "a unit variant",
+    }
+}
+
+fn diff_variants(older: &[VariantRecord], newer: &[VariantRecord], out: &mut Vec<SchemaChange>) {
+    for a in older {
+        match newer.iter().find(|b| b.name == a.name) {
+            None => out.push(SchemaChange::VariantRemoved {
+                name: a.name.clone(),
+            }),
+            Some(b) if a.kind != b.kind => out.push(SchemaChange::ShapeChanged {
+                path: a.name.clone(),
+                from: variant_kind_name(a.kind),
+                to: variant_kind_name(b.kind),
+            }),
+            Some(b) => diff_fields(&format!("{}::", a.name), &a.fields, &b.fields, out),
+        }
+    }
+    for b in newer
+        .iter()
+        .filter(|b| older.iter().all(|a| a.name != b.name))
+    {
+        out.push(SchemaChange::VariantAdded {
+            name: b.name.clone(),
+        });
+    }
+}
+
+fn diff_fields(
+    prefix: &str,
+    older: &[FieldRecord],
+    newer: &[FieldRecord],
+    out: &mut Vec<SchemaChange>,
+) {
+    let path = |name: &str| format!("{prefix}{name}");
+    let answers_to =
+        |b: &FieldRecord, name: &str| b.name == name || b.aliases.iter().any(|a| a == name);
+    let mut matched = vec![false; newer.len()];
+    for a in older {
+        let found = newer
+            .iter()
+            .position(|b| b.name == a.name)
+            .or_else(|| newer.iter().position(|b| answers_to(b, &a.name)));
+        let Some(i) = found else {
+            out.push(SchemaChange::FieldRemoved {
+                path: path(&a.name),
+                ty: a.ty.clone(),
+            });
+            continue;
+        };
+        matched[i] = true;
+        let b = &newer[i];
+        if a.name != b.name {
+            out.push(SchemaChange::FieldRenamed {
+                from: path(&a.name),
+                to: path(&b.name),
+            });
+        }
+        if !same_type(&a.ty, &b.ty) {
+            out.push(SchemaChange::FieldTypeChanged {
+                path: path(&b.name),
+                from: a.ty.clone(),
+                to: b.ty.clone(),
+            });
+        }
+        if a.derived != b.derived {
+            out.push(SchemaChange::FieldDerivedChanged {
+                path: path(&b.name),
+                derived: b.derived,
+            });
+        }
+    }
+    for (b, _) in newer.iter().zip(&matched).filter(|(_, m)| !**m) {
+        out.push(SchemaChange::FieldAdded {
+            path: path(&b.name),
+            ty: b.ty.clone(),
+        });
+    }
+}
+
+/// Type names compare without whitespace, as restore compares them.
+fn same_type(a: &str, b: &str) -> bool {
+    a.chars()
+        .filter(|c| !c.is_whitespace())
+        .eq(b.chars().filter(|c| !c.is_whitespace()))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::UNIX_EPOCH;
+
+    use super::*;
+    use crate::schema::{FieldSchema, Schema, Shape, VariantSchema};
+    use crate::FieldWriter;
+
+    const POINT: Schema = Schema::new(
+        "Point",
+        Shape::Struct(&[
+            FieldSchema::serialized("x", "i32"),
+            FieldSchema::serialized("tags", "Vec<String>"),
+            FieldSchema::derived("norm", "f64"),
+        ]),
+    );
+
+    fn point() -> Vec<u8> {
+        let mut out = Vec::new();
+        let start = format::begin(&mut out, 4, UNIX_EPOCH, &POINT);
+        let mut w = FieldWriter::new(&mut out, "Point");
+        w.field("x", &-3i32).unwrap();
+        w.field("tags", &vec!["a".to_owned()]).unwrap();
+        format::finish(&mut out, start);
+        out
+    }
+
+    #[test]
+    fn an_intact_checkpoint_shows_its_header_and_frames() {
+        let found = inspect(&point(), 4, "p");
+        assert_eq!(found.status(), Status::Ok);
+        assert_eq!(found.header.unwrap().type_name, "Point");
+        let frames: Vec<_> = found.frames.iter().map(|f| (&*f.name, f.len)).collect();
+        assert_eq!(frames, [("x", 1), ("tags", 3)]);
+    }
+
+    #[test]
+    fn damage_keeps_the_header_and_the_frames_before_it() {
+        let mut bytes = point();
+        let last = bytes.len() - 5;
+        bytes[last] ^= 1;
+        let found = inspect(&bytes, 4, "p");
+        assert_eq!(found.status(), Status::Corrupt);
+        assert!(found.header.is_some());
+        assert_eq!(found.frames.len(), 2);
+
+        let bytes = point();
+        let found = inspect(&bytes[..bytes.len() - 6], 4, "p");
+        assert_eq!(found.status(), Status::Truncated);
+        assert_eq!(found.frames.len(), 1, "{:?}", found.frames);
+
+        let found = inspect(b"hello", 4, "p");
+        assert_eq!(found.status(), Status::NotACheckpoint);
+        assert!(found.header.is_none());
+    }
+
+    #[test]
+    fn every_truncation_and_flipped_byte_is_reported_without_panicking() {
+        let bytes = point();
+        for i in 0..bytes.len() {
+            assert_ne!(inspect(&bytes[..i], 4, "p").status(), Status::Ok, "{i}");
+            let mut b = bytes.clone();
+            b[i] ^= 0x40;
+            assert_ne!(inspect(&b, 4, "p").status(), Status::Ok, "{i}");
+        }
+    }
+
+    #[test]
+    fn diff_names_added_removed_renamed_and_retyped_fields() {
+        const NEW: Schema = Schema::new(
+            "Point",
+            Shape::Struct(&[
+                FieldSchema::serialized("xx", "i64").with_aliases(&["x"]),
+                FieldSchema::derived("tags", "Vec<String>"),
+                FieldSchema::serialized("z", "u8"),
+            ]),
+        );
+        let changes = diff(&SchemaRecord::of(&POINT), &SchemaRecord::of(&NEW));
+        let shown: Vec<String> = changes.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            shown,
+            [
+                "~ field `x` renamed to `xx`",
+                "~ field `xx` type `i32` -> `i64`",
+                "~ field `tags` is now derived (no longer stored)",
+                "- field `norm: f64`",
+                "+ field `z: u8`",
+            ]
+        );
+        assert!(diff(&SchemaRecord::of(&POINT), &SchemaRecord::of(&POINT)).is_empty());
+    }
+
+    #[test]
+    fn diff_compares_enums_per_variant() {
+        const OLD: Schema = Schema::new(
+            "E",
+            Shape::Enum(&[
+                VariantSchema::new("A", Shape::Unit),
+                VariantSchema::new("B", Shape::Struct(&[FieldSchema::serialized("x", "u8")])),
+            ]),
+        );
+        const NEW: Schema = Schema::new(
+            "E",
+            Shape::Enum(&[
+                VariantSchema::new("B", Shape::Struct(&[FieldSchema::serialized("x", "u16")])),
+                VariantSchema::new("C", Shape::Tuple(&[FieldSchema::serialized("0", "u8")])),
+            ]),
+        );
+        let shown: Vec<String> = diff(&SchemaRecord::of(&OLD), &SchemaRecord::of(&NEW))
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                "- variant `A`",
+                "~ field `B::x` type `u8` -> `u16`",
+                "+ variant `C`"
+            ]
+        );
+    }
+}

@@ -1,0 +1,230 @@
+//! Assertions for your own tests: checkpoints you keep as fixtures must
+//! keep restoring as your types change.
+//!
+//! Commit a folder of checkpoints of each type (a folder as the directory
+//! store writes it, so one written by [`Checkpointer::open`] works as is) and
+//! call [`assert_restores`] on it in a test. A code change that would break
+//! restoring those checkpoints then fails CI, with a message naming the file,
+//! the sequence number, the field and the fix, before it reaches production.
+//!
+//! Run the test once with `CHECKPOINT_BLESS=1` to write a fixture of the
+//! current schema; commit it. Blessing adds a fixture when the schema is new
+//! and never removes one, so a fixture written before a change keeps guarding
+//! that change.
+//!
+//! # Examples
+//!
+//! ```
+//! use checkpoint_core::testing::assert_restores_or_bless;
+//! // With the `checkpoint` crate: `#[derive(Checkpoint)] struct Counter { n: u64, history: Vec<u64> }`
+//! # use checkpoint_core::{Checkpoint, FieldReader, FieldWriter, FieldSchema, Schema, Shape};
+//! # #[derive(Default)]
+//! # struct Counter { n: u64, history: Vec<u64> }
+//! # impl Checkpoint for Counter {
+//! #     type Context = ();
+//! #     const SCHEMA: Schema = Schema::new("Counter", Shape::Struct(&[
+//! #         FieldSchema::serialized("n", "u64"), FieldSchema::serialized("history", "Vec<u64>"),
+//! #     ]));
+//! #     fn write_fields(&self, out: &mut FieldWriter<'_>) -> checkpoint_core::Result<()> {
+//! #         out.field("n", &self.n)?;
+//! #         out.field("history", &self.history)
+//! #     }
+//! #     fn read_fields(input: &mut FieldReader<'_>, _: &()) -> checkpoint_core::Result<Self> {
+//! #         Ok(Counter { n: input.field("n")?, history: input.field("history")? })
+//! #     }
+//! # }
+//!
+//! # let fixtures = tempfile::tempdir().unwrap();
+//! # let dir = fixtures.path();
+//! # std::env::set_var("CHECKPOINT_BLESS", "1");
+//! // In a test, with `dir` a folder committed with the code, such as
+//! // `concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/counter")`:
+//! assert_restores_or_bless::<Counter>(dir, || Counter { n: 3, history: vec![1, 2, 3] });
+//! # std::env::remove_var("CHECKPOINT_BLESS");
+//! # assert_restores_or_bless::<Counter>(dir, || unreachable!());
+//! # assert_eq!(checkpoint_core::inspect::checkpoint_files(dir).unwrap().len(), 1);
+//! ```
+//!
+//! A sample with data in every collection and every enum variant you can
+//! think of guards more than an empty one: a field's bytes are only decoded
+//! when there are some.
+
+use std::any::type_name;
+use std::fmt::Write as _;
+use std::path::Path;
+
+use crate::format::SchemaRecord;
+use crate::inspect;
+use crate::{Checkpoint, Checkpointer, DirStore, TypeShape};
+
+/// The environment variable that makes the assertions write a fixture of
+/// the current schema: `CHECKPOINT_BLESS=1`.
+pub const BLESS_VAR: &str = "CHECKPOINT_BLESS";
+
+/// Asserts that every checkpoint under `dir` restores as `T`; with
+/// `CHECKPOINT_BLESS=1`, first writes `T::default()` as a fixture when no
+/// fixture has `T`'s current schema.
+///
+/// Use [`assert_restores_or_bless`] to bless a sample of your choosing (or
+/// when `T` has no `Default`), and [`assert_restores_with`] for a type with a
+/// context.
+///
+/// # Panics
+///
+/// When a checkpoint under `dir` does not restore as `T` (the message names
+/// each file, its sequence number and the error, which names the field and
+/// the fix), when `dir` holds no checkpoint, or when blessing fails to write.
+///
+/// # Examples
+///
+/// ```no_run
+/// # use checkpoint_core::{Checkpoint, FieldReader, FieldWriter, FieldSchema, Schema, Shape};
+/// # #[derive(Default)]
+/// # struct Counter { n: u64, history: Vec<u64> }
+/// # impl Checkpoint for Counter {
+/// #     type Context = ();
+/// #     const SCHEMA: Schema = Schema::new("Counter", Shape::Struct(&[
+/// #         FieldSchema::serialized("n", "u64"), FieldSchema::serialized("history", "Vec<u64>"),
+/// #     ]));
+/// #     fn write_fields(&self, out: &mut FieldWriter<'_>) -> checkpoint_core::Result<()> {
+/// #         out.field("n", &self.n)?;
+/// #         out.field("history", &self.history)
+/// #     }
+/// #     fn read_fields(input: &mut FieldReader<'_>, _: &()) -> checkpoint_core::Result<Self> {
+/// #         Ok(Counter { n: input.field("n")?, history: input.field("history")? })
+/// #     }
+/// # }
+/// #[test]
+/// fn old_counters_restore() {
+///     checkpoint_core::testing::assert_restores::<Counter>("tests/fixtures/counter");
+/// }
+/// ```
+#[track_caller]
+pub fn assert_restores<T: Checkpoint<Context = ()> + Default>(dir: impl AsRef<Path>) {
+    check::<T>(dir.as_ref(), &(), Some(T::default));
+}
+
+/// [`assert_restores`] for a type whose restore needs a context.
+///
+/// # Panics
+///
+/// As [`assert_restores`].
+#[track_caller]
+pub fn assert_restores_with<T: Checkpoint + Default>(dir: impl AsRef<Path>, context: &T::Context) {
+    check::<T>(dir.as_ref(), context, Some(T::default));
+}
+
+/// [`assert_restores`] that blesses the value `sample` makes (called only
+/// when blessing).
+///
+/// # Panics
+///
+/// As [`assert_restores`].
+#[track_caller]
+pub fn assert_restores_or_bless<T: Checkpoint<Context = ()>>(
+    dir: impl AsRef<Path>,
+    sample: impl FnOnce() -> T,
+) {
+    check::<T>(dir.as_ref(), &(), Some(sample));
+}
+
+/// [`assert_restores_or_bless`] for a type whose restore needs a context.
+///
+/// # Panics
+///
+/// As [`assert_restores`].
+#[track_caller]
+pub fn assert_restores_or_bless_with<T: Checkpoint>(
+    dir: impl AsRef<Path>,
+    context: &T::Context,
+    sample: impl FnOnce() -> T,
+) {
+    check::<T>(dir.as_ref(), context, Some(sample));
+}
+
+fn blessing() -> bool {
+    std::env::var_os(BLESS_VAR).is_some_and(|v| !v.is_empty() && v != "0")
+}
+
+#[track_caller]
+fn check<T: Checkpoint>(dir: &Path, context: &T::Context, sample: Option<impl FnOnce() -> T>) {
+    let shown = dir.display();
+    if blessing() {
+        if let Some(sample) = sample {
+            if let Err(message) = bless(dir, sample) {
+                panic!(
+                    "could not bless a `{}` fixture under `{shown}`: {message}",
+                    T::SCHEMA.name
+                );
+            }
+        }
+    }
+    let files = match inspect::checkpoint_files(dir) {
+        Ok(files) if !files.is_empty() => files,
+        Ok(_) => panic!(
+            "no checkpoint fixtures under `{shown}`; run the test with {BLESS_VAR}=1 to write one \
+             of `{}` and commit it",
+            T::SCHEMA.name
+        ),
+        Err(e) => panic!(
+            "cannot read checkpoint fixtures under `{shown}`: {e}; run the test with \
+             {BLESS_VAR}=1 to write one of `{}` and commit it",
+            T::SCHEMA.name
+        ),
+    };
+    let store = match DirStore::open(dir) {
+        Ok(store) => store,
+        Err(e) => panic!("cannot open checkpoint fixtures under `{shown}`: {e}"),
+    };
+    let checkpointer = match Checkpointer::new(store) {
+        Ok(c) => c,
+        Err(e) => panic!("cannot open checkpoint fixtures under `{shown}`: {e}"),
+    };
+    let mut failures = String::new();
+    let mut failed = 0;
+    for (seq, path) in &files {
+        if let Err(e) = checkpointer.restore_with::<T>(*seq, context) {
+            failed += 1;
+            let file = path
+                .file_name()
+                .map_or(shown.to_string(), |n| n.to_string_lossy().into_owned());
+            let _ = write!(failures, "\n  - {file} (#{seq}): {e}");
+        }
+    }
+    if failed > 0 {
+        panic!(
+            "{failed} of {} checkpoint fixtures under `{shown}` no longer restore as `{}` ({}):\
+             {failures}\nIf the change is deliberate, apply the fix each error names so that \
+             checkpoints already written keep restoring.",
+            files.len(),
+            T::SCHEMA.name,
+            type_name::<T>(),
+        );
+    }
+}
+
+/// Writes `sample` as a new checkpoint under `dir` unless a checkpoint there
+/// already has `T`'s current schema.
+fn bless<T: Checkpoint>(dir: &Path, sample: impl FnOnce() -> T) -> Result<(), String> {
+    let current = SchemaRecord::of(&T::SCHEMA);
+    let shapes: Vec<(String, TypeShape)> = T::field_shapes()
+        .into_iter()
+        .map(|(name, shape)| (name.to_owned(), shape))
+        .collect();
+    if let Ok(files) = inspect::checkpoint_files(dir) {
+        for (seq, path) in files {
+            let found = inspect::inspect_file(&path, seq).map_err(|e| e.to_string())?;
+            if found.header.is_some_and(|h| {
+                h.type_name == T::SCHEMA.name && h.schema == current && h.field_shapes == shapes
+            }) {
+                return Ok(());
+            }
+        }
+    }
+    // Fixtures are kept forever: retention must not delete the old ones.
+    let checkpointer = Checkpointer::open(dir)
+        .map_err(|e| e.to_string())?
+        .keep_last(usize::MAX);
+    checkpointer.save(&sample()).map_err(|e| e.to_string())?;
+    Ok(())
+}
