@@ -188,7 +188,8 @@ fn kill_participants(
     let mut report = KillReport::default();
     std::thread::scope(|s| {
         // The coordinator: commit the next epoch as soon as its parts are
-        // all there, and collect garbage now and then.
+        // all there, and collect garbage now and then. The parts are saved
+        // by other processes, so it reads them back (`commit_verifying`).
         let coordinator = s.spawn(|| {
             let mut commits = 0u64;
             while !stop.load(Ordering::Relaxed) {
