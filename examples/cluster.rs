@@ -54,11 +54,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             *s = shard(s.shard, epoch);
         }
         ledger = ledger_at(epoch);
-        group.save_part(epoch, "shard-0", &shards[0])?;
-        group.save_part(epoch, "shard-1", &shards[1])?;
-        group.save_part(epoch, "ledger", &ledger)?;
-        // The coordinator: one conditional create makes the epoch whole.
-        let record = group.commit(epoch, &["shard-0", "shard-1", "ledger"])?;
+        let parts = [
+            group.save_part(epoch, "shard-0", &shards[0])?,
+            group.save_part(epoch, "shard-1", &shards[1])?,
+            group.save_part(epoch, "ledger", &ledger)?,
+        ];
+        // The coordinator, handed what the saves returned: one conditional
+        // create makes the epoch whole.
+        let record = group.commit(epoch, &["shard-0", "shard-1", "ledger"], &parts)?;
         println!("committed epoch {epoch} ({} parts)", record.parts.len());
     }
     let report = group.collect_garbage(2)?;

@@ -39,6 +39,16 @@ bucket_ready() {
     [[ "$code" == 200 ]]
 }
 
+# The bucket can list before the volume server serves objects (a GET then
+# answers 500 for a moment after a restart): wait until an object round-trips.
+objects_ready() {
+    local probe="$ENDPOINT/$BUCKET/.readiness-probe"
+    bucket_ready &&
+        [[ "$(curl --silent --max-time 2 --output /dev/null --write-out '%{http_code}' \
+            -X PUT --data-binary ready "$probe" 2>/dev/null || true)" == 200 ]] &&
+        [[ "$(curl --silent --max-time 2 "$probe" 2>/dev/null || true)" == ready ]]
+}
+
 start() {
     if [[ -f "$PIDFILE" ]] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null && bucket_ready; then
         echo "seaweedfs already running (pid $(cat "$PIDFILE"))" >&2
@@ -52,7 +62,7 @@ start() {
         -admin.ui=false >"$STATE/weed.log" 2>&1 </dev/null &
     echo $! >"$PIDFILE"
     local deadline=$((SECONDS + ${CHECKPOINT_SEAWEEDFS_WAIT:-60}))
-    until bucket_ready; do
+    until objects_ready; do
         if ! kill -0 "$(cat "$PIDFILE")" 2>/dev/null; then
             echo "seaweedfs exited; last lines of $STATE/weed.log:" >&2
             tail -n 20 "$STATE/weed.log" >&2

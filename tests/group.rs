@@ -3,21 +3,32 @@
 
 mod group_common;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use checkpoint::group::{Group, GroupError};
-use checkpoint::Store;
+use checkpoint::group::{Group, GroupError, PartInfo};
 use checkpoint::{DirStore, MemStore};
+use checkpoint::{Store, StoreError};
 use group_common::{overwrite, Ledger, NodeState};
 
 const NODES: [&str; 3] = ["a", "b", "c"];
 
-fn save_all(group: &Group, epoch: u64) {
-    for node in NODES {
-        group
-            .save_part(epoch, node, &NodeState::at(node, epoch))
-            .unwrap();
-    }
+/// Saves every node's part of `epoch` and returns what the saves returned.
+fn save_all(group: &Group, epoch: u64) -> Vec<PartInfo> {
+    NODES
+        .iter()
+        .map(|node| {
+            group
+                .save_part(epoch, node, &NodeState::at(node, epoch))
+                .unwrap()
+        })
+        .collect()
+}
+
+/// Saves and commits `epoch` as a coordinator holding the saves' results.
+fn save_and_commit(group: &Group, epoch: u64) {
+    let parts = save_all(group, epoch);
+    group.commit(epoch, &NODES, &parts).unwrap();
 }
 
 fn part_key(group: &Group, epoch: u64, node: &str) -> String {
@@ -29,18 +40,28 @@ fn every_participant_restores_the_same_committed_epoch(store: Arc<dyn Store>) {
     assert!(group.latest_committed_epoch().unwrap().is_none());
     assert!(group.restore_latest::<NodeState>("a").unwrap().is_none());
     for epoch in 1..=3 {
-        save_all(&group, epoch);
-        group
-            .save_part(
-                epoch,
-                "ledger",
-                &Ledger {
-                    balance: -(epoch as i64),
-                },
-            )
-            .unwrap();
-        let record = group.commit(epoch, &["a", "b", "c", "ledger"]).unwrap();
+        let mut parts = save_all(&group, epoch);
+        parts.push(
+            group
+                .save_part(
+                    epoch,
+                    "ledger",
+                    &Ledger {
+                        balance: -(epoch as i64),
+                    },
+                )
+                .unwrap(),
+        );
+        let ids = ["a", "b", "c", "ledger"];
+        // Epoch 2 goes through the coordinator that reads the parts back:
+        // both commits write the same record.
+        let record = if epoch == 2 {
+            group.commit_verifying(epoch, &ids).unwrap()
+        } else {
+            group.commit(epoch, &ids, &parts).unwrap()
+        };
         assert_eq!(record.parts.len(), 4);
+        assert_eq!(group.commit_record(epoch).unwrap(), Some(record));
     }
     for node in NODES {
         let restored = group.restore_latest::<NodeState>(node).unwrap().unwrap();
@@ -58,22 +79,68 @@ fn every_participant_restores_the_same_committed_epoch(store: Arc<dyn Store>) {
 
 fn a_missing_part_refuses_the_commit_naming_it(store: Arc<dyn Store>) {
     let group = Group::from_shared(store, "g").unwrap();
-    group.save_part(1, "a", &NodeState::at("a", 1)).unwrap();
-    group.save_part(1, "c", &NodeState::at("c", 1)).unwrap();
-    let err = group.commit(1, &NODES).unwrap_err();
-    assert!(
-        matches!(&err, GroupError::PartMissing { participant, epoch: 1, .. } if participant == "b"),
-        "{err:?}"
-    );
-    assert!(err.to_string().contains("participant `b`"), "{err}");
+    let a = group.save_part(1, "a", &NodeState::at("a", 1)).unwrap();
+    let c = group.save_part(1, "c", &NodeState::at("c", 1)).unwrap();
+    let handed = [a.clone(), c.clone()];
+    for err in [
+        group.commit(1, &NODES, &handed).unwrap_err(),
+        group.commit_verifying(1, &NODES).unwrap_err(),
+    ] {
+        assert!(
+            matches!(&err, GroupError::PartMissing { participant, epoch: 1, .. } if participant == "b"),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("participant `b`"), "{err}");
+    }
     assert_eq!(group.latest_committed_epoch().unwrap(), None);
     assert!(matches!(
         group.restore::<NodeState>(1, "a"),
         Err(GroupError::NotCommitted { epoch: 1, .. })
     ));
-    // Once the part is there the same commit goes through.
-    group.save_part(1, "b", &NodeState::at("b", 1)).unwrap();
-    group.commit(1, &NODES).unwrap();
+    // Saved but not handed over is still missing: a part is never assumed.
+    let b = group.save_part(1, "b", &NodeState::at("b", 1)).unwrap();
+    let err = group.commit(1, &NODES, &handed).unwrap_err();
+    assert!(
+        matches!(&err, GroupError::PartMissing { participant, .. } if participant == "b"),
+        "{err:?}"
+    );
+    assert_eq!(group.latest_committed_epoch().unwrap(), None);
+    // Once every part is handed over the same commit goes through.
+    group.commit(1, &NODES, &[c, b, a]).unwrap();
+    assert_eq!(group.latest_committed_epoch().unwrap(), Some(1));
+}
+
+fn parts_that_do_not_fit_the_commit_are_refused(store: Arc<dyn Store>) {
+    let group = Group::from_shared(store, "g").unwrap();
+    let old = save_all(&group, 1);
+    let mut parts = save_all(&group, 2);
+    let stranger = group.save_part(2, "d", &NodeState::at("d", 2)).unwrap();
+    let cases = [
+        // A part of another epoch for `b`.
+        (
+            vec![parts[0].clone(), old[1].clone(), parts[2].clone()],
+            "b",
+        ),
+        // A part of a participant outside the set.
+        (
+            parts.iter().cloned().chain([stranger]).collect::<Vec<_>>(),
+            "d",
+        ),
+        // Two different parts for `c`.
+        (parts.iter().cloned().chain([old[2].clone()]).collect(), "c"),
+    ];
+    for (handed, culprit) in cases {
+        let err = group.commit(2, &NODES, &handed).unwrap_err();
+        assert!(
+            matches!(&err, GroupError::PartsMismatch { participant, epoch: 2, .. } if participant == culprit),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains(&format!("`{culprit}`")), "{err}");
+    }
+    assert_eq!(group.latest_committed_epoch().unwrap(), None);
+    // The same part handed twice is harmless.
+    parts.push(parts[0].clone());
+    group.commit(2, &NODES, &parts).unwrap();
 }
 
 fn a_corrupt_part_refuses_the_commit_naming_it(store: Arc<dyn Store>) {
@@ -84,7 +151,7 @@ fn a_corrupt_part_refuses_the_commit_naming_it(store: Arc<dyn Store>) {
     let last = bytes.len() - 6;
     bytes[last] ^= 1;
     overwrite(&*store, &key, &bytes);
-    let err = group.commit(1, &NODES).unwrap_err();
+    let err = group.commit_verifying(1, &NODES).unwrap_err();
     assert!(
         matches!(&err, GroupError::PartCorrupt { participant, .. } if participant == "c"),
         "{err:?}"
@@ -94,17 +161,50 @@ fn a_corrupt_part_refuses_the_commit_naming_it(store: Arc<dyn Store>) {
     group.save_part(2, "c", &NodeState::at("c", 2)).unwrap();
     let other = store.get(&part_key(&group, 2, "c")).unwrap().unwrap();
     overwrite(&*store, &key, &other);
-    let err = group.commit(1, &NODES).unwrap_err();
+    let err = group.commit_verifying(1, &NODES).unwrap_err();
     assert!(
         matches!(&err, GroupError::PartCorrupt { participant, .. } if participant == "c"),
         "{err:?}"
     );
 }
 
+fn a_part_copied_into_another_slot_is_refused(store: Arc<dyn Store>) {
+    let group = Group::from_shared(store.clone(), "g").unwrap();
+    // `a` and `c` hold states of the same type, so only the slot differs.
+    save_all(&group, 1);
+    let from_a = store.get(&part_key(&group, 1, "a")).unwrap().unwrap();
+    overwrite(&*store, &part_key(&group, 1, "c"), &from_a);
+    let err = group.commit_verifying(1, &NODES).unwrap_err();
+    assert!(
+        matches!(&err, GroupError::PartCorrupt { participant, epoch: 1, .. } if participant == "c"),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("participant `a`"), "{err}");
+    assert_eq!(group.latest_committed_epoch().unwrap(), None);
+
+    // After a commit, a copy over a committed part is refused at restore.
+    save_and_commit(&group, 2);
+    let from_a = store.get(&part_key(&group, 2, "a")).unwrap().unwrap();
+    overwrite(&*store, &part_key(&group, 2, "b"), &from_a);
+    let err = group.restore_latest::<NodeState>("b").unwrap_err();
+    assert!(
+        matches!(&err, GroupError::PartUnreadable { participant, epoch: 2, .. } if participant == "b"),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("participant `a`"), "{err}");
+    assert_eq!(
+        group
+            .restore_latest::<NodeState>("a")
+            .unwrap()
+            .unwrap()
+            .state,
+        NodeState::at("a", 2)
+    );
+}
+
 fn uncommitted_epochs_are_never_restored(store: Arc<dyn Store>) {
     let group = Group::from_shared(store, "g").unwrap();
-    save_all(&group, 1);
-    group.commit(1, &NODES).unwrap();
+    save_and_commit(&group, 1);
     // Epoch 2 complete on disk but not committed; epoch 3 half saved.
     save_all(&group, 2);
     group.save_part(3, "a", &NodeState::at("a", 3)).unwrap();
@@ -124,8 +224,7 @@ fn uncommitted_epochs_are_never_restored(store: Arc<dyn Store>) {
 fn an_unreadable_committed_part_is_an_error_not_a_fallback(store: Arc<dyn Store>) {
     let group = Group::from_shared(store.clone(), "g").unwrap();
     for epoch in 1..=2 {
-        save_all(&group, epoch);
-        group.commit(epoch, &NODES).unwrap();
+        save_and_commit(&group, epoch);
     }
     let key = part_key(&group, 2, "b");
     let mut bytes = store.get(&key).unwrap().unwrap();
@@ -164,10 +263,19 @@ fn an_unreadable_committed_part_is_an_error_not_a_fallback(store: Arc<dyn Store>
 
 fn concurrent_coordinators_write_exactly_one_record(store: Arc<dyn Store>) {
     let group = Group::from_shared(store.clone(), "g").unwrap();
-    save_all(&group, 1);
+    let parts = save_all(&group, 1);
     let records: Vec<_> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..8)
-            .map(|_| s.spawn(|| group.commit(1, &NODES)))
+            .map(|i| {
+                let (group, parts) = (&group, &parts);
+                s.spawn(move || {
+                    if i % 2 == 0 {
+                        group.commit(1, &NODES, parts)
+                    } else {
+                        group.commit_verifying(1, &NODES)
+                    }
+                })
+            })
             .collect();
         handles
             .into_iter()
@@ -177,12 +285,60 @@ fn concurrent_coordinators_write_exactly_one_record(store: Arc<dyn Store>) {
     assert!(records.windows(2).all(|w| w[0] == w[1]));
     assert_eq!(store.list("group/g/commits/").unwrap().len(), 1);
     // A retry after success is a success; a different participant set is a conflict.
-    group.commit(1, &NODES).unwrap();
-    let err = group.commit(1, &["a", "b"]).unwrap_err();
+    group.commit(1, &NODES, &parts).unwrap();
+    group.commit_verifying(1, &NODES).unwrap();
+    let err = group.commit(1, &["a", "b"], &parts[..2]).unwrap_err();
     assert!(
         matches!(err, GroupError::CommitConflict { epoch: 1, .. }),
         "{err:?}"
     );
+    let err = group.commit_verifying(1, &["a", "b"]).unwrap_err();
+    assert!(
+        matches!(err, GroupError::CommitConflict { epoch: 1, .. }),
+        "{err:?}"
+    );
+}
+
+fn a_retried_commit_of_a_superseded_collected_epoch_says_so(store: Arc<dyn Store>) {
+    let group = Group::from_shared(store, "g").unwrap();
+    let first = save_all(&group, 1);
+    group.commit(1, &NODES, &first).unwrap();
+    for epoch in 2..=3 {
+        save_and_commit(&group, epoch);
+    }
+    // Not yet collected: a retry finds its record and succeeds.
+    group.commit(1, &NODES, &first).unwrap();
+    group.commit_verifying(1, &NODES).unwrap();
+    // Collected: the retry is told its epoch is older than the newest one.
+    group.collect_garbage(1).unwrap();
+    let errors = [
+        group.commit(1, &NODES, &first).unwrap_err(),
+        group.commit_verifying(1, &NODES).unwrap_err(),
+    ];
+    for err in errors {
+        assert!(
+            matches!(
+                err,
+                GroupError::EpochSuperseded {
+                    epoch: 1,
+                    committed: 3,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert!(
+            err.to_string()
+                .contains("older than the newest committed epoch 3"),
+            "{err}"
+        );
+    }
+    // Nothing came back to life.
+    assert_eq!(group.committed_epochs().unwrap(), vec![3]);
+    assert!(matches!(
+        group.restore::<NodeState>(1, "a"),
+        Err(GroupError::NotCommitted { epoch: 1, .. })
+    ));
 }
 
 fn parts_are_written_once_and_old_epochs_refused(store: Arc<dyn Store>) {
@@ -195,7 +351,7 @@ fn parts_are_written_once_and_old_epochs_refused(store: Arc<dyn Store>) {
         matches!(err, GroupError::PartExists { epoch: 5, .. }),
         "{err:?}"
     );
-    group.commit(5, &NODES).unwrap();
+    group.commit_verifying(5, &NODES).unwrap();
     assert_eq!(
         group.restore::<NodeState>(5, "a").unwrap(),
         NodeState::at("a", 5)
@@ -213,11 +369,11 @@ fn parts_are_written_once_and_old_epochs_refused(store: Arc<dyn Store>) {
         "{err:?}"
     );
     assert!(matches!(
-        group.commit(5, &[]),
+        group.commit(5, &[], &[]),
         Err(GroupError::InvalidName { .. })
     ));
     assert!(matches!(
-        group.commit(6, &["a", "a"]),
+        group.commit_verifying(6, &["a", "a"]),
         Err(GroupError::InvalidName { .. })
     ));
     assert!(matches!(
@@ -229,10 +385,13 @@ fn parts_are_written_once_and_old_epochs_refused(store: Arc<dyn Store>) {
 
 fn retention_keeps_the_newest_committed_and_everything_in_flight(store: Arc<dyn Store>) {
     let group = Group::from_shared(store.clone(), "g").unwrap();
+    let mut in_flight = Vec::new();
     for epoch in 1..=7 {
-        save_all(&group, epoch);
+        let parts = save_all(&group, epoch);
         if epoch != 4 && epoch != 7 {
-            group.commit(epoch, &NODES).unwrap();
+            group.commit(epoch, &NODES, &parts).unwrap();
+        } else {
+            in_flight = parts;
         }
     }
     let report = group.collect_garbage(2).unwrap();
@@ -246,7 +405,7 @@ fn retention_keeps_the_newest_committed_and_everything_in_flight(store: Arc<dyn 
         .collect();
     assert_eq!(epochs.into_iter().collect::<Vec<_>>(), vec![5, 6, 7]);
     // The in-flight epoch 7 survives and commits.
-    group.commit(7, &NODES).unwrap();
+    group.commit(7, &NODES, &in_flight).unwrap();
     for node in NODES {
         assert_eq!(
             group
@@ -274,8 +433,7 @@ fn garbage_collection_is_safe_while_participants_write(store: Arc<dyn Store>) {
             }
         });
         for epoch in 1..=15 {
-            save_all(&group, epoch);
-            group.commit(epoch, &NODES).unwrap();
+            save_and_commit(&group, epoch);
             for node in NODES {
                 let restored = group.restore_latest::<NodeState>(node).unwrap().unwrap();
                 assert!(restored.epoch >= epoch);
@@ -293,76 +451,171 @@ fn garbage_collection_is_safe_while_participants_write(store: Arc<dyn Store>) {
     );
 }
 
+/// A store that counts the calls the protocol makes.
+#[derive(Debug)]
+struct Counting {
+    inner: Arc<dyn Store>,
+    creates: AtomicUsize,
+    reads: AtomicUsize,
+    lists: AtomicUsize,
+}
+
+impl Counting {
+    fn reset(&self) -> [usize; 3] {
+        [&self.creates, &self.reads, &self.lists].map(|n| n.swap(0, Ordering::SeqCst))
+    }
+}
+
+impl Store for Counting {
+    fn put_if_absent(&self, key: &str, bytes: &[u8]) -> Result<(), StoreError> {
+        self.creates.fetch_add(1, Ordering::SeqCst);
+        self.inner.put_if_absent(key, bytes)
+    }
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.reads.fetch_add(1, Ordering::SeqCst);
+        self.inner.get(key)
+    }
+    fn get_prefix(&self, key: &str, len: usize) -> Result<Option<Vec<u8>>, StoreError> {
+        self.reads.fetch_add(1, Ordering::SeqCst);
+        self.inner.get_prefix(key, len)
+    }
+    fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        self.lists.fetch_add(1, Ordering::SeqCst);
+        self.inner.list(prefix)
+    }
+    fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.inner.delete(key)
+    }
+    fn location(&self, key: &str) -> String {
+        self.inner.location(key)
+    }
+}
+
+fn a_commit_handed_the_parts_is_one_create_and_reads_nothing(store: Arc<dyn Store>) {
+    let counting = Arc::new(Counting {
+        inner: store,
+        creates: AtomicUsize::new(0),
+        reads: AtomicUsize::new(0),
+        lists: AtomicUsize::new(0),
+    });
+    let group = Group::from_shared(counting.clone(), "g").unwrap();
+    let parts = save_all(&group, 1);
+    // Each save: its create, and a listing of the commits beside it.
+    assert_eq!(counting.reset(), [3, 0, 3]);
+    group.commit(1, &NODES, &parts).unwrap();
+    // The record's create, and a listing of the commits beside it.
+    assert_eq!(counting.reset(), [1, 0, 1]);
+    save_all(&group, 2);
+    counting.reset();
+    group.commit_verifying(2, &NODES).unwrap();
+    assert_eq!(counting.reset(), [1, 3, 1], "one read per part");
+    assert_eq!(
+        group
+            .restore_latest::<NodeState>("c")
+            .unwrap()
+            .unwrap()
+            .state,
+        NodeState::at("c", 2)
+    );
+}
+
 macro_rules! protocol_tests {
     ($store:expr) => {
         #[test]
         fn every_participant_restores_the_same_committed_epoch() {
-            if let Some(s) = $store {
+            if let Some((s, _keep)) = $store {
                 super::every_participant_restores_the_same_committed_epoch(s)
             }
         }
         #[test]
         fn a_missing_part_refuses_the_commit_naming_it() {
-            if let Some(s) = $store {
+            if let Some((s, _keep)) = $store {
                 super::a_missing_part_refuses_the_commit_naming_it(s)
             }
         }
         #[test]
+        fn parts_that_do_not_fit_the_commit_are_refused() {
+            if let Some((s, _keep)) = $store {
+                super::parts_that_do_not_fit_the_commit_are_refused(s)
+            }
+        }
+        #[test]
+        fn a_part_copied_into_another_slot_is_refused() {
+            if let Some((s, _keep)) = $store {
+                super::a_part_copied_into_another_slot_is_refused(s)
+            }
+        }
+        #[test]
+        fn a_retried_commit_of_a_superseded_collected_epoch_says_so() {
+            if let Some((s, _keep)) = $store {
+                super::a_retried_commit_of_a_superseded_collected_epoch_says_so(s)
+            }
+        }
+        #[test]
+        fn a_commit_handed_the_parts_is_one_create_and_reads_nothing() {
+            if let Some((s, _keep)) = $store {
+                super::a_commit_handed_the_parts_is_one_create_and_reads_nothing(s)
+            }
+        }
+        #[test]
         fn a_corrupt_part_refuses_the_commit_naming_it() {
-            if let Some(s) = $store {
+            if let Some((s, _keep)) = $store {
                 super::a_corrupt_part_refuses_the_commit_naming_it(s)
             }
         }
         #[test]
         fn uncommitted_epochs_are_never_restored() {
-            if let Some(s) = $store {
+            if let Some((s, _keep)) = $store {
                 super::uncommitted_epochs_are_never_restored(s)
             }
         }
         #[test]
         fn an_unreadable_committed_part_is_an_error_not_a_fallback() {
-            if let Some(s) = $store {
+            if let Some((s, _keep)) = $store {
                 super::an_unreadable_committed_part_is_an_error_not_a_fallback(s)
             }
         }
         #[test]
         fn concurrent_coordinators_write_exactly_one_record() {
-            if let Some(s) = $store {
+            if let Some((s, _keep)) = $store {
                 super::concurrent_coordinators_write_exactly_one_record(s)
             }
         }
         #[test]
         fn parts_are_written_once_and_old_epochs_refused() {
-            if let Some(s) = $store {
+            if let Some((s, _keep)) = $store {
                 super::parts_are_written_once_and_old_epochs_refused(s)
             }
         }
         #[test]
         fn retention_keeps_the_newest_committed_and_everything_in_flight() {
-            if let Some(s) = $store {
+            if let Some((s, _keep)) = $store {
                 super::retention_keeps_the_newest_committed_and_everything_in_flight(s)
             }
         }
         #[test]
         fn garbage_collection_is_safe_while_participants_write() {
-            if let Some(s) = $store {
+            if let Some((s, _keep)) = $store {
                 super::garbage_collection_is_safe_while_participants_write(s)
             }
         }
     };
 }
 
+// Each test gets a store and whatever must live as long as the test.
+
 mod memory {
     use super::*;
-    protocol_tests!(Some(Arc::new(MemStore::new()) as Arc<dyn Store>));
+    protocol_tests!(Some((Arc::new(MemStore::new()) as Arc<dyn Store>, ())));
 }
 
 mod directory {
     use super::*;
-    fn store() -> Option<Arc<dyn Store>> {
-        // The directory outlives the test only as long as the OS keeps /tmp.
-        let dir = tempfile::tempdir().unwrap().keep();
-        Some(Arc::new(DirStore::open(dir).unwrap()))
+    /// The store and its directory, removed when the test ends.
+    fn store() -> Option<(Arc<dyn Store>, tempfile::TempDir)> {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(DirStore::open(dir.path()).unwrap());
+        Some((store, dir))
     }
     protocol_tests!(store());
 }
@@ -370,8 +623,8 @@ mod directory {
 #[cfg(feature = "object-store")]
 mod s3 {
     use super::*;
-    fn store() -> Option<Arc<dyn Store>> {
-        group_common::s3_store("group protocol on S3").map(|s| Arc::new(s) as Arc<dyn Store>)
+    fn store() -> Option<(Arc<dyn Store>, ())> {
+        group_common::s3_store("group protocol on S3").map(|s| (Arc::new(s) as Arc<dyn Store>, ()))
     }
     protocol_tests!(store());
 }

@@ -94,7 +94,7 @@ fn stalled_coordinator(group: &Group) -> ! {
     }
     println!("parts-saved {epoch}");
     std::thread::sleep(Duration::from_secs(60));
-    group.commit(epoch, &IDS).unwrap();
+    group.commit_verifying(epoch, &IDS).unwrap();
     std::process::exit(0)
 }
 
@@ -188,7 +188,8 @@ fn kill_participants(
     let mut report = KillReport::default();
     std::thread::scope(|s| {
         // The coordinator: commit the next epoch as soon as its parts are
-        // all there, and collect garbage now and then.
+        // all there, and collect garbage now and then. The parts are saved
+        // by other processes, so it reads them back (`commit_verifying`).
         let coordinator = s.spawn(|| {
             let mut commits = 0u64;
             while !stop.load(Ordering::Relaxed) {
@@ -198,7 +199,7 @@ fn kill_participants(
                 }
                 let held = gate.lock().unwrap();
                 let epoch = latest(&group) + 1;
-                match group.commit(epoch, &IDS) {
+                match group.commit_verifying(epoch, &IDS) {
                     Ok(_) => {
                         commits += 1;
                         if commits % 16 == 0 {
@@ -300,7 +301,7 @@ fn coordinator_killed_before_commit(spec: &str) {
                 .save_part(epoch, id, &NodeState::at(id, epoch))
                 .unwrap();
         }
-        group.commit(epoch, &IDS).unwrap();
+        group.commit_verifying(epoch, &IDS).unwrap();
     }
     let mut children = Children(vec![spawn("stalled-coordinator", spec, "", Stdio::piped())]);
     // The test harness of the child prints its own lines around ours.
@@ -325,7 +326,7 @@ fn coordinator_killed_before_commit(spec: &str) {
     for id in IDS {
         group.save_part(4, id, &NodeState::at(id, 4)).unwrap();
     }
-    group.commit(4, &IDS).unwrap();
+    group.commit_verifying(4, &IDS).unwrap();
     let report = group.collect_garbage(1).unwrap();
     assert_eq!(report.uncommitted_epochs, vec![3]);
     assert_eq!(
@@ -407,12 +408,9 @@ mod s3 {
                     let epoch = committed + 1;
                     let round = IDS
                         .iter()
-                        .try_for_each(|id| {
-                            group
-                                .save_part(epoch, id, &NodeState::at(id, epoch))
-                                .map(drop)
-                        })
-                        .and_then(|()| group.commit(epoch, &IDS).map(drop));
+                        .map(|id| group.save_part(epoch, id, &NodeState::at(id, epoch)))
+                        .collect::<Result<Vec<_>, _>>()
+                        .and_then(|parts| group.commit(epoch, &IDS, &parts).map(drop));
                     match round {
                         Ok(()) => committed = epoch,
                         Err(e) => {
@@ -451,7 +449,7 @@ mod s3 {
                 Err(e) => panic!("save after restart: {e}"),
             }
         }
-        group.commit(next, &IDS).unwrap();
+        group.commit_verifying(next, &IDS).unwrap();
         assert_eq!(
             group
                 .restore_latest::<NodeState>("p2")

@@ -19,9 +19,10 @@ pub enum GroupError {
         /// What is wrong with it.
         reason: String,
     },
-    /// A commit found a participant's part absent; nothing was committed.
+    /// A commit found a participant's part absent (or, given the saved
+    /// parts, not among them); nothing was committed.
     #[error(
-        "cannot commit epoch {epoch} of group `{group}`: participant `{participant}` has not saved its part (`{location}`); commit once it has"
+        "cannot commit epoch {epoch} of group `{group}`: participant `{participant}` has no saved part (`{location}`); commit once it has saved it"
     )]
     PartMissing {
         /// The group.
@@ -32,6 +33,21 @@ pub enum GroupError {
         participant: String,
         /// Where the part should be.
         location: String,
+    },
+    /// The parts handed to a commit do not fit its epoch and participant
+    /// set; nothing was committed.
+    #[error(
+        "cannot commit epoch {epoch} of group `{group}`: the part handed over for participant `{participant}` does not fit: {reason}; hand over what each participant's save of this epoch returned"
+    )]
+    PartsMismatch {
+        /// The group.
+        group: String,
+        /// The epoch.
+        epoch: Epoch,
+        /// The participant the part was handed for.
+        participant: String,
+        /// What does not fit.
+        reason: String,
     },
     /// A commit found a participant's part damaged; nothing was committed.
     #[error(
@@ -75,9 +91,11 @@ pub enum GroupError {
         /// Where the commit record is.
         location: String,
     },
-    /// A newer epoch is already committed, so this one can never be restored.
+    /// A newer epoch is already committed, so this one can never be the
+    /// latest. A commit retried after its epoch was superseded and collected
+    /// ends here too.
     #[error(
-        "epoch {epoch} of group `{group}` is superseded: epoch {committed} is already committed; use an epoch above {committed}"
+        "epoch {epoch} of group `{group}` is older than the newest committed epoch {committed}, so it can never be restored as the latest; save and commit under an epoch above {committed}"
     )]
     EpochSuperseded {
         /// The group.

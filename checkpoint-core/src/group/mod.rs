@@ -1,22 +1,39 @@
 //! Group checkpoints: several participants checkpoint one logical state
 //! together, by epoch, and a restore never mixes parts of different epochs.
 //!
-//! Each participant saves its part of epoch `E` ([`Group::save_part`]); a
-//! coordinator then commits `E` ([`Group::commit`]), which checks that every
-//! part is present and intact and writes one commit record with a
-//! create-if-absent. That single atomic create is the commit point: before it
-//! the epoch does not exist for a restore, after it the epoch is complete.
+//! A group has a name and, for each epoch, a fixed set of participant ids.
+//! Each participant saves its part of epoch `E` (its own [`Checkpoint`]
+//! type; participants may differ) and gets back a [`PartInfo`] once the part
+//! is durable. A coordinator that is handed every participant's `PartInfo`
+//! commits `E` ([`Group::commit`]) with one create-if-absent of the commit
+//! record, listing each part's length and checksum: that single atomic
+//! create is the commit point, and it is the only round trip the commit
+//! adds to writing the parts. Before it the epoch does not exist for a
+//! restore; after it the epoch is complete. A coordinator that only knows
+//! the participant set uses [`Group::commit_verifying`], which reads every
+//! part back first.
+//!
 //! Every participant restores from the same newest committed epoch
-//! ([`Group::latest_committed_epoch`]). The protocol is written down in
-//! `docs/GROUP.md`.
+//! ([`Group::latest_committed_epoch`]), and each restore checks its part
+//! against the record, so a part damaged, replaced or copied from another
+//! participant after the commit is an error naming participant and epoch,
+//! never a silent fall back to an older epoch. [`Group::collect_garbage`]
+//! removes old epochs while participants keep writing. The protocol is
+//! written down in `docs/GROUP.md`.
 //!
 //! It runs on any [`Store`]: the directory store on one machine, or an
 //! object store shared by many.
 //!
 //! # Examples
 //!
+//! Three participants of two types save epochs 1 and 2; epoch 2 is
+//! committed by a coordinator holding their `PartInfo`s; after a restart
+//! every participant restores epoch 2. Epoch 3 is saved by two of the three
+//! only, so it cannot commit and is never restored.
+//!
 //! ```
-//! # use checkpoint_core::group::{Group, GroupError};
+//! use checkpoint_core::group::{Group, GroupError};
+//! use checkpoint_core::DirStore;
 //! # use checkpoint_core::{Checkpoint, FieldReader, FieldSchema, FieldWriter, Schema, Shape};
 //! # #[derive(Debug, PartialEq)] struct Counter(u64);
 //! # impl Checkpoint for Counter {
@@ -25,23 +42,58 @@
 //! #     fn write_fields(&self, out: &mut FieldWriter<'_>) -> checkpoint_core::Result<()> { out.field("0", &self.0) }
 //! #     fn read_fields(input: &mut FieldReader<'_>, _: &()) -> checkpoint_core::Result<Self> { Ok(Counter(input.field("0")?)) }
 //! # }
+//! # #[derive(Debug, PartialEq)] struct Ledger(i64);
+//! # impl Checkpoint for Ledger {
+//! #     type Context = ();
+//! #     const SCHEMA: Schema = Schema::new("Ledger", Shape::Tuple(&[FieldSchema::serialized("0", "i64")]));
+//! #     fn write_fields(&self, out: &mut FieldWriter<'_>) -> checkpoint_core::Result<()> { out.field("0", &self.0) }
+//! #     fn read_fields(input: &mut FieldReader<'_>, _: &()) -> checkpoint_core::Result<Self> { Ok(Ledger(input.field("0")?)) }
+//! # }
 //! # fn main() -> Result<(), GroupError> {
-//! # let dir = tempfile::tempdir().unwrap();
-//! let store = checkpoint_core::DirStore::open(dir.path())?;
-//! let group = Group::new(store, "orders")?;
-//! group.save_part(1, "node-a", &Counter(10))?;
-//! group.save_part(1, "node-b", &Counter(20))?;
-//! group.commit(1, &["node-a", "node-b"])?;
+//! let dir = tempfile::tempdir().expect("a temporary directory");
+//! let group = Group::new(DirStore::open(dir.path())?, "orders")?;
+//! let ids = ["node-a", "node-b", "ledger"];
+//! let (a, b, ledger) = (
+//!     group.participant("node-a")?,
+//!     group.participant("node-b")?,
+//!     group.participant("ledger")?,
+//! );
 //!
-//! let restored = group.restore_latest::<Counter>("node-b")?.expect("epoch 1 is committed");
-//! assert_eq!((restored.epoch, restored.state), (1, Counter(20)));
+//! for epoch in 1..=2 {
+//!     // Each participant saves its part (usually in its own process) and
+//!     // hands the returned `PartInfo` to the coordinator.
+//!     let parts = [
+//!         a.save(epoch, &Counter(10 * epoch))?,
+//!         b.save(epoch, &Counter(20 * epoch))?,
+//!         ledger.save(epoch, &Ledger(-(epoch as i64)))?,
+//!     ];
+//!     let record = group.commit(epoch, &ids, &parts)?;
+//!     assert_eq!(record.parts.len(), 3);
+//! }
+//!
+//! // Epoch 3: `ledger` never saves, so the epoch cannot commit.
+//! let parts = [a.save(3, &Counter(30))?, b.save(3, &Counter(60))?];
+//! let err = group.commit(3, &ids, &parts).unwrap_err();
+//! assert!(matches!(err, GroupError::PartMissing { ref participant, .. } if participant == "ledger"));
+//!
+//! // After a crash: every participant restores the same committed epoch.
+//! let group = Group::new(DirStore::open(dir.path())?, "orders")?;
+//! assert_eq!(group.latest_committed_epoch()?, Some(2));
+//! let restored = group.restore_latest::<Counter>("node-b")?.expect("epoch 2 is committed");
+//! assert_eq!((restored.epoch, restored.state), (2, Counter(40)));
+//! let restored = group.participant("ledger")?.restore_latest::<Ledger>()?.expect("committed");
+//! assert_eq!((restored.epoch, restored.state), (2, Ledger(-2)));
+//!
+//! // Keep the newest committed epoch only; the unfinished epoch 3 stays.
+//! let removed = group.collect_garbage(1)?;
+//! assert_eq!(removed.committed_epochs, [1]);
 //! # Ok(()) }
 //! ```
 
 mod error;
 mod part;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -68,6 +120,11 @@ pub struct CommitRecord {
 }
 
 /// One part as saved: whose it is, its length and its CRC-32C checksum.
+///
+/// [`Group::save_part`] returns it once the part is durable; handing every
+/// participant's `PartInfo` to [`Group::commit`] commits the epoch without
+/// reading any part back. It is a serde type, so participants in other
+/// processes can send it to the coordinator.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct PartInfo {
@@ -77,7 +134,7 @@ pub struct PartInfo {
     pub epoch: Epoch,
     /// Its length in bytes.
     pub len: u64,
-    /// The CRC-32C of the part's content, as sealed in the part itself.
+    /// The CRC-32C sealing the part's checkpoint, as stored in the part.
     pub checksum: u32,
 }
 
@@ -184,30 +241,34 @@ impl Group {
         state: &T,
     ) -> Result<PartInfo, GroupError> {
         check_name("participant id", participant)?;
-        let bytes = part::encode_part(epoch, state).map_err(|source| GroupError::Encode {
+        let owner = part::PartOwner {
+            group: &self.name,
+            participant,
+            epoch,
+        };
+        let bytes = part::encode_part(&owner, state).map_err(|source| GroupError::Encode {
             participant: participant.to_owned(),
             epoch,
             source,
         })?;
-        let checksum = part::part_checksum(&bytes);
-        // An epoch at or below the newest committed one can never be
-        // restored; refusing early keeps the saver from believing otherwise.
-        if let Some(committed) = self.latest_committed_epoch()? {
-            if committed >= epoch {
-                return Err(GroupError::EpochSuperseded {
-                    group: self.name.clone(),
-                    epoch,
-                    committed,
-                });
-            }
-        }
         let key = self.part_key(epoch, participant);
-        match self.store.put_if_absent(&key, &bytes) {
+        // An epoch at or below the newest committed one can never be
+        // restored; refusing it keeps the saver from believing otherwise.
+        // The listing runs beside the write so it adds no round trip; a part
+        // written for such an epoch is garbage the next collection removes.
+        let (written, latest) = beside(
+            || self.store.put_if_absent(&key, &bytes),
+            || self.latest_committed_epoch(),
+        );
+        if let Some(committed) = latest?.filter(|&c| c >= epoch) {
+            return Err(self.superseded(epoch, committed));
+        }
+        match written {
             Ok(()) => Ok(PartInfo {
                 participant: participant.to_owned(),
                 epoch,
                 len: bytes.len() as u64,
-                checksum,
+                checksum: part::part_checksum(&bytes),
             }),
             Err(StoreError::AlreadyExists { location }) => Err(GroupError::PartExists {
                 group: self.name.clone(),
@@ -219,82 +280,160 @@ impl Group {
         }
     }
 
-    /// Commits `epoch` with exactly the parts of `participants`.
+    /// Commits `epoch` with exactly the parts of `participants`, given the
+    /// [`PartInfo`] each participant's save returned: one create-if-absent
+    /// of the commit record, and no read of any part.
     ///
-    /// Reads every part back, checks it is there, intact and really the part
-    /// of that participant and epoch, then writes the commit record with one
-    /// create-if-absent. Of two coordinators committing one epoch at once,
-    /// exactly one writes the record; the other, like any retry, finds an
-    /// identical record and succeeds too.
+    /// This is the commit of a coordinator that collects what the saves
+    /// return (the same process, or `PartInfo`s sent to it: they are serde
+    /// types). Every participant of the set must have handed its `PartInfo`:
+    /// a part is never assumed. A coordinator that has no `PartInfo`s uses
+    /// [`Group::commit_verifying`], which reads the parts back instead.
+    ///
+    /// Of two coordinators committing one epoch at once, exactly one writes
+    /// the record; the other, like any retry, finds an identical record and
+    /// succeeds too, even when newer epochs were committed since.
+    ///
+    /// # Errors
+    ///
+    /// [`GroupError::PartMissing`] naming the first participant of the set
+    /// whose `PartInfo` was not handed over, [`GroupError::PartsMismatch`]
+    /// for a `PartInfo` of another epoch, of a participant outside the set,
+    /// or two different ones for one participant (nothing is written in
+    /// either case), [`GroupError::CommitConflict`] when a different record
+    /// for `epoch` exists, [`GroupError::EpochSuperseded`] when a newer epoch
+    /// is committed (a retry whose earlier commit was already removed by
+    /// [`Group::collect_garbage`] ends here too), [`GroupError::InvalidName`]
+    /// for an empty, repeated or invalid participant id,
+    /// [`GroupError::Store`] when the store fails.
+    ///
+    /// # Examples
+    ///
+    /// See [the module documentation](self).
+    pub fn commit(
+        &self,
+        epoch: Epoch,
+        participants: &[&str],
+        parts: &[PartInfo],
+    ) -> Result<CommitRecord, GroupError> {
+        let ids = check_participants(participants)?;
+        let mut handed = BTreeMap::new();
+        for info in parts {
+            let mismatch = |reason: String| GroupError::PartsMismatch {
+                group: self.name.clone(),
+                epoch,
+                participant: info.participant.clone(),
+                reason,
+            };
+            if !ids.contains(info.participant.as_str()) {
+                return Err(mismatch(
+                    "it is not in the participant set of the commit".to_owned(),
+                ));
+            }
+            if info.epoch != epoch {
+                return Err(mismatch(format!("its part is of epoch {}", info.epoch)));
+            }
+            if let Some(other) = handed.insert(info.participant.as_str(), info) {
+                if other != info {
+                    return Err(mismatch("two different parts were handed over".to_owned()));
+                }
+            }
+        }
+        let parts = ids
+            .iter()
+            .map(|id| {
+                handed
+                    .get(id)
+                    .map(|&info| info.clone())
+                    .ok_or_else(|| self.missing(epoch, id))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let record = CommitRecord {
+            group: self.name.clone(),
+            epoch,
+            parts,
+        };
+        let key = self.commit_key(epoch);
+        let bytes = part::encode_commit(&record);
+        let (created, latest) = beside(
+            || self.store.put_if_absent(&key, &bytes),
+            || self.latest_committed_epoch(),
+        );
+        match created {
+            Ok(()) => match latest? {
+                Some(committed) if committed > epoch => {
+                    // Below the newest committed epoch the record could only
+                    // ever be restored by asking for it, and its parts may
+                    // already be collected: take it back and say why.
+                    self.store.delete(&key)?;
+                    Err(self.superseded(epoch, committed))
+                }
+                _ => Ok(record),
+            },
+            Err(StoreError::AlreadyExists { .. }) => self.existing_or_conflict(record),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Commits `epoch` with exactly the parts of `participants`, reading
+    /// every part back first: for a coordinator that was not handed the
+    /// [`PartInfo`]s (for instance one in another process that only knows
+    /// the participant set).
+    ///
+    /// Checks that every part is there, intact and saved as the part of
+    /// that participant and epoch, then writes the commit record with one
+    /// create-if-absent. It costs one round of reads (in parallel) more than
+    /// [`Group::commit`]. Concurrent coordinators and retries behave as with
+    /// [`Group::commit`].
     ///
     /// # Errors
     ///
     /// [`GroupError::PartMissing`] or [`GroupError::PartCorrupt`] naming the
-    /// first participant whose part is absent or damaged (nothing is written),
-    /// [`GroupError::CommitConflict`] when a different record for `epoch`
-    /// exists, [`GroupError::EpochSuperseded`] when a newer epoch is
-    /// committed, [`GroupError::InvalidName`] for an empty, repeated or
-    /// invalid participant id, [`GroupError::Store`] when the store fails.
-    pub fn commit(&self, epoch: Epoch, participants: &[&str]) -> Result<CommitRecord, GroupError> {
-        let mut ids = BTreeSet::new();
-        for id in participants {
-            check_name("participant id", id)?;
-            if !ids.insert(*id) {
-                return Err(GroupError::InvalidName {
-                    what: "participant id",
-                    name: (*id).to_owned(),
-                    reason: "it is listed twice".to_owned(),
-                });
-            }
-        }
-        if ids.is_empty() {
-            return Err(GroupError::InvalidName {
-                what: "participant set",
-                name: String::new(),
-                reason: "an epoch needs at least one participant".to_owned(),
-            });
-        }
+    /// first participant whose part is absent, damaged or saved for another
+    /// slot (nothing is written), [`GroupError::CommitConflict`] when a
+    /// different record for `epoch` exists, [`GroupError::EpochSuperseded`]
+    /// when a newer epoch is committed and `epoch` has no record (a retry
+    /// whose earlier commit was already removed by
+    /// [`Group::collect_garbage`] ends here, not at a missing part),
+    /// [`GroupError::InvalidName`] for an empty, repeated or invalid
+    /// participant id, [`GroupError::Store`] when the store fails.
+    pub fn commit_verifying(
+        &self,
+        epoch: Epoch,
+        participants: &[&str],
+    ) -> Result<CommitRecord, GroupError> {
+        let ids = check_participants(participants)?;
         // Reading the parts back and listing the commits are independent:
         // done side by side they cost one round trip before the create.
-        let (parts, latest) = std::thread::scope(|scope| {
-            let latest = scope.spawn(|| self.latest_committed_epoch());
-            let parts = self.verify_parts(epoch, &ids);
-            let latest = match latest.join() {
-                Ok(latest) => latest,
-                Err(panic) => std::panic::resume_unwind(panic),
+        let (parts, latest) = beside(
+            || self.verify_parts(epoch, &ids),
+            || self.latest_committed_epoch(),
+        );
+        if let Some(committed) = latest?.filter(|&c| c > epoch) {
+            // A retry of a commit that went through before newer ones
+            // succeeds; one whose record is gone is superseded, whatever
+            // became of its parts.
+            let Some(existing) = self.commit_record(epoch)? else {
+                return Err(self.superseded(epoch, committed));
             };
-            (parts, latest)
-        });
+            let ours = CommitRecord {
+                group: self.name.clone(),
+                epoch,
+                parts: parts?,
+            };
+            return self.same_or_conflict(existing, ours);
+        }
         let record = CommitRecord {
             group: self.name.clone(),
             epoch,
             parts: parts?,
         };
-        let key = self.commit_key(epoch);
-        if let Some(committed) = latest? {
-            if committed > epoch {
-                // A retry of a commit that went through before newer ones.
-                if let Some(existing) = self.commit_record(epoch)? {
-                    return self.same_or_conflict(existing, record, key);
-                }
-                return Err(GroupError::EpochSuperseded {
-                    group: self.name.clone(),
-                    epoch,
-                    committed,
-                });
-            }
-        }
         match self
             .store
-            .put_if_absent(&key, &part::encode_commit(&record))
+            .put_if_absent(&self.commit_key(epoch), &part::encode_commit(&record))
         {
             Ok(()) => Ok(record),
-            Err(StoreError::AlreadyExists { .. }) => {
-                let existing = self.commit_record(epoch)?.ok_or_else(|| {
-                    self.record_corrupt(epoch, "it vanished after a conflicting create".to_owned())
-                })?;
-                self.same_or_conflict(existing, record, key)
-            }
+            Err(StoreError::AlreadyExists { .. }) => self.existing_or_conflict(record),
             Err(e) => Err(e.into()),
         }
     }
@@ -443,8 +582,14 @@ impl Group {
             .get(&key)?
             .ok_or_else(|| unreadable("the part is missing".to_owned()))?;
         let location = self.store.location(&key);
+        let owner = part::PartOwner {
+            group: &self.name,
+            participant,
+            epoch,
+        };
+        let checkpoint = part::open_part(&bytes, &owner).map_err(unreadable)?;
         let (header, body) =
-            format::decode(&bytes, epoch, &location).map_err(|e| unreadable(e.to_string()))?;
+            format::decode(checkpoint, epoch, &location).map_err(|e| unreadable(e.to_string()))?;
         let checksum = part::part_checksum(&bytes);
         if checksum != entry.checksum || bytes.len() as u64 != entry.len {
             return Err(unreadable(format!(
@@ -566,15 +711,17 @@ impl Group {
         let bytes = self
             .store
             .get(&key)?
-            .ok_or_else(|| GroupError::PartMissing {
-                group: self.name.clone(),
-                epoch,
-                participant: participant.to_owned(),
-                location: self.store.location(&key),
-            })?;
+            .ok_or_else(|| self.missing(epoch, participant))?;
+        let owner = part::PartOwner {
+            group: &self.name,
+            participant,
+            epoch,
+        };
+        let checkpoint = part::open_part(&bytes, &owner)
+            .map_err(|reason| self.corrupt(epoch, participant, reason))?;
         // `decode` checks the whole checksum and that the part was written
         // for this epoch (its sequence number).
-        format::decode(&bytes, epoch, &self.store.location(&key))
+        format::decode(checkpoint, epoch, &self.store.location(&key))
             .map_err(|e| self.corrupt(epoch, participant, e.to_string()))?;
         Ok(PartInfo {
             participant: participant.to_owned(),
@@ -584,11 +731,20 @@ impl Group {
         })
     }
 
+    /// After a create found the record present: the same record (a retry or
+    /// a concurrent coordinator) is a success, another one a conflict.
+    fn existing_or_conflict(&self, ours: CommitRecord) -> Result<CommitRecord, GroupError> {
+        let epoch = ours.epoch;
+        let existing = self.commit_record(epoch)?.ok_or_else(|| {
+            self.record_corrupt(epoch, "it vanished after a conflicting create".to_owned())
+        })?;
+        self.same_or_conflict(existing, ours)
+    }
+
     fn same_or_conflict(
         &self,
         existing: CommitRecord,
         ours: CommitRecord,
-        key: String,
     ) -> Result<CommitRecord, GroupError> {
         if existing == ours {
             Ok(existing)
@@ -596,8 +752,25 @@ impl Group {
             Err(GroupError::CommitConflict {
                 group: self.name.clone(),
                 epoch: ours.epoch,
-                location: self.store.location(&key),
+                location: self.store.location(&self.commit_key(ours.epoch)),
             })
+        }
+    }
+
+    fn missing(&self, epoch: Epoch, participant: &str) -> GroupError {
+        GroupError::PartMissing {
+            group: self.name.clone(),
+            epoch,
+            participant: participant.to_owned(),
+            location: self.store.location(&self.part_key(epoch, participant)),
+        }
+    }
+
+    fn superseded(&self, epoch: Epoch, committed: Epoch) -> GroupError {
+        GroupError::EpochSuperseded {
+            group: self.name.clone(),
+            epoch,
+            committed,
         }
     }
 
@@ -668,6 +841,45 @@ impl Participant {
     ) -> Result<Option<GroupRestored<T>>, GroupError> {
         self.group.restore_latest(&self.id)
     }
+}
+
+/// Runs `second` on a scoped thread while `first` runs here: two store
+/// calls that would otherwise cost two round trips cost one.
+fn beside<A: Send, B: Send>(
+    first: impl FnOnce() -> A + Send,
+    second: impl FnOnce() -> B + Send,
+) -> (A, B) {
+    std::thread::scope(|scope| {
+        let second = scope.spawn(second);
+        let first = first();
+        match second.join() {
+            Ok(second) => (first, second),
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    })
+}
+
+/// The participant set of a commit: valid ids, none twice, at least one.
+fn check_participants<'a>(participants: &[&'a str]) -> Result<BTreeSet<&'a str>, GroupError> {
+    let mut ids = BTreeSet::new();
+    for id in participants {
+        check_name("participant id", id)?;
+        if !ids.insert(*id) {
+            return Err(GroupError::InvalidName {
+                what: "participant id",
+                name: (*id).to_owned(),
+                reason: "it is listed twice".to_owned(),
+            });
+        }
+    }
+    if ids.is_empty() {
+        return Err(GroupError::InvalidName {
+            what: "participant set",
+            name: String::new(),
+            reason: "an epoch needs at least one participant".to_owned(),
+        });
+    }
+    Ok(ids)
 }
 
 fn parse_epoch(s: &str) -> Option<Epoch> {

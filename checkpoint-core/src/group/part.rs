@@ -1,31 +1,83 @@
 //! The bytes of one part and of one commit record.
 //!
-//! A part is a full checkpoint in the format of `docs/FORMAT.md`, its
-//! sequence number being the epoch: it records type, schema and time, and
-//! ends with a CRC-32C over all of it. A commit record is `CKPTCMT1`, the
-//! postcard [`CommitRecord`], and a `u32` little-endian CRC-32C of everything
-//! before it.
+//! A part is an owner header, then a full checkpoint in the format of
+//! `docs/FORMAT.md` whose sequence number is the epoch (type, schema, time,
+//! fields, and a CRC-32C over all of it). The owner header is `CKPTPRT1`, a
+//! `u32` little-endian length, the postcard [`PartOwner`] (group, participant,
+//! epoch) and a `u32` little-endian CRC-32C of everything before it: it binds
+//! the part to the slot it was saved for, so a part copied into another
+//! participant's slot is refused.
+//!
+//! A commit record is `CKPTCMT1`, the postcard [`CommitRecord`], and a `u32`
+//! little-endian CRC-32C of everything before it.
 
 use std::time::SystemTime;
+
+use serde::{Deserialize, Serialize};
 
 use super::{CommitRecord, Epoch};
 use crate::{format, Checkpoint, FieldWriter};
 
+const PART_MAGIC: &[u8; 8] = b"CKPTPRT1";
 const COMMIT_MAGIC: &[u8; 8] = b"CKPTCMT1";
 
+/// Whose part it is: written first in every part.
+#[derive(Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct PartOwner<'a> {
+    pub(crate) group: &'a str,
+    pub(crate) participant: &'a str,
+    pub(crate) epoch: Epoch,
+}
+
 pub(crate) fn encode_part<T: Checkpoint>(
-    epoch: Epoch,
+    owner: &PartOwner<'_>,
     state: &T,
 ) -> Result<Vec<u8>, Box<crate::Error>> {
-    let mut out = Vec::new();
-    let body_start = format::begin(&mut out, epoch, SystemTime::now(), &T::SCHEMA);
-    state.write_fields(&mut FieldWriter::new(&mut out, T::SCHEMA.name))?;
-    format::finish(&mut out, body_start);
+    let mut checkpoint = Vec::new();
+    let body_start = format::begin(&mut checkpoint, owner.epoch, SystemTime::now(), &T::SCHEMA);
+    state.write_fields(&mut FieldWriter::new(&mut checkpoint, T::SCHEMA.name))?;
+    format::finish(&mut checkpoint, body_start);
+    let header = postcard::to_allocvec(owner).expect("strings and an integer encode");
+    let mut out = Vec::with_capacity(8 + 4 + header.len() + 4 + checkpoint.len());
+    out.extend_from_slice(PART_MAGIC);
+    out.extend_from_slice(&(header.len() as u32).to_le_bytes());
+    out.extend_from_slice(&header);
+    let mut out = seal(out);
+    out.extend_from_slice(&checkpoint);
     Ok(out)
 }
 
-/// The checksum sealing a whole part: its last four bytes, which
-/// `format::decode` checks against the content.
+/// The checkpoint inside a part, once its owner header is intact and names
+/// `expected`; otherwise why not.
+pub(crate) fn open_part<'b>(bytes: &'b [u8], expected: &PartOwner<'_>) -> Result<&'b [u8], String> {
+    let prefix = PART_MAGIC.len() + 4;
+    if bytes.len() < prefix {
+        return Err(format!("the part is truncated ({} bytes)", bytes.len()));
+    }
+    if &bytes[..PART_MAGIC.len()] != PART_MAGIC {
+        return Err("not a group part: wrong magic bytes".to_owned());
+    }
+    let header_len = u32::from_le_bytes(bytes[8..12].try_into().expect("four bytes")) as usize;
+    let end = prefix
+        .checked_add(header_len)
+        .and_then(|n| n.checked_add(4))
+        .filter(|&end| end <= bytes.len())
+        .ok_or_else(|| format!("the part is truncated ({} bytes)", bytes.len()))?;
+    let (header, rest) = bytes.split_at(end);
+    unseal(header, PART_MAGIC, "part's owner header")?;
+    let owner: PartOwner<'_> = postcard::from_bytes(&header[prefix..end - 4])
+        .map_err(|e| format!("the part's owner header does not decode: {e}"))?;
+    if &owner != expected {
+        return Err(format!(
+            "it was saved as the part of participant `{}` in epoch {} of group `{}`",
+            owner.participant, owner.epoch, owner.group
+        ));
+    }
+    Ok(rest)
+}
+
+/// The checksum sealing a part's checkpoint: its last four bytes, which
+/// `format::decode` checks against the checkpoint.
 pub(crate) fn part_checksum(bytes: &[u8]) -> u32 {
     bytes
         .len()
@@ -75,6 +127,58 @@ fn unseal<'a>(bytes: &'a [u8], magic: &[u8; 8], what: &str) -> Result<(&'a [u8],
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    struct Unit;
+
+    impl Checkpoint for Unit {
+        type Context = ();
+        const SCHEMA: crate::Schema = crate::Schema::new("Unit", crate::Shape::Unit);
+        fn write_fields(&self, _: &mut FieldWriter<'_>) -> crate::Result<()> {
+            Ok(())
+        }
+        fn read_fields(_: &mut crate::FieldReader<'_>, _: &()) -> crate::Result<Self> {
+            Ok(Unit)
+        }
+    }
+
+    #[test]
+    fn a_part_opens_only_in_its_own_slot_and_any_flipped_header_byte_is_caught() {
+        let owner = PartOwner {
+            group: "g",
+            participant: "a",
+            epoch: 3,
+        };
+        let bytes = encode_part(&owner, &Unit).unwrap();
+        let checkpoint = open_part(&bytes, &owner).unwrap();
+        format::decode(checkpoint, 3, "here").unwrap();
+        for other in [
+            PartOwner {
+                participant: "b",
+                ..owner
+            },
+            PartOwner { epoch: 4, ..owner },
+            PartOwner {
+                group: "h",
+                ..owner
+            },
+        ] {
+            let err = open_part(&bytes, &other).unwrap_err();
+            assert!(
+                err.contains("participant `a` in epoch 3 of group `g`"),
+                "{err}"
+            );
+        }
+        let header_end = bytes.len() - checkpoint.len();
+        for at in 0..header_end {
+            let mut bad = bytes.clone();
+            bad[at] ^= 0x40;
+            assert!(
+                open_part(&bad, &owner).is_err(),
+                "flip at {at} went unnoticed"
+            );
+        }
+        assert!(open_part(&bytes[..header_end - 1], &owner).is_err());
+    }
 
     #[test]
     fn commit_record_round_trips_and_any_flipped_byte_is_caught() {
