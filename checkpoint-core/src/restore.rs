@@ -155,17 +155,6 @@ pub(crate) fn read_state<T: Checkpoint>(
     T::read_fields(&mut reader, context)
 }
 
-/// Compares the schema a checkpoint was written with to the type's, so a
-/// change is reported by field name before any byte is decoded.
-pub(crate) fn check_schema(
-    stored: &SchemaRecord,
-    current: &Schema,
-    seq: u64,
-    location: &str,
-) -> Result<()> {
-    compare(stored, current, None, seq, location).map(drop)
-}
-
 /// Field shapes: stored in the checkpoint, of the current code, and of the
 /// former types named by `#[checkpoint(was = ...)]`.
 struct Shapes<'a> {
@@ -360,7 +349,7 @@ mod tests {
     use crate::schema::VariantSchema;
 
     fn check(old: &Schema, new: &Schema) -> Result<()> {
-        check_schema(&SchemaRecord::of(old), new, 7, "here")
+        compare(&SchemaRecord::of(old), new, None, 7, "here").map(drop)
     }
 
     const OLD: Schema = Schema::new(

@@ -99,7 +99,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::store::{Store, StoreError};
-use crate::{format, Checkpoint, FieldReader};
+use crate::{format, Checkpoint};
 
 pub use error::GroupError;
 
@@ -612,11 +612,8 @@ impl Group {
             participant: participant.to_owned(),
             source: Box::new(source),
         };
-        crate::restore::check_schema(&header.schema, &T::SCHEMA, epoch, &location)
+        let state = crate::restore::read_state::<T>(&header, body, epoch, &location, context)
             .map_err(restore_error)?;
-        let mut reader =
-            FieldReader::parse(body, T::SCHEMA.name, epoch, location).map_err(restore_error)?;
-        let state = T::read_fields(&mut reader, context).map_err(restore_error)?;
         state.check().map_err(|reason| GroupError::CheckFailed {
             group: self.name.clone(),
             epoch,

@@ -34,7 +34,7 @@ pub(crate) fn encode_part<T: Checkpoint>(
     state: &T,
 ) -> Result<Vec<u8>, Box<crate::Error>> {
     let mut checkpoint = Vec::new();
-    let body_start = format::begin(&mut checkpoint, owner.epoch, SystemTime::now(), &T::SCHEMA);
+    let body_start = format::begin_typed::<T>(&mut checkpoint, owner.epoch, SystemTime::now());
     state.write_fields(&mut FieldWriter::new(&mut checkpoint, T::SCHEMA.name))?;
     format::finish(&mut checkpoint, body_start);
     let header = postcard::to_allocvec(owner).expect("strings and an integer encode");
