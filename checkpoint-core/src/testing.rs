@@ -18,7 +18,6 @@
 //! use checkpoint_core::testing::assert_restores_or_bless;
 //! // With the `checkpoint` crate: `#[derive(Checkpoint)] struct Counter { n: u64, history: Vec<u64> }`
 //! # use checkpoint_core::{Checkpoint, FieldReader, FieldWriter, FieldSchema, Schema, Shape};
-//! # #[derive(Default)]
 //! # struct Counter { n: u64, history: Vec<u64> }
 //! # impl Checkpoint for Counter {
 //! #     type Context = ();
@@ -61,13 +60,16 @@ use crate::{Checkpoint, Checkpointer, DirStore, TypeShape};
 /// the current schema: `CHECKPOINT_BLESS=1`.
 pub const BLESS_VAR: &str = "CHECKPOINT_BLESS";
 
-/// Asserts that every checkpoint under `dir` restores as `T`; with
-/// `CHECKPOINT_BLESS=1`, first writes `T::default()` as a fixture when no
-/// fixture has `T`'s current schema.
+/// Asserts that every checkpoint under `dir` restores as `T`.
 ///
-/// Use [`assert_restores_or_bless`] to bless a sample of your choosing (or
-/// when `T` has no `Default`), and [`assert_restores_with`] for a type with a
-/// context.
+/// With `CHECKPOINT_BLESS=1`, when no fixture has `T`'s current schema, it
+/// first restores the newest fixture that still restores and saves it again
+/// with the current schema, so the folder gains a fixture of today's
+/// schema. A folder with no fixture yet needs a first one:
+/// [`assert_restores_or_bless`] writes it from a sample value, or save one
+/// with [`Checkpointer::open`].
+///
+/// Use [`assert_restores_with`] for a type with a context.
 ///
 /// # Panics
 ///
@@ -79,7 +81,6 @@ pub const BLESS_VAR: &str = "CHECKPOINT_BLESS";
 ///
 /// ```no_run
 /// # use checkpoint_core::{Checkpoint, FieldReader, FieldWriter, FieldSchema, Schema, Shape};
-/// # #[derive(Default)]
 /// # struct Counter { n: u64, history: Vec<u64> }
 /// # impl Checkpoint for Counter {
 /// #     type Context = ();
@@ -100,8 +101,9 @@ pub const BLESS_VAR: &str = "CHECKPOINT_BLESS";
 /// }
 /// ```
 #[track_caller]
-pub fn assert_restores<T: Checkpoint<Context = ()> + Default>(dir: impl AsRef<Path>) {
-    check::<T>(dir.as_ref(), &(), Some(T::default));
+pub fn assert_restores<T: Checkpoint<Context = ()>>(dir: impl AsRef<Path>) {
+    let dir = dir.as_ref();
+    check::<T>(dir, &(), || newest_restorable::<T>(dir, &()));
 }
 
 /// [`assert_restores`] for a type whose restore needs a context.
@@ -110,8 +112,9 @@ pub fn assert_restores<T: Checkpoint<Context = ()> + Default>(dir: impl AsRef<Pa
 ///
 /// As [`assert_restores`].
 #[track_caller]
-pub fn assert_restores_with<T: Checkpoint + Default>(dir: impl AsRef<Path>, context: &T::Context) {
-    check::<T>(dir.as_ref(), context, Some(T::default));
+pub fn assert_restores_with<T: Checkpoint>(dir: impl AsRef<Path>, context: &T::Context) {
+    let dir = dir.as_ref();
+    check::<T>(dir, context, || newest_restorable::<T>(dir, context));
 }
 
 /// [`assert_restores`] that blesses the value `sample` makes (called only
@@ -125,7 +128,7 @@ pub fn assert_restores_or_bless<T: Checkpoint<Context = ()>>(
     dir: impl AsRef<Path>,
     sample: impl FnOnce() -> T,
 ) {
-    check::<T>(dir.as_ref(), &(), Some(sample));
+    check::<T>(dir.as_ref(), &(), || Ok(Some(sample())));
 }
 
 /// [`assert_restores_or_bless`] for a type whose restore needs a context.
@@ -139,7 +142,7 @@ pub fn assert_restores_or_bless_with<T: Checkpoint>(
     context: &T::Context,
     sample: impl FnOnce() -> T,
 ) {
-    check::<T>(dir.as_ref(), context, Some(sample));
+    check::<T>(dir.as_ref(), context, || Ok(Some(sample())));
 }
 
 fn blessing() -> bool {
@@ -147,16 +150,18 @@ fn blessing() -> bool {
 }
 
 #[track_caller]
-fn check<T: Checkpoint>(dir: &Path, context: &T::Context, sample: Option<impl FnOnce() -> T>) {
+fn check<T: Checkpoint>(
+    dir: &Path,
+    context: &T::Context,
+    sample: impl FnOnce() -> Result<Option<T>, String>,
+) {
     let shown = dir.display();
     if blessing() {
-        if let Some(sample) = sample {
-            if let Err(message) = bless(dir, sample) {
-                panic!(
-                    "could not bless a `{}` fixture under `{shown}`: {message}",
-                    T::SCHEMA.name
-                );
-            }
+        if let Err(message) = bless(dir, sample) {
+            panic!(
+                "could not bless a `{}` fixture under `{shown}`: {message}",
+                T::SCHEMA.name
+            );
         }
     }
     let files = match inspect::checkpoint_files(dir) {
@@ -205,7 +210,10 @@ fn check<T: Checkpoint>(dir: &Path, context: &T::Context, sample: Option<impl Fn
 
 /// Writes `sample` as a new checkpoint under `dir` unless a checkpoint there
 /// already has `T`'s current schema.
-fn bless<T: Checkpoint>(dir: &Path, sample: impl FnOnce() -> T) -> Result<(), String> {
+fn bless<T: Checkpoint>(
+    dir: &Path,
+    sample: impl FnOnce() -> Result<Option<T>, String>,
+) -> Result<(), String> {
     let current = SchemaRecord::of(&T::SCHEMA);
     let shapes: Vec<(String, TypeShape)> = T::field_shapes()
         .into_iter()
@@ -225,6 +233,31 @@ fn bless<T: Checkpoint>(dir: &Path, sample: impl FnOnce() -> T) -> Result<(), St
     let checkpointer = Checkpointer::open(dir)
         .map_err(|e| e.to_string())?
         .keep_last(usize::MAX);
-    checkpointer.save(&sample()).map_err(|e| e.to_string())?;
+    // Nothing to save when no fixture restores: the check that follows
+    // reports why.
+    if let Some(sample) = sample()? {
+        checkpointer.save(&sample).map_err(|e| e.to_string())?;
+    }
     Ok(())
+}
+
+/// The newest fixture under `dir` that restores as `T`: what blessing saves
+/// again with the current schema when no sample value is given. `None` when
+/// no fixture restores (the check reports why).
+fn newest_restorable<T: Checkpoint>(dir: &Path, context: &T::Context) -> Result<Option<T>, String> {
+    let files = inspect::checkpoint_files(dir).unwrap_or_default();
+    if files.is_empty() {
+        return Err(format!(
+            "there is no fixture to bless from; write a first one with \
+             `assert_restores_or_bless` and a sample value, or save one with \
+             `Checkpointer::open(\"{}\")`",
+            dir.display()
+        ));
+    }
+    let checkpointer = Checkpointer::open(dir).map_err(|e| e.to_string())?;
+    Ok(files
+        .iter()
+        .rev()
+        .find_map(|(seq, _)| checkpointer.restore_with::<T>(*seq, context).ok())
+        .map(|restored| restored.state))
 }
