@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! scripts/seaweedfs.sh start && eval "$(scripts/seaweedfs.sh env)"
-//! cargo bench --features object-store --bench group_commit
+//! cargo bench --bench group_commit
 //! ```
 //!
 //! Two commits per epoch count: `Group::commit`, handed the `PartInfo`s the
@@ -151,7 +151,6 @@ fn time_commits(
     Ok(times)
 }
 
-#[cfg(feature = "object-store")]
 fn s3_store() -> Result<Option<Arc<dyn Store>>, Box<dyn std::error::Error>> {
     let Ok(endpoint) = std::env::var("CHECKPOINT_S3_ENDPOINT") else {
         eprintln!("no CHECKPOINT_S3_ENDPOINT: measuring the directory store only");
@@ -168,12 +167,6 @@ fn s3_store() -> Result<Option<Arc<dyn Store>>, Box<dyn std::error::Error>> {
         &var("CHECKPOINT_S3_ACCESS_KEY_ID", "checkpoint"),
         &var("CHECKPOINT_S3_SECRET_ACCESS_KEY", "checkpoint"),
     )?)))
-}
-
-#[cfg(not(feature = "object-store"))]
-fn s3_store() -> Result<Option<Arc<dyn Store>>, Box<dyn std::error::Error>> {
-    eprintln!("built without `object-store`: measuring the directory store only");
-    Ok(None)
 }
 
 fn median(times: &[Duration]) -> Duration {

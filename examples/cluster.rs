@@ -17,7 +17,7 @@
 //!
 //! ```text
 //! scripts/seaweedfs.sh start && eval "$(scripts/seaweedfs.sh env)"
-//! cargo run --features object-store --example cluster -- --s3 "$CHECKPOINT_S3_ENDPOINT"
+//! cargo run --example cluster -- --s3 "$CHECKPOINT_S3_ENDPOINT"
 //! ```
 
 use std::sync::Arc;
@@ -135,7 +135,6 @@ fn open_store() -> Result<Arc<dyn Store>, Box<dyn std::error::Error>> {
     s3_store(&endpoint)
 }
 
-#[cfg(feature = "object-store")]
 fn s3_store(endpoint: &str) -> Result<Arc<dyn Store>, Box<dyn std::error::Error>> {
     let var = |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.into());
     let prefix = format!("cluster-example-{}", std::process::id());
@@ -146,9 +145,4 @@ fn s3_store(endpoint: &str) -> Result<Arc<dyn Store>, Box<dyn std::error::Error>
         &var("CHECKPOINT_S3_ACCESS_KEY_ID", "checkpoint"),
         &var("CHECKPOINT_S3_SECRET_ACCESS_KEY", "checkpoint"),
     )?))
-}
-
-#[cfg(not(feature = "object-store"))]
-fn s3_store(_: &str) -> Result<Arc<dyn Store>, Box<dyn std::error::Error>> {
-    Err("S3 needs the `object-store` feature: cargo run --features object-store --example cluster -- --s3 URL".into())
 }

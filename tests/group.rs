@@ -1,5 +1,5 @@
 //! The group commit protocol, run on every store: memory, files, and (with
-//! `--features object-store` and a server) S3.
+//! a server, see `scripts/test.sh`) S3.
 
 mod group_common;
 
@@ -620,7 +620,6 @@ mod directory {
     protocol_tests!(store());
 }
 
-#[cfg(feature = "object-store")]
 mod s3 {
     use super::*;
     fn store() -> Option<(Arc<dyn Store>, ())> {

@@ -32,7 +32,6 @@ fn open_store(spec: &str) -> Arc<dyn Store> {
     if let Some(path) = spec.strip_prefix("dir:") {
         return Arc::new(DirStore::open(path).unwrap());
     }
-    #[cfg(feature = "object-store")]
     if let Some(prefix) = spec.strip_prefix("s3:") {
         return Arc::new(group_common::s3_store_at("fault child", prefix).expect("S3 is up"));
     }
@@ -345,7 +344,6 @@ fn a_coordinator_killed_before_commit_leaves_the_epoch_uncommitted_on_dir_store(
     coordinator_killed_before_commit(&spec);
 }
 
-#[cfg(feature = "object-store")]
 mod s3 {
     use super::*;
 

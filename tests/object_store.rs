@@ -3,8 +3,7 @@
 //!
 //! The S3 tests need a server: `scripts/seaweedfs.sh start`, then
 //! `eval "$(scripts/seaweedfs.sh env)"`, then
-//! `cargo test --features object-store --test object_store`.
-#![cfg(feature = "object-store")]
+//! `cargo test --test object_store`, or run `scripts/test.sh`.
 
 mod group_common;
 

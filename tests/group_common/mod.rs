@@ -93,7 +93,7 @@ pub fn s3_endpoint(test: &str) -> Option<String> {
             "CHECKPOINT_REQUIRE_S3=1 but CHECKPOINT_S3_ENDPOINT is not set"
         );
         eprintln!(
-            "skipping {test}: no S3 server. Run `scripts/seaweedfs.sh start && eval \"$(scripts/seaweedfs.sh env)\" && cargo test --features object-store`"
+            "skipping {test}: no S3 server. Run `scripts/test.sh` (it starts a local SeaweedFS), or `scripts/seaweedfs.sh start && eval \"$(scripts/seaweedfs.sh env)\" && cargo test`"
         );
         return None;
     };
@@ -130,12 +130,10 @@ pub fn s3_endpoint(test: &str) -> Option<String> {
     Some(endpoint)
 }
 
-#[cfg(feature = "object-store")]
 pub fn s3_store(test: &str) -> Option<checkpoint::store::ObjectStore> {
     s3_store_at(test, &unique(test))
 }
 
-#[cfg(feature = "object-store")]
 pub fn s3_store_at(test: &str, prefix: &str) -> Option<checkpoint::store::ObjectStore> {
     let endpoint = s3_endpoint(test)?;
     let var =
