@@ -3,7 +3,7 @@
 
 mod group_common;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use checkpoint::group::{Group, GroupError, PartInfo};
@@ -519,6 +519,120 @@ fn a_commit_handed_the_parts_is_one_create_and_reads_nothing(store: Arc<dyn Stor
     );
 }
 
+/// A store whose next `list` fails, or whose next create lands but answers
+/// with an error (a reply lost to a timeout), when armed.
+#[derive(Debug)]
+struct Flaky {
+    inner: Arc<dyn Store>,
+    fail_list: AtomicBool,
+    lose_create_answer: AtomicBool,
+}
+
+impl Flaky {
+    fn new(inner: Arc<dyn Store>) -> Arc<Self> {
+        Arc::new(Flaky {
+            inner,
+            fail_list: AtomicBool::new(false),
+            lose_create_answer: AtomicBool::new(false),
+        })
+    }
+
+    fn failure(&self, operation: &'static str, key: &str) -> StoreError {
+        StoreError::io(
+            operation,
+            self.location(key),
+            std::io::Error::new(std::io::ErrorKind::TimedOut, "injected fault"),
+        )
+    }
+}
+
+impl Store for Flaky {
+    fn put_if_absent(&self, key: &str, bytes: &[u8]) -> Result<(), StoreError> {
+        self.inner.put_if_absent(key, bytes)?;
+        if self.lose_create_answer.swap(false, Ordering::SeqCst) {
+            return Err(self.failure("write", key));
+        }
+        Ok(())
+    }
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.inner.get(key)
+    }
+    fn get_prefix(&self, key: &str, len: usize) -> Result<Option<Vec<u8>>, StoreError> {
+        self.inner.get_prefix(key, len)
+    }
+    fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        if self.fail_list.swap(false, Ordering::SeqCst) {
+            return Err(self.failure("list", prefix));
+        }
+        self.inner.list(prefix)
+    }
+    fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.inner.delete(key)
+    }
+    fn location(&self, key: &str) -> String {
+        self.inner.location(key)
+    }
+}
+
+fn a_failed_listing_beside_a_durable_write_is_no_failure(store: Arc<dyn Store>) {
+    let flaky = Flaky::new(store);
+    let group = Group::from_shared(flaky.clone(), "g").unwrap();
+    let mut parts = Vec::new();
+    for node in NODES {
+        flaky.fail_list.store(true, Ordering::SeqCst);
+        parts.push(
+            group
+                .save_part(1, node, &NodeState::at(node, 1))
+                .expect("the part is durable; the listing only advises"),
+        );
+        assert!(!flaky.fail_list.load(Ordering::SeqCst), "the fault was hit");
+    }
+    flaky.fail_list.store(true, Ordering::SeqCst);
+    let record = group
+        .commit(1, &NODES, &parts)
+        .expect("the record is durable; the listing only advises");
+    assert!(!flaky.fail_list.load(Ordering::SeqCst), "the fault was hit");
+    assert_eq!(record.parts, parts);
+    assert_eq!(group.latest_committed_epoch().unwrap(), Some(1));
+    for node in NODES {
+        assert_eq!(
+            group.restore::<NodeState>(1, node).unwrap(),
+            NodeState::at(node, 1)
+        );
+    }
+}
+
+fn a_retried_save_whose_write_landed_gets_its_part_info(store: Arc<dyn Store>) {
+    let flaky = Flaky::new(store);
+    let group = Group::from_shared(flaky.clone(), "g").unwrap();
+    let mut parts = Vec::new();
+    for node in NODES {
+        let state = NodeState::at(node, 1);
+        flaky.lose_create_answer.store(true, Ordering::SeqCst);
+        let err = group.save_part(1, node, &state).unwrap_err();
+        assert!(matches!(err, GroupError::Store(_)), "{err:?}");
+        // The retry finds the part its first attempt wrote, and says what
+        // that part is, so the coordinator can commit it.
+        let info = group.save_part(1, node, &state).expect("a retry succeeds");
+        let again = group.save_part(1, node, &state).expect("and again");
+        assert_eq!(info, again);
+        parts.push(info);
+    }
+    // A different state in the same slot is still refused.
+    let err = group.save_part(1, "a", &NodeState::at("a", 2)).unwrap_err();
+    assert!(
+        matches!(err, GroupError::PartExists { epoch: 1, .. }),
+        "{err:?}"
+    );
+    group.commit(1, &NODES, &parts).unwrap();
+    for node in NODES {
+        assert_eq!(
+            group.restore::<NodeState>(1, node).unwrap(),
+            NodeState::at(node, 1)
+        );
+    }
+}
+
 macro_rules! protocol_tests {
     ($store:expr) => {
         #[test]
@@ -591,6 +705,18 @@ macro_rules! protocol_tests {
         fn retention_keeps_the_newest_committed_and_everything_in_flight() {
             if let Some((s, _keep)) = $store {
                 super::retention_keeps_the_newest_committed_and_everything_in_flight(s)
+            }
+        }
+        #[test]
+        fn a_failed_listing_beside_a_durable_write_is_no_failure() {
+            if let Some((s, _keep)) = $store {
+                super::a_failed_listing_beside_a_durable_write_is_no_failure(s)
+            }
+        }
+        #[test]
+        fn a_retried_save_whose_write_landed_gets_its_part_info() {
+            if let Some((s, _keep)) = $store {
+                super::a_retried_save_whose_write_landed_gets_its_part_info(s)
             }
         }
         #[test]
