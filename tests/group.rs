@@ -3,8 +3,9 @@
 
 mod group_common;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
 
 use checkpoint::group::{Group, GroupError, PartInfo};
 use checkpoint::{DirStore, MemStore};
@@ -519,6 +520,212 @@ fn a_commit_handed_the_parts_is_one_create_and_reads_nothing(store: Arc<dyn Stor
     );
 }
 
+/// A store whose next `list` fails, or whose next create lands but answers
+/// with an error (a reply lost to a timeout), when armed.
+#[derive(Debug)]
+struct Flaky {
+    inner: Arc<dyn Store>,
+    fail_list: AtomicBool,
+    lose_create_answer: AtomicBool,
+}
+
+impl Flaky {
+    fn new(inner: Arc<dyn Store>) -> Arc<Self> {
+        Arc::new(Flaky {
+            inner,
+            fail_list: AtomicBool::new(false),
+            lose_create_answer: AtomicBool::new(false),
+        })
+    }
+
+    fn failure(&self, operation: &'static str, key: &str) -> StoreError {
+        StoreError::io(
+            operation,
+            self.location(key),
+            std::io::Error::new(std::io::ErrorKind::TimedOut, "injected fault"),
+        )
+    }
+}
+
+impl Store for Flaky {
+    fn put_if_absent(&self, key: &str, bytes: &[u8]) -> Result<(), StoreError> {
+        self.inner.put_if_absent(key, bytes)?;
+        if self.lose_create_answer.swap(false, Ordering::SeqCst) {
+            return Err(self.failure("write", key));
+        }
+        Ok(())
+    }
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.inner.get(key)
+    }
+    fn get_prefix(&self, key: &str, len: usize) -> Result<Option<Vec<u8>>, StoreError> {
+        self.inner.get_prefix(key, len)
+    }
+    fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        if self.fail_list.swap(false, Ordering::SeqCst) {
+            return Err(self.failure("list", prefix));
+        }
+        self.inner.list(prefix)
+    }
+    fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.inner.delete(key)
+    }
+    fn location(&self, key: &str) -> String {
+        self.inner.location(key)
+    }
+}
+
+fn a_failed_listing_beside_a_durable_write_is_no_failure(store: Arc<dyn Store>) {
+    let flaky = Flaky::new(store);
+    let group = Group::from_shared(flaky.clone(), "g").unwrap();
+    let mut parts = Vec::new();
+    for node in NODES {
+        flaky.fail_list.store(true, Ordering::SeqCst);
+        parts.push(
+            group
+                .save_part(1, node, &NodeState::at(node, 1))
+                .expect("the part is durable; the listing only advises"),
+        );
+        assert!(!flaky.fail_list.load(Ordering::SeqCst), "the fault was hit");
+    }
+    flaky.fail_list.store(true, Ordering::SeqCst);
+    let record = group
+        .commit(1, &NODES, &parts)
+        .expect("the record is durable; the listing only advises");
+    assert!(!flaky.fail_list.load(Ordering::SeqCst), "the fault was hit");
+    assert_eq!(record.parts, parts);
+    assert_eq!(group.latest_committed_epoch().unwrap(), Some(1));
+    for node in NODES {
+        assert_eq!(
+            group.restore::<NodeState>(1, node).unwrap(),
+            NodeState::at(node, 1)
+        );
+    }
+}
+
+fn a_retried_save_whose_write_landed_gets_its_part_info(store: Arc<dyn Store>) {
+    let flaky = Flaky::new(store);
+    let group = Group::from_shared(flaky.clone(), "g").unwrap();
+    let mut parts = Vec::new();
+    for node in NODES {
+        let state = NodeState::at(node, 1);
+        flaky.lose_create_answer.store(true, Ordering::SeqCst);
+        let err = group.save_part(1, node, &state).unwrap_err();
+        assert!(matches!(err, GroupError::Store(_)), "{err:?}");
+        // The retry finds the part its first attempt wrote, and says what
+        // that part is, so the coordinator can commit it.
+        let info = group.save_part(1, node, &state).expect("a retry succeeds");
+        let again = group.save_part(1, node, &state).expect("and again");
+        assert_eq!(info, again);
+        parts.push(info);
+    }
+    // A different state in the same slot is still refused.
+    let err = group.save_part(1, "a", &NodeState::at("a", 2)).unwrap_err();
+    assert!(
+        matches!(err, GroupError::PartExists { epoch: 1, .. }),
+        "{err:?}"
+    );
+    group.commit(1, &NODES, &parts).unwrap();
+    for node in NODES {
+        assert_eq!(
+            group.restore::<NodeState>(1, node).unwrap(),
+            NodeState::at(node, 1)
+        );
+    }
+}
+
+/// A store that runs `hook` (once) just before the create of `key`, and
+/// holds every listing back until the hook has run (at most two seconds):
+/// the commit of a newer epoch and a garbage collection that land between
+/// a coordinator's reading of the parts and its create of the record.
+struct Interleave {
+    inner: Arc<dyn Store>,
+    key: String,
+    hook: Mutex<Option<Box<dyn FnOnce() + Send>>>,
+    ran: (Mutex<bool>, Condvar),
+}
+
+impl std::fmt::Debug for Interleave {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Interleave")
+            .field("key", &self.key)
+            .finish()
+    }
+}
+
+impl Store for Interleave {
+    fn put_if_absent(&self, key: &str, bytes: &[u8]) -> Result<(), StoreError> {
+        if key == self.key {
+            if let Some(hook) = self.hook.lock().unwrap().take() {
+                hook();
+                *self.ran.0.lock().unwrap() = true;
+                self.ran.1.notify_all();
+            }
+        }
+        self.inner.put_if_absent(key, bytes)
+    }
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.inner.get(key)
+    }
+    fn get_prefix(&self, key: &str, len: usize) -> Result<Option<Vec<u8>>, StoreError> {
+        self.inner.get_prefix(key, len)
+    }
+    fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        let ran = self.ran.0.lock().unwrap();
+        drop(
+            self.ran
+                .1
+                .wait_timeout_while(ran, Duration::from_secs(2), |ran| !*ran)
+                .unwrap(),
+        );
+        self.inner.list(prefix)
+    }
+    fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.inner.delete(key)
+    }
+    fn location(&self, key: &str) -> String {
+        self.inner.location(key)
+    }
+}
+
+fn a_record_created_after_its_epoch_was_superseded_is_withdrawn(store: Arc<dyn Store>) {
+    let plain = Group::from_shared(store.clone(), "g").unwrap();
+    save_and_commit(&plain, 1);
+    for (verifying, epoch) in [(false, 2), (true, 5)] {
+        // The coordinator of `epoch` is slow: before its record lands, a
+        // newer epoch commits and a collection removes `epoch`'s parts.
+        let newer = epoch + 1;
+        let parts = save_all(&plain, epoch);
+        let hook_group = plain.clone();
+        let slow = Arc::new(Interleave {
+            inner: store.clone(),
+            key: format!("group/g/commits/{epoch:020}"),
+            hook: Mutex::new(Some(Box::new(move || {
+                save_and_commit(&hook_group, newer);
+                hook_group.collect_garbage(1).unwrap();
+            }))),
+            ran: (Mutex::new(false), Condvar::new()),
+        });
+        let group = Group::from_shared(slow, "g").unwrap();
+        let err = if verifying {
+            group.commit_verifying(epoch, &NODES).unwrap_err()
+        } else {
+            group.commit(epoch, &NODES, &parts).unwrap_err()
+        };
+        assert!(
+            matches!(err, GroupError::EpochSuperseded { epoch: e, committed: c, .. } if e == epoch && c == newer),
+            "{err:?}"
+        );
+        // No record of an epoch without parts stays behind.
+        assert_eq!(plain.commit_record(epoch).unwrap(), None);
+        assert!(matches!(
+            plain.restore::<NodeState>(epoch, "a"),
+            Err(GroupError::NotCommitted { .. })
+        ));
+        assert_eq!(plain.latest_committed_epoch().unwrap(), Some(newer));
+    }
+}
+
 macro_rules! protocol_tests {
     ($store:expr) => {
         #[test]
@@ -591,6 +798,24 @@ macro_rules! protocol_tests {
         fn retention_keeps_the_newest_committed_and_everything_in_flight() {
             if let Some((s, _keep)) = $store {
                 super::retention_keeps_the_newest_committed_and_everything_in_flight(s)
+            }
+        }
+        #[test]
+        fn a_failed_listing_beside_a_durable_write_is_no_failure() {
+            if let Some((s, _keep)) = $store {
+                super::a_failed_listing_beside_a_durable_write_is_no_failure(s)
+            }
+        }
+        #[test]
+        fn a_retried_save_whose_write_landed_gets_its_part_info() {
+            if let Some((s, _keep)) = $store {
+                super::a_retried_save_whose_write_landed_gets_its_part_info(s)
+            }
+        }
+        #[test]
+        fn a_record_created_after_its_epoch_was_superseded_is_withdrawn() {
+            if let Some((s, _keep)) = $store {
+                super::a_record_created_after_its_epoch_was_superseded_is_withdrawn(s)
             }
         }
         #[test]

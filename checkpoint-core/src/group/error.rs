@@ -65,9 +65,9 @@ pub enum GroupError {
         /// What is wrong with it.
         reason: String,
     },
-    /// The participant already saved its part of this epoch.
+    /// The participant already saved a different part of this epoch.
     #[error(
-        "participant `{participant}` already saved its part of epoch {epoch} of group `{group}` (`{location}`); parts are written once, save under the next epoch"
+        "participant `{participant}` already saved a different part of epoch {epoch} of group `{group}` (`{location}`); parts are written once, save under the next epoch"
     )]
     PartExists {
         /// The group.

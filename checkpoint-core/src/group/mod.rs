@@ -225,12 +225,16 @@ impl Group {
     /// Saves `participant`'s part of `epoch`, durably, and returns what the
     /// commit record will list for it.
     ///
-    /// A part is written once: saving the same participant's part of the
-    /// same epoch again fails, so a committed part can never change.
+    /// A part is written once, so a committed part can never change: saving
+    /// another state as the same participant's part of the same epoch fails.
+    /// Saving the same state again is a retry (say, after an error whose
+    /// write had in fact landed) and returns the stored part's `PartInfo`.
+    /// The commits are listed beside the write; once the part is durable a
+    /// failure of that listing is logged, not returned.
     ///
     /// # Errors
     ///
-    /// [`GroupError::PartExists`] when the part was already saved,
+    /// [`GroupError::PartExists`] when a different part was already saved,
     /// [`GroupError::EpochSuperseded`] when a newer or equal epoch is already
     /// committed, [`GroupError::Encode`] when the state does not encode,
     /// [`GroupError::Store`] when the store fails.
@@ -260,24 +264,35 @@ impl Group {
             || self.store.put_if_absent(&key, &bytes),
             || self.latest_committed_epoch(),
         );
-        if let Some(committed) = latest?.filter(|&c| c >= epoch) {
+        if let Ok(Some(committed)) = latest.as_ref().map(|l| l.filter(|&c| c >= epoch)) {
             return Err(self.superseded(epoch, committed));
         }
-        match written {
-            Ok(()) => Ok(PartInfo {
-                participant: participant.to_owned(),
-                epoch,
-                len: bytes.len() as u64,
-                checksum: part::part_checksum(&bytes),
-            }),
-            Err(StoreError::AlreadyExists { location }) => Err(GroupError::PartExists {
-                group: self.name.clone(),
-                epoch,
-                participant: participant.to_owned(),
-                location,
-            }),
-            Err(e) => Err(e.into()),
+        let info = match written {
+            Ok(()) => part_info(participant, epoch, &bytes),
+            // A retry whose earlier attempt landed (its answer lost to a
+            // timeout, or its listing failed) finds its own part: the same
+            // state saved again is that part, not a conflict.
+            Err(StoreError::AlreadyExists { location }) => match self.store.get(&key)? {
+                Some(existing) if part::same_part(&existing, &bytes, &owner) => {
+                    part_info(participant, epoch, &existing)
+                }
+                _ => {
+                    return Err(GroupError::PartExists {
+                        group: self.name.clone(),
+                        epoch,
+                        participant: participant.to_owned(),
+                        location,
+                    })
+                }
+            },
+            Err(e) => return Err(e.into()),
+        };
+        // The listing only advises: the part is durable, and a commit of a
+        // superseded epoch is refused by the commit itself.
+        if let Err(e) = latest {
+            tracing::warn!("saved the part of `{participant}` in epoch {epoch}, but could not list the commits: {e}");
         }
+        Ok(info)
     }
 
     /// Commits `epoch` with exactly the parts of `participants`, given the
@@ -292,7 +307,9 @@ impl Group {
     ///
     /// Of two coordinators committing one epoch at once, exactly one writes
     /// the record; the other, like any retry, finds an identical record and
-    /// succeeds too, even when newer epochs were committed since.
+    /// succeeds too, even when newer epochs were committed since. Once the
+    /// record is created the epoch is committed: a failure of the listing
+    /// of the commits beside the create is logged, not returned.
     ///
     /// # Errors
     ///
@@ -353,26 +370,7 @@ impl Group {
             epoch,
             parts,
         };
-        let key = self.commit_key(epoch);
-        let bytes = part::encode_commit(&record);
-        let (created, latest) = beside(
-            || self.store.put_if_absent(&key, &bytes),
-            || self.latest_committed_epoch(),
-        );
-        match created {
-            Ok(()) => match latest? {
-                Some(committed) if committed > epoch => {
-                    // Below the newest committed epoch the record could only
-                    // ever be restored by asking for it, and its parts may
-                    // already be collected: take it back and say why.
-                    self.store.delete(&key)?;
-                    Err(self.superseded(epoch, committed))
-                }
-                _ => Ok(record),
-            },
-            Err(StoreError::AlreadyExists { .. }) => self.existing_or_conflict(record),
-            Err(e) => Err(e.into()),
-        }
+        self.create_record(record)
     }
 
     /// Commits `epoch` with exactly the parts of `participants`, reading
@@ -403,39 +401,28 @@ impl Group {
         participants: &[&str],
     ) -> Result<CommitRecord, GroupError> {
         let ids = check_participants(participants)?;
-        // Reading the parts back and listing the commits are independent:
-        // done side by side they cost one round trip before the create.
-        let (parts, latest) = beside(
-            || self.verify_parts(epoch, &ids),
-            || self.latest_committed_epoch(),
-        );
-        if let Some(committed) = latest?.filter(|&c| c > epoch) {
-            // A retry of a commit that went through before newer ones
-            // succeeds; one whose record is gone is superseded, whatever
-            // became of its parts.
-            let Some(existing) = self.commit_record(epoch)? else {
-                return Err(self.superseded(epoch, committed));
-            };
-            let ours = CommitRecord {
-                group: self.name.clone(),
-                epoch,
-                parts: parts?,
-            };
-            return self.same_or_conflict(existing, ours);
-        }
-        let record = CommitRecord {
+        let parts = match self.verify_parts(epoch, &ids) {
+            Ok(parts) => parts,
+            Err(e @ (GroupError::PartMissing { .. } | GroupError::PartCorrupt { .. })) => {
+                // A retry of a commit that went through, was superseded
+                // and was collected finds its parts gone: say what happened
+                // to the epoch, not to one of its parts.
+                return Err(match self.latest_committed_epoch() {
+                    Ok(Some(committed))
+                        if committed > epoch && matches!(self.commit_record(epoch), Ok(None)) =>
+                    {
+                        self.superseded(epoch, committed)
+                    }
+                    _ => e,
+                });
+            }
+            Err(e) => return Err(e),
+        };
+        self.create_record(CommitRecord {
             group: self.name.clone(),
             epoch,
-            parts: parts?,
-        };
-        match self
-            .store
-            .put_if_absent(&self.commit_key(epoch), &part::encode_commit(&record))
-        {
-            Ok(()) => Ok(record),
-            Err(StoreError::AlreadyExists { .. }) => self.existing_or_conflict(record),
-            Err(e) => Err(e.into()),
-        }
+            parts,
+        })
     }
 
     /// The newest committed epoch, `None` before the first commit. Every
@@ -670,6 +657,45 @@ impl Group {
         Ok(report)
     }
 
+    /// The commit point of both commits: creates `record` if absent, with a
+    /// listing of the commits beside the create.
+    ///
+    /// A record below the newest committed epoch would only ever be restored
+    /// by asking for its epoch, and a collection may already have removed its
+    /// parts (they were uncommitted when it ran): when the listing shows a
+    /// newer epoch, the record just created is taken back and the commit is
+    /// `EpochSuperseded`. A listing that ran before the newer epoch's record
+    /// and collection does not see them; `docs/GROUP.md` states that window.
+    fn create_record(&self, record: CommitRecord) -> Result<CommitRecord, GroupError> {
+        let epoch = record.epoch;
+        let key = self.commit_key(epoch);
+        let bytes = part::encode_commit(&record);
+        let (created, latest) = beside(
+            || self.store.put_if_absent(&key, &bytes),
+            || self.latest_committed_epoch(),
+        );
+        match created {
+            Ok(()) => match latest {
+                Ok(Some(committed)) if committed > epoch => {
+                    self.store.delete(&key)?;
+                    Err(self.superseded(epoch, committed))
+                }
+                Ok(_) => Ok(record),
+                // The record is durable: the epoch is committed, whatever
+                // the listing beside it hit.
+                Err(e) => {
+                    tracing::warn!(
+                        "committed epoch {epoch} of group `{}`, but could not list the commits: {e}",
+                        self.name
+                    );
+                    Ok(record)
+                }
+            },
+            Err(StoreError::AlreadyExists { .. }) => self.existing_or_conflict(record),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     fn verify_parts(
         &self,
         epoch: Epoch,
@@ -720,12 +746,7 @@ impl Group {
         // for this epoch (its sequence number).
         format::decode(checkpoint, epoch, &self.store.location(&key))
             .map_err(|e| self.corrupt(epoch, participant, e.to_string()))?;
-        Ok(PartInfo {
-            participant: participant.to_owned(),
-            epoch,
-            len: bytes.len() as u64,
-            checksum: part::part_checksum(&bytes),
-        })
+        Ok(part_info(participant, epoch, &bytes))
     }
 
     /// After a create found the record present: the same record (a retry or
@@ -735,21 +756,13 @@ impl Group {
         let existing = self.commit_record(epoch)?.ok_or_else(|| {
             self.record_corrupt(epoch, "it vanished after a conflicting create".to_owned())
         })?;
-        self.same_or_conflict(existing, ours)
-    }
-
-    fn same_or_conflict(
-        &self,
-        existing: CommitRecord,
-        ours: CommitRecord,
-    ) -> Result<CommitRecord, GroupError> {
         if existing == ours {
             Ok(existing)
         } else {
             Err(GroupError::CommitConflict {
                 group: self.name.clone(),
-                epoch: ours.epoch,
-                location: self.store.location(&self.commit_key(ours.epoch)),
+                epoch,
+                location: self.store.location(&self.commit_key(epoch)),
             })
         }
     }
@@ -837,6 +850,16 @@ impl Participant {
         &self,
     ) -> Result<Option<GroupRestored<T>>, GroupError> {
         self.group.restore_latest(&self.id)
+    }
+}
+
+/// What the commit record lists for a part saved as `bytes`.
+fn part_info(participant: &str, epoch: Epoch, bytes: &[u8]) -> PartInfo {
+    PartInfo {
+        participant: participant.to_owned(),
+        epoch,
+        len: bytes.len() as u64,
+        checksum: part::part_checksum(bytes),
     }
 }
 

@@ -76,6 +76,34 @@ pub(crate) fn open_part<'b>(bytes: &'b [u8], expected: &PartOwner<'_>) -> Result
     Ok(rest)
 }
 
+/// Whether `existing`, found in `owner`'s slot, is an intact part holding
+/// exactly what `ours` holds: same owner, type, schema and fields. Only the
+/// capture time and the checksums that cover it may differ, so a retried
+/// save of the same state recognises the part an earlier attempt wrote.
+pub(crate) fn same_part(existing: &[u8], ours: &[u8], owner: &PartOwner<'_>) -> bool {
+    if existing.len() != ours.len() {
+        return false;
+    }
+    let (Ok(theirs), Ok(mine)) = (open_part(existing, owner), open_part(ours, owner)) else {
+        return false;
+    };
+    // Intact: its checksums hold, and it is the checkpoint of this epoch.
+    let Ok((header, _)) = format::decode(theirs, owner.epoch, "") else {
+        return false;
+    };
+    let owner_len = existing.len() - theirs.len();
+    let time = format::PREFIX_LEN..format::PREFIX_LEN + 12;
+    let header_crc = {
+        let end = format::PREFIX_LEN + header.header_len as usize + 4;
+        end - 4..end
+    };
+    let body = header_crc.end..theirs.len() - 4;
+    existing[..owner_len] == ours[..owner_len]
+        && theirs[..time.start] == mine[..time.start]
+        && theirs.get(time.end..header_crc.start) == mine.get(time.end..header_crc.start)
+        && theirs.get(body.clone()) == mine.get(body)
+}
+
 /// The checksum sealing a part's checkpoint: its last four bytes, which
 /// `format::decode` checks against the checkpoint.
 pub(crate) fn part_checksum(bytes: &[u8]) -> u32 {
@@ -178,6 +206,52 @@ mod tests {
             );
         }
         assert!(open_part(&bytes[..header_end - 1], &owner).is_err());
+    }
+
+    struct Count(u64);
+
+    impl Checkpoint for Count {
+        type Context = ();
+        const SCHEMA: crate::Schema = crate::Schema::new(
+            "Count",
+            crate::Shape::Tuple(&[crate::FieldSchema::serialized("0", "u64")]),
+        );
+        fn write_fields(&self, out: &mut FieldWriter<'_>) -> crate::Result<()> {
+            out.field("0", &self.0)
+        }
+        fn read_fields(input: &mut crate::FieldReader<'_>, _: &()) -> crate::Result<Self> {
+            Ok(Count(input.field("0")?))
+        }
+    }
+
+    #[test]
+    fn the_same_state_saved_again_is_the_same_part_whatever_its_time() {
+        let owner = PartOwner {
+            group: "g",
+            participant: "a",
+            epoch: 3,
+        };
+        let first = encode_part(&owner, &Count(7)).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let again = encode_part(&owner, &Count(7)).unwrap();
+        assert_ne!(first, again, "the capture time differs");
+        assert!(same_part(&first, &again, &owner));
+        assert!(!same_part(
+            &first,
+            &encode_part(&owner, &Count(8)).unwrap(),
+            &owner
+        ));
+        let other_slot = PartOwner { epoch: 4, ..owner };
+        let moved = encode_part(&other_slot, &Count(7)).unwrap();
+        assert!(!same_part(&moved, &again, &owner));
+        for at in 0..first.len() {
+            let mut bad = first.clone();
+            bad[at] ^= 0x40;
+            assert!(
+                !same_part(&bad, &again, &owner),
+                "flip at {at} went unnoticed"
+            );
+        }
     }
 
     #[test]
