@@ -132,3 +132,20 @@ fn no_damage_panics_or_restores_wrong_state() {
         let _ = ckpt.list().unwrap();
     }
 }
+
+/// Found by fuzzing: a key holding the largest sequence number overflowed
+/// the next number when the store was opened.
+#[test]
+fn a_key_with_the_largest_sequence_number_is_an_error_not_a_panic() {
+    let store = MemStore::new();
+    let key = format!("{}.ckpt", u64::MAX);
+    store.put_if_absent(&key, b"\x89CKPjunk").unwrap();
+    let ckpt = Checkpointer::new(store).unwrap();
+    assert!(ckpt.restore_latest::<Counter>().is_err());
+    let err = ckpt.save(&Counter::at(1)).unwrap_err();
+    assert!(
+        matches!(err, Error::SequenceTaken { seq: u64::MAX, .. }),
+        "{err:?}"
+    );
+    assert_eq!(ckpt.store().get(&key).unwrap().unwrap(), b"\x89CKPjunk");
+}

@@ -76,7 +76,7 @@ impl Checkpointer {
         let newest = newest_seq(&*store)?;
         Ok(Checkpointer {
             store,
-            next_seq: AtomicU64::new(newest + 1),
+            next_seq: AtomicU64::new(newest.saturating_add(1)),
             newest_committed: Mutex::new(newest),
             keep: Self::DEFAULT_KEEP,
             size_hint: AtomicUsize::new(0),
@@ -185,7 +185,7 @@ impl Checkpointer {
             Err((StoreError::AlreadyExists { location }, _)) => {
                 let listed = newest_seq(&*self.store)?;
                 self.next_seq
-                    .fetch_max(listed.max(seq) + 1, Ordering::SeqCst);
+                    .fetch_max(listed.max(seq).saturating_add(1), Ordering::SeqCst);
                 **newest = (**newest).max(listed);
                 Err(Error::SequenceTaken { seq, location })
             }
