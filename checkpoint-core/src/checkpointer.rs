@@ -150,6 +150,9 @@ impl Checkpointer {
     ///   committed: an older capture never becomes the latest.
     /// - [`Error::SequenceTaken`] when another process committed this
     ///   sequence number first; capture again (numbering has moved on).
+    ///   Committing a snapshot whose bytes are already stored under its
+    ///   number (a retry of a write that landed although the store reported
+    ///   a failure) succeeds instead.
     /// - [`Error::Commit`] when the store fails (a full disk, say); older
     ///   checkpoints are intact and the error hands the snapshot back.
     pub fn commit(&self, snapshot: Snapshot) -> Result<Meta> {
@@ -182,7 +185,25 @@ impl Checkpointer {
                 **newest = seq;
                 Ok(meta)
             }
-            Err((StoreError::AlreadyExists { location }, _)) => {
+            Err((StoreError::AlreadyExists { location }, bytes)) => {
+                // A write that landed can still be reported as failed (the
+                // file is linked but the directory sync failed, or a
+                // conditional PUT timed out after it was applied): the retry
+                // then finds the key. If it holds our bytes, this commit is
+                // done; only different bytes mean another writer.
+                match self.store.get(&meta.key) {
+                    Ok(Some(existing)) if existing == bytes => {
+                        **newest = (**newest).max(seq);
+                        return Ok(meta);
+                    }
+                    Ok(_) => {}
+                    Err(source) => {
+                        return Err(Error::Commit {
+                            snapshot: Box::new(Snapshot { meta, bytes }),
+                            source,
+                        })
+                    }
+                }
                 let listed = newest_seq(&*self.store)?;
                 self.next_seq
                     .fetch_max(listed.max(seq) + 1, Ordering::SeqCst);
