@@ -93,6 +93,6 @@ fn a_fallback_reads_one_more_checkpoint_per_damaged_one() {
     let ckpt = Checkpointer::new(store.clone()).unwrap();
     let latest = ckpt.restore_latest::<Counter>().unwrap().unwrap();
     assert_eq!(latest.meta.seq, KEPT - 1);
-    assert_eq!(latest.skipped.len(), 1);
+    assert_eq!(latest.meta.skipped.len(), 1);
     assert_eq!(store.reads(), 2);
 }

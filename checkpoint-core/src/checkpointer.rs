@@ -137,6 +137,7 @@ impl Checkpointer {
                 type_name: T::SCHEMA.name.to_owned(),
                 location: self.store.location(&key),
                 key,
+                skipped: Vec::new(),
             },
             bytes,
         })
@@ -274,6 +275,7 @@ impl Checkpointer {
                     type_name: header.type_name,
                     key,
                     location,
+                    skipped: Vec::new(),
                 });
             }
         }
