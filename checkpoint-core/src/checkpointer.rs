@@ -256,10 +256,12 @@ impl Checkpointer {
                 continue;
             };
             let mut header = format::decode_header(&bytes, seq, &location);
-            if let Err(Error::Truncated { expected, .. }) = header {
-                if bytes.len() == format::HEADER_PROBE_LEN && expected > 0 {
-                    let need = (format::PREFIX_LEN + format::MAX_HEADER_LEN as usize + 4)
-                        .min(usize::try_from(expected).unwrap_or(usize::MAX));
+            if let Err(Error::Truncated { .. }) = header {
+                // A header longer than the probe: its length is in the
+                // prefix, so read exactly the header, never the body.
+                let need = format::header_section_len(&bytes)
+                    .filter(|need| bytes.len() == format::HEADER_PROBE_LEN && *need > bytes.len());
+                if let Some(need) = need {
                     match self.store.get_prefix(&key, need)? {
                         Some(more) => bytes = more,
                         None => continue,
