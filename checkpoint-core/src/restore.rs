@@ -304,7 +304,11 @@ impl Comparison<'_> {
                 !is_current && (same_type(&stored.ty, was) || matches(old_shape))
             }
         };
-        if !as_was && !same_type(&stored.ty, current.ty) {
+        // A type spelled differently (`u64` now written as an alias `Id`)
+        // is the same type when both deep shapes are fully known and agree.
+        let same_shape = matches!((stored_shape, current_shape), (Some(s), Some(c))
+            if s.is_fully_traced() && c.is_fully_traced() && s.diff(c).is_none());
+        if !as_was && !same_shape && !same_type(&stored.ty, current.ty) {
             return Err(Error::FieldTypeChanged {
                 seq: self.seq,
                 location: self.location.to_owned(),
