@@ -29,12 +29,13 @@ fn a_truncated_newest_checkpoint_is_skipped() {
 
     let restored = ckpt.restore_latest::<Counter>().unwrap().unwrap();
     assert_eq!((restored.meta.seq, restored.state), (2, Counter::at(2)));
-    assert_eq!(restored.skipped.len(), 1);
-    assert_eq!(restored.skipped[0].seq, 3);
-    assert!(matches!(
-        restored.skipped[0].reason,
-        Error::Truncated { seq: 3, .. }
-    ));
+    assert_eq!(restored.meta.skipped.len(), 1);
+    assert_eq!(restored.meta.skipped[0].seq, 3);
+    let reason = &restored.meta.skipped[0].reason;
+    assert!(
+        reason.starts_with("checkpoint #3") && reason.contains("is truncated"),
+        "{reason}"
+    );
 
     let err = ckpt.restore::<Counter>(3).unwrap_err();
     assert!(matches!(err, Error::Truncated { seq: 3, .. }), "{err:?}");
@@ -59,10 +60,11 @@ fn a_flipped_byte_in_the_newest_checkpoint_is_skipped() {
 
     let restored = ckpt.restore_latest::<Counter>().unwrap().unwrap();
     assert_eq!((restored.meta.seq, restored.state), (2, Counter::at(2)));
-    assert!(matches!(
-        restored.skipped[0].reason,
-        Error::Corrupt { seq: 3, .. }
-    ));
+    let reason = &restored.meta.skipped[0].reason;
+    assert!(
+        reason.starts_with("checkpoint #3") && reason.contains("is corrupt"),
+        "{reason}"
+    );
 
     let err = ckpt.restore::<Counter>(3).unwrap_err();
     assert!(matches!(err, Error::Corrupt { seq: 3, .. }), "{err:?}");
@@ -77,12 +79,14 @@ fn several_damaged_checkpoints_are_all_skipped_and_reported() {
     std::fs::write(file_of(dir.path(), 2), b"not a checkpoint at all").unwrap();
     let restored = ckpt.restore_latest::<Counter>().unwrap().unwrap();
     assert_eq!(restored.meta.seq, 1);
-    let skipped: Vec<u64> = restored.skipped.iter().map(|s| s.seq).collect();
+    let skipped: Vec<u64> = restored.meta.skipped.iter().map(|s| s.seq).collect();
     assert_eq!(skipped, [3, 2]);
-    assert!(matches!(
-        restored.skipped[1].reason,
-        Error::NotACheckpoint { .. }
-    ));
+    let reason = &restored.meta.skipped[1].reason;
+    assert!(reason.contains("is not a checkpoint"), "{reason}");
+    assert_eq!(
+        restored.meta.skipped[1].location,
+        file_of(dir.path(), 2).display().to_string()
+    );
 }
 
 #[test]

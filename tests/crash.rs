@@ -94,9 +94,9 @@ fn killed_saver_leaves_a_restorable_store() {
         };
         assert!(restored.state.is_consistent(), "kill {kill}: torn state");
         assert!(
-            restored.skipped.is_empty(),
+            restored.meta.skipped.is_empty(),
             "kill {kill}: {:?}",
-            restored.skipped
+            restored.meta.skipped
         );
         assert!(restored.meta.seq >= last_seq, "kill {kill}: went back");
         assert!(restored.state.count >= last_count, "kill {kill}: went back");

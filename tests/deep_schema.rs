@@ -209,3 +209,79 @@ fn a_hostile_deep_shape_is_an_error_not_a_stack_overflow() {
     assert_eq!(header.field_shapes.len(), 1);
     assert_eq!(header.field_shapes[0].1.to_string(), "Option<Option<u64>>");
 }
+
+mod respelled {
+    use std::num::NonZeroU64;
+
+    use checkpoint::Checkpoint;
+
+    #[derive(Debug, Checkpoint)]
+    #[checkpoint(name = "Account")]
+    pub struct AccountV1 {
+        pub id: u64,
+        pub nonzero: NonZeroU64,
+    }
+
+    pub type Id = u64;
+    pub type Narrow = u32;
+    pub type Nz = NonZeroU64;
+
+    /// `id` is spelled `Id` now: the same type under another name.
+    #[derive(Debug, Checkpoint)]
+    #[checkpoint(name = "Account")]
+    pub struct Alias {
+        pub id: Id,
+        pub nonzero: NonZeroU64,
+    }
+
+    /// `id` is spelled `Narrow`, which is another type.
+    #[derive(Debug, Checkpoint)]
+    #[checkpoint(name = "Account")]
+    pub struct Narrowed {
+        pub id: Narrow,
+        pub nonzero: NonZeroU64,
+    }
+
+    /// `nonzero` is spelled `Nz`, whose shape cannot be traced: nothing
+    /// proves it unchanged.
+    #[derive(Debug, Checkpoint)]
+    #[checkpoint(name = "Account")]
+    pub struct Opaque {
+        pub id: u64,
+        pub nonzero: Nz,
+    }
+
+    pub fn account() -> AccountV1 {
+        AccountV1 {
+            id: 42,
+            nonzero: NonZeroU64::MIN,
+        }
+    }
+}
+
+#[test]
+fn a_field_type_spelled_differently_with_the_same_shape_restores() {
+    let ckpt = written_by(&respelled::account());
+    let restored = ckpt.restore_latest::<respelled::Alias>().unwrap().unwrap();
+    assert_eq!(restored.state.id, 42);
+}
+
+#[test]
+fn a_respelled_field_type_with_another_shape_is_still_a_type_change() {
+    let ckpt = written_by(&respelled::account());
+    let err = ckpt.restore_latest::<respelled::Narrowed>().unwrap_err();
+    assert!(
+        matches!(&err, Error::FieldTypeChanged { field, .. } if field == "id"),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn a_respelled_opaque_field_type_is_still_a_type_change() {
+    let ckpt = written_by(&respelled::account());
+    let err = ckpt.restore_latest::<respelled::Opaque>().unwrap_err();
+    assert!(
+        matches!(&err, Error::FieldTypeChanged { field, .. } if field == "nonzero"),
+        "{err:?}"
+    );
+}

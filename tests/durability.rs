@@ -99,3 +99,68 @@ fn a_committed_checkpoint_is_a_complete_file_and_no_temporary_file_remains() {
         Err(StoreError::AlreadyExists { .. })
     ));
 }
+
+/// A store whose writes land but report a failure while `lie` is set, as a
+/// directory whose sync fails after the link, or a conditional PUT that
+/// times out after it was applied.
+#[derive(Debug)]
+struct LandsThenFails<S> {
+    inner: S,
+    lie: AtomicBool,
+}
+
+impl<S: Store> Store for LandsThenFails<S> {
+    fn put_if_absent(&self, key: &str, bytes: &[u8]) -> Result<(), StoreError> {
+        self.inner.put_if_absent(key, bytes)?;
+        if self.lie.load(Ordering::SeqCst) {
+            return Err(StoreError::io(
+                "write",
+                self.location(key),
+                io::Error::from_raw_os_error(5),
+            ));
+        }
+        Ok(())
+    }
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.inner.get(key)
+    }
+    fn get_prefix(&self, key: &str, len: usize) -> Result<Option<Vec<u8>>, StoreError> {
+        self.inner.get_prefix(key, len)
+    }
+    fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        self.inner.list(prefix)
+    }
+    fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.inner.delete(key)
+    }
+    fn location(&self, key: &str) -> String {
+        self.inner.location(key)
+    }
+}
+
+#[test]
+fn retrying_a_commit_that_landed_but_reported_a_failure_succeeds() {
+    let dir = temp_dir();
+    let store = Arc::new(LandsThenFails {
+        inner: DirStore::open(dir.path()).unwrap(),
+        lie: AtomicBool::new(true),
+    });
+    let ckpt = Checkpointer::new(store.clone()).unwrap();
+    let err = ckpt.save(&Counter::at(1)).unwrap_err();
+    let snapshot = err.into_snapshot().unwrap();
+
+    store.lie.store(false, Ordering::SeqCst);
+    assert_eq!(ckpt.commit(snapshot).unwrap().seq, 1);
+    let restored = ckpt.restore_latest::<Counter>().unwrap().unwrap();
+    assert_eq!((restored.meta.seq, restored.state), (1, Counter::at(1)));
+    assert_eq!(ckpt.save(&Counter::at(2)).unwrap().seq, 2);
+}
+
+#[test]
+fn committing_the_same_snapshot_twice_succeeds_both_times() {
+    let ckpt = Checkpointer::new(MemStore::new()).unwrap();
+    let snapshot = ckpt.capture(&Counter::at(1)).unwrap();
+    assert_eq!(ckpt.commit(snapshot.clone()).unwrap().seq, 1);
+    assert_eq!(ckpt.commit(snapshot).unwrap().seq, 1);
+    assert_eq!(ckpt.list().unwrap().len(), 1);
+}

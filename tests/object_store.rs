@@ -144,3 +144,123 @@ fn an_unreachable_server_is_an_error_within_seconds() {
         started.elapsed()
     );
 }
+
+/// An in-memory object store whose ranged reads fail, as a server that
+/// refuses or drops a request does; it counts the reads that reach it.
+#[derive(Debug, Default)]
+struct RangedReadsFail {
+    inner: object_store::memory::InMemory,
+    reads: std::sync::atomic::AtomicUsize,
+}
+
+impl std::fmt::Display for RangedReadsFail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "RangedReadsFail")
+    }
+}
+
+#[async_trait::async_trait]
+impl object_store::ObjectStore for RangedReadsFail {
+    async fn put_opts(
+        &self,
+        location: &object_store::path::Path,
+        payload: object_store::PutPayload,
+        opts: object_store::PutOptions,
+    ) -> object_store::Result<object_store::PutResult> {
+        self.inner.put_opts(location, payload, opts).await
+    }
+
+    async fn put_multipart_opts(
+        &self,
+        location: &object_store::path::Path,
+        opts: object_store::PutMultipartOptions,
+    ) -> object_store::Result<Box<dyn object_store::MultipartUpload>> {
+        self.inner.put_multipart_opts(location, opts).await
+    }
+
+    async fn get_opts(
+        &self,
+        location: &object_store::path::Path,
+        options: object_store::GetOptions,
+    ) -> object_store::Result<object_store::GetResult> {
+        if options.head {
+            return self.inner.get_opts(location, options).await;
+        }
+        self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if options.range.is_some() {
+            return Err(object_store::Error::Generic {
+                store: "RangedReadsFail",
+                source: "connection reset by peer".into(),
+            });
+        }
+        self.inner.get_opts(location, options).await
+    }
+
+    fn delete_stream(
+        &self,
+        locations: futures_util::stream::BoxStream<
+            'static,
+            object_store::Result<object_store::path::Path>,
+        >,
+    ) -> futures_util::stream::BoxStream<'static, object_store::Result<object_store::path::Path>>
+    {
+        self.inner.delete_stream(locations)
+    }
+
+    fn list(
+        &self,
+        prefix: Option<&object_store::path::Path>,
+    ) -> futures_util::stream::BoxStream<'static, object_store::Result<object_store::ObjectMeta>>
+    {
+        self.inner.list(prefix)
+    }
+
+    async fn list_with_delimiter(
+        &self,
+        prefix: Option<&object_store::path::Path>,
+    ) -> object_store::Result<object_store::ListResult> {
+        self.inner.list_with_delimiter(prefix).await
+    }
+
+    async fn copy_opts(
+        &self,
+        from: &object_store::path::Path,
+        to: &object_store::path::Path,
+        options: object_store::CopyOptions,
+    ) -> object_store::Result<()> {
+        self.inner.copy_opts(from, to, options).await
+    }
+}
+
+#[test]
+fn a_failed_ranged_read_is_an_error_not_a_whole_download() {
+    let backend = Arc::new(RangedReadsFail::default());
+    let store = ObjectStore::from_object_store(backend.clone(), "p").unwrap();
+    store.put_if_absent("k", &[7; 10_000]).unwrap();
+    let err = store.get_prefix("k", 16).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::Io {
+                operation: "read",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("connection reset"), "{err}");
+    assert_eq!(
+        backend.reads.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "the failed range is not followed by a full read"
+    );
+}
+
+#[test]
+fn a_prefix_of_an_empty_object_is_empty() {
+    let memory = Arc::new(object_store::memory::InMemory::new());
+    let store = ObjectStore::from_object_store(memory, "p").unwrap();
+    store.put_if_absent("empty", b"").unwrap();
+    assert_eq!(store.get_prefix("empty", 16).unwrap(), Some(Vec::new()));
+    assert_eq!(store.get_prefix("absent", 16).unwrap(), None);
+}

@@ -6,7 +6,10 @@ mod common;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use checkpoint::{Checkpointer, MemStore, Store, StoreError};
+use checkpoint::{
+    Checkpoint, Checkpointer, FieldReader, FieldSchema, FieldWriter, MemStore, Schema, Shape,
+    Store, StoreError,
+};
 use common::Counter;
 
 /// A store that counts the reads of checkpoint contents.
@@ -14,6 +17,7 @@ use common::Counter;
 struct CountingStore {
     inner: MemStore,
     reads: AtomicUsize,
+    bytes_read: AtomicUsize,
 }
 
 impl CountingStore {
@@ -36,7 +40,10 @@ impl Store for CountingStore {
     }
     fn get_prefix(&self, key: &str, len: usize) -> Result<Option<Vec<u8>>, StoreError> {
         self.reads.fetch_add(1, Ordering::SeqCst);
-        self.inner.get_prefix(key, len)
+        let bytes = self.inner.get_prefix(key, len)?;
+        let read = bytes.as_ref().map_or(0, Vec::len);
+        self.bytes_read.fetch_add(read, Ordering::SeqCst);
+        Ok(bytes)
     }
     fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
         self.inner.list(prefix)
@@ -93,6 +100,60 @@ fn a_fallback_reads_one_more_checkpoint_per_damaged_one() {
     let ckpt = Checkpointer::new(store.clone()).unwrap();
     let latest = ckpt.restore_latest::<Counter>().unwrap().unwrap();
     assert_eq!(latest.meta.seq, KEPT - 1);
-    assert_eq!(latest.skipped.len(), 1);
+    assert_eq!(latest.meta.skipped.len(), 1);
     assert_eq!(store.reads(), 2);
+}
+
+/// A field type name long enough to push the header past the probe.
+const LONG_TYPE: &str = match std::str::from_utf8(&[b'T'; 6000]) {
+    Ok(name) => name,
+    Err(_) => panic!("ASCII is UTF-8"),
+};
+
+/// A state whose header is longer than the first read of `list` and whose
+/// body is much longer still.
+#[derive(Debug, PartialEq)]
+struct Wide {
+    data: Vec<u8>,
+}
+
+impl Checkpoint for Wide {
+    type Context = ();
+    const SCHEMA: Schema = Schema::new(
+        "Wide",
+        Shape::Struct(&[FieldSchema::serialized("data", LONG_TYPE)]),
+    );
+
+    fn write_fields(&self, out: &mut FieldWriter<'_>) -> checkpoint::Result<()> {
+        out.field("data", &self.data)
+    }
+
+    fn read_fields(input: &mut FieldReader<'_>, _: &()) -> checkpoint::Result<Self> {
+        Ok(Wide {
+            data: input.field("data")?,
+        })
+    }
+}
+
+#[test]
+fn list_reads_a_long_header_but_not_the_body() {
+    let store = Arc::new(CountingStore::default());
+    let ckpt = Checkpointer::new(store.clone()).unwrap();
+    let meta = ckpt
+        .save(&Wide {
+            data: vec![7; 200_000],
+        })
+        .unwrap();
+    store.reads();
+    store.bytes_read.swap(0, Ordering::SeqCst);
+
+    let listed = ckpt.list().unwrap();
+    assert_eq!(listed, std::slice::from_ref(&meta));
+    assert_eq!(store.reads(), 2, "a probe, then the whole header");
+    let read = store.bytes_read.swap(0, Ordering::SeqCst);
+    assert!(
+        read > 6000 && read < 4096 + 6000 + 200,
+        "list read {read} bytes of a {}-byte checkpoint",
+        meta.size
+    );
 }

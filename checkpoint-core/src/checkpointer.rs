@@ -137,6 +137,7 @@ impl Checkpointer {
                 type_name: T::SCHEMA.name.to_owned(),
                 location: self.store.location(&key),
                 key,
+                skipped: Vec::new(),
             },
             bytes,
         })
@@ -150,6 +151,9 @@ impl Checkpointer {
     ///   committed: an older capture never becomes the latest.
     /// - [`Error::SequenceTaken`] when another process committed this
     ///   sequence number first; capture again (numbering has moved on).
+    ///   Committing a snapshot whose bytes are already stored under its
+    ///   number (a retry of a write that landed although the store reported
+    ///   a failure) succeeds instead.
     /// - [`Error::Commit`] when the store fails (a full disk, say); older
     ///   checkpoints are intact and the error hands the snapshot back.
     pub fn commit(&self, snapshot: Snapshot) -> Result<Meta> {
@@ -182,7 +186,25 @@ impl Checkpointer {
                 **newest = seq;
                 Ok(meta)
             }
-            Err((StoreError::AlreadyExists { location }, _)) => {
+            Err((StoreError::AlreadyExists { location }, bytes)) => {
+                // A write that landed can still be reported as failed (the
+                // file is linked but the directory sync failed, or a
+                // conditional PUT timed out after it was applied): the retry
+                // then finds the key. If it holds our bytes, this commit is
+                // done; only different bytes mean another writer.
+                match self.store.get(&meta.key) {
+                    Ok(Some(existing)) if existing == bytes => {
+                        **newest = (**newest).max(seq);
+                        return Ok(meta);
+                    }
+                    Ok(_) => {}
+                    Err(source) => {
+                        return Err(Error::Commit {
+                            snapshot: Box::new(Snapshot { meta, bytes }),
+                            source,
+                        })
+                    }
+                }
                 let listed = newest_seq(&*self.store)?;
                 self.next_seq
                     .fetch_max(listed.max(seq).saturating_add(1), Ordering::SeqCst);
@@ -234,10 +256,12 @@ impl Checkpointer {
                 continue;
             };
             let mut header = format::decode_header(&bytes, seq, &location);
-            if let Err(Error::Truncated { expected, .. }) = header {
-                if bytes.len() == format::HEADER_PROBE_LEN && expected > 0 {
-                    let need = (format::PREFIX_LEN + format::MAX_HEADER_LEN as usize + 4)
-                        .min(usize::try_from(expected).unwrap_or(usize::MAX));
+            if let Err(Error::Truncated { .. }) = header {
+                // A header longer than the probe: its length is in the
+                // prefix, so read exactly the header, never the body.
+                let need = format::header_section_len(&bytes)
+                    .filter(|need| bytes.len() == format::HEADER_PROBE_LEN && *need > bytes.len());
+                if let Some(need) = need {
                     match self.store.get_prefix(&key, need)? {
                         Some(more) => bytes = more,
                         None => continue,
@@ -253,6 +277,7 @@ impl Checkpointer {
                     type_name: header.type_name,
                     key,
                     location,
+                    skipped: Vec::new(),
                 });
             }
         }

@@ -109,7 +109,9 @@ pub enum Error {
     /// struct, unit struct or enum).
     #[error(
         "checkpoint #{seq} ({location}) stores `{type_name}` as {found}, but it is now {expected}; \
-         restore with the old definition and convert"
+         `#[checkpoint(was = ...)]` converts a field and cannot change a whole type's shape: keep \
+         the old definition as its own type, restore the checkpoint as that type and convert it, \
+         giving the old type `#[checkpoint(name = \"{type_name}\")]`"
     )]
     ShapeChanged {
         /// The checkpoint's sequence number.
@@ -207,7 +209,8 @@ pub enum Error {
     /// A field's bytes do not decode as the field's type.
     #[error(
         "checkpoint #{seq} ({location}) of `{type_name}`: field `{field}` does not decode: \
-         {reason}; the field's serde representation changed since the checkpoint was written"
+         {reason}; the field's serde representation changed since the checkpoint was written: \
+         to read the old form, add `#[checkpoint(was = OldType, convert = ...)]` to `{field}`"
     )]
     FieldDecode {
         /// The checkpoint's sequence number.
@@ -225,7 +228,9 @@ pub enum Error {
     /// The checkpoint holds a variant the enum does not have.
     #[error(
         "checkpoint #{seq} ({location}) of `{type_name}` holds variant `{variant}`, which the \
-         enum does not have; add the variant back to restore it"
+         enum does not have: it was removed or renamed; add `{variant}` back (under its old \
+         name), or keep the old definition as its own type, restore the checkpoint as that type \
+         and convert it, giving the old type `#[checkpoint(name = \"{type_name}\")]`"
     )]
     UnknownVariant {
         /// The checkpoint's sequence number.
@@ -322,5 +327,93 @@ impl Error {
                 | Error::NotACheckpoint { .. }
                 | Error::Malformed { .. }
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at() -> (u64, String, String) {
+        (7, "/ckpt/7".to_owned(), "Phase".to_owned())
+    }
+
+    /// Every schema error ends with the attribute that fixes it, so the fix
+    /// is the last thing a reader sees.
+    #[test]
+    fn schema_errors_end_with_the_attribute_that_fixes_them() {
+        let (seq, location, type_name) = at();
+        let cases = [
+            (
+                Error::FieldDecode {
+                    seq,
+                    location: location.clone(),
+                    type_name: type_name.clone(),
+                    field: "data".into(),
+                    reason: "unexpected end".into(),
+                },
+                "add `#[checkpoint(was = OldType, convert = ...)]` to `data`",
+            ),
+            (
+                Error::UnknownVariant {
+                    seq,
+                    location: location.clone(),
+                    type_name: type_name.clone(),
+                    variant: "Paused".into(),
+                },
+                "giving the old type `#[checkpoint(name = \"Phase\")]`",
+            ),
+            (
+                Error::ShapeChanged {
+                    seq,
+                    location: location.clone(),
+                    type_name: type_name.clone(),
+                    expected: "an enum",
+                    found: "a struct",
+                },
+                "giving the old type `#[checkpoint(name = \"Phase\")]`",
+            ),
+            (
+                Error::MissingField {
+                    seq,
+                    location: location.clone(),
+                    type_name: type_name.clone(),
+                    field: "started".into(),
+                },
+                "add `#[checkpoint(default = ...)]` to `started` to restore checkpoints \
+                 written before it existed",
+            ),
+        ];
+        for (err, ending) in cases {
+            let message = err.to_string();
+            assert!(message.starts_with("checkpoint #7 (/ckpt/7)"), "{message}");
+            assert!(message.ends_with(ending), "{message}");
+        }
+    }
+
+    #[test]
+    fn unknown_variant_and_shape_change_say_what_happened() {
+        let (seq, location, type_name) = at();
+        let variant = Error::UnknownVariant {
+            seq,
+            location: location.clone(),
+            type_name: type_name.clone(),
+            variant: "Paused".into(),
+        }
+        .to_string();
+        assert!(variant.contains("removed or renamed"), "{variant}");
+        assert!(variant.contains("add `Paused` back"), "{variant}");
+        let shape = Error::ShapeChanged {
+            seq,
+            location,
+            type_name,
+            expected: "an enum",
+            found: "a struct",
+        }
+        .to_string();
+        assert!(
+            shape.contains("cannot change a whole type's shape"),
+            "{shape}"
+        );
     }
 }

@@ -353,6 +353,14 @@ pub fn decode_header(bytes: &[u8], key_seq: u64, location: &str) -> Result<Heade
     })
 }
 
+/// How many leading bytes hold the prefix, header and header checksum,
+/// read from the prefix in `bytes`; `None` when `bytes` is shorter than the
+/// prefix or the header claims more than [`MAX_HEADER_LEN`].
+pub fn header_section_len(bytes: &[u8]) -> Option<usize> {
+    let (header_len, _) = split_u32(bytes.get(12..PREFIX_LEN)?)?;
+    (header_len <= MAX_HEADER_LEN).then(|| PREFIX_LEN + header_len as usize + 4)
+}
+
 /// The error for a version this release does not read. A newer format keeps
 /// the prefix and the checksums where they are, so a version whose checksum
 /// validates is a newer format; one whose checksum does not is a flipped

@@ -12,7 +12,7 @@ impl Checkpointer {
     /// Restores the newest checkpoint; `None` when the store holds none.
     ///
     /// A damaged newest checkpoint (corrupt, truncated) is skipped for the
-    /// newest valid one; what was skipped is in [`Restored::skipped`] and
+    /// newest valid one; what was skipped is in [`Meta::skipped`] and
     /// logged as a `tracing` warning. Reads the newest checkpoint only, plus
     /// the older ones a fallback needs.
     ///
@@ -37,10 +37,11 @@ impl Checkpointer {
         context: &T::Context,
     ) -> Result<Option<Restored<T>>> {
         let mut skipped: Vec<Skipped> = Vec::new();
+        let mut newest_damage = None;
         for (seq, key) in self.keys()?.into_iter().rev() {
             match self.load(seq, &key, context) {
                 Ok(mut restored) => {
-                    restored.skipped = skipped;
+                    restored.meta.skipped = skipped;
                     return Ok(Some(restored));
                 }
                 // Deleted by another process's retention since listing.
@@ -52,14 +53,15 @@ impl Checkpointer {
                     skipped.push(Skipped {
                         seq,
                         location: self.store.location(&key),
-                        reason: e,
+                        reason: e.to_string(),
                     });
+                    newest_damage.get_or_insert(e);
                 }
                 Err(e) => return Err(e),
             }
         }
-        match skipped.into_iter().next() {
-            Some(newest) => Err(newest.reason),
+        match newest_damage {
+            Some(e) => Err(e),
             None => Ok(None),
         }
     }
@@ -125,8 +127,8 @@ impl Checkpointer {
                 type_name: header.type_name,
                 key: key.to_owned(),
                 location,
+                skipped: Vec::new(),
             },
-            skipped: Vec::new(),
         })
     }
 }
@@ -302,7 +304,11 @@ impl Comparison<'_> {
                 !is_current && (same_type(&stored.ty, was) || matches(old_shape))
             }
         };
-        if !as_was && !same_type(&stored.ty, current.ty) {
+        // A type spelled differently (`u64` now written as an alias `Id`)
+        // is the same type when both deep shapes are fully known and agree.
+        let same_shape = matches!((stored_shape, current_shape), (Some(s), Some(c))
+            if s.is_fully_traced() && c.is_fully_traced() && s.diff(c).is_none());
+        if !as_was && !same_shape && !same_type(&stored.ty, current.ty) {
             return Err(Error::FieldTypeChanged {
                 seq: self.seq,
                 location: self.location.to_owned(),

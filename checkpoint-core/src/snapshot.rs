@@ -2,8 +2,6 @@
 
 use std::time::SystemTime;
 
-use crate::Error;
-
 /// What is known about one committed checkpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -20,6 +18,11 @@ pub struct Meta {
     pub key: String,
     /// Where it lives: a file path or an object URL.
     pub location: String,
+    /// The newer checkpoints that
+    /// [`restore_latest`](crate::Checkpointer::restore_latest) skipped,
+    /// because they are damaged, to restore this one; newest first. Empty
+    /// everywhere else (`save`, `commit`, `list`, `restore`).
+    pub skipped: Vec<Skipped>,
 }
 
 /// A state encoded by [`Checkpointer::capture`](crate::Checkpointer::capture),
@@ -51,26 +54,34 @@ impl Snapshot {
 }
 
 /// A restored state and the checkpoint it came from.
+///
+/// ```
+/// # use checkpoint_core::{Meta, Restored};
+/// fn split<T>(restored: Restored<T>) -> (T, Meta) {
+///     let Restored { state, meta } = restored;
+///     (state, meta)
+/// }
+/// ```
 #[derive(Debug)]
-#[non_exhaustive]
 pub struct Restored<T> {
     /// The state.
     pub state: T,
-    /// The checkpoint it was restored from.
+    /// The checkpoint it was restored from, with the damaged newer ones
+    /// skipped on the way in [`Meta::skipped`].
     pub meta: Meta,
-    /// Newer checkpoints that `restore_latest` skipped because they are
-    /// damaged, newest first.
-    pub skipped: Vec<Skipped>,
 }
 
 /// A damaged checkpoint that `restore_latest` skipped.
-#[derive(Debug)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Skipped {
     /// Its sequence number.
     pub seq: u64,
     /// Where it lives.
     pub location: String,
-    /// Why it was skipped.
-    pub reason: Error,
+    /// Why it was skipped: the message of the damage error
+    /// ([`Error::Corrupt`](crate::Error::Corrupt),
+    /// [`Error::Truncated`](crate::Error::Truncated), ...) that
+    /// [`restore`](crate::Checkpointer::restore) of it returns.
+    pub reason: String,
 }

@@ -1,9 +1,11 @@
 //! A store in a local directory: the default.
 
+use std::collections::HashSet;
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use super::{Store, StoreError};
@@ -41,6 +43,8 @@ static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 #[derive(Debug, Clone)]
 pub struct DirStore {
     root: PathBuf,
+    /// Subdirectories whose entries this process has already made durable.
+    durable_dirs: Arc<Mutex<HashSet<PathBuf>>>,
 }
 
 impl DirStore {
@@ -51,9 +55,12 @@ impl DirStore {
     /// [`StoreError::Io`] when the directory cannot be created or read.
     pub fn open(dir: impl AsRef<Path>) -> Result<Self, StoreError> {
         let root = dir.as_ref().to_path_buf();
-        fs::create_dir_all(&root)
+        create_root_durably(&root)
             .map_err(|e| StoreError::io("create", root.display().to_string(), e))?;
-        let store = DirStore { root };
+        let store = DirStore {
+            root,
+            durable_dirs: Arc::default(),
+        };
         store.remove_stale_temp_files(&store.root);
         Ok(store)
     }
@@ -106,6 +113,33 @@ impl DirStore {
         }
     }
 
+    /// Makes `dir`, a directory under the root, exist durably: see
+    /// [`create_levels_durably`]. Each directory costs its parent's sync once
+    /// per process; later writes only check that it still exists.
+    fn ensure_dir(&self, dir: &Path) -> io::Result<()> {
+        if dir == self.root {
+            return Ok(());
+        }
+        let mut known = self
+            .durable_dirs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if known.contains(dir) && dir.is_dir() {
+            return Ok(());
+        }
+        let levels: Vec<&Path> = dir
+            .ancestors()
+            .take_while(|level| *level != self.root)
+            .collect();
+        create_levels_durably(levels.into_iter().rev())?;
+        known.extend(
+            dir.ancestors()
+                .take_while(|level| *level != self.root)
+                .map(Path::to_path_buf),
+        );
+        Ok(())
+    }
+
     fn walk(&self, dir: &Path, rel: &str, out: &mut Vec<String>) -> io::Result<()> {
         let entries = match fs::read_dir(dir) {
             Ok(entries) => entries,
@@ -147,6 +181,43 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
     }
 }
 
+/// Creates each directory of `levels` (outermost first) that is missing,
+/// then syncs its parent, so the entry naming it survives a crash. The
+/// parent is synced whether this call or another process created the
+/// directory: a file is only durable once every directory on its path is.
+fn create_levels_durably<'a>(levels: impl IntoIterator<Item = &'a Path>) -> io::Result<()> {
+    for level in levels {
+        match fs::create_dir(level) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && level.is_dir() => {}
+            Err(e) => return Err(e),
+        }
+        if let Some(parent) = level.parent().filter(|p| !p.as_os_str().is_empty()) {
+            sync_dir(parent)?;
+        }
+    }
+    Ok(())
+}
+
+/// Creates the store's root and its missing ancestors durably. The parent of
+/// a root that already existed is synced too (another process may have
+/// created it without syncing), but only as well as permissions allow:
+/// opening an existing store must not need to read its parent.
+fn create_root_durably(root: &Path) -> io::Result<()> {
+    if root.is_dir() {
+        if let Some(parent) = root.parent().filter(|p| !p.as_os_str().is_empty()) {
+            let _ = sync_dir(parent);
+        }
+        return Ok(());
+    }
+    let missing: Vec<&Path> = root
+        .ancestors()
+        .filter(|level| !level.as_os_str().is_empty())
+        .take_while(|level| !level.is_dir())
+        .collect();
+    create_levels_durably(missing.into_iter().rev())
+}
+
 fn write_temp(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let mut file = File::options().write(true).create_new(true).open(path)?;
     file.write_all(bytes)?;
@@ -159,12 +230,7 @@ impl Store for DirStore {
         let location = path.display().to_string();
         let io_err = |e| StoreError::io("write", location.clone(), e);
         let dir = path.parent().unwrap_or(&self.root);
-        if !dir.exists() {
-            fs::create_dir_all(dir).map_err(io_err)?;
-            if let Some(up) = dir.parent() {
-                sync_dir(up).map_err(io_err)?;
-            }
-        }
+        self.ensure_dir(dir).map_err(io_err)?;
         let temp = dir.join(format!(
             "{TEMP_PREFIX}{}-{}",
             std::process::id(),
@@ -228,5 +294,73 @@ impl Store for DirStore {
 
     fn location(&self, key: &str) -> String {
         self.root.join(key).display().to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_store_opens_under_missing_directories() {
+        let temp = tempfile::tempdir().unwrap();
+        let root = temp.path().join("a/b/c");
+        let store = DirStore::open(&root).unwrap();
+        store.put_if_absent("k", b"1").unwrap();
+        assert_eq!(fs::read(root.join("k")).unwrap(), b"1");
+        // Reopening an existing root works too.
+        assert_eq!(DirStore::open(&root).unwrap().list("").unwrap(), ["k"]);
+    }
+
+    #[test]
+    fn nested_keys_create_every_missing_level() {
+        let temp = tempfile::tempdir().unwrap();
+        let store = DirStore::open(temp.path()).unwrap();
+        store.put_if_absent("group/g/parts/7/a", b"a").unwrap();
+        store.put_if_absent("group/g/parts/7/b", b"b").unwrap();
+        store.put_if_absent("group/g/commit", b"c").unwrap();
+        assert_eq!(
+            store.list("group/").unwrap(),
+            ["group/g/commit", "group/g/parts/7/a", "group/g/parts/7/b"]
+        );
+        assert_eq!(store.get("group/g/parts/7/b").unwrap().unwrap(), b"b");
+    }
+
+    #[test]
+    fn a_directory_created_by_another_writer_is_used() {
+        let temp = tempfile::tempdir().unwrap();
+        let a = DirStore::open(temp.path()).unwrap();
+        let b = DirStore::open(temp.path()).unwrap();
+        a.put_if_absent("x/y/one", b"1").unwrap();
+        b.put_if_absent("x/y/two", b"2").unwrap();
+        assert_eq!(a.list("x/").unwrap(), ["x/y/one", "x/y/two"]);
+    }
+
+    #[test]
+    fn a_directory_removed_behind_the_store_is_created_again() {
+        let temp = tempfile::tempdir().unwrap();
+        let store = DirStore::open(temp.path()).unwrap();
+        store.put_if_absent("x/y/one", b"1").unwrap();
+        fs::remove_dir_all(temp.path().join("x")).unwrap();
+        store.put_if_absent("x/y/two", b"2").unwrap();
+        assert_eq!(store.list("").unwrap(), ["x/y/two"]);
+    }
+
+    #[test]
+    fn a_file_in_the_way_of_a_directory_is_an_error() {
+        let temp = tempfile::tempdir().unwrap();
+        let store = DirStore::open(temp.path()).unwrap();
+        store.put_if_absent("x", b"1").unwrap();
+        let err = store.put_if_absent("x/y", b"2").unwrap_err();
+        assert!(
+            matches!(
+                err,
+                StoreError::Io {
+                    operation: "write",
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
     }
 }

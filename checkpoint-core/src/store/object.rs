@@ -226,11 +226,14 @@ impl Store for ObjectStore {
         match self.block_on("read", key, read)? {
             Ok(bytes) => Ok(Some(bytes.to_vec())),
             Err(object_store::Error::NotFound { .. }) => Ok(None),
-            // An empty object has no byte 0 to range over: read it whole.
-            Err(_) => Ok(self.get(key)?.map(|mut bytes| {
-                bytes.truncate(len);
-                bytes
-            })),
+            // An empty object has no byte 0 to range over, which each
+            // backend reports as an error of its own: only the object's
+            // size tells that error apart from a failure, which is returned.
+            Err(e) => match self.block_on("read", key, self.inner.head(&path))? {
+                Ok(meta) if meta.size == 0 => Ok(Some(Vec::new())),
+                Err(object_store::Error::NotFound { .. }) => Ok(None),
+                _ => Err(io_error("read", &self.location(key), e)),
+            },
         }
     }
 
