@@ -290,8 +290,15 @@ pub(crate) fn key_of(seq: u64) -> String {
     format!("{seq:020}{KEY_SUFFIX}")
 }
 
-fn seq_of(key: &str) -> Option<u64> {
-    let digits = key.strip_suffix(KEY_SUFFIX)?;
+/// The sequence number a checkpoint key (or a directory store's file name)
+/// stands for.
+pub(crate) fn seq_of(key: &str) -> Option<u64> {
+    parse_padded(key.strip_suffix(KEY_SUFFIX)?)
+}
+
+/// A number written with exactly 20 digits, as keys write sequence numbers
+/// and epochs so that listing order is numeric order.
+pub(crate) fn parse_padded(digits: &str) -> Option<u64> {
     (digits.len() == 20 && digits.bytes().all(|b| b.is_ascii_digit()))
         .then(|| digits.parse().ok())
         .flatten()

@@ -259,7 +259,7 @@ impl<'de> FieldReader<'de> {
 
 /// Splits one frame off `bytes`: its name, its value bytes, the rest.
 /// `None` when a length runs past the end or the name is not UTF-8.
-fn split_frame(bytes: &[u8]) -> Option<(&str, &[u8], &[u8])> {
+pub(crate) fn split_frame(bytes: &[u8]) -> Option<(&str, &[u8], &[u8])> {
     let (len, tail) = split_u32(bytes)?;
     let (name, tail) = split_at(tail, usize::try_from(len).ok()?)?;
     let name = core::str::from_utf8(name).ok()?;

@@ -35,12 +35,9 @@ use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::fields::{split_u32, split_u64};
 use crate::format::{self, FieldRecord, Header, SchemaRecord, ShapeRecord, VariantRecord};
+use crate::restore::same_type;
 use crate::{Error, ShapeChange};
-
-/// The suffix of a checkpoint's file name in a directory store.
-const SUFFIX: &str = ".ckpt";
 
 /// The checkpoint files of a directory written by the directory store
 /// (`{seq:020}.ckpt`), with their sequence numbers, oldest first. Other
@@ -54,7 +51,7 @@ pub fn checkpoint_files(dir: &Path) -> io::Result<Vec<(u64, PathBuf)>> {
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
         let name = entry.file_name();
-        let Some(seq) = name.to_str().and_then(seq_of_file_name) else {
+        let Some(seq) = name.to_str().and_then(crate::checkpointer::seq_of) else {
             continue;
         };
         if entry.file_type()?.is_file() {
@@ -63,15 +60,6 @@ pub fn checkpoint_files(dir: &Path) -> io::Result<Vec<(u64, PathBuf)>> {
     }
     files.sort_unstable();
     Ok(files)
-}
-
-/// The sequence number a directory store's file name stands for.
-fn seq_of_file_name(name: &str) -> Option<u64> {
-    let digits = name.strip_suffix(SUFFIX)?;
-    if digits.len() != 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    digits.parse().ok()
 }
 
 /// What a checkpoint file holds and whether it is intact.
@@ -261,26 +249,17 @@ fn frames_of(body: &[u8]) -> (Vec<Frame>, bool) {
     let mut rest = body;
     while !rest.is_empty() {
         let offset = (body.len() - rest.len()) as u64;
-        let Some((name, len, tail)) = split_frame(rest) else {
+        let Some((name, value, tail)) = crate::fields::split_frame(rest) else {
             return (frames, false);
         };
         frames.push(Frame {
             name: name.to_owned(),
             offset,
-            len,
+            len: value.len() as u64,
         });
         rest = tail;
     }
     (frames, true)
-}
-
-fn split_frame(bytes: &[u8]) -> Option<(&str, u64, &[u8])> {
-    let (name_len, tail) = split_u32(bytes)?;
-    let name_len = usize::try_from(name_len).ok()?;
-    let name = std::str::from_utf8(tail.get(..name_len)?).ok()?;
-    let (len, tail) = split_u64(&tail[name_len..])?;
-    let tail = tail.get(usize::try_from(len).ok()?..)?;
-    Some((name, len, tail))
 }
 
 /// One difference between the schemas of two checkpoints, found by [`diff`].
@@ -595,13 +574,6 @@ fn diff_fields(
             ty: b.ty.clone(),
         });
     }
-}
-
-/// Type names compare without whitespace, as restore compares them.
-fn same_type(a: &str, b: &str) -> bool {
-    a.chars()
-        .filter(|c| !c.is_whitespace())
-        .eq(b.chars().filter(|c| !c.is_whitespace()))
 }
 
 #[cfg(test)]

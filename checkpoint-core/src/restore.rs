@@ -214,12 +214,7 @@ impl Comparison<'_> {
                 location: location.to_owned(),
                 type_name: current.name.to_owned(),
                 expected: shape_name(&expected),
-                found: match found {
-                    ShapeRecord::Struct(_) => "a struct",
-                    ShapeRecord::Tuple(_) => "a tuple struct",
-                    ShapeRecord::Unit => "a unit struct",
-                    ShapeRecord::Enum(_) => "an enum",
-                },
+                found: crate::inspect::shape_name(found),
             }),
         }
     }
@@ -343,7 +338,7 @@ impl Comparison<'_> {
 
 /// Type names compare without whitespace, which differs between how types
 /// are written and how they are printed.
-fn same_type(a: &str, b: &str) -> bool {
+pub(crate) fn same_type(a: &str, b: &str) -> bool {
     a.chars()
         .filter(|c| !c.is_whitespace())
         .eq(b.chars().filter(|c| !c.is_whitespace()))

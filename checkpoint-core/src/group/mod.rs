@@ -98,6 +98,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::checkpointer::parse_padded;
 use crate::store::{Store, StoreError};
 use crate::{format, Checkpoint};
 
@@ -446,7 +447,7 @@ impl Group {
             .store
             .list(&prefix)?
             .iter()
-            .filter_map(|key| parse_epoch(&key[prefix.len()..]))
+            .filter_map(|key| parse_padded(&key[prefix.len()..]))
             .collect();
         epochs.sort_unstable();
         Ok(epochs)
@@ -641,7 +642,7 @@ impl Group {
         let prefix = self.parts_prefix();
         let mut uncommitted = BTreeSet::new();
         for key in self.store.list(&prefix)? {
-            let Some(epoch) = key[prefix.len()..].split('/').next().and_then(parse_epoch) else {
+            let Some(epoch) = key[prefix.len()..].split('/').next().and_then(parse_padded) else {
                 continue;
             };
             if epoch >= newest || kept.contains(&epoch) {
@@ -900,12 +901,6 @@ fn check_participants<'a>(participants: &[&'a str]) -> Result<BTreeSet<&'a str>,
         });
     }
     Ok(ids)
-}
-
-fn parse_epoch(s: &str) -> Option<Epoch> {
-    (s.len() == 20 && s.bytes().all(|b| b.is_ascii_digit()))
-        .then(|| s.parse().ok())
-        .flatten()
 }
 
 fn check_name(what: &'static str, name: &str) -> Result<(), GroupError> {
