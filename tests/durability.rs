@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use checkpoint::{Checkpointer, DirStore, MemStore, Store, StoreError};
-use common::{temp_dir, Counter};
+use common::{forward_to_inner, temp_dir, Counter};
 
 /// A store whose writes fail as a full disk does while `full` is set.
 #[derive(Debug)]
@@ -27,21 +27,7 @@ impl<S: Store> Store for FullDisk<S> {
         }
         self.inner.put_if_absent(key, bytes)
     }
-    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        self.inner.get(key)
-    }
-    fn get_prefix(&self, key: &str, len: usize) -> Result<Option<Vec<u8>>, StoreError> {
-        self.inner.get_prefix(key, len)
-    }
-    fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
-        self.inner.list(prefix)
-    }
-    fn delete(&self, key: &str) -> Result<(), StoreError> {
-        self.inner.delete(key)
-    }
-    fn location(&self, key: &str) -> String {
-        self.inner.location(key)
-    }
+    forward_to_inner!(get, get_prefix, list, delete, location);
 }
 
 #[test]
@@ -121,21 +107,7 @@ impl<S: Store> Store for LandsThenFails<S> {
         }
         Ok(())
     }
-    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        self.inner.get(key)
-    }
-    fn get_prefix(&self, key: &str, len: usize) -> Result<Option<Vec<u8>>, StoreError> {
-        self.inner.get_prefix(key, len)
-    }
-    fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
-        self.inner.list(prefix)
-    }
-    fn delete(&self, key: &str) -> Result<(), StoreError> {
-        self.inner.delete(key)
-    }
-    fn location(&self, key: &str) -> String {
-        self.inner.location(key)
-    }
+    forward_to_inner!(get, get_prefix, list, delete, location);
 }
 
 #[test]

@@ -10,7 +10,7 @@ use checkpoint::{
     Checkpoint, Checkpointer, FieldReader, FieldSchema, FieldWriter, MemStore, Schema, Shape,
     Store, StoreError,
 };
-use common::Counter;
+use common::{forward_to_inner, Counter};
 
 /// A store that counts the reads of checkpoint contents.
 #[derive(Debug, Default)]
@@ -45,15 +45,7 @@ impl Store for CountingStore {
         self.bytes_read.fetch_add(read, Ordering::SeqCst);
         Ok(bytes)
     }
-    fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
-        self.inner.list(prefix)
-    }
-    fn delete(&self, key: &str) -> Result<(), StoreError> {
-        self.inner.delete(key)
-    }
-    fn location(&self, key: &str) -> String {
-        self.inner.location(key)
-    }
+    forward_to_inner!(list, delete, location);
 }
 
 const KEPT: u64 = 2_000;

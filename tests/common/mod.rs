@@ -3,6 +3,38 @@
 
 use std::path::PathBuf;
 
+/// Implements, for a test store wrapper with an `inner` store, each named
+/// `Store` method by forwarding it unchanged, so the wrapper spells out only
+/// the behaviour it changes.
+macro_rules! forward_to_inner {
+    ($($method:ident),* $(,)?) => { $(forward_to_inner!(@ $method);)* };
+    (@ get) => {
+        fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+            self.inner.get(key)
+        }
+    };
+    (@ get_prefix) => {
+        fn get_prefix(&self, key: &str, len: usize) -> Result<Option<Vec<u8>>, StoreError> {
+            self.inner.get_prefix(key, len)
+        }
+    };
+    (@ list) => {
+        fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+            self.inner.list(prefix)
+        }
+    };
+    (@ delete) => {
+        fn delete(&self, key: &str) -> Result<(), StoreError> {
+            self.inner.delete(key)
+        }
+    };
+    (@ location) => {
+        fn location(&self, key: &str) -> String {
+            self.inner.location(key)
+        }
+    };
+}
+
 /// A named struct implementing `Checkpoint` field by field, under a chosen
 /// checkpoint name, so tests can describe one type at two versions.
 macro_rules! state {
@@ -34,7 +66,7 @@ macro_rules! state {
     };
 }
 #[allow(unused_imports)]
-pub(crate) use state;
+pub(crate) use {forward_to_inner, state};
 
 state!(Counter as "Counter" { n: u64, history: Vec<u64> });
 
