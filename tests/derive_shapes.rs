@@ -153,3 +153,104 @@ fn packed() {
     round_trip(PackedTuple(3, 4));
     round_trip(PackedUnit);
 }
+
+/// The same stored fields, with serde's own derive.
+mod serde_twins {
+    #[derive(serde::Serialize, serde::Deserialize, Debug, PartialEq)]
+    #[serde(rename = "Named")]
+    pub struct Named {
+        pub a: u8,
+        pub b: Option<String>,
+    }
+
+    #[derive(serde::Serialize, serde::Deserialize, Debug, PartialEq)]
+    #[serde(rename = "Pair")]
+    pub struct Pair(pub u8, pub String);
+
+    #[derive(serde::Serialize, serde::Deserialize, Debug, PartialEq)]
+    #[serde(rename = "Newtype")]
+    pub struct Newtype(pub u16);
+
+    #[derive(serde::Serialize, serde::Deserialize, Debug, PartialEq)]
+    #[serde(rename = "Unit")]
+    pub struct Unit;
+}
+
+#[derive(Checkpoint, Debug, PartialEq)]
+struct Named {
+    a: u8,
+    #[derived(from = a.to_string())]
+    text: String,
+    b: Option<String>,
+}
+
+#[derive(Checkpoint, Debug, PartialEq)]
+struct Pair(u8, String, #[derived(from = _0 + 1)] u8);
+
+#[derive(Checkpoint, Debug, PartialEq)]
+struct Newtype(#[derived(from = 1)] u8, u16);
+
+#[derive(Checkpoint, Debug, PartialEq)]
+struct Unit;
+
+fn same_encoding<A, B>(ours: &A, theirs: &B)
+where
+    A: Serialize + DeserializeOwned + Debug + PartialEq,
+    B: Serialize + DeserializeOwned + Debug + PartialEq,
+{
+    let json = serde_json::to_string(ours).unwrap();
+    assert_eq!(json, serde_json::to_string(theirs).unwrap());
+    let bytes = postcard::to_allocvec(ours).unwrap();
+    assert_eq!(bytes, postcard::to_allocvec(theirs).unwrap());
+    assert_eq!(&serde_json::from_str::<A>(&json).unwrap(), ours);
+    assert_eq!(&postcard::from_bytes::<A>(&bytes).unwrap(), ours);
+}
+
+#[test]
+fn structs_encode_as_serde_derive_encodes_their_stored_fields() {
+    same_encoding(
+        &Named {
+            a: 1,
+            text: "1".into(),
+            b: Some("b".into()),
+        },
+        &serde_twins::Named {
+            a: 1,
+            b: Some("b".into()),
+        },
+    );
+    same_encoding(&Pair(2, "p".into(), 3), &serde_twins::Pair(2, "p".into()));
+    same_encoding(&Newtype(1, 7), &serde_twins::Newtype(7));
+    same_encoding(&Unit, &serde_twins::Unit);
+}
+
+#[test]
+fn struct_decoding_follows_serde_derive_rules() {
+    // a missing `Option` is `None`, an unknown field is skipped, fields in
+    // any order and as a sequence
+    let named: Named = serde_json::from_str(r#"{"x":[1,2],"a":5}"#).unwrap();
+    assert_eq!((named.a, named.b, named.text.as_str()), (5, None, "5"));
+    let named: Named = serde_json::from_str(r#"[6,"b"]"#).unwrap();
+    assert_eq!((named.a, named.b), (6, Some("b".into())));
+    for (json, twin) in [
+        (r#"{"b":null}"#, "missing field `a`"),
+        (r#"{"a":1,"a":2}"#, "duplicate field `a`"),
+        (
+            r#"[1]"#,
+            "invalid length 1, expected struct Named with 2 elements",
+        ),
+        (r#"[1]"#, "invalid length 1"),
+    ] {
+        let ours = serde_json::from_str::<Named>(json).unwrap_err().to_string();
+        let theirs = serde_json::from_str::<serde_twins::Named>(json)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(ours, theirs);
+        assert!(ours.contains(twin), "{ours}");
+    }
+    let pair = serde_json::from_str::<Pair>("[1]").unwrap_err().to_string();
+    let twin = serde_json::from_str::<serde_twins::Pair>("[1]")
+        .unwrap_err()
+        .to_string();
+    assert_eq!(pair, twin);
+}

@@ -167,7 +167,7 @@ mod tests {
             .map(|w| w.to_token_stream().to_string())
             .unwrap_or_default();
         clause.replace(
-            ":: checkpoint :: __private :: serde :: Serialize + :: checkpoint :: __private :: serde :: de :: DeserializeOwned",
+            "__p :: serde :: Serialize + __p :: serde :: de :: DeserializeOwned",
             "S",
         )
     }

@@ -7,7 +7,7 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::GenericParam;
 
-use super::{bounds, private};
+use super::{bounds, import_private, private};
 use crate::ast::{Data, Field, Input};
 use crate::types;
 
@@ -47,7 +47,8 @@ impl Markers {
     }
 }
 
-/// `fn __checkpoint_check<started>() { assert_field::<started, Instant>(); }`:
+/// `fn __checkpoint_check<started>() where ... { assert_field::<started, Instant>(); }`
+/// in the type's inherent impl:
 /// the one place a stored field's type is required to be serializable and
 /// to have no interior mutability that the compiler can see.
 pub(super) fn check_fields(input: &Input) -> TokenStream {
@@ -57,8 +58,17 @@ pub(super) fn check_fields(input: &Input) -> TokenStream {
 /// [`check_fields`] without the serializability checks.
 pub(super) fn interior_mutability_only(input: &Input) -> TokenStream {
     let function = check_function(input, false);
+    let import = import_private();
+    let ident = input.ident;
+    let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
     quote! {
-        const _: () = { #function };
+        const _: () = {
+            #import
+            #[automatically_derived]
+            impl #impl_generics #ident #ty_generics #where_clause {
+                #function
+            }
+        };
     }
 }
 
@@ -80,20 +90,16 @@ fn check_function(input: &Input, serializable: bool) -> TokenStream {
             asserts.extend(interior_mutability(field, &marker));
         }
     }
+    // the impl around it has the user's generics alone
     let bounded = bounds::with_param_bounds(input);
-    let (impl_generics, _, where_clause) = bounded.split_for_impl();
-    let ident = input.ident;
-    let (_, ty_generics, _) = input.generics.split_for_impl();
+    let where_clause = &bounded.where_clause;
     let uses = quote!(use #p::{Mutable as _, Immutable as _, StdType as _, OtherType as _};);
     quote! {
-        #[automatically_derived]
-        impl #impl_generics #ident #ty_generics #where_clause {
-            #[doc(hidden)]
-            #[allow(non_camel_case_types, non_snake_case, dead_code)]
-            fn __checkpoint_check<#(#params),*>() {
-                #uses
-                #(#asserts)*
-            }
+        #[doc(hidden)]
+        #[allow(non_camel_case_types, non_snake_case, dead_code)]
+        fn __checkpoint_check<#(#params),*>() #where_clause {
+            #uses
+            #(#asserts)*
         }
     }
 }

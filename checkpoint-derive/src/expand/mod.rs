@@ -36,11 +36,19 @@ use syn::spanned::Spanned;
 
 use crate::ast::{Data, Field, Fields, Input};
 
-const P: &str = "::checkpoint::__private";
-
-/// The path generated code reaches the runtime through.
+/// The path generated code reaches the runtime through, as the expansion
+/// names it: `__p`, imported once at the top of the `const _` block (a
+/// full `::checkpoint::__private::` on every path was a third of the
+/// tokens rustc had to parse and resolve).
 fn private() -> TokenStream {
-    P.parse().expect("valid path")
+    quote!(__p)
+}
+
+/// `use ::checkpoint::__private as __p;`
+fn import_private() -> TokenStream {
+    quote!(
+        use ::checkpoint::__private as __p;
+    )
 }
 
 /// One struct, or one variant of an enum.
@@ -96,6 +104,7 @@ fn cases<'c, 'a>(input: &'c Input<'a>) -> Vec<Case<'c, 'a>> {
 pub(crate) fn expand(input: &Input) -> TokenStream {
     let p = private();
     let ident = input.ident;
+    let import = import_private();
     let cases = cases(input);
     let (_, ty_generics, _) = input.generics.split_for_impl();
     let bounded = bounds::with_bounds(input);
@@ -149,11 +158,12 @@ pub(crate) fn expand(input: &Input) -> TokenStream {
     quote! {
         #[allow(non_upper_case_globals, unused_qualifications, clippy::all)]
         const _: () = {
+            #import
             #shadow
-            #check
 
             #[automatically_derived]
             impl #plain_impl_generics #ident #ty_generics #plain_where {
+                #check
                 #builds
                 #copy
             }

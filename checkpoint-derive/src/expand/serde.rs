@@ -1,10 +1,13 @@
-//! `Serialize` and `Deserialize` through a private "shadow" type that holds
-//! only the serialized fields and that serde's own derive encodes.
+//! `Serialize` and `Deserialize`, encoding the serialized fields as serde's
+//! derive encodes a struct or enum of that name that has only them: for a
+//! struct, with the visitor that `__private` shares between all structs;
+//! for an enum, through a private "shadow" enum that serde's own derive
+//! encodes.
 
 use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote};
 
-use super::{build, codec, frames, private, struct_fields, Case, P};
+use super::{build, codec, frames, private, struct_fields, Case};
 use crate::ast::{Data, Field, Fields, Input, Style};
 use crate::attr::Role;
 
@@ -19,11 +22,11 @@ fn param(i: usize) -> Ident {
     format_ident!("__F{}", i)
 }
 
-/// `struct __CheckpointShadow<__F0, __F1> { log: __F0, seq: __F1 }`.
+/// For an enum, `enum __CheckpointShadow<__F0, __F1> { A { log: __F0 }, B(__F1) }`.
 pub(super) fn shadow(input: &Input, cases: &[Case]) -> TokenStream {
     let p = private();
     let name = input.schema_name();
-    let serde_crate = format!("{P}::serde");
+    let serde_crate = "::checkpoint::__private::serde";
     let mut next = 0;
     let mut fields_of = |fields: &Fields| {
         let typed = fields.stored().map(|f| {
@@ -45,11 +48,8 @@ pub(super) fn shadow(input: &Input, cases: &[Case]) -> TokenStream {
         }
     };
     let (keyword, body) = match &input.data {
-        Data::Struct(s) => {
-            let body = fields_of(&s.fields);
-            let semi = (s.fields.style != Style::Named).then(|| quote!(;));
-            (quote!(struct), quote!(#body #semi))
-        }
+        // a struct's impls share the code in `__private` instead
+        Data::Struct(_) => return TokenStream::new(),
         Data::Enum(_) => {
             let variants = cases.iter().map(|case| {
                 let ident = case.variant;
@@ -67,14 +67,12 @@ pub(super) fn shadow(input: &Input, cases: &[Case]) -> TokenStream {
         #[allow(non_camel_case_types)]
         #keyword __CheckpointShadow #generics #body
 
-        impl #generics __CheckpointShadow #generics {
-            /// Names the shadow type whose field types the codecs chose.
-            #[inline]
-            fn __witness(
-                #(_: #p::core::marker::PhantomData<#params>),*
-            ) -> #p::core::marker::PhantomData<Self> {
-                #p::core::marker::PhantomData
-            }
+        /// Names the shadow type whose field types the codecs chose.
+        #[inline]
+        fn __witness #generics(
+            #(_: #p::core::marker::PhantomData<#params>),*
+        ) -> #p::core::marker::PhantomData<__CheckpointShadow #generics> {
+            #p::core::marker::PhantomData
         }
     }
 }
@@ -93,7 +91,7 @@ pub(super) fn bodies(input: &Input, cases: &[Case]) -> (TokenStream, TokenStream
     let deserialize_shadow = quote! {
         let __shadow = #p::deserialize_as(
             __deserializer,
-            __CheckpointShadow::__witness(#(#witnesses),*),
+            __witness(#(#witnesses),*),
         )?;
     };
     let arg = |f: &Field| {
@@ -104,23 +102,7 @@ pub(super) fn bodies(input: &Input, cases: &[Case]) -> (TokenStream, TokenStream
         }
     };
     let (ser, de) = match &input.data {
-        Data::Struct(s) => {
-            let case = &cases[0];
-            let (copy, values) = struct_fields(input, &s.fields);
-            let mut values = values.into_iter();
-            let value = value(quote!(__CheckpointShadow), &s.fields, |f| {
-                to_shadow(f, values.next().expect("a value per stored field"))
-            });
-            let pat = pattern(quote!(__CheckpointShadow), &s.fields);
-            let build = build::call(input, case, arg);
-            (
-                quote!(#copy let __shadow = #value;),
-                quote! {
-                    let #pat = __shadow;
-                    #p::core::result::Result::Ok(#build)
-                },
-            )
-        }
+        Data::Struct(s) => return struct_bodies(input, &cases[0], &s.fields),
         Data::Enum(_) if cases.is_empty() => {
             return (
                 quote!(match *self {}),
@@ -163,7 +145,86 @@ pub(super) fn bodies(input: &Input, cases: &[Case]) -> (TokenStream, TokenStream
     )
 }
 
-/// The shadow's value: `__CheckpointShadow { f0: ..., f2: ... }`.
+/// Bodies of a struct's `serialize` and `deserialize`: the calls serde's
+/// derive makes for a struct holding the stored fields alone.
+fn struct_bodies(input: &Input, case: &Case, fields: &Fields) -> (TokenStream, TokenStream) {
+    let p = private();
+    let name = input.schema_name();
+    let stored: Vec<&Field> = fields.stored().collect();
+    let (copy, values) = struct_fields(input, fields);
+    let values: Vec<TokenStream> = stored
+        .iter()
+        .zip(values)
+        .map(|(f, v)| {
+            let codec = codec(f);
+            quote!(&#codec.serialize_as(#v))
+        })
+        .collect();
+    let names: Vec<&String> = stored.iter().map(|f| &f.name).collect();
+    let len = stored.len();
+    let ser = |state: TokenStream, start: TokenStream| {
+        quote! {
+            let mut __state = #p::serde::Serializer::#start?;
+            #(#p::serde::ser::#state::serialize_field(&mut __state, #names, #values)?;)*
+            #p::serde::ser::#state::end(__state)
+        }
+    };
+    let ser = match (fields.style, len) {
+        (Style::Named, _) => ser(
+            quote!(SerializeStruct),
+            quote!(serialize_struct(__serializer, #name, #len)),
+        ),
+        (Style::Tuple, 1) => {
+            let value = &values[0];
+            quote!(#p::serde::Serializer::serialize_newtype_struct(__serializer, #name, #value))
+        }
+        (Style::Tuple, _) => {
+            let values = &values;
+            quote! {
+                let mut __state = #p::serde::Serializer::serialize_tuple_struct(__serializer, #name, #len)?;
+                #(#p::serde::ser::SerializeTupleStruct::serialize_field(&mut __state, #values)?;)*
+                #p::serde::ser::SerializeTupleStruct::end(__state)
+            }
+        }
+        (Style::Unit, _) => {
+            quote!(#p::serde::Serializer::serialize_unit_struct(__serializer, #name))
+        }
+    };
+    let list = stored.iter().rev().fold(quote!(#p::nil()), |rest, f| {
+        let codec = codec(f);
+        quote!(#p::cons(#codec.deserialize_as(), #rest))
+    });
+    let pattern = stored.iter().rev().fold(quote!(#p::Nil), |rest, f| {
+        let local = &f.local;
+        quote!(#p::Cons(#local, #rest))
+    });
+    let read = match (fields.style, len) {
+        (Style::Named, _) => {
+            quote!(#p::deserialize_struct(__deserializer, #name, &[#(#names),*], #list))
+        }
+        (Style::Tuple, 1) => quote!(#p::deserialize_newtype_struct(__deserializer, #name, #list)),
+        (Style::Tuple, _) => {
+            quote!(#p::deserialize_tuple_struct(__deserializer, #name, &[#(#names),*], #list))
+        }
+        (Style::Unit, _) => quote!(#p::deserialize_unit_struct(__deserializer, #name)),
+    };
+    let build = build::call(input, case, |f| {
+        let local = &f.local;
+        match f.attrs.role {
+            Role::Defaulted(_) => quote!(#p::core::option::Option::Some(#local.into_inner())),
+            _ => quote!(#local.into_inner()),
+        }
+    });
+    (
+        quote!(#copy #ser),
+        quote! {
+            let #pattern = #read?;
+            #p::core::result::Result::Ok(#build)
+        },
+    )
+}
+
+/// The shadow's value: `__CheckpointShadow::V { f0: ..., f2: ... }`.
 fn value(
     path: TokenStream,
     fields: &Fields,
