@@ -251,10 +251,9 @@ fn expr_value(
     field: &str,
 ) -> syn::Result<Expr> {
     let purpose = match key {
-        "from" => "rebuilds field `{field}` on restore",
-        _ => "fills field `{field}` when a checkpoint lacks it",
-    }
-    .replace("{field}", field);
+        "from" => format!("rebuilds field `{field}` on restore"),
+        _ => format!("fills field `{field}` when a checkpoint lacks it"),
+    };
     if !meta.input.peek(Token![=]) {
         return Err(meta.error(format_args!(
             "`{key}` needs a value: `#[{attr_name}({key} = EXPR)]` {purpose}"

@@ -54,8 +54,10 @@ fn function(input: &Input, case: &Case) -> TokenStream {
         let ctx = Ident::new("ctx", Span::call_site());
         quote!(#ctx: &#ty)
     });
+    // per field, the local that ends up holding its value, and how it is set
     let mut values: Vec<TokenStream> = Vec::new();
-    let lets = fields.list.iter().map(|f| {
+    let mut lets: Vec<TokenStream> = Vec::new();
+    for f in &fields.list {
         let (ty, local) = (f.ty, &f.local);
         let named = is_mentioned(f);
         let target = if named {
@@ -64,7 +66,7 @@ fn function(input: &Input, case: &Case) -> TokenStream {
             local.to_token_stream()
         };
         values.push(target.clone());
-        match &f.attrs.role {
+        lets.push(match &f.attrs.role {
             Role::Stored if named => quote!(let #target = #local;),
             Role::Stored | Role::BrokenDerived => TokenStream::new(),
             Role::Defaulted(expr) => {
@@ -78,9 +80,8 @@ fn function(input: &Input, case: &Case) -> TokenStream {
                 }
             }
             Role::Derived(expr) => quote_spanned!(expr.span()=> let #target: #ty = #expr;),
-        }
-    });
-    let lets: Vec<TokenStream> = lets.collect();
+        });
+    }
     let path = &case.path;
     let value = match fields.style {
         Style::Named => {

@@ -77,8 +77,12 @@ pub(super) fn shadow(input: &Input, cases: &[Case]) -> TokenStream {
     }
 }
 
-/// Bodies of `serialize` and `deserialize`, through the shadow type.
+/// Bodies of `serialize` and `deserialize`: a struct's directly, an enum's
+/// through the shadow type.
 pub(super) fn bodies(input: &Input, cases: &[Case]) -> (TokenStream, TokenStream) {
+    if let Data::Struct(s) = &input.data {
+        return struct_bodies(input, &cases[0], &s.fields);
+    }
     let p = private();
     let to_shadow = |field: &Field, value: TokenStream| {
         let codec = codec(field);
@@ -94,44 +98,30 @@ pub(super) fn bodies(input: &Input, cases: &[Case]) -> (TokenStream, TokenStream
             __witness(#(#witnesses),*),
         )?;
     };
-    let arg = |f: &Field| {
-        let local = &f.local;
-        match f.attrs.role {
-            Role::Defaulted(_) => quote!(#p::core::option::Option::Some(#local.into_inner())),
-            _ => quote!(#local.into_inner()),
-        }
-    };
-    let (ser, de) = match &input.data {
-        Data::Struct(s) => return struct_bodies(input, &cases[0], &s.fields),
-        Data::Enum(_) if cases.is_empty() => {
-            return (
-                quote!(match *self {}),
-                quote!(#deserialize_shadow match __shadow {}),
-            );
-        }
-        Data::Enum(_) => {
-            let ser_arms = cases.iter().map(|case| {
-                let ident = case.variant;
-                let pat = frames::pattern(case);
-                let value = value(quote!(__CheckpointShadow::#ident), case.fields, |f| {
-                    let local = &f.local;
-                    to_shadow(f, quote!(#local))
-                });
-                quote!(#pat => #value,)
-            });
-            let de_arms = cases.iter().map(|case| {
-                let ident = case.variant;
-                let pat = pattern(quote!(__CheckpointShadow::#ident), case.fields);
-                let build = build::call(input, case, arg);
-                quote!(#pat => #build,)
-            });
-            (
-                quote!(let __shadow = match self { #(#ser_arms)* };),
-                quote! {
-                    #p::core::result::Result::Ok(match __shadow { #(#de_arms)* })
-                },
-            )
-        }
+    if cases.is_empty() {
+        return (
+            quote!(match *self {}),
+            quote!(#deserialize_shadow match __shadow {}),
+        );
+    }
+    let ser_arms = cases.iter().map(|case| {
+        let ident = case.variant;
+        let pat = frames::pattern(case);
+        let value = value(quote!(__CheckpointShadow::#ident), case.fields, |f| {
+            let local = &f.local;
+            to_shadow(f, quote!(#local))
+        });
+        quote!(#pat => #value,)
+    });
+    let de_arms = cases.iter().map(|case| {
+        let ident = case.variant;
+        let pat = pattern(quote!(__CheckpointShadow::#ident), case.fields);
+        let build = build::call(input, case, build_arg);
+        quote!(#pat => #build,)
+    });
+    let ser = quote!(let __shadow = match self { #(#ser_arms)* };);
+    let de = quote! {
+        #p::core::result::Result::Ok(match __shadow { #(#de_arms)* })
     };
     (
         quote! {
@@ -208,13 +198,7 @@ fn struct_bodies(input: &Input, case: &Case, fields: &Fields) -> (TokenStream, T
         }
         (Style::Unit, _) => quote!(#p::deserialize_unit_struct(__deserializer, #name)),
     };
-    let build = build::call(input, case, |f| {
-        let local = &f.local;
-        match f.attrs.role {
-            Role::Defaulted(_) => quote!(#p::core::option::Option::Some(#local.into_inner())),
-            _ => quote!(#local.into_inner()),
-        }
-    });
+    let build = build::call(input, case, build_arg);
     (
         quote!(#copy #ser),
         quote! {
@@ -222,6 +206,16 @@ fn struct_bodies(input: &Input, case: &Case, fields: &Fields) -> (TokenStream, T
             #p::core::result::Result::Ok(#build)
         },
     )
+}
+
+/// A deserialized field as its build function takes it.
+fn build_arg(field: &Field) -> TokenStream {
+    let p = private();
+    let local = &field.local;
+    match field.attrs.role {
+        Role::Defaulted(_) => quote!(#p::core::option::Option::Some(#local.into_inner())),
+        _ => quote!(#local.into_inner()),
+    }
 }
 
 /// The shadow's value: `__CheckpointShadow::V { f0: ..., f2: ... }`.
