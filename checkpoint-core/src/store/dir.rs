@@ -267,7 +267,7 @@ fn valid_key(key: &str) -> bool {
 
 /// Opens `path` for reading without following a final symbolic link and
 /// without blocking on a FIFO.
-fn open_no_follow(path: &Path) -> io::Result<File> {
+pub(crate) fn open_no_follow(path: &Path) -> io::Result<File> {
     let mut options = File::options();
     options.read(true);
     #[cfg(unix)]
@@ -280,7 +280,7 @@ fn open_no_follow(path: &Path) -> io::Result<File> {
 
 /// Why an open failed because of what is at `path`, not because the store
 /// fails: such an entry is skipped, the others still read.
-fn unreadable_reason(e: &io::Error) -> Option<String> {
+pub(crate) fn unreadable_reason(e: &io::Error) -> Option<String> {
     if e.kind() == io::ErrorKind::PermissionDenied {
         return Some("this process may not read it (permission denied)".to_owned());
     }
@@ -298,7 +298,7 @@ fn unreadable_reason(e: &io::Error) -> Option<String> {
     None
 }
 
-fn kind_of(meta: &fs::Metadata) -> &'static str {
+pub(crate) fn kind_of(meta: &fs::Metadata) -> &'static str {
     #[cfg(unix)]
     {
         use std::os::unix::fs::FileTypeExt;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 #[doc(hidden)]
 pub mod conformance;
-mod dir;
+pub(crate) mod dir;
 mod mem;
 
 pub use dir::DirStore;
