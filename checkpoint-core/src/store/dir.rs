@@ -440,11 +440,15 @@ fn create_temp(dir: &Path) -> io::Result<(PathBuf, File)> {
             TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
         ));
         let file = File::options().write(true).create_new(true).open(&temp)?;
-        lock_temp(&file, true)?;
         // A reclaimer that locked the file between its creation and our
         // lock has removed it: the name no longer leads to this file.
-        if has_links(&file)? {
-            return Ok((temp, file));
+        match lock_temp(&file, true).and_then(|_| has_links(&file)) {
+            Ok(true) => return Ok((temp, file)),
+            Ok(false) => {}
+            Err(e) => {
+                let _ = fs::remove_file(&temp);
+                return Err(e);
+            }
         }
     }
 }
