@@ -1,5 +1,6 @@
 //! A process killed with SIGKILL at random moments during a loop of saves
-//! leaves a store that restores a state it saved, and numbering goes on.
+//! leaves a store that restores a state it saved, numbering goes on, and
+//! the next open leaves no temporary file behind.
 #![cfg(unix)]
 
 mod common;
@@ -89,6 +90,14 @@ fn killed_saver_leaves_a_restorable_store() {
         child.wait().unwrap();
 
         let ckpt = Checkpointer::open(dir.path()).unwrap();
+        // The killed writer held no lock any more: opening reclaimed its
+        // temporary file, whatever moment the kill hit.
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|name| name.starts_with(".tmp-"))
+            .collect();
+        assert!(leftovers.is_empty(), "kill {kill}: {leftovers:?} left");
         let Some(restored) = ckpt.restore_latest::<Ledger>().unwrap() else {
             continue;
         };

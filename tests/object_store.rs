@@ -264,3 +264,29 @@ fn a_prefix_of_an_empty_object_is_empty() {
     assert_eq!(store.get_prefix("empty", 16).unwrap(), Some(Vec::new()));
     assert_eq!(store.get_prefix("absent", 16).unwrap(), None);
 }
+
+/// A server that accepts connections and never answers: every call fails
+/// within the client's bounded timeouts (30 s a request, 5 s of retries),
+/// never hangs. Long, so not in CI.
+#[test]
+#[ignore = "long: waits out the request timeout; run with --ignored"]
+fn a_server_that_never_answers_fails_calls_in_bounded_time() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming() {
+            held.push(stream);
+        }
+    });
+    let store = ObjectStore::s3(&endpoint, "bucket", "slow", "key", "secret").unwrap();
+    let started = std::time::Instant::now();
+    assert!(store.get("00000000000000000001.ckpt").is_err());
+    assert!(store
+        .put_if_absent("00000000000000000001.ckpt", b"x")
+        .is_err());
+    assert!(Checkpointer::new(store).is_err());
+    let took = started.elapsed();
+    eprintln!("three calls to a silent server failed after {took:?}");
+    assert!(took < std::time::Duration::from_secs(3 * 40), "{took:?}");
+}

@@ -1,5 +1,7 @@
-//! `open` reads no checkpoint and `restore_latest` reads only the newest
-//! (plus what a fallback needs), so both stay fast with thousands kept.
+//! `open` reads only the newest checkpoint's 32-byte prefix and
+//! `restore_latest` reads only the newest (its prefix, then as many bytes as
+//! the prefix declares), plus what a fallback needs, so both stay fast with
+//! thousands kept.
 
 mod common;
 
@@ -66,12 +68,22 @@ fn store_with_many_checkpoints() -> Arc<CountingStore> {
 fn open_and_restore_latest_read_only_the_newest_checkpoint() {
     let store = store_with_many_checkpoints();
 
+    store.bytes_read.swap(0, Ordering::SeqCst);
     let ckpt = Checkpointer::new(store.clone()).unwrap();
-    assert_eq!(store.reads(), 0, "open must read no checkpoint");
+    assert_eq!(
+        store.reads(),
+        1,
+        "open reads the newest checkpoint's prefix alone"
+    );
+    assert_eq!(store.bytes_read.swap(0, Ordering::SeqCst), 32);
 
     let latest = ckpt.restore_latest::<Counter>().unwrap().unwrap();
     assert_eq!((latest.meta.seq, latest.state), (KEPT, Counter::at(KEPT)));
-    assert_eq!(store.reads(), 1, "restore_latest reads the newest alone");
+    assert_eq!(
+        store.reads(),
+        2,
+        "restore_latest reads the newest alone: its prefix, then the checkpoint"
+    );
 
     assert_eq!(ckpt.save(&Counter::at(0)).unwrap().seq, KEPT + 1);
 }
@@ -90,10 +102,11 @@ fn a_fallback_reads_one_more_checkpoint_per_damaged_one() {
     store.reads();
 
     let ckpt = Checkpointer::new(store.clone()).unwrap();
+    assert_eq!(store.reads(), 1);
     let latest = ckpt.restore_latest::<Counter>().unwrap().unwrap();
     assert_eq!(latest.meta.seq, KEPT - 1);
     assert_eq!(latest.meta.skipped.len(), 1);
-    assert_eq!(store.reads(), 2);
+    assert_eq!(store.reads(), 4, "two reads for each checkpoint tried");
 }
 
 /// A field type name long enough to push the header past the probe.

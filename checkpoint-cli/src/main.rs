@@ -81,8 +81,10 @@ fn run(cli: &Cli) -> Result<ExitCode, Failure> {
     let mut out = io::stdout().lock();
     let code = match &cli.command {
         Command::List { dir } => {
-            let lines: Vec<CheckpointLine> =
-                inspect_all(dir)?.iter().map(CheckpointLine::of).collect();
+            let lines: Vec<CheckpointLine> = files(dir)?
+                .iter()
+                .map(|(seq, path)| read_header_only(path, *seq).map(|i| CheckpointLine::of(&i)))
+                .collect::<Result<_, _>>()?;
             if cli.json {
                 print_json(&mut out, &report::ListReport::new(dir, lines))?;
             } else {
@@ -153,6 +155,12 @@ fn find(dir: &Path, files: &[(u64, PathBuf)], seq: u64) -> Result<(u64, PathBuf)
 
 fn read(path: &Path, seq: u64) -> Result<Inspection, Failure> {
     inspect::inspect_file(path, seq)
+        .map_err(|e| Failure(format!("cannot read {}: {e}", path.display())))
+}
+
+/// The header alone: `list` and `diff` never read a body.
+fn read_header_only(path: &Path, seq: u64) -> Result<Inspection, Failure> {
+    inspect::inspect_file_header(path, seq)
         .map_err(|e| Failure(format!("cannot read {}: {e}", path.display())))
 }
 

@@ -1,5 +1,6 @@
 //! The [`Checkpointer`]: sequencing, capture, commit and retention.
 
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -10,6 +11,21 @@ use crate::store::{DirStore, Store, StoreError};
 use crate::{format, Checkpoint, Error, FieldWriter, Result};
 
 const KEY_SUFFIX: &str = ".ckpt";
+
+/// How often `save` captures again when its number is taken by something
+/// that is not a checkpoint.
+const OCCUPIED_RETRIES: usize = 8;
+
+/// What a checkpointer knows of the committed checkpoints.
+#[derive(Debug, Default)]
+struct Committed {
+    /// The newest committed sequence number.
+    newest: u64,
+    /// The names retention may delete: listed when the store was opened or
+    /// last re-listed, and committed since. Retention deletes from this set,
+    /// so it never lists the store to find what to delete.
+    known: BTreeSet<u64>,
+}
 
 /// Saves and restores checkpoints of a state in one [`Store`].
 ///
@@ -45,9 +61,9 @@ const KEY_SUFFIX: &str = ".ckpt";
 pub struct Checkpointer {
     pub(crate) store: Arc<dyn Store>,
     next_seq: AtomicU64,
-    /// The newest sequence number known committed; held while committing so
-    /// commits are ordered.
-    newest_committed: Mutex<u64>,
+    /// The newest sequence number known committed and the checkpoints
+    /// retention knows of; held while committing so commits are ordered.
+    committed: Mutex<Committed>,
     keep: usize,
     size_hint: AtomicUsize,
 }
@@ -65,19 +81,24 @@ impl Checkpointer {
         Self::new(DirStore::open(dir)?)
     }
 
-    /// A checkpointer over any store. Lists the store's keys (reading no
-    /// checkpoint) to continue numbering after the newest.
+    /// A checkpointer over any store. Lists the store's keys and reads the
+    /// 32-byte prefix of the newest (and of any newer entry that is not a
+    /// checkpoint) to continue numbering after the newest checkpoint; no
+    /// body is read. The numbering rule is in `docs/FORMAT.md`.
     ///
     /// # Errors
     ///
     /// [`Error::Store`] when the store cannot be listed.
     pub fn new(store: impl Store + 'static) -> Result<Self> {
         let store: Arc<dyn Store> = Arc::new(store);
-        let newest = newest_seq(&*store)?;
+        let numbering = Numbering::of(&*store)?;
         Ok(Checkpointer {
             store,
-            next_seq: AtomicU64::new(newest.saturating_add(1)),
-            newest_committed: Mutex::new(newest),
+            next_seq: AtomicU64::new(numbering.next_above(0)),
+            committed: Mutex::new(Committed {
+                newest: numbering.newest,
+                known: numbering.known(),
+            }),
             keep: Self::DEFAULT_KEEP,
             size_hint: AtomicUsize::new(0),
         })
@@ -85,6 +106,11 @@ impl Checkpointer {
 
     /// Keeps only the newest `k` checkpoints (at least 1): each commit
     /// deletes older ones. The checkpoint just committed is always kept.
+    ///
+    /// Retention deletes the checkpoints this checkpointer knows of (those
+    /// listed when it was created or when its numbering met another
+    /// writer's, and those it committed) without listing the store on
+    /// every save.
     #[must_use]
     pub fn keep_last(mut self, k: usize) -> Self {
         self.keep = k.max(1);
@@ -104,11 +130,23 @@ impl Checkpointer {
     ///
     /// As `capture` and `commit`.
     pub fn save<T: Checkpoint>(&self, state: &T) -> Result<Meta> {
-        let mut newest = self.lock_newest();
-        let snapshot = self.capture(state)?;
-        let meta = self.commit_locked(&mut newest, snapshot)?;
-        drop(newest);
-        self.apply_retention();
+        let mut committed = self.lock_committed();
+        let mut attempts = 0;
+        let meta = loop {
+            let snapshot = self.capture(state)?;
+            match self.commit_locked(&mut committed, snapshot) {
+                // Numbering has moved past what is in the way: the next
+                // capture takes a free number.
+                Err(e @ Error::SequenceOccupied { .. }) if attempts < OCCUPIED_RETRIES => {
+                    tracing::warn!("checkpoint saved under the next free number: {e}");
+                    attempts += 1;
+                }
+                result => break result?,
+            }
+        };
+        let victims = self.retention_victims(&mut committed);
+        drop(committed);
+        self.delete_old(victims);
         Ok(meta)
     }
 
@@ -154,83 +192,121 @@ impl Checkpointer {
     ///   Committing a snapshot whose bytes are already stored under its
     ///   number (a retry of a write that landed although the store reported
     ///   a failure) succeeds instead.
+    /// - [`Error::SequenceOccupied`] when something that is not a checkpoint
+    ///   (a directory, an empty file) has this sequence number's name;
+    ///   capture again (numbering has moved past it). [`save`](Self::save)
+    ///   does so itself.
     /// - [`Error::Commit`] when the store fails (a full disk, say); older
     ///   checkpoints are intact and the error hands the snapshot back.
     pub fn commit(&self, snapshot: Snapshot) -> Result<Meta> {
-        let mut newest = self.lock_newest();
-        let meta = self.commit_locked(&mut newest, snapshot)?;
-        drop(newest);
-        self.apply_retention();
+        let mut committed = self.lock_committed();
+        let meta = self.commit_locked(&mut committed, snapshot)?;
+        let victims = self.retention_victims(&mut committed);
+        drop(committed);
+        self.delete_old(victims);
         Ok(meta)
     }
 
-    fn lock_newest(&self) -> MutexGuard<'_, u64> {
-        // The guarded number is updated in one assignment; a panic cannot
-        // leave it half-changed.
-        self.newest_committed
+    fn lock_committed(&self) -> MutexGuard<'_, Committed> {
+        // The guarded state is updated in single assignments and inserts; a
+        // panic cannot leave it half-changed.
+        self.committed
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn commit_locked(&self, newest: &mut MutexGuard<'_, u64>, snapshot: Snapshot) -> Result<Meta> {
+    fn commit_locked(&self, committed: &mut Committed, snapshot: Snapshot) -> Result<Meta> {
         let seq = snapshot.seq();
-        if seq < **newest {
+        if seq < committed.newest {
             return Err(Error::OlderCapture {
                 seq,
-                newest: **newest,
+                newest: committed.newest,
             });
         }
         let Snapshot { meta, bytes } = snapshot;
-        match self.store.put_if_absent_owned(&meta.key, bytes) {
+        let (location, bytes) = match self.store.put_if_absent_owned(&meta.key, bytes) {
             Ok(()) => {
-                **newest = seq;
-                Ok(meta)
+                committed.newest = seq;
+                committed.known.insert(seq);
+                return Ok(meta);
             }
-            Err((StoreError::AlreadyExists { location }, bytes)) => {
-                // A write that landed can still be reported as failed (the
-                // file is linked but the directory sync failed, or a
-                // conditional PUT timed out after it was applied): the retry
-                // then finds the key. If it holds our bytes, this commit is
-                // done; only different bytes mean another writer.
-                match self.store.get(&meta.key) {
-                    Ok(Some(existing)) if existing == bytes => {
-                        **newest = (**newest).max(seq);
-                        return Ok(meta);
-                    }
-                    Ok(_) => {}
-                    Err(source) => {
-                        return Err(Error::Commit {
-                            snapshot: Box::new(Snapshot { meta, bytes }),
-                            source,
-                        })
-                    }
+            Err((StoreError::AlreadyExists { location }, bytes)) => (location, bytes),
+            Err((source, bytes)) => {
+                return Err(Error::Commit {
+                    snapshot: Box::new(Snapshot { meta, bytes }),
+                    source,
+                })
+            }
+        };
+        // A write that landed can still be reported as failed (the file is
+        // linked but the directory sync failed, or a conditional PUT timed
+        // out after it was applied): the retry then finds the key. If it
+        // holds our bytes, this commit is done; a checkpoint of this number
+        // means another writer; anything else is in the way. Nothing longer
+        // than our bytes is read.
+        let in_the_way = match self.store.get_at_most(&meta.key, bytes.len() as u64) {
+            Ok(Some(existing)) if *existing == bytes => {
+                committed.newest = committed.newest.max(seq);
+                committed.known.insert(seq);
+                return Ok(meta);
+            }
+            Ok(Some(existing)) if format::prefix_seq(&existing) == Some(seq) => None,
+            Ok(Some(existing)) if existing.is_empty() => Some("it is an empty file".to_owned()),
+            Ok(Some(existing)) => Some(format!(
+                "its {} bytes do not start like checkpoint #{seq}",
+                existing.len()
+            )),
+            Err(StoreError::TooLarge { len, .. }) => {
+                match self.store.get_prefix(&meta.key, format::PREFIX_LEN) {
+                    Ok(Some(prefix)) if format::prefix_seq(&prefix) == Some(seq) => None,
+                    _ => Some(format!(
+                        "its {len} bytes do not start like checkpoint #{seq}"
+                    )),
                 }
-                let listed = newest_seq(&*self.store)?;
-                self.next_seq
-                    .fetch_max(listed.max(seq).saturating_add(1), Ordering::SeqCst);
-                **newest = (**newest).max(listed);
-                Err(Error::SequenceTaken { seq, location })
             }
-            Err((source, bytes)) => Err(Error::Commit {
-                snapshot: Box::new(Snapshot { meta, bytes }),
-                source,
+            Err(StoreError::Unreadable { reason, .. }) => Some(reason),
+            // Gone again: a retry of the snapshot can succeed.
+            Ok(None) => {
+                return Err(Error::Commit {
+                    snapshot: Box::new(Snapshot { meta, bytes }),
+                    source: StoreError::AlreadyExists { location },
+                })
+            }
+            Err(source) => {
+                return Err(Error::Commit {
+                    snapshot: Box::new(Snapshot { meta, bytes }),
+                    source,
+                })
+            }
+        };
+        let numbering = Numbering::of(&*self.store)?;
+        let next = numbering.next_above(seq.max(committed.newest));
+        self.next_seq.fetch_max(next, Ordering::SeqCst);
+        committed.newest = committed.newest.max(numbering.newest);
+        committed.known.extend(numbering.known());
+        match in_the_way {
+            None => Err(Error::SequenceTaken { seq, location }),
+            Some(reason) => Err(Error::SequenceOccupied {
+                seq,
+                location,
+                reason,
             }),
         }
     }
 
-    fn apply_retention(&self) {
+    /// The known checkpoints beyond the newest `keep`, taken out of the set.
+    fn retention_victims(&self, committed: &mut Committed) -> Vec<u64> {
+        let excess = committed.known.len().saturating_sub(self.keep);
+        (0..excess)
+            .filter_map(|_| committed.known.pop_first())
+            .collect()
+    }
+
+    fn delete_old(&self, victims: Vec<u64>) {
         // The save is durable already: a failed cleanup is worth a warning,
         // not an error.
-        let keys = match self.keys() {
-            Ok(keys) => keys,
-            Err(e) => {
-                tracing::warn!("checkpoint retention could not list the store: {e}");
-                return;
-            }
-        };
-        let excess = keys.len().saturating_sub(self.keep);
-        for (_, key) in &keys[..excess] {
-            if let Err(e) = self.store.delete(key) {
+        for seq in victims {
+            if let Err(e) = self.store.delete(&key_of(seq)) {
                 tracing::warn!("checkpoint retention could not delete an old checkpoint: {e}");
             }
         }
@@ -252,8 +328,12 @@ impl Checkpointer {
         let mut metas = Vec::new();
         for (seq, key) in self.keys()? {
             let location = self.store.location(&key);
-            let Some(mut bytes) = self.store.get_prefix(&key, format::HEADER_PROBE_LEN)? else {
-                continue;
+            // An entry that cannot be read (a directory, a FIFO) is no
+            // checkpoint to list; restoring it says why.
+            let mut bytes = match self.store.get_prefix(&key, format::HEADER_PROBE_LEN) {
+                Ok(Some(bytes)) => bytes,
+                Ok(None) | Err(StoreError::Unreadable { .. }) => continue,
+                Err(e) => return Err(e.into()),
             };
             let mut header = format::decode_header(&bytes, seq, &location);
             if let Err(Error::Truncated { .. }) = header {
@@ -262,9 +342,10 @@ impl Checkpointer {
                 let need = format::header_section_len(&bytes)
                     .filter(|need| bytes.len() == format::HEADER_PROBE_LEN && *need > bytes.len());
                 if let Some(need) = need {
-                    match self.store.get_prefix(&key, need)? {
-                        Some(more) => bytes = more,
-                        None => continue,
+                    match self.store.get_prefix(&key, need) {
+                        Ok(Some(more)) => bytes = more,
+                        Ok(None) | Err(StoreError::Unreadable { .. }) => continue,
+                        Err(e) => return Err(e.into()),
                     }
                     header = format::decode_header(&bytes, seq, &location);
                 }
@@ -305,15 +386,60 @@ pub(crate) fn parse_padded(digits: &str) -> Option<u64> {
 }
 
 fn keys(store: &dyn Store) -> Result<Vec<(u64, String)>> {
+    // Checkpoints live at the top level: listing it alone keeps the cost
+    // independent of what else the store holds (groups, chunks).
     Ok(store
-        .list("")?
+        .list_level("")?
         .into_iter()
         .filter_map(|key| Some((seq_of(&key)?, key)))
         .collect())
 }
 
-fn newest_seq(store: &dyn Store) -> Result<u64> {
-    Ok(keys(store)?.last().map_or(0, |(seq, _)| *seq))
+/// Sequence numbers as a store's listing shows them.
+///
+/// The rule (`docs/FORMAT.md`): numbering continues after the newest
+/// checkpoint, the newest name whose 32-byte prefix is a checkpoint's for
+/// that number. Names that hold something else (an empty file, a
+/// directory) are never written over, and never make numbering jump.
+struct Numbering {
+    /// Every number a name in the store has.
+    names: BTreeSet<u64>,
+    /// The newest checkpoint's number, 0 when there is none.
+    newest: u64,
+}
+
+impl Numbering {
+    fn of(store: &dyn Store) -> Result<Self> {
+        let names: BTreeSet<u64> = keys(store)?.into_iter().map(|(seq, _)| seq).collect();
+        let mut newest = 0;
+        for &seq in names.iter().rev() {
+            let prefix = match store.get_prefix(&key_of(seq), format::PREFIX_LEN) {
+                Ok(prefix) => prefix,
+                Err(StoreError::Unreadable { .. }) => None,
+                Err(e) => return Err(e.into()),
+            };
+            if prefix.is_some_and(|p| format::prefix_seq(&p) == Some(seq)) {
+                newest = seq;
+                break;
+            }
+        }
+        Ok(Numbering { names, newest })
+    }
+
+    /// The smallest number above both `floor` and the newest checkpoint
+    /// that no name has.
+    fn next_above(&self, floor: u64) -> u64 {
+        let mut next = floor.max(self.newest).saturating_add(1);
+        while self.names.contains(&next) && next < u64::MAX {
+            next += 1;
+        }
+        next
+    }
+
+    /// The names retention may delete: those up to the newest checkpoint.
+    fn known(&self) -> BTreeSet<u64> {
+        self.names.range(..=self.newest).copied().collect()
+    }
 }
 
 #[cfg(test)]

@@ -292,6 +292,37 @@ pub enum Error {
         location: String,
     },
 
+    /// Something that is not a checkpoint (a directory, an empty file, a
+    /// FIFO) is stored under this sequence number's name. Numbering moves
+    /// past it; the snapshot can never be committed under this number.
+    #[error(
+        "checkpoint #{seq} cannot be saved under `{location}`, which is not a checkpoint \
+         ({reason}); capture the state again to save under the next free number, and move \
+         `{location}` out of the store if nothing needs it"
+    )]
+    SequenceOccupied {
+        /// The sequence number.
+        seq: u64,
+        /// What is in the way.
+        location: String,
+        /// What it is.
+        reason: String,
+    },
+
+    /// `restore_latest` listed checkpoints again and again, and each time
+    /// every one it listed was deleted before it could be read.
+    #[error(
+        "every checkpoint listed in {location} was deleted before it could be read, in \
+         {attempts} listings in a row: another process removes them as fast as they are listed; \
+         restore again, or keep more checkpoints (`keep_last`)"
+    )]
+    Vanished {
+        /// How many listings were tried.
+        attempts: u32,
+        /// The store.
+        location: String,
+    },
+
     /// Committing a snapshot failed; older checkpoints are intact.
     #[error("checkpoint #{} was not saved, older checkpoints are intact: {source}", .snapshot.seq())]
     Commit {

@@ -353,6 +353,28 @@ pub fn decode_header(bytes: &[u8], key_seq: u64, location: &str) -> Result<Heade
     })
 }
 
+/// The sequence number in a checkpoint's prefix, `None` when `prefix` does
+/// not start like a checkpoint (of any version).
+pub fn prefix_seq(prefix: &[u8]) -> Option<u64> {
+    if prefix.len() < PREFIX_LEN || prefix[..MAGIC.len()] != MAGIC {
+        return None;
+    }
+    split_u64(&prefix[24..]).map(|(seq, _)| seq)
+}
+
+/// The whole length a checkpoint's prefix declares, `None` when the prefix
+/// is not one of a version this release reads: a reader allocates no more.
+pub fn declared_len(prefix: &[u8]) -> Option<u64> {
+    prefix_seq(prefix)?;
+    let version = u16::from_le_bytes([prefix[8], prefix[9]]);
+    if !(OLDEST_VERSION..=VERSION).contains(&version) {
+        return None;
+    }
+    let (header_len, _) = split_u32(&prefix[12..])?;
+    let (body_len, _) = split_u64(&prefix[16..])?;
+    (header_len <= MAX_HEADER_LEN).then(|| total_len(header_len, body_len))?
+}
+
 /// How many leading bytes hold the prefix, header and header checksum,
 /// read from the prefix in `bytes`; `None` when `bytes` is shorter than the
 /// prefix or the header claims more than [`MAX_HEADER_LEN`].

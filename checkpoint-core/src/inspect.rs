@@ -41,7 +41,10 @@ use crate::{Error, ShapeChange};
 
 /// The checkpoint files of a directory written by the directory store
 /// (`{seq:020}.ckpt`), with their sequence numbers, oldest first. Other
-/// files (temporary files, notes) are not checkpoints and are left out.
+/// names (temporary files, notes) are not checkpoints and are left out;
+/// entries under a checkpoint's name that are not regular files (a
+/// directory, a FIFO, a symbolic link) are listed, so that inspecting them
+/// reports them.
 ///
 /// # Errors
 ///
@@ -54,9 +57,9 @@ pub fn checkpoint_files(dir: &Path) -> io::Result<Vec<(u64, PathBuf)>> {
         let Some(seq) = name.to_str().and_then(crate::checkpointer::seq_of) else {
             continue;
         };
-        if entry.file_type()?.is_file() {
-            files.push((seq, entry.path()));
-        }
+        // Whatever it is: a FIFO or a directory under a checkpoint's name
+        // is what a restore trips over, so it is reported, not hidden.
+        files.push((seq, entry.path()));
     }
     files.sort_unstable();
     Ok(files)
@@ -113,6 +116,9 @@ pub enum Status {
     NotACheckpoint,
     /// Written in a format version this release does not read.
     UnsupportedVersion,
+    /// Not a regular file (a directory, a FIFO, a symbolic link) or not
+    /// readable by this process: restores skip it.
+    Unreadable,
 }
 
 impl Status {
@@ -123,12 +129,13 @@ impl Status {
             Error::Truncated { .. } => Status::Truncated,
             Error::NotACheckpoint { .. } => Status::NotACheckpoint,
             Error::UnsupportedVersion { .. } => Status::UnsupportedVersion,
+            Error::Store(_) => Status::Unreadable,
             _ => Status::Malformed,
         }
     }
 
     /// Its name: `ok`, `corrupt`, `truncated`, `malformed`,
-    /// `not-a-checkpoint` or `unsupported-version`.
+    /// `not-a-checkpoint`, `unsupported-version` or `unreadable`.
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Ok => "ok",
@@ -137,6 +144,7 @@ impl Status {
             Status::Malformed => "malformed",
             Status::NotACheckpoint => "not-a-checkpoint",
             Status::UnsupportedVersion => "unsupported-version",
+            Status::Unreadable => "unreadable",
         }
     }
 }
@@ -169,9 +177,25 @@ impl Inspection {
 /// # Errors
 ///
 /// Only when the file cannot be read; damage is reported in the result.
+///
+/// Reads the file in pieces: memory stays bounded whatever its size (the
+/// header, one piece, and the frames' names and offsets). Like a restore,
+/// it never follows a symbolic link or waits on a FIFO: an entry that is not
+/// a regular file, or that this process may not read, is reported with
+/// [`Status::Unreadable`].
 pub fn inspect_file(path: &Path, seq: u64) -> io::Result<Inspection> {
-    let bytes = std::fs::read(path)?;
-    Ok(inspect(&bytes, seq, &path.display().to_string()))
+    crate::scan::scan_file(path, seq, true)
+}
+
+/// [`inspect_file`] of the header alone: the body is never read, so its
+/// checksum is not checked and no frames are listed. A file shorter or
+/// longer than its header says is still reported.
+///
+/// # Errors
+///
+/// As [`inspect_file`].
+pub fn inspect_file_header(path: &Path, seq: u64) -> io::Result<Inspection> {
+    crate::scan::scan_file(path, seq, false)
 }
 
 /// Inspects the bytes of a checkpoint stored under sequence number `seq` at

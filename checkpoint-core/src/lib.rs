@@ -12,6 +12,7 @@ pub mod format;
 pub mod group;
 pub mod inspect;
 mod restore;
+mod scan;
 mod schema;
 mod shape;
 mod snapshot;

@@ -1,20 +1,31 @@
 //! Restore: reading a checkpoint back, checking it against the type's
 //! schema before decoding, and falling back past damaged checkpoints.
 
+use std::sync::Arc;
+
 use crate::checkpointer::key_of;
 use crate::fields::FieldReader;
 use crate::format::{self, FieldRecord, Header, SchemaRecord, ShapeRecord};
 use crate::schema::{FieldSchema, Schema, Shape};
 use crate::snapshot::{Meta, Restored, Skipped};
+use crate::store::StoreError;
 use crate::{Checkpoint, Checkpointer, Error, Result, TypeShape};
 
 impl Checkpointer {
     /// Restores the newest checkpoint; `None` when the store holds none.
     ///
-    /// A damaged newest checkpoint (corrupt, truncated) is skipped for the
+    /// A damaged newest checkpoint (corrupt, truncated) or an entry under a
+    /// checkpoint's name that the store cannot read (a directory, a FIFO, a
+    /// symbolic link, a file this process may not read) is skipped for the
     /// newest valid one; what was skipped is in [`Meta::skipped`] and
     /// logged as a `tracing` warning. Reads the newest checkpoint only, plus
-    /// the older ones a fallback needs.
+    /// the older ones a fallback needs, and never more bytes than a
+    /// checkpoint's prefix declares.
+    ///
+    /// `None` means the store holds no checkpoint. When a checkpoint it
+    /// listed is deleted before it is read (another process's retention
+    /// removes it once newer ones exist), the store is listed again, never
+    /// fallen back past.
     ///
     /// # Errors
     ///
@@ -22,6 +33,9 @@ impl Checkpointer {
     /// [`Error::FieldTypeChanged`], [`Error::WrongType`], ...) are returned,
     /// not skipped: they mean the type changed, not that the data is bad.
     /// When every checkpoint is damaged, the newest one's error.
+    /// [`Error::Vanished`] when, 64 listings in a row, every checkpoint
+    /// listed was deleted before it could be read. [`Error::Store`] when the
+    /// store fails, or its directory no longer exists.
     pub fn restore_latest<T: Checkpoint<Context = ()>>(&self) -> Result<Option<Restored<T>>> {
         self.restore_latest_with(&())
     }
@@ -38,32 +52,47 @@ impl Checkpointer {
     ) -> Result<Option<Restored<T>>> {
         let mut skipped: Vec<Skipped> = Vec::new();
         let mut newest_damage = None;
-        for (seq, key) in self.keys()?.into_iter().rev() {
-            match self.load(seq, &key, context) {
-                Ok(mut restored) => {
-                    restored.meta.skipped = skipped;
-                    return Ok(Some(restored));
+        for _ in 0..LISTINGS {
+            let mut vanished = false;
+            for (seq, key) in self.keys()?.into_iter().rev() {
+                if skipped.iter().any(|s| s.seq == seq) {
+                    continue;
                 }
-                // Deleted by another process's retention since listing.
-                Err(Error::NotFound { .. }) => continue,
-                Err(e) if e.is_damage() => {
-                    tracing::warn!(
-                        "skipping damaged checkpoint #{seq}, restoring an older one: {e}"
-                    );
-                    skipped.push(Skipped {
-                        seq,
-                        location: self.store.location(&key),
-                        reason: e.to_string(),
-                    });
-                    newest_damage.get_or_insert(e);
+                match self.load(seq, &key, context) {
+                    Ok(mut restored) => {
+                        restored.meta.skipped = skipped;
+                        return Ok(Some(restored));
+                    }
+                    // Deleted since listing: retention deletes a checkpoint
+                    // only once newer ones exist, so list again rather than
+                    // fall back to an older one.
+                    Err(Error::NotFound { .. }) => {
+                        vanished = true;
+                        break;
+                    }
+                    Err(e) if is_skippable(&e) => {
+                        tracing::warn!("skipping checkpoint #{seq}, restoring an older one: {e}");
+                        skipped.push(Skipped {
+                            seq,
+                            location: self.store.location(&key),
+                            reason: e.to_string(),
+                        });
+                        newest_damage.get_or_insert(e);
+                    }
+                    Err(e) => return Err(e),
                 }
-                Err(e) => return Err(e),
+            }
+            if !vanished {
+                return match newest_damage {
+                    Some(e) => Err(e),
+                    None => Ok(None),
+                };
             }
         }
-        match newest_damage {
-            Some(e) => Err(e),
-            None => Ok(None),
-        }
+        Err(Error::Vanished {
+            attempts: LISTINGS,
+            location: self.store.location(""),
+        })
     }
 
     /// Restores checkpoint `seq`.
@@ -97,9 +126,7 @@ impl Checkpointer {
         context: &T::Context,
     ) -> Result<Restored<T>> {
         let location = self.store.location(key);
-        let Some(bytes) = self.store.get_shared(key)? else {
-            return Err(Error::NotFound { seq, location });
-        };
+        let bytes = self.read_checkpoint(seq, key, &location)?;
         let (header, body) = format::decode(&bytes, seq, &location)?;
         if header.type_name != T::SCHEMA.name {
             return Err(Error::WrongType {
@@ -130,6 +157,61 @@ impl Checkpointer {
                 skipped: Vec::new(),
             },
         })
+    }
+}
+
+/// How many listings `restore_latest` makes when every checkpoint it listed
+/// was deleted before it could read it.
+const LISTINGS: u32 = 64;
+
+/// Whether `restore_latest` passes over a checkpoint failing with `e` for an
+/// older one: its bytes are damaged, or the store cannot read the entry (a
+/// directory, a FIFO, a file it may not read under a checkpoint's name).
+fn is_skippable(e: &Error) -> bool {
+    e.is_damage() || matches!(e, Error::Store(StoreError::Unreadable { .. }))
+}
+
+impl Checkpointer {
+    /// The bytes of checkpoint `seq`, never more than its prefix declares:
+    /// the length is checked against the stored size before anything is
+    /// allocated, so a hostile or sparse file cannot exhaust memory.
+    fn read_checkpoint(&self, seq: u64, key: &str, location: &str) -> Result<Arc<Vec<u8>>> {
+        let not_found = || Error::NotFound {
+            seq,
+            location: location.to_owned(),
+        };
+        let prefix = self
+            .store
+            .get_prefix(key, format::PREFIX_LEN)?
+            .ok_or_else(not_found)?;
+        let Some(declared) = format::declared_len(&prefix) else {
+            // Not a checkpoint this release reads: read only what saying
+            // why needs (a newer version's header, to tell it from damage).
+            let head = match format::header_section_len(&prefix) {
+                Some(need) if need > prefix.len() => {
+                    self.store.get_prefix(key, need)?.unwrap_or(prefix)
+                }
+                _ => prefix,
+            };
+            return Err(match format::decode(&head, seq, location) {
+                Err(e) => e,
+                Ok(_) => Error::Malformed {
+                    seq,
+                    location: location.to_owned(),
+                    reason: "its prefix declares no length".to_owned(),
+                },
+            });
+        };
+        match self.store.get_at_most(key, declared) {
+            Ok(Some(bytes)) => Ok(bytes),
+            Ok(None) => Err(not_found()),
+            Err(StoreError::TooLarge { len, .. }) => Err(Error::Malformed {
+                seq,
+                location: location.to_owned(),
+                reason: format!("it is {len} bytes long but its header says {declared}"),
+            }),
+            Err(e) => Err(e.into()),
+        }
     }
 }
 

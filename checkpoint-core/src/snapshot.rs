@@ -20,7 +20,8 @@ pub struct Meta {
     pub location: String,
     /// The newer checkpoints that
     /// [`restore_latest`](crate::Checkpointer::restore_latest) skipped,
-    /// because they are damaged, to restore this one; newest first. Empty
+    /// because they are damaged or unreadable, to restore this one; newest
+    /// first. Empty
     /// everywhere else (`save`, `commit`, `list`, `restore`).
     pub skipped: Vec<Skipped>,
 }
@@ -71,7 +72,8 @@ pub struct Restored<T> {
     pub meta: Meta,
 }
 
-/// A damaged checkpoint that `restore_latest` skipped.
+/// A damaged checkpoint, or an entry under a checkpoint's name that cannot
+/// be read, that `restore_latest` skipped.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Skipped {
@@ -82,6 +84,8 @@ pub struct Skipped {
     /// Why it was skipped: the message of the damage error
     /// ([`Error::Corrupt`](crate::Error::Corrupt),
     /// [`Error::Truncated`](crate::Error::Truncated), ...) that
-    /// [`restore`](crate::Checkpointer::restore) of it returns.
+    /// [`restore`](crate::Checkpointer::restore) of it returns, or the
+    /// [`StoreError::Unreadable`](crate::StoreError::Unreadable) saying what
+    /// is there instead of a checkpoint.
     pub reason: String,
 }

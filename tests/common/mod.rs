@@ -18,6 +18,20 @@ macro_rules! forward_to_inner {
             self.inner.get_prefix(key, len)
         }
     };
+    (@ get_at_most) => {
+        fn get_at_most(
+            &self,
+            key: &str,
+            limit: u64,
+        ) -> Result<Option<std::sync::Arc<Vec<u8>>>, StoreError> {
+            self.inner.get_at_most(key, limit)
+        }
+    };
+    (@ list_level) => {
+        fn list_level(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+            self.inner.list_level(prefix)
+        }
+    };
     (@ list) => {
         fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
             self.inner.list(prefix)

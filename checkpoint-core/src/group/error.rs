@@ -94,9 +94,7 @@ pub enum GroupError {
     /// A newer epoch is already committed, so this one can never be the
     /// latest. A commit retried after its epoch was superseded and collected
     /// ends here too.
-    #[error(
-        "epoch {epoch} of group `{group}` is older than the newest committed epoch {committed}, so it can never be restored as the latest; save and commit under an epoch above {committed}"
-    )]
+    #[error("{}", superseded(group, *epoch, *committed))]
     EpochSuperseded {
         /// The group.
         group: String,
@@ -196,4 +194,19 @@ pub enum GroupError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+fn superseded(group: &str, epoch: Epoch, committed: Epoch) -> String {
+    if epoch == committed {
+        format!(
+            "epoch {epoch} of group `{group}` is already committed, and a committed epoch's parts \
+             never change; save and commit under an epoch above {committed}"
+        )
+    } else {
+        format!(
+            "epoch {epoch} of group `{group}` is older than the newest committed epoch \
+             {committed}, so it can never be restored as the latest; save and commit under an \
+             epoch above {committed}"
+        )
+    }
 }

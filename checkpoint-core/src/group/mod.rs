@@ -104,6 +104,10 @@ use crate::{format, Checkpoint};
 
 pub use error::GroupError;
 
+/// How often `restore_latest` moves on to a newer committed epoch when a
+/// collection removed the one it listed.
+const LATEST_RETRIES: usize = 16;
+
 /// An epoch number: the round of a group checkpoint.
 pub type Epoch = u64;
 
@@ -118,6 +122,10 @@ pub struct CommitRecord {
     pub epoch: Epoch,
     /// One entry per participant, sorted by participant id.
     pub parts: Vec<PartInfo>,
+    /// Written before parts' checksums covered every byte (`CKPTCMT1`):
+    /// its checksums are each part's trailing CRC-32C.
+    #[serde(skip)]
+    pub(crate) legacy: bool,
 }
 
 /// One part as saved: whose it is, its length and its CRC-32C checksum.
@@ -135,7 +143,9 @@ pub struct PartInfo {
     pub epoch: Epoch,
     /// Its length in bytes.
     pub len: u64,
-    /// The CRC-32C sealing the part's checkpoint, as stored in the part.
+    /// The CRC-32C of every byte of the part except its three embedded
+    /// checksums (owner header, checkpoint header, checkpoint), so that it
+    /// changes with any byte of the part: see `docs/GROUP.md`.
     pub checksum: u32,
 }
 
@@ -370,6 +380,7 @@ impl Group {
             group: self.name.clone(),
             epoch,
             parts,
+            legacy: false,
         };
         self.create_record(record)
     }
@@ -423,6 +434,7 @@ impl Group {
             group: self.name.clone(),
             epoch,
             parts,
+            legacy: false,
         })
     }
 
@@ -480,7 +492,10 @@ impl Group {
     /// before the first commit.
     ///
     /// Never falls back to an older epoch: when the newest committed epoch's
-    /// part cannot be read, that is the error.
+    /// part cannot be read, that is the error. When a commit and a
+    /// collection land between the listing of the commits and the reads (the
+    /// record or part listed is gone, and a newer epoch is committed), the
+    /// newer epoch is restored instead, a bounded number of times.
     ///
     /// # Errors
     ///
@@ -505,11 +520,29 @@ impl Group {
         participant: &str,
         context: &T::Context,
     ) -> Result<Option<GroupRestored<T>>, GroupError> {
-        let Some(epoch) = self.latest_committed_epoch()? else {
-            return Ok(None);
-        };
-        let state = self.restore_with(epoch, participant, context)?;
-        Ok(Some(GroupRestored { epoch, state }))
+        let mut retries = 0;
+        loop {
+            let Some(epoch) = self.latest_committed_epoch()? else {
+                return Ok(None);
+            };
+            match self.restore_with(epoch, participant, context) {
+                Ok(state) => return Ok(Some(GroupRestored { epoch, state })),
+                // A commit and a collection between the listing and the
+                // reads remove the record or parts just listed; a collection
+                // only removes epochs below a newer committed one, so when
+                // one is there now, that is the epoch to restore. Otherwise
+                // the damage is real and the error stands.
+                Err(e @ (GroupError::NotCommitted { .. } | GroupError::PartUnreadable { .. }))
+                    if retries < LATEST_RETRIES =>
+                {
+                    match self.latest_committed_epoch()? {
+                        Some(newer) if newer > epoch => retries += 1,
+                        _ => return Err(e),
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     /// Restores `participant`'s part of the committed `epoch`.
@@ -565,10 +598,18 @@ impl Group {
             location: self.store.location(&key),
             reason,
         };
-        let bytes = self
-            .store
-            .get(&key)?
-            .ok_or_else(|| unreadable("the part is missing".to_owned()))?;
+        // Never more than the record says the part holds.
+        let bytes = match self.store.get_at_most(&key, entry.len) {
+            Ok(Some(bytes)) => bytes,
+            Ok(None) => return Err(unreadable("the part is missing".to_owned())),
+            Err(StoreError::TooLarge { len, limit, .. }) => {
+                return Err(unreadable(format!(
+                    "it is {len} bytes long, but the committed part is {limit}"
+                )))
+            }
+            Err(StoreError::Unreadable { reason, .. }) => return Err(unreadable(reason)),
+            Err(e) => return Err(e.into()),
+        };
         let location = self.store.location(&key);
         let owner = part::PartOwner {
             group: &self.name,
@@ -578,7 +619,11 @@ impl Group {
         let checkpoint = part::open_part(&bytes, &owner).map_err(unreadable)?;
         let (header, body) =
             format::decode(checkpoint, epoch, &location).map_err(|e| unreadable(e.to_string()))?;
-        let checksum = part::part_checksum(&bytes);
+        let checksum = if record.legacy {
+            part::legacy_part_checksum(&bytes)
+        } else {
+            part::part_checksum(&bytes)
+        };
         if checksum != entry.checksum || bytes.len() as u64 != entry.len {
             return Err(unreadable(format!(
                 "it is not the part that was committed (checksum {checksum:#010x}, {} bytes; committed {:#010x}, {} bytes)",

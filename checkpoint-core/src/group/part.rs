@@ -8,8 +8,14 @@
 //! the part to the slot it was saved for, so a part copied into another
 //! participant's slot is refused.
 //!
-//! A commit record is `CKPTCMT1`, the postcard [`CommitRecord`], and a `u32`
-//! little-endian CRC-32C of everything before it.
+//! A commit record is `CKPTCMT2`, the postcard [`CommitRecord`], and a `u32`
+//! little-endian CRC-32C of everything before it. Its checksum of a part is
+//! [`part_checksum`]: the CRC-32C of every byte of the part except the three
+//! checksums embedded in it. (A CRC over bytes that end with their own CRC
+//! is the same for any such bytes of one length, so a checksum that took the
+//! embedded ones in would not see a header that changed with its CRC.)
+//! Records written before (`CKPTCMT1`) hold each part's trailing CRC-32C and
+//! still verify with it.
 
 use std::time::SystemTime;
 
@@ -19,7 +25,9 @@ use super::{CommitRecord, Epoch};
 use crate::{format, Checkpoint, FieldWriter};
 
 const PART_MAGIC: &[u8; 8] = b"CKPTPRT1";
-const COMMIT_MAGIC: &[u8; 8] = b"CKPTCMT1";
+const COMMIT_MAGIC: &[u8; 8] = b"CKPTCMT2";
+/// Records whose checksums are each part's trailing CRC-32C.
+const LEGACY_COMMIT_MAGIC: &[u8; 8] = b"CKPTCMT1";
 
 /// Whose part it is: written first in every part.
 #[derive(Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -104,9 +112,35 @@ pub(crate) fn same_part(existing: &[u8], ours: &[u8], owner: &PartOwner<'_>) -> 
         && theirs.get(body.clone()) == mine.get(body)
 }
 
-/// The checksum sealing a part's checkpoint: its last four bytes, which
-/// `format::decode` checks against the checkpoint.
+/// The checksum a commit record lists for a part: the CRC-32C of all its
+/// bytes but its three embedded checksums (the owner header's, the
+/// checkpoint header's and the checkpoint's trailing one), so it changes
+/// with every other byte. A part too short to hold them is summed whole; it
+/// fails the part's own checks anyway.
 pub(crate) fn part_checksum(bytes: &[u8]) -> u32 {
+    let owner_end = bytes
+        .get(8..12)
+        .and_then(|len| len.try_into().ok())
+        .map(u32::from_le_bytes)
+        .and_then(|len| (PART_MAGIC.len() + 4).checked_add(len as usize));
+    let header_end = owner_end.and_then(|owner_end| {
+        let checkpoint = bytes.get(owner_end + 4..)?;
+        let section = format::header_section_len(checkpoint)?;
+        Some(owner_end + 4 + section - 4)
+    });
+    match (owner_end, header_end) {
+        (Some(owner_end), Some(header_end)) if header_end + 8 <= bytes.len() => {
+            let crc = crc32c::crc32c(&bytes[..owner_end]);
+            let crc = crc32c::crc32c_append(crc, &bytes[owner_end + 4..header_end]);
+            crc32c::crc32c_append(crc, &bytes[header_end + 4..bytes.len() - 4])
+        }
+        _ => crc32c::crc32c(bytes),
+    }
+}
+
+/// The checksum records written as `CKPTCMT1` list: the part's last four
+/// bytes, the CRC-32C that `format::decode` checks against the checkpoint.
+pub(crate) fn legacy_part_checksum(bytes: &[u8]) -> u32 {
     bytes
         .len()
         .checked_sub(4)
@@ -123,9 +157,17 @@ pub(crate) fn encode_commit(record: &CommitRecord) -> Vec<u8> {
 }
 
 pub(crate) fn decode_commit(bytes: &[u8]) -> Result<CommitRecord, String> {
-    let (content, _) = unseal(bytes, COMMIT_MAGIC, "commit record")?;
-    postcard::from_bytes(&content[COMMIT_MAGIC.len()..])
-        .map_err(|e| format!("the commit record does not decode: {e}"))
+    let legacy = bytes.starts_with(LEGACY_COMMIT_MAGIC);
+    let magic = if legacy {
+        LEGACY_COMMIT_MAGIC
+    } else {
+        COMMIT_MAGIC
+    };
+    let (content, _) = unseal(bytes, magic, "commit record")?;
+    let mut record: CommitRecord = postcard::from_bytes(&content[magic.len()..])
+        .map_err(|e| format!("the commit record does not decode: {e}"))?;
+    record.legacy = legacy;
+    Ok(record)
 }
 
 fn seal(mut out: Vec<u8>) -> Vec<u8> {
@@ -265,6 +307,7 @@ mod tests {
                 len: 10,
                 checksum: 0xdead_beef,
             }],
+            legacy: false,
         };
         let bytes = encode_commit(&record);
         assert_eq!(decode_commit(&bytes).unwrap(), record);
@@ -274,5 +317,120 @@ mod tests {
             assert!(decode_commit(&bad).is_err(), "flip at {at} went unnoticed");
         }
         assert!(decode_commit(&bytes[..bytes.len() - 1]).is_err());
+    }
+}
+
+#[cfg(test)]
+mod binding {
+    use super::super::{Group, PartInfo};
+    use super::*;
+    use crate::{MemStore, Store};
+
+    #[derive(Debug)]
+    struct Count(u64);
+
+    impl Checkpoint for Count {
+        type Context = ();
+        const SCHEMA: crate::Schema = crate::Schema::new(
+            "Count",
+            crate::Shape::Tuple(&[crate::FieldSchema::serialized("0", "u64")]),
+        );
+        fn write_fields(&self, out: &mut FieldWriter<'_>) -> crate::Result<()> {
+            out.field("0", &self.0)
+        }
+        fn read_fields(input: &mut crate::FieldReader<'_>, _: &()) -> crate::Result<Self> {
+            Ok(Count(input.field("0")?))
+        }
+    }
+
+    /// Rewrites the checkpoint header's CRC and the trailing CRC of a part
+    /// after an edit, as a hand edit that keeps the part valid would.
+    fn reseal(part: &mut [u8]) {
+        let owner_end = 12 + u32::from_le_bytes(part[8..12].try_into().unwrap()) as usize + 4;
+        let section = format::header_section_len(&part[owner_end..]).unwrap();
+        let header_end = owner_end + section - 4;
+        let crc = crc32c::crc32c(&part[owner_end..header_end]);
+        part[header_end..header_end + 4].copy_from_slice(&crc.to_le_bytes());
+        let end = part.len() - 4;
+        let crc = crc32c::crc32c(&part[owner_end..end]);
+        part[end..].copy_from_slice(&crc.to_le_bytes());
+    }
+
+    #[test]
+    fn the_checksum_changes_with_the_header_even_when_its_crcs_are_recomputed() {
+        let owner = PartOwner {
+            group: "g",
+            participant: "a",
+            epoch: 3,
+        };
+        let first = encode_part(&owner, &Count(7)).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let again = encode_part(&owner, &Count(7)).unwrap();
+        // The flaw of the trailing CRC: the same for both captures.
+        assert_eq!(legacy_part_checksum(&first), legacy_part_checksum(&again));
+        assert_ne!(part_checksum(&first), part_checksum(&again));
+
+        let owner_end = first.len() - open_part(&first, &owner).unwrap().len();
+        let time = owner_end + format::PREFIX_LEN;
+        let mut edited = first.clone();
+        edited[time] ^= 1;
+        reseal(&mut edited);
+        format::decode(open_part(&edited, &owner).unwrap(), 3, "").unwrap();
+        assert_eq!(legacy_part_checksum(&edited), legacy_part_checksum(&first));
+        assert_ne!(part_checksum(&edited), part_checksum(&first));
+    }
+
+    #[test]
+    fn a_part_saved_again_after_the_commit_is_refused_and_old_records_still_verify() {
+        let store = std::sync::Arc::new(MemStore::new());
+        let group = Group::from_shared(store.clone(), "g").unwrap();
+        let info = group.save_part(1, "a", &Count(7)).unwrap();
+        group.commit(1, &["a"], &[info]).unwrap();
+        let key = group.part_key(1, "a");
+
+        // The same state saved again (a new capture time) in its place.
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let again = encode_part(
+            &PartOwner {
+                group: "g",
+                participant: "a",
+                epoch: 1,
+            },
+            &Count(7),
+        )
+        .unwrap();
+        let original = store.get(&key).unwrap().unwrap();
+        store.delete(&key).unwrap();
+        store.put_if_absent(&key, &again).unwrap();
+        let err = group.restore::<Count>(1, "a").unwrap_err();
+        assert!(
+            err.to_string().contains("not the part that was committed"),
+            "{err}"
+        );
+
+        // A record written as `CKPTCMT1` lists the trailing CRC, and still
+        // verifies the part it was written for.
+        store.delete(&key).unwrap();
+        store.put_if_absent(&key, &original).unwrap();
+        let legacy = CommitRecord {
+            group: "g".into(),
+            epoch: 1,
+            parts: vec![PartInfo {
+                participant: "a".into(),
+                epoch: 1,
+                len: original.len() as u64,
+                checksum: legacy_part_checksum(&original),
+            }],
+            legacy: true,
+        };
+        let body = postcard::to_allocvec(&legacy).unwrap();
+        let mut bytes = LEGACY_COMMIT_MAGIC.to_vec();
+        bytes.extend_from_slice(&body);
+        let bytes = seal(bytes);
+        let commit_key = group.commit_key(1);
+        store.delete(&commit_key).unwrap();
+        store.put_if_absent(&commit_key, &bytes).unwrap();
+        assert_eq!(group.commit_record(1).unwrap().unwrap(), legacy);
+        assert_eq!(group.restore::<Count>(1, "a").unwrap().0, 7);
     }
 }

@@ -18,6 +18,63 @@ pub fn run_all(store: &dyn Store) {
     empty_and_large_values(store);
     concurrent_creates_have_one_winner(store);
     owned_and_shared_agree_with_borrowed(store);
+    get_at_most_refuses_longer_values(store);
+    list_level_lists_one_level(store);
+}
+
+/// `get_at_most` reads a value up to its limit and refuses a longer one.
+pub fn get_at_most_refuses_longer_values(store: &dyn Store) {
+    store.put_if_absent("conf-most", b"12345").unwrap();
+    assert_eq!(
+        store
+            .get_at_most("conf-most", 5)
+            .unwrap()
+            .unwrap()
+            .as_slice(),
+        b"12345"
+    );
+    match store.get_at_most("conf-most", 4) {
+        Err(StoreError::TooLarge {
+            len: 5, limit: 4, ..
+        }) => {}
+        other => panic!("get_at_most over the limit returned {other:?}, not TooLarge"),
+    }
+    assert_eq!(store.get_at_most("conf-most-absent", 4).unwrap(), None);
+    store.delete("conf-most").unwrap();
+}
+
+/// `list_level` lists the keys and level names directly under a prefix.
+pub fn list_level_lists_one_level(store: &dyn Store) {
+    for key in [
+        "conf-lvl/a",
+        "conf-lvl/b/c",
+        "conf-lvl/b/d",
+        "conf-lvl/e/f/g",
+    ] {
+        store.put_if_absent(key, b"x").unwrap();
+    }
+    assert_eq!(
+        store.list_level("conf-lvl/").unwrap(),
+        ["conf-lvl/a", "conf-lvl/b", "conf-lvl/e"]
+    );
+    assert_eq!(store.list_level("conf-lvl/b").unwrap(), ["conf-lvl/b"]);
+    assert_eq!(
+        store.list_level("conf-lvl/b/").unwrap(),
+        ["conf-lvl/b/c", "conf-lvl/b/d"]
+    );
+    for key in [
+        "conf-lvl/a",
+        "conf-lvl/b/c",
+        "conf-lvl/b/d",
+        "conf-lvl/e/f/g",
+    ] {
+        store.delete(key).unwrap();
+    }
+    // A level emptied by deletes may still be listed (SeaweedFS keeps empty
+    // directories); a deleted key never is.
+    let left = store.list_level("conf-lvl/").unwrap();
+    assert!(!left.contains(&"conf-lvl/a".to_owned()), "{left:?}");
+    assert_eq!(store.list("conf-lvl/").unwrap(), Vec::<String>::new());
 }
 
 /// `put_if_absent_owned` and `get_shared` keep the same contract as

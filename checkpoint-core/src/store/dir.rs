@@ -6,14 +6,11 @@ use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, SystemTime};
 
 use super::{Store, StoreError};
 
 /// Temporary files start with this; `list` never shows them.
 const TEMP_PREFIX: &str = ".tmp-";
-/// Temporary files older than this are leftovers of a crash and removed on open.
-const STALE_TEMP_AGE: Duration = Duration::from_secs(600);
 
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
@@ -25,8 +22,19 @@ static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 /// directory, which is synced, then hard-linked to the key's name (which
 /// fails if the name exists, so two processes never overwrite each other),
 /// then removed, and the directory is synced. A crash at any instant leaves
-/// the key complete or absent; a leftover temporary file is ignored, and
-/// removed by a later [`DirStore::open`].
+/// the key complete or absent.
+///
+/// A writer holds an advisory lock (`flock`) on its temporary file from
+/// creation until it is done with it, so a temporary file nobody holds is a
+/// leftover: [`DirStore::open`] removes every such file, whatever its age,
+/// and never one a live writer (of any process) still needs. A temporary
+/// file this process failed to remove is removed by its next write.
+///
+/// Reads open an entry without following symbolic links and without
+/// blocking, and read regular files only: a FIFO, a directory or a symbolic
+/// link under a key's name is [`StoreError::Unreadable`], never a hang or a
+/// read of something outside the store. The store's directory itself must
+/// exist: once it is gone, listing is an error, not an empty store.
 ///
 /// # Examples
 ///
@@ -45,10 +53,13 @@ pub struct DirStore {
     root: PathBuf,
     /// Subdirectories whose entries this process has already made durable.
     durable_dirs: Arc<Mutex<HashSet<PathBuf>>>,
+    /// Temporary files this process could not remove; retried on each write.
+    leaked: Arc<Mutex<Vec<PathBuf>>>,
 }
 
 impl DirStore {
-    /// The store in `dir`, created if absent.
+    /// The store in `dir`, created if absent. Removes the temporary files
+    /// that crashed or failed writes left and no live writer holds.
     ///
     /// # Errors
     ///
@@ -60,8 +71,9 @@ impl DirStore {
         let store = DirStore {
             root,
             durable_dirs: Arc::default(),
+            leaked: Arc::default(),
         };
-        store.remove_stale_temp_files(&store.root);
+        store.remove_abandoned_temp_files(&store.root);
         Ok(store)
     }
 
@@ -71,11 +83,7 @@ impl DirStore {
     }
 
     fn path(&self, key: &str, operation: &'static str) -> Result<PathBuf, StoreError> {
-        let valid = !key.is_empty()
-            && key.split('/').all(|part| {
-                !part.is_empty() && !part.starts_with('.') && !part.contains(['\\', '\0'])
-            });
-        if !valid {
+        if !valid_key(key) {
             return Err(StoreError::io(
                 operation,
                 self.root.join(key).display().to_string(),
@@ -88,29 +96,30 @@ impl DirStore {
         Ok(self.root.join(key))
     }
 
-    fn remove_stale_temp_files(&self, dir: &Path) {
+    fn remove_abandoned_temp_files(&self, dir: &Path) {
         let Ok(entries) = fs::read_dir(dir) else {
             return;
         };
         for entry in entries.flatten() {
-            let name = entry.file_name();
             let Ok(kind) = entry.file_type() else {
                 continue;
             };
             if kind.is_dir() {
-                self.remove_stale_temp_files(&entry.path());
-            } else if name.to_string_lossy().starts_with(TEMP_PREFIX) {
-                let stale = entry
-                    .metadata()
-                    .and_then(|m| m.modified())
-                    .ok()
-                    .and_then(|t| SystemTime::now().duration_since(t).ok())
-                    .is_some_and(|age| age > STALE_TEMP_AGE);
-                if stale {
-                    let _ = fs::remove_file(entry.path());
-                }
+                self.remove_abandoned_temp_files(&entry.path());
+            } else if kind.is_file() && entry.file_name().to_string_lossy().starts_with(TEMP_PREFIX)
+            {
+                remove_if_abandoned(&entry.path());
             }
         }
+    }
+
+    /// Retries removing the temporary files this process failed to remove.
+    fn remove_leaked(&self) {
+        let mut leaked = self.leaked.lock().unwrap_or_else(PoisonError::into_inner);
+        leaked.retain(|path| match fs::remove_file(path) {
+            Ok(()) => false,
+            Err(e) => e.kind() != io::ErrorKind::NotFound,
+        });
     }
 
     /// Makes `dir`, a directory under the root, exist durably: see
@@ -140,10 +149,77 @@ impl DirStore {
         Ok(())
     }
 
-    fn walk(&self, dir: &Path, rel: &str, out: &mut Vec<String>) -> io::Result<()> {
+    /// Creates a locked temporary file in `dir`, creating `dir` durably
+    /// first. A deletion that emptied `dir` removes it, so a writer that
+    /// finds it gone between the two steps makes it again.
+    fn create_temp_in(&self, dir: &Path) -> io::Result<(PathBuf, File)> {
+        let mut attempts = 0;
+        loop {
+            self.ensure_dir(dir)?;
+            match create_temp(dir) {
+                Err(e) if e.kind() == io::ErrorKind::NotFound && attempts < 8 => {
+                    attempts += 1;
+                    self.durable_dirs
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .remove(dir);
+                }
+                created => return created,
+            }
+        }
+    }
+
+    /// Opens the regular file under `key` for reading, with its length;
+    /// `None` when nothing is there.
+    fn open_value(&self, key: &str) -> Result<Option<(File, u64, PathBuf)>, StoreError> {
+        let path = self.path(key, "read")?;
+        let location = || path.display().to_string();
+        let file = match open_no_follow(&path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => {
+                return Err(match unreadable_reason(&e) {
+                    Some(reason) => StoreError::Unreadable {
+                        location: location(),
+                        reason,
+                    },
+                    None => StoreError::io("read", location(), e),
+                })
+            }
+        };
+        let meta = file
+            .metadata()
+            .map_err(|e| StoreError::io("read", location(), e))?;
+        if !meta.is_file() {
+            return Err(StoreError::Unreadable {
+                location: location(),
+                reason: format!("it is {}, not a regular file", kind_of(&meta)),
+            });
+        }
+        Ok(Some((file, meta.len(), path)))
+    }
+
+    /// The names in `dir` (relative `rel`) that start with `start`, and,
+    /// when `deep`, the keys in every directory among them.
+    fn walk(
+        &self,
+        dir: &Path,
+        rel: &str,
+        start: &str,
+        deep: bool,
+        out: &mut Vec<String>,
+    ) -> io::Result<()> {
         let entries = match fs::read_dir(dir) {
             Ok(entries) => entries,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound && self.root.is_dir() => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(io::Error::new(
+                    io::ErrorKind::NotFound,
+                    "the store's directory does not exist (moved or deleted?); an absent \
+                     store is not an empty one",
+                ))
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotADirectory && !rel.is_empty() => return Ok(()),
             Err(e) => return Err(e),
         };
         for entry in entries {
@@ -151,7 +227,7 @@ impl DirStore {
             let Ok(name) = entry.file_name().into_string() else {
                 continue;
             };
-            if name.starts_with('.') {
+            if name.starts_with('.') || !name.starts_with(start) {
                 continue;
             }
             let key = if rel.is_empty() {
@@ -159,14 +235,100 @@ impl DirStore {
             } else {
                 format!("{rel}/{name}")
             };
-            if entry.file_type()?.is_dir() {
-                self.walk(&entry.path(), &key, out)?;
+            if deep && entry.file_type()?.is_dir() {
+                self.walk(&entry.path(), &key, "", true, out)?;
             } else {
                 out.push(key);
             }
         }
         Ok(())
     }
+
+    /// Lists under `prefix`, reading only the directory the prefix names.
+    fn list_under(&self, prefix: &str, deep: bool) -> Result<Vec<String>, StoreError> {
+        let (rel, start) = prefix.rsplit_once('/').unwrap_or(("", prefix));
+        if !rel.is_empty() && !valid_key(rel) {
+            return Ok(Vec::new());
+        }
+        let mut keys = Vec::new();
+        self.walk(&self.root.join(rel), rel, start, deep, &mut keys)
+            .map_err(|e| StoreError::io("list", self.location(prefix), e))?;
+        keys.sort_unstable();
+        Ok(keys)
+    }
+}
+
+fn valid_key(key: &str) -> bool {
+    !key.is_empty()
+        && key
+            .split('/')
+            .all(|part| !part.is_empty() && !part.starts_with('.') && !part.contains(['\\', '\0']))
+}
+
+/// Opens `path` for reading without following a final symbolic link and
+/// without blocking on a FIFO.
+pub(crate) fn open_no_follow(path: &Path) -> io::Result<File> {
+    let mut options = File::options();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
+    }
+    options.open(path)
+}
+
+/// Why an open failed because of what is at `path`, not because the store
+/// fails: such an entry is skipped, the others still read.
+pub(crate) fn unreadable_reason(e: &io::Error) -> Option<String> {
+    if e.kind() == io::ErrorKind::PermissionDenied {
+        return Some("this process may not read it (permission denied)".to_owned());
+    }
+    #[cfg(unix)]
+    match e.raw_os_error() {
+        Some(libc::ELOOP) => {
+            return Some("it is a symbolic link, which the store never follows".to_owned())
+        }
+        Some(libc::ENXIO) => {
+            return Some("it is a socket or a device, not a regular file".to_owned())
+        }
+        Some(libc::EISDIR) => return Some("it is a directory, not a regular file".to_owned()),
+        _ => {}
+    }
+    None
+}
+
+pub(crate) fn kind_of(meta: &fs::Metadata) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        let kind = meta.file_type();
+        if kind.is_fifo() {
+            return "a FIFO";
+        }
+        if kind.is_socket() {
+            return "a socket";
+        }
+        if kind.is_block_device() || kind.is_char_device() {
+            return "a device";
+        }
+    }
+    if meta.is_dir() {
+        "a directory"
+    } else if meta.file_type().is_symlink() {
+        "a symbolic link"
+    } else {
+        "not a regular file"
+    }
+}
+
+/// Reads all of `file`, `len` bytes long by its metadata, never more.
+fn read_exactly(file: File, len: u64, path: &Path) -> Result<Vec<u8>, StoreError> {
+    let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+    file.take(len)
+        .read_to_end(&mut bytes)
+        .map_err(|e| StoreError::io("read", path.display().to_string(), e))?;
+    Ok(bytes)
 }
 
 fn sync_dir(dir: &Path) -> io::Result<()> {
@@ -218,10 +380,90 @@ fn create_root_durably(root: &Path) -> io::Result<()> {
     create_levels_durably(missing.into_iter().rev())
 }
 
-fn write_temp(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let mut file = File::options().write(true).create_new(true).open(path)?;
-    file.write_all(bytes)?;
-    file.sync_all()
+/// Takes the advisory lock that marks a temporary file as in use; `false`
+/// when another holds it (and `wait` is false).
+fn lock_temp(file: &File, wait: bool) -> io::Result<bool> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::io::AsRawFd;
+        let mode = if wait {
+            libc::LOCK_EX
+        } else {
+            libc::LOCK_EX | libc::LOCK_NB
+        };
+        loop {
+            // SAFETY: `flock` on a file descriptor owned by `file`, which
+            // outlives the call.
+            if unsafe { libc::flock(file.as_raw_fd(), mode) } == 0 {
+                return Ok(true);
+            }
+            let e = io::Error::last_os_error();
+            match e.raw_os_error() {
+                Some(libc::EINTR) => continue,
+                Some(libc::EWOULDBLOCK) => return Ok(false),
+                _ => return Err(e),
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (file, wait);
+        Ok(true)
+    }
+}
+
+/// Removes the temporary file at `path` when no writer holds its lock. The
+/// lock is held across the removal, so a writer that created the file just
+/// before sees, once it has the lock, that its file is gone and starts over.
+fn remove_if_abandoned(path: &Path) {
+    #[cfg(unix)]
+    {
+        let Ok(file) = open_no_follow(path) else {
+            return;
+        };
+        if let Ok(true) = lock_temp(&file, false) {
+            let _ = fs::remove_file(path);
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+    }
+}
+
+/// Creates a new temporary file in `dir` and takes its lock.
+fn create_temp(dir: &Path) -> io::Result<(PathBuf, File)> {
+    loop {
+        let temp = dir.join(format!(
+            "{TEMP_PREFIX}{}-{}",
+            std::process::id(),
+            TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        let file = File::options().write(true).create_new(true).open(&temp)?;
+        // A reclaimer that locked the file between its creation and our
+        // lock has removed it: the name no longer leads to this file.
+        match lock_temp(&file, true).and_then(|_| has_links(&file)) {
+            Ok(true) => return Ok((temp, file)),
+            Ok(false) => {}
+            Err(e) => {
+                let _ = fs::remove_file(&temp);
+                return Err(e);
+            }
+        }
+    }
+}
+
+fn has_links(file: &File) -> io::Result<bool> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        Ok(file.metadata()?.nlink() > 0)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = file;
+        Ok(true)
+    }
 }
 
 impl Store for DirStore {
@@ -230,18 +472,21 @@ impl Store for DirStore {
         let location = path.display().to_string();
         let io_err = |e| StoreError::io("write", location.clone(), e);
         let dir = path.parent().unwrap_or(&self.root);
-        self.ensure_dir(dir).map_err(io_err)?;
-        let temp = dir.join(format!(
-            "{TEMP_PREFIX}{}-{}",
-            std::process::id(),
-            TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
-        ));
-        if let Err(e) = write_temp(&temp, bytes) {
-            let _ = fs::remove_file(&temp);
-            return Err(io_err(e));
+        self.remove_leaked();
+        let (temp, mut file) = self.create_temp_in(dir).map_err(io_err)?;
+        let written = file.write_all(bytes).and_then(|()| file.sync_all());
+        let linked = written.and_then(|()| fs::hard_link(&temp, &path));
+        if let Err(e) = fs::remove_file(&temp) {
+            if e.kind() != io::ErrorKind::NotFound {
+                self.leaked
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push(temp);
+            }
         }
-        let linked = fs::hard_link(&temp, &path);
-        let _ = fs::remove_file(&temp);
+        // Closing releases the lock: the temporary file, if still there, is
+        // needed by nobody now.
+        drop(file);
         match linked {
             Ok(()) => sync_dir(dir).map_err(io_err),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
@@ -252,44 +497,63 @@ impl Store for DirStore {
     }
 
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let path = self.path(key, "read")?;
-        match fs::read(&path) {
-            Ok(bytes) => Ok(Some(bytes)),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(StoreError::io("read", path.display().to_string(), e)),
+        let Some((file, len, path)) = self.open_value(key)? else {
+            return Ok(None);
+        };
+        read_exactly(file, len, &path).map(Some)
+    }
+
+    fn get_at_most(&self, key: &str, limit: u64) -> Result<Option<Arc<Vec<u8>>>, StoreError> {
+        let Some((file, len, path)) = self.open_value(key)? else {
+            return Ok(None);
+        };
+        if len > limit {
+            return Err(StoreError::TooLarge {
+                location: path.display().to_string(),
+                len,
+                limit,
+            });
         }
+        read_exactly(file, len, &path).map(|bytes| Some(Arc::new(bytes)))
     }
 
     fn get_prefix(&self, key: &str, len: usize) -> Result<Option<Vec<u8>>, StoreError> {
-        let path = self.path(key, "read")?;
-        let file = match File::open(&path) {
-            Ok(file) => file,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(StoreError::io("read", path.display().to_string(), e)),
+        let Some((file, size, path)) = self.open_value(key)? else {
+            return Ok(None);
         };
-        let mut bytes = Vec::new();
-        file.take(len as u64)
-            .read_to_end(&mut bytes)
-            .map_err(|e| StoreError::io("read", path.display().to_string(), e))?;
-        Ok(Some(bytes))
+        read_exactly(file, size.min(len as u64), &path).map(Some)
     }
 
     fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
-        let mut keys = Vec::new();
-        self.walk(&self.root, "", &mut keys)
-            .map_err(|e| StoreError::io("list", self.root.display().to_string(), e))?;
-        keys.retain(|k| k.starts_with(prefix));
-        keys.sort_unstable();
-        Ok(keys)
+        self.list_under(prefix, true)
+    }
+
+    fn list_level(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        self.list_under(prefix, false)
     }
 
     fn delete(&self, key: &str) -> Result<(), StoreError> {
         let path = self.path(key, "delete")?;
         match fs::remove_file(&path) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(StoreError::io("delete", path.display().to_string(), e)),
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(StoreError::io("delete", path.display().to_string(), e)),
         }
+        // A level emptied by this removal goes too, so history leaves no
+        // empty directories behind to slow listings; a level another writer
+        // is filling is not empty, or is created again by its write.
+        let mut level = path.parent();
+        while let Some(dir) = level.filter(|dir| *dir != self.root && dir.starts_with(&self.root)) {
+            if fs::remove_dir(dir).is_err() {
+                break;
+            }
+            self.durable_dirs
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .remove(dir);
+            level = dir.parent();
+        }
+        Ok(())
     }
 
     fn location(&self, key: &str) -> String {

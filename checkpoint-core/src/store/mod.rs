@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 #[doc(hidden)]
 pub mod conformance;
-mod dir;
+pub(crate) mod dir;
 mod mem;
 
 pub use dir::DirStore;
@@ -70,12 +70,56 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// [`StoreError::Io`] when the store fails.
     fn get_prefix(&self, key: &str, len: usize) -> Result<Option<Vec<u8>>, StoreError>;
 
+    /// [`get_shared`](Store::get_shared) of a value no longer than `limit`
+    /// bytes: a longer one is refused before it is read, so a hostile
+    /// length never drives an allocation.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::TooLarge`] when the value is longer than `limit`,
+    /// otherwise as [`get`](Store::get).
+    fn get_at_most(&self, key: &str, limit: u64) -> Result<Option<Arc<Vec<u8>>>, StoreError> {
+        match self.get_shared(key)? {
+            Some(value) if value.len() as u64 > limit => Err(StoreError::TooLarge {
+                location: self.location(key),
+                len: value.len() as u64,
+                limit,
+            }),
+            value => Ok(value),
+        }
+    }
+
     /// Every key that starts with `prefix`, in lexicographic order.
     ///
     /// # Errors
     ///
     /// [`StoreError::Io`] when the store fails.
     fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError>;
+
+    /// The names in use directly under `prefix`, in lexicographic order:
+    /// the keys that start with `prefix` and have no `/` after it, and the
+    /// names of deeper levels (without their `/`). A store that can hold
+    /// other things under a key's name (a directory store's directories,
+    /// FIFOs and symbolic links) lists them too, so the name is known to be
+    /// taken; reading one is [`StoreError::Unreadable`]. A level whose keys
+    /// were all deleted may still be listed by some stores (SeaweedFS keeps
+    /// empty directories).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Io`] when the store fails.
+    fn list_level(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        let mut names: Vec<String> = self
+            .list(prefix)?
+            .into_iter()
+            .map(|key| match key[prefix.len()..].find('/') {
+                Some(at) => key[..prefix.len() + at].to_owned(),
+                None => key,
+            })
+            .collect();
+        names.dedup();
+        Ok(names)
+    }
 
     /// Removes `key`; removing an absent key succeeds.
     ///
@@ -97,6 +141,29 @@ pub enum StoreError {
     AlreadyExists {
         /// Where the key lives.
         location: String,
+    },
+    /// The store holds something under the key that it cannot read as a
+    /// value: a directory, a FIFO, a symbolic link, a file this process may
+    /// not read. Other keys are unaffected.
+    #[error("`{location}` cannot be read: {reason}; move it out of the store or make it readable")]
+    Unreadable {
+        /// Where the key lives.
+        location: String,
+        /// What is there instead of a readable value.
+        reason: String,
+    },
+    /// [`get_at_most`](Store::get_at_most) found a value longer than its
+    /// limit and did not read it.
+    #[error(
+        "`{location}` is {len} bytes long, more than the {limit} bytes expected; it was not read"
+    )]
+    TooLarge {
+        /// Where the key lives.
+        location: String,
+        /// Its length.
+        len: u64,
+        /// The most that was to be read.
+        limit: u64,
     },
     /// The store failed.
     #[error("{operation} `{location}` failed: {source}")]
@@ -132,8 +199,16 @@ impl<S: Store + ?Sized> Store for Arc<S> {
         (**self).get_prefix(key, len)
     }
 
+    fn get_at_most(&self, key: &str, limit: u64) -> Result<Option<Arc<Vec<u8>>>, StoreError> {
+        (**self).get_at_most(key, limit)
+    }
+
     fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
         (**self).list(prefix)
+    }
+
+    fn list_level(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        (**self).list_level(prefix)
     }
 
     fn delete(&self, key: &str) -> Result<(), StoreError> {

@@ -210,6 +210,30 @@ impl Store for ObjectStore {
         }
     }
 
+    fn get_at_most(&self, key: &str, limit: u64) -> Result<Option<Arc<Vec<u8>>>, StoreError> {
+        let path = self.path(key)?;
+        // The size comes with the response's headers: a longer object is
+        // refused before its body is read.
+        let read = async {
+            let result = self.inner.get(&path).await?;
+            let size = result.meta.size;
+            if size > limit {
+                return Ok(Err(size));
+            }
+            result.bytes().await.map(Ok)
+        };
+        match self.block_on("read", key, read)? {
+            Ok(Ok(bytes)) => Ok(Some(Arc::new(bytes.to_vec()))),
+            Ok(Err(len)) => Err(StoreError::TooLarge {
+                location: self.location(key),
+                len,
+                limit,
+            }),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(io_error("read", &self.location(key), e)),
+        }
+    }
+
     fn get_prefix(&self, key: &str, len: usize) -> Result<Option<Vec<u8>>, StoreError> {
         if len == 0 {
             return Ok(self.get(key)?.map(|_| Vec::new()));
@@ -271,6 +295,43 @@ impl Store for ObjectStore {
             .collect();
         keys.sort();
         Ok(keys)
+    }
+
+    fn list_level(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        let dir = match prefix.rfind('/') {
+            Some(at) => &prefix[..at],
+            None => "",
+        };
+        let full_dir = self.full_key(dir);
+        let dir_path = if full_dir.is_empty() {
+            None
+        } else {
+            Some(Path::parse(&full_dir).map_err(|e| io_error("list", &self.location(prefix), e))?)
+        };
+        let listing = self.inner.list_with_delimiter(dir_path.as_ref());
+        let listed = self
+            .block_on("list", prefix, listing)?
+            .map_err(|e| io_error("list", &self.location(prefix), e))?;
+        let strip = if self.prefix.is_empty() {
+            String::new()
+        } else {
+            format!("{}/", self.prefix)
+        };
+        let mut names: Vec<String> = listed
+            .objects
+            .iter()
+            .map(|meta| &meta.location)
+            .chain(&listed.common_prefixes)
+            .filter_map(|path| {
+                path.as_ref()
+                    .strip_prefix(strip.as_str())
+                    .map(str::to_owned)
+            })
+            .filter(|name| name.starts_with(prefix))
+            .collect();
+        names.sort();
+        names.dedup();
+        Ok(names)
     }
 
     fn delete(&self, key: &str) -> Result<(), StoreError> {
