@@ -44,12 +44,12 @@ const KEY_SUFFIX: &str = ".ckpt";
 #[derive(Debug)]
 pub struct Checkpointer {
     pub(crate) store: Arc<dyn Store>,
-    next_seq: AtomicU64,
+    next_seq: Arc<AtomicU64>,
     /// The newest sequence number known committed; held while committing so
     /// commits are ordered.
-    newest_committed: Mutex<u64>,
+    newest_committed: Arc<Mutex<u64>>,
     keep: usize,
-    size_hint: AtomicUsize,
+    size_hint: Arc<AtomicUsize>,
 }
 
 impl Checkpointer {
@@ -76,11 +76,24 @@ impl Checkpointer {
         let newest = newest_seq(&*store)?;
         Ok(Checkpointer {
             store,
-            next_seq: AtomicU64::new(newest.saturating_add(1)),
-            newest_committed: Mutex::new(newest),
+            next_seq: Arc::new(AtomicU64::new(newest.saturating_add(1))),
+            newest_committed: Arc::new(Mutex::new(newest)),
             keep: Self::DEFAULT_KEEP,
-            size_hint: AtomicUsize::new(0),
+            size_hint: Arc::new(AtomicUsize::new(0)),
         })
+    }
+
+    /// A second handle on the same store, numbering and settings, for work
+    /// that must outlive a borrow of `self` (a background commit thread):
+    /// both handles number and order commits as one.
+    pub(crate) fn share(&self) -> Checkpointer {
+        Checkpointer {
+            store: Arc::clone(&self.store),
+            next_seq: Arc::clone(&self.next_seq),
+            newest_committed: Arc::clone(&self.newest_committed),
+            keep: self.keep,
+            size_hint: Arc::clone(&self.size_hint),
+        }
     }
 
     /// Keeps only the newest `k` checkpoints (at least 1): each commit

@@ -4,6 +4,7 @@
 //! Users depend on the `checkpoint` facade crate, which re-exports this one
 //! together with `#[derive(Checkpoint)]`.
 
+mod background;
 mod checkpointer;
 mod error;
 mod fields;
@@ -18,6 +19,7 @@ mod snapshot;
 pub mod store;
 pub mod testing;
 
+pub use background::Background;
 pub use checkpointer::Checkpointer;
 pub use error::Error;
 pub use fields::{FieldReader, FieldWriter};

@@ -1,0 +1,334 @@
+//! `Background`: coalescing, error delivery, close and drop, numbering.
+//!
+//! Interleavings are forced by a store whose writes each wait for the test
+//! to release them, never by sleeping.
+
+mod common;
+
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, Barrier, Mutex};
+use std::thread;
+use std::time::Duration;
+
+use checkpoint::{Checkpointer, Error, MemStore, Snapshot, Store, StoreError};
+use common::{forward_to_inner, Counter};
+
+/// What the test lets a write do.
+enum Release {
+    Write,
+    Fail,
+    Panic,
+}
+
+/// A store whose every write reports the key it is about to write, then
+/// waits for the test to say whether it succeeds.
+#[derive(Debug)]
+struct GatedStore {
+    inner: Arc<MemStore>,
+    entered: Mutex<Sender<String>>,
+    release: Mutex<Receiver<Release>>,
+}
+
+/// The test's side of a [`GatedStore`].
+struct Gate {
+    entered: Receiver<String>,
+    release: Sender<Release>,
+}
+
+impl Gate {
+    /// Waits until a write of checkpoint `seq` is in progress.
+    fn expect_write(&self, seq: u64) {
+        let key = self.entered.recv_timeout(Duration::from_secs(60));
+        let key = key.expect("no write started");
+        assert_eq!(key, format!("{seq:020}.ckpt"), "unexpected write");
+    }
+
+    fn release(&self, what: Release) {
+        self.release.send(what).unwrap();
+    }
+}
+
+fn gated() -> (Checkpointer, Arc<MemStore>, Gate) {
+    let inner = Arc::new(MemStore::new());
+    let (entered_tx, entered) = mpsc::channel();
+    let (release, release_rx) = mpsc::channel();
+    let store = GatedStore {
+        inner: Arc::clone(&inner),
+        entered: Mutex::new(entered_tx),
+        release: Mutex::new(release_rx),
+    };
+    let gate = Gate { entered, release };
+    (Checkpointer::new(store).unwrap(), inner, gate)
+}
+
+impl Store for GatedStore {
+    fn put_if_absent(&self, key: &str, bytes: &[u8]) -> Result<(), StoreError> {
+        self.entered.lock().unwrap().send(key.to_owned()).unwrap();
+        // A bound so that a failing test ends instead of waiting forever.
+        let release = self
+            .release
+            .lock()
+            .unwrap()
+            .recv_timeout(Duration::from_secs(60));
+        let release = release.expect("the test never released this write");
+        match release {
+            Release::Write => self.inner.put_if_absent(key, bytes),
+            Release::Fail => Err(StoreError::io(
+                "write",
+                self.location(key),
+                std::io::Error::other("disk full"),
+            )),
+            Release::Panic => panic!("the store panicked"),
+        }
+    }
+
+    forward_to_inner!(get, get_prefix, list, delete, location);
+}
+
+fn capture(ckpt: &Checkpointer, n: u64) -> Snapshot {
+    ckpt.capture(&Counter::at(n)).unwrap()
+}
+
+fn stored_seqs(store: &MemStore) -> Vec<String> {
+    store.list("").unwrap()
+}
+
+fn key(seq: u64) -> String {
+    format!("{seq:020}.ckpt")
+}
+
+#[test]
+fn a_snapshot_waiting_is_replaced_by_a_newer_one() {
+    let (ckpt, store, gate) = gated();
+    let bg = ckpt.background();
+    bg.submit(capture(&ckpt, 1)).unwrap();
+    gate.expect_write(1);
+    // #1 is being written: #2 waits, then #3 and #4 replace it in turn.
+    for n in 2..=4 {
+        bg.submit(capture(&ckpt, n)).unwrap();
+    }
+    assert_eq!(bg.replaced(), 2);
+    gate.release(Release::Write);
+    gate.expect_write(4);
+    gate.release(Release::Write);
+    let newest = bg.flush().unwrap().unwrap();
+    assert_eq!(newest.seq, 4);
+    assert_eq!(stored_seqs(&store), [key(1), key(4)]);
+    let restored = ckpt.restore_latest::<Counter>().unwrap().unwrap();
+    assert_eq!((restored.state, restored.meta.seq), (Counter::at(4), 4));
+    assert_eq!(bg.failed(), 0);
+}
+
+#[test]
+fn a_snapshot_older_than_one_submitted_is_dropped() {
+    let (ckpt, store, gate) = gated();
+    let bg = ckpt.background();
+    let older = capture(&ckpt, 1);
+    let newer = capture(&ckpt, 2);
+    bg.submit(newer).unwrap();
+    gate.expect_write(2);
+    // Captured before #2: it could never become the latest.
+    bg.submit(older).unwrap();
+    assert_eq!(bg.replaced(), 1);
+    gate.release(Release::Write);
+    assert_eq!(bg.flush().unwrap().unwrap().seq, 2);
+    assert_eq!(stored_seqs(&store), [key(2)]);
+}
+
+#[test]
+fn a_failed_commit_comes_back_from_flush_with_its_snapshot() {
+    let (ckpt, store, gate) = gated();
+    let bg = ckpt.background();
+    bg.submit(capture(&ckpt, 1)).unwrap();
+    gate.expect_write(1);
+    gate.release(Release::Fail);
+    let err = bg.flush().unwrap_err();
+    assert!(matches!(err, Error::Commit { .. }), "{err:?}");
+    assert!(err.to_string().contains("disk full"), "{err}");
+    // Returned once: the next flush is clean, and nothing was committed.
+    assert_eq!(bg.flush().unwrap(), None);
+    assert!(stored_seqs(&store).is_empty());
+
+    // The snapshot handed back commits on a retry.
+    let snapshot = err.into_snapshot().unwrap();
+    bg.submit(snapshot).unwrap();
+    gate.expect_write(1);
+    gate.release(Release::Write);
+    assert_eq!(bg.flush().unwrap().unwrap().seq, 1);
+    assert_eq!(bg.failed(), 1);
+}
+
+#[test]
+fn a_failed_commit_comes_back_from_the_next_submit() {
+    let (ckpt, _store, gate) = gated();
+    let bg = ckpt.background();
+    bg.submit(capture(&ckpt, 1)).unwrap();
+    gate.expect_write(1);
+    bg.submit(capture(&ckpt, 2)).unwrap();
+    gate.release(Release::Fail);
+    // The worker records #1's failure before it starts #2.
+    gate.expect_write(2);
+    let err = bg.submit(capture(&ckpt, 3)).unwrap_err();
+    assert_eq!(err.into_snapshot().map(|s| s.seq()), Some(1));
+    // #3 was queued all the same.
+    gate.release(Release::Write);
+    gate.expect_write(3);
+    gate.release(Release::Write);
+    assert_eq!(bg.flush().unwrap().unwrap().seq, 3);
+}
+
+#[test]
+fn the_first_of_several_failures_is_returned_and_all_are_counted() {
+    let (ckpt, _store, gate) = gated();
+    let bg = ckpt.background();
+    bg.submit(capture(&ckpt, 1)).unwrap();
+    gate.expect_write(1);
+    bg.submit(capture(&ckpt, 2)).unwrap();
+    gate.release(Release::Fail);
+    gate.expect_write(2);
+    gate.release(Release::Fail);
+    let err = bg.flush().unwrap_err();
+    assert_eq!(err.into_snapshot().map(|s| s.seq()), Some(1));
+    assert_eq!(bg.failed(), 2);
+    assert_eq!(bg.flush().unwrap(), None);
+}
+
+#[test]
+fn close_finishes_the_pending_commit_and_returns_it() {
+    let (ckpt, store, gate) = gated();
+    let bg = ckpt.background();
+    bg.submit(capture(&ckpt, 1)).unwrap();
+    gate.expect_write(1);
+    bg.submit(capture(&ckpt, 2)).unwrap();
+    gate.release(Release::Write);
+    gate.release(Release::Write);
+    assert_eq!(bg.close().unwrap().unwrap().seq, 2);
+    assert_eq!(stored_seqs(&store), [key(1), key(2)]);
+}
+
+#[test]
+fn close_returns_the_failure_of_the_pending_commit() {
+    let (ckpt, store, gate) = gated();
+    let bg = ckpt.background();
+    bg.submit(capture(&ckpt, 1)).unwrap();
+    gate.expect_write(1);
+    gate.release(Release::Fail);
+    let err = bg.close().unwrap_err();
+    assert_eq!(err.into_snapshot().map(|s| s.seq()), Some(1));
+    assert!(stored_seqs(&store).is_empty());
+}
+
+#[test]
+fn close_with_nothing_submitted_returns_none() {
+    let ckpt = Checkpointer::new(MemStore::new()).unwrap();
+    assert_eq!(ckpt.background().close().unwrap(), None);
+}
+
+#[test]
+fn drop_finishes_the_pending_commit() {
+    let (ckpt, store, gate) = gated();
+    let bg = ckpt.background();
+    bg.submit(capture(&ckpt, 1)).unwrap();
+    gate.expect_write(1);
+    bg.submit(capture(&ckpt, 2)).unwrap();
+    gate.release(Release::Write);
+    gate.release(Release::Write);
+    drop(bg);
+    assert_eq!(stored_seqs(&store), [key(1), key(2)]);
+    assert_eq!(
+        ckpt.restore_latest::<Counter>().unwrap().unwrap().meta.seq,
+        2
+    );
+}
+
+#[test]
+fn a_panic_in_the_store_is_resumed_by_flush() {
+    let (ckpt, _store, gate) = gated();
+    let bg = ckpt.background();
+    bg.submit(capture(&ckpt, 1)).unwrap();
+    gate.expect_write(1);
+    gate.release(Release::Panic);
+    let caught = panic::catch_unwind(AssertUnwindSafe(|| bg.flush()));
+    let payload = caught.unwrap_err();
+    assert_eq!(payload.downcast_ref::<&str>(), Some(&"the store panicked"));
+    // The handle still works.
+    bg.submit(capture(&ckpt, 2)).unwrap();
+    gate.expect_write(2);
+    gate.release(Release::Write);
+    assert_eq!(bg.close().unwrap().unwrap().seq, 2);
+}
+
+#[test]
+fn an_older_capture_never_becomes_latest() {
+    let ckpt = Checkpointer::new(MemStore::new()).unwrap();
+    let bg = ckpt.background();
+    let older = capture(&ckpt, 1);
+    ckpt.commit(capture(&ckpt, 2)).unwrap();
+    bg.submit(older).unwrap();
+    let err = bg.flush().unwrap_err();
+    assert!(
+        matches!(err, Error::OlderCapture { seq: 1, newest: 2 }),
+        "{err:?}"
+    );
+    assert_eq!(
+        ckpt.restore_latest::<Counter>().unwrap().unwrap().meta.seq,
+        2
+    );
+}
+
+#[test]
+fn commits_of_the_checkpointer_and_the_handle_share_numbering() {
+    let dir = common::temp_dir();
+    let ckpt = Checkpointer::open(dir.path()).unwrap().keep_last(100);
+    let bg = ckpt.background();
+    bg.submit(capture(&ckpt, 1)).unwrap();
+    assert_eq!(bg.flush().unwrap().unwrap().seq, 1);
+    assert_eq!(ckpt.save(&Counter::at(2)).unwrap().seq, 2);
+    bg.submit(capture(&ckpt, 3)).unwrap();
+    assert_eq!(bg.close().unwrap().unwrap().seq, 3);
+    drop(ckpt);
+
+    // A reopened store continues after the background's newest commit.
+    let ckpt = Checkpointer::open(dir.path()).unwrap();
+    assert_eq!(ckpt.save(&Counter::at(4)).unwrap().seq, 4);
+    let seqs: Vec<u64> = ckpt.list().unwrap().iter().map(|m| m.seq).collect();
+    assert_eq!(seqs, [1, 2, 3, 4]);
+}
+
+#[test]
+fn threads_submitting_together_commit_the_newest_capture() {
+    const THREADS: usize = 4;
+    const EACH: u64 = 50;
+    let ckpt = Checkpointer::new(MemStore::new())
+        .unwrap()
+        .keep_last(usize::MAX);
+    let bg = ckpt.background();
+    let state = Mutex::new(0u64);
+    let start = Barrier::new(THREADS);
+    thread::scope(|scope| {
+        for _ in 0..THREADS {
+            scope.spawn(|| {
+                start.wait();
+                for _ in 0..EACH {
+                    let snapshot = {
+                        let mut n = state.lock().unwrap();
+                        *n += 1;
+                        ckpt.capture(&Counter::at(*n)).unwrap()
+                    };
+                    bg.submit(snapshot).unwrap();
+                }
+            });
+        }
+    });
+    let total = THREADS as u64 * EACH;
+    let newest = bg.flush().unwrap().unwrap();
+    assert_eq!(newest.seq, total);
+    let restored = ckpt.restore_latest::<Counter>().unwrap().unwrap();
+    assert_eq!(restored.state, Counter::at(total));
+    // Every capture is either committed or counted as replaced.
+    let committed = ckpt.list().unwrap();
+    assert_eq!(committed.len() as u64 + bg.replaced(), total);
+    assert!(committed.windows(2).all(|w| w[0].seq < w[1].seq));
+    bg.close().unwrap();
+}
