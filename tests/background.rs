@@ -1,90 +1,18 @@
 //! `Background`: coalescing, error delivery, close and drop, numbering.
 //!
 //! Interleavings are forced by a store whose writes each wait for the test
-//! to release them, never by sleeping.
+//! to release them ([`gated`]), never by sleeping.
 
 mod common;
+mod gated;
 
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::mpsc::{self, Receiver, Sender};
-use std::sync::{Arc, Barrier, Mutex};
+use std::sync::{Barrier, Mutex};
 use std::thread;
-use std::time::Duration;
 
-use checkpoint::{Checkpointer, Error, MemStore, Snapshot, Store, StoreError};
-use common::{forward_to_inner, Counter};
-
-/// What the test lets a write do.
-enum Release {
-    Write,
-    Fail,
-    Panic,
-}
-
-/// A store whose every write reports the key it is about to write, then
-/// waits for the test to say whether it succeeds.
-#[derive(Debug)]
-struct GatedStore {
-    inner: Arc<MemStore>,
-    entered: Mutex<Sender<String>>,
-    release: Mutex<Receiver<Release>>,
-}
-
-/// The test's side of a [`GatedStore`].
-struct Gate {
-    entered: Receiver<String>,
-    release: Sender<Release>,
-}
-
-impl Gate {
-    /// Waits until a write of checkpoint `seq` is in progress.
-    fn expect_write(&self, seq: u64) {
-        let key = self.entered.recv_timeout(Duration::from_secs(60));
-        let key = key.expect("no write started");
-        assert_eq!(key, format!("{seq:020}.ckpt"), "unexpected write");
-    }
-
-    fn release(&self, what: Release) {
-        self.release.send(what).unwrap();
-    }
-}
-
-fn gated() -> (Checkpointer, Arc<MemStore>, Gate) {
-    let inner = Arc::new(MemStore::new());
-    let (entered_tx, entered) = mpsc::channel();
-    let (release, release_rx) = mpsc::channel();
-    let store = GatedStore {
-        inner: Arc::clone(&inner),
-        entered: Mutex::new(entered_tx),
-        release: Mutex::new(release_rx),
-    };
-    let gate = Gate { entered, release };
-    (Checkpointer::new(store).unwrap(), inner, gate)
-}
-
-impl Store for GatedStore {
-    fn put_if_absent(&self, key: &str, bytes: &[u8]) -> Result<(), StoreError> {
-        self.entered.lock().unwrap().send(key.to_owned()).unwrap();
-        // A bound so that a failing test ends instead of waiting forever.
-        let release = self
-            .release
-            .lock()
-            .unwrap()
-            .recv_timeout(Duration::from_secs(60));
-        let release = release.expect("the test never released this write");
-        match release {
-            Release::Write => self.inner.put_if_absent(key, bytes),
-            Release::Fail => Err(StoreError::io(
-                "write",
-                self.location(key),
-                std::io::Error::other("disk full"),
-            )),
-            Release::Panic => panic!("the store panicked"),
-        }
-    }
-
-    forward_to_inner!(get, get_prefix, list, delete, location);
-}
+use checkpoint::{Checkpointer, Error, MemStore, Snapshot, Store};
+use common::Counter;
+use gated::{gated, Release};
 
 fn capture(ckpt: &Checkpointer, n: u64) -> Snapshot {
     ckpt.capture(&Counter::at(n)).unwrap()
