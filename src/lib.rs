@@ -155,6 +155,11 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! Async services on tokio enable the `tokio` feature and use
+//! `AsyncCheckpointer`: the same methods, awaited, with the store's blocking
+//! I/O on tokio's blocking pool; `examples/async_service.rs` shows a service
+//! that checkpoints on a timer and resumes after a crash.
+//!
 //! When a restore cannot work, [`Error`]'s message names the checkpoint, the
 //! struct, the field, what differs and the fix. Several participants
 //! checkpoint one logical state together with [`group`].

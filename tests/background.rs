@@ -260,3 +260,111 @@ fn threads_submitting_together_commit_the_newest_capture() {
     assert!(committed.windows(2).all(|w| w[0].seq < w[1].seq));
     bg.close().unwrap();
 }
+
+common::state!(Ledger as "Ledger" { count: u64, entries: Vec<u64>, sum: u64 });
+
+impl Ledger {
+    fn next(&self) -> Ledger {
+        let count = self.count + 1;
+        let entries: Vec<u64> = (0..count % 512 * 64).map(|i| i ^ count).collect();
+        Ledger {
+            count,
+            sum: entries.iter().sum(),
+            entries,
+        }
+    }
+
+    /// Holds for every state the child captures, and for no torn mix of two.
+    fn is_consistent(&self) -> bool {
+        self.entries.len() as u64 == self.count % 512 * 64
+            && self.entries.iter().sum::<u64>() == self.sum
+            && self
+                .entries
+                .iter()
+                .enumerate()
+                .all(|(i, e)| *e == i as u64 ^ self.count)
+    }
+}
+
+const CHILD_ENV: &str = "CHECKPOINT_BACKGROUND_CHILD_DIR";
+
+/// The child: resumes from the store, then submits snapshots forever,
+/// printing what a flush reports committed every few. Does nothing when run
+/// as an ordinary test.
+#[test]
+fn child_commits_in_the_background() {
+    let Ok(dir) = std::env::var(CHILD_ENV) else {
+        return;
+    };
+    let ckpt = Checkpointer::open(dir).unwrap().keep_last(3);
+    let mut state = ckpt
+        .restore_latest::<Ledger>()
+        .unwrap()
+        .map(|r| r.state)
+        .unwrap_or_default();
+    let bg = ckpt.background();
+    for i in 1u64.. {
+        state = state.next();
+        bg.submit(ckpt.capture(&state).unwrap()).unwrap();
+        if i % 8 == 0 {
+            let meta = bg.flush().unwrap().unwrap();
+            println!("committed {} {}", meta.seq, state.count);
+        }
+    }
+}
+
+/// SIGKILL while background commits run: what a flush reported committed is
+/// never lost, and no torn checkpoint is restored. The kill comes after the
+/// child reports progress, not after a sleep.
+#[cfg(unix)]
+#[test]
+fn a_process_killed_during_background_commits_keeps_what_was_committed() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    let dir = common::temp_dir();
+    let exe = std::env::current_exe().unwrap();
+    let (mut reported_seq, mut reported_count) = (0, 0);
+    for kill in 0..12 {
+        let mut child = Command::new(&exe)
+            .args([
+                "--exact",
+                "child_commits_in_the_background",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(CHILD_ENV, dir.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut reports = lines.map(Result::unwrap).filter_map(|line| {
+            let mut words = line.strip_prefix("committed ")?.split(' ');
+            let seq: u64 = words.next()?.parse().ok()?;
+            Some((seq, words.next()?.parse::<u64>().ok()?))
+        });
+        for _ in 0..1 + kill % 4 {
+            (reported_seq, reported_count) = reports.next().expect("the child stopped");
+        }
+        child.kill().unwrap(); // SIGKILL, with later snapshots in flight
+        child.wait().unwrap();
+
+        let ckpt = Checkpointer::open(dir.path()).unwrap();
+        let restored = ckpt.restore_latest::<Ledger>().unwrap().unwrap();
+        assert!(restored.state.is_consistent(), "kill {kill}: torn state");
+        assert!(
+            restored.meta.skipped.is_empty(),
+            "kill {kill}: {:?}",
+            restored.meta.skipped
+        );
+        assert!(
+            restored.meta.seq >= reported_seq,
+            "kill {kill}: lost a commit"
+        );
+        assert!(
+            restored.state.count >= reported_count,
+            "kill {kill}: lost a commit"
+        );
+    }
+}
