@@ -7,16 +7,19 @@
 //! - `capture+commit`: `capture` under the lock, `commit` after releasing it;
 //! - `background`: `capture` under the lock, `Background::submit` after.
 //!
-//! Reports the writers' throughput and their lock waits (p50, p99, max),
-//! and how long each checkpoint held the lock against a raw postcard encode
-//! of the same state in the same run. A plain timing loop, not divan: the
+//! Reports the writers' throughput, how long they stood still (the sum of
+//! their lock waits of 1 ms or more, per writer and second), their lock
+//! waits (p50, p99, max), and how long each checkpoint held the lock against
+//! a raw postcard encode of the same state in the same run. A plain timing loop, not divan: the
 //! figures are throughput and wait percentiles of threads running
 //! together, not the time of one call.
 //!
 //! Run with `cargo bench --bench writers_pause`; the directory store lives
 //! under `CHECKPOINT_BENCH_DIR` (default: the system temp dir). Settings:
-//! `WRITERS` (default 2), `SECONDS` per way (default 5), `PERIOD_MS`
-//! between checkpoints (default 1000), `MIB` (default 64).
+//! `WRITERS` (default 2), `SECONDS` per way and round (default 5),
+//! `ROUNDS` (default 3; the ways are interleaved in each round, so that
+//! other load on the machine spreads over all of them), `PERIOD_MS` between
+//! checkpoints (default 1000), `MIB` (default 64).
 //! docs/PERFORMANCE.md has the figures.
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -65,6 +68,8 @@ fn state(mib: usize) -> State {
 struct Waits {
     buckets: Vec<u64>,
     max: Duration,
+    /// The sum of the waits of 1 ms or more: time a writer stood still.
+    stalled: Duration,
 }
 
 impl Waits {
@@ -72,6 +77,7 @@ impl Waits {
         Waits {
             buckets: vec![0; 64 * 8],
             max: Duration::ZERO,
+            stalled: Duration::ZERO,
         }
     }
 
@@ -85,6 +91,9 @@ impl Waits {
         };
         self.buckets[log * 8 + sub] += 1;
         self.max = self.max.max(wait);
+        if wait >= Duration::from_millis(1) {
+            self.stalled += wait;
+        }
     }
 
     fn merge(&mut self, other: &Waits) {
@@ -92,6 +101,7 @@ impl Waits {
             *a += b;
         }
         self.max = self.max.max(other.max);
+        self.stalled += other.stalled;
     }
 
     fn count(&self) -> u64 {
@@ -262,19 +272,8 @@ fn main() {
             mib: setting("MIB", 64) as usize,
         }
     };
+    let rounds = if quick { 1 } else { setting("ROUNDS", 3) };
     let state = Mutex::new(state(settings.mib));
-    let raw: Vec<Duration> = (0..5)
-        .map(|_| {
-            let s = state.lock().unwrap();
-            let began = Instant::now();
-            let bytes = postcard::to_allocvec(&*s).unwrap();
-            let took = began.elapsed();
-            drop(bytes);
-            took
-        })
-        .collect();
-    let raw = median(raw);
-
     let base = std::env::var_os("CHECKPOINT_BENCH_DIR")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(std::env::temp_dir);
@@ -283,48 +282,72 @@ fn main() {
         .tempdir_in(base)
         .unwrap();
     let ckpt = Checkpointer::open(dir.path()).unwrap().keep_last(2);
-
     println!(
-        "{} writers, {} MiB state, a checkpoint every {} ms for {} ms per way, directory store in {}",
+        "{} writers, {} MiB state, a checkpoint every {} ms, {} ms per way and round, {rounds} \
+         rounds with the ways interleaved, directory store in {}",
         settings.writers,
         settings.mib,
         settings.period.as_millis(),
         settings.duration.as_millis(),
         dir.path().display()
     );
-    println!(
-        "raw postcard encode of the state (median of 5): {}",
-        ms(raw)
-    );
+
+    const WAYS: [Way; 4] = [Way::None, Way::Save, Way::CaptureCommit, Way::Background];
+    let mut raw = Vec::new();
+    let mut outcomes: Vec<Vec<Outcome>> = WAYS.iter().map(|_| Vec::new()).collect();
+    for _ in 0..rounds {
+        for _ in 0..3 {
+            let s = state.lock().unwrap();
+            let began = Instant::now();
+            let bytes = postcard::to_allocvec(&*s).unwrap();
+            raw.push(began.elapsed());
+            drop(bytes);
+        }
+        for (way, outcomes) in WAYS.iter().zip(&mut outcomes) {
+            outcomes.push(run(*way, &state, &ckpt, &settings));
+        }
+    }
+    let raw = median(raw);
+    println!("raw postcard encode of the state (median): {}", ms(raw));
     println!();
     println!(
-        "| way | writer ops/s | vs none | lock wait p50 | p99 | max | checkpoints | lock held (median) | held / raw encode |"
+        "| way | writer ops/s (median round) | vs none | stalled per writer and s | lock wait p50 | p99 | max | lock held per checkpoint (median) | held / raw encode |"
     );
     println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let seconds = settings.duration.as_secs_f64() * rounds as f64;
     let mut baseline = None;
-    for way in [Way::None, Way::Save, Way::CaptureCommit, Way::Background] {
-        let out = run(way, &state, &ckpt, &settings);
-        let base_ops = *baseline.get_or_insert(out.ops);
-        let held = median(out.holds.clone());
-        let (held_text, ratio) = if out.holds.is_empty() {
+    for (way, outcomes) in WAYS.iter().zip(outcomes) {
+        let ops = {
+            let mut ops: Vec<u64> = outcomes.iter().map(|o| o.ops).collect();
+            ops.sort_unstable();
+            ops[ops.len() / 2]
+        };
+        let base_ops = *baseline.get_or_insert(ops);
+        let mut waits = Waits::new();
+        let mut holds = Vec::new();
+        for outcome in &outcomes {
+            waits.merge(&outcome.waits);
+            holds.extend(&outcome.holds);
+        }
+        let stalled = waits.stalled.as_secs_f64() / settings.writers as f64 / seconds;
+        let (held, ratio) = if holds.is_empty() {
             ("-".to_owned(), "-".to_owned())
         } else {
+            let held = median(holds);
             (
                 ms(held),
                 format!("{:.2}", held.as_secs_f64() / raw.as_secs_f64()),
             )
         };
         println!(
-            "| {} | {} | {:.1}% | {:.2} us | {:.2} us | {} | {} | {} | {} |",
+            "| {} | {} | {:.1}% | {:.1} ms | {:.2} us | {:.2} us | {} | {held} | {ratio} |",
             way.name(),
-            out.ops,
-            out.ops as f64 * 100.0 / base_ops as f64,
-            out.waits.quantile(0.5).as_secs_f64() * 1e6,
-            out.waits.quantile(0.99).as_secs_f64() * 1e6,
-            ms(out.waits.max),
-            out.holds.len(),
-            held_text,
-            ratio,
+            ops,
+            ops as f64 * 100.0 / base_ops as f64,
+            stalled * 1e3,
+            waits.quantile(0.5).as_secs_f64() * 1e6,
+            waits.quantile(0.99).as_secs_f64() * 1e6,
+            ms(waits.max),
         );
     }
 }
