@@ -3,14 +3,19 @@
 //!
 //! Futures are polled by hand so that each can be dropped at a chosen await
 //! point; writes wait for the test to release them ([`gated`]).
+//!
+//! The S3 test needs a server: `scripts/seaweedfs.sh start`, then
+//! `eval "$(scripts/seaweedfs.sh env)"`, or run `scripts/test.sh`.
 
 mod common;
 mod gated;
+mod group_common;
 
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
+use checkpoint::store::ObjectStore;
 use checkpoint::{AsyncCheckpointer, Checkpointer, Error, MemStore, Store};
 use common::Counter;
 use gated::{gated, Release};
@@ -272,4 +277,54 @@ fn the_sync_checkpointer_and_background_share_the_numbering() {
         assert_eq!(ckpt.save(&Counter::at(4)).await.unwrap().seq, 4);
         assert_eq!(ckpt.checkpointer().store().list("").unwrap().len(), 4);
     });
+}
+
+/// Saves, restores and lists through `store`, then reopens it.
+async fn round_trip(store: impl Fn() -> ObjectStore) {
+    let ckpt = AsyncCheckpointer::new(store()).await.unwrap();
+    assert!(ckpt.restore_latest::<Counter>().await.unwrap().is_none());
+    for n in 1..=3 {
+        assert_eq!(ckpt.save(&Counter::at(n)).await.unwrap().seq, n);
+    }
+    let latest = ckpt.restore_latest::<Counter>().await.unwrap().unwrap();
+    assert_eq!((latest.state, latest.meta.seq), (Counter::at(3), 3));
+    assert_eq!(
+        ckpt.restore::<Counter>(2).await.unwrap().state,
+        Counter::at(2)
+    );
+    let seqs: Vec<u64> = ckpt.list().await.unwrap().iter().map(|m| m.seq).collect();
+    assert_eq!(seqs, [1, 2, 3]);
+
+    let reopened = AsyncCheckpointer::new(store()).await.unwrap();
+    assert_eq!(reopened.save(&Counter::at(4)).await.unwrap().seq, 4);
+}
+
+#[test]
+fn the_object_store_backend_works_from_async_code() {
+    let memory = std::sync::Arc::new(object_store::memory::InMemory::new());
+    runtime().block_on(round_trip(|| {
+        ObjectStore::from_object_store(memory.clone(), "async").unwrap()
+    }));
+}
+
+#[test]
+fn s3_works_from_async_code() {
+    let prefix = group_common::unique("s3_works_from_async_code");
+    if group_common::s3_store_at("s3_works_from_async_code", &prefix).is_none() {
+        return;
+    }
+    runtime().block_on(round_trip(|| {
+        group_common::s3_store_at("s3_works_from_async_code", &prefix).unwrap()
+    }));
+}
+
+#[test]
+fn the_object_store_still_refuses_a_call_from_an_async_task() {
+    let memory = std::sync::Arc::new(object_store::memory::InMemory::new());
+    let store = ObjectStore::from_object_store(memory, "p").unwrap();
+    let err = runtime()
+        .block_on(async { store.put_if_absent("k", b"v") })
+        .unwrap_err();
+    assert!(err.to_string().contains("AsyncCheckpointer"), "{err}");
+    drop(store);
 }

@@ -33,11 +33,10 @@ use crate::{Background, Checkpoint, Checkpointer, Error, Result};
 /// Must be used inside a tokio runtime (any flavour). Available with the
 /// `tokio` feature.
 ///
-/// Stores: the directory store and any [`Store`] whose calls may block a
-/// thread of tokio's blocking pool. The object-store backend
-/// ([`ObjectStore`](crate::store::ObjectStore)) is not one of them yet: it
-/// refuses calls from every thread of a tokio runtime, blocking pool
-/// included, so its calls fail with a [`StoreError::Io`] saying so.
+/// Any [`Store`] works. The object-store backend (`store::ObjectStore`,
+/// feature `object-store`) is called on the blocking pool too, where it
+/// blocks on the small runtime of its own; calling `object_store`'s async
+/// API directly from the task, without that runtime, is still to come.
 ///
 /// # Examples
 ///
@@ -267,6 +266,8 @@ async fn blocking<R: Send + 'static>(
     location: String,
     work: impl FnOnce() -> Result<R> + Send + 'static,
 ) -> Result<R> {
+    #[cfg(feature = "object-store")]
+    let work = move || crate::store::on_blocking_pool(work);
     match tokio::task::spawn_blocking(work).await {
         Ok(result) => result,
         Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
