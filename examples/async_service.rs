@@ -9,15 +9,28 @@
 //! a ledger that existed (its total is the sum of its balances), then shuts
 //! down cleanly with a last save.
 //!
-//! Run with `cargo run --example async_service --features tokio`; add
-//! `-- --dir PATH` to keep the checkpoints in `PATH` across runs, and
-//! `--interval-ms N` to checkpoint every `N` ms (default 10).
+//! Run on the directory store:
+//!
+//! ```text
+//! cargo run --example async_service --features tokio
+//! ```
+//!
+//! adding `-- --dir PATH` to keep the checkpoints in `PATH` across runs, and
+//! `--interval-ms N` to checkpoint every `N` ms (default 10); or on an
+//! S3-compatible server (loopback SeaweedFS from the project's script;
+//! bucket and credentials from `CHECKPOINT_S3_*`):
+//!
+//! ```text
+//! scripts/seaweedfs.sh start && eval "$(scripts/seaweedfs.sh env)"
+//! cargo run --example async_service --features tokio -- --s3 "$CHECKPOINT_S3_ENDPOINT"
+//! ```
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use checkpoint::store::ObjectStore;
 use checkpoint::{AsyncCheckpointer, Checkpoint};
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -38,30 +51,63 @@ struct Deposit {
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
+/// Where the checkpoints live.
+enum Place {
+    Dir(PathBuf),
+    /// An S3 endpoint; the prefix is unique to this process.
+    S3(String),
+}
+
+impl Place {
+    async fn open(&self) -> Result<AsyncCheckpointer, Error> {
+        Ok(match self {
+            Place::Dir(dir) => AsyncCheckpointer::open(dir).await?,
+            Place::S3(endpoint) => {
+                let var = |name: &str, default: &str| {
+                    std::env::var(name).unwrap_or_else(|_| default.into())
+                };
+                let store = ObjectStore::s3(
+                    endpoint,
+                    &var("CHECKPOINT_S3_BUCKET", "checkpoint-test"),
+                    &format!("async-service-example-{}", std::process::id()),
+                    &var("CHECKPOINT_S3_ACCESS_KEY_ID", "checkpoint"),
+                    &var("CHECKPOINT_S3_SECRET_ACCESS_KEY", "checkpoint"),
+                )?;
+                AsyncCheckpointer::new(store).await?
+            }
+        })
+    }
+}
+
 fn main() -> Result<(), Error> {
-    let mut dir = None;
+    let mut place = None;
+    let mut keep = false;
     let mut interval = Duration::from_millis(10);
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match (arg.as_str(), args.next()) {
-            ("--dir", Some(path)) => dir = Some(PathBuf::from(path)),
+            ("--dir", Some(path)) => (place, keep) = (Some(Place::Dir(path.into())), true),
+            ("--s3", Some(endpoint)) => place = Some(Place::S3(endpoint)),
             ("--interval-ms", Some(ms)) => interval = Duration::from_millis(ms.parse()?),
-            _ => return Err("usage: async_service [--dir PATH] [--interval-ms N]".into()),
+            _ => {
+                return Err(
+                    "usage: async_service [--dir PATH | --s3 ENDPOINT] [--interval-ms N]".into(),
+                )
+            }
         }
     }
-    let keep = dir.is_some();
-    let dir = dir.unwrap_or_else(|| {
-        std::env::temp_dir().join(format!("checkpoint-example-async-{}", std::process::id()))
-    });
+    let temp =
+        std::env::temp_dir().join(format!("checkpoint-example-async-{}", std::process::id()));
+    let place = place.unwrap_or_else(|| Place::Dir(temp.clone()));
 
     // First run: serve, then stop without a final save, as a crash would.
-    let durable = run(&dir, interval, false)?;
+    let durable = run(&place, interval, false)?;
     println!("first run cut off with {durable} requests applied and checkpointed");
     // Second run: resume from the newest checkpoint, serve, shut down cleanly.
-    let resumed_at = run(&dir, interval, true)?;
+    let resumed_at = run(&place, interval, true)?;
     assert!(resumed_at >= durable, "a checkpointed request was lost");
-    if !keep {
-        std::fs::remove_dir_all(&dir)?;
+    if !keep && matches!(place, Place::Dir(_)) {
+        std::fs::remove_dir_all(&temp)?;
     }
     Ok(())
 }
@@ -70,13 +116,13 @@ fn main() -> Result<(), Error> {
 /// requests. Without a clean shutdown it is cut off while requests are still
 /// coming, and returns how many the newest checkpoint it saw covers; with
 /// one, it returns how many requests were applied when it resumed.
-fn run(dir: &Path, interval: Duration, clean_shutdown: bool) -> Result<u64, Error> {
+fn run(place: &Place, interval: Duration, clean_shutdown: bool) -> Result<u64, Error> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build()?;
     // Dropping the runtime at the end stops every task where it stands.
     runtime.block_on(async {
-        let ckpt = AsyncCheckpointer::open(dir).await?;
+        let ckpt = place.open().await?;
         let ledger = match ckpt.restore_latest::<Ledger>().await? {
             Some(restored) => {
                 let ledger = restored.state;
