@@ -121,8 +121,8 @@ impl AsyncCheckpointer {
     /// A [`Background`] handle on this checkpointer. Its
     /// [`submit`](Background::submit) never waits, so async code may call
     /// it directly; its [`flush`](Background::flush) and
-    /// [`close`](Background::close) wait, so call those from
-    /// `spawn_blocking`.
+    /// [`close`](Background::close) wait, and so does dropping it (for the
+    /// pending commit), so do those in `spawn_blocking`.
     ///
     /// # Panics
     ///

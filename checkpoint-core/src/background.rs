@@ -62,7 +62,8 @@ impl Checkpointer {
 ///   more commits fail before it is returned, the first failure is the one
 ///   returned (later ones usually share its cause), and the later ones are
 ///   logged as `tracing` warnings and counted by [`failed`](Self::failed). A
-///   panic in the store during a commit is resumed the same way.
+///   panic in the store during a commit is resumed the same way, in place of
+///   an error not yet returned (which is then logged).
 /// - **Closing.** [`close`](Self::close) and dropping the handle both finish
 ///   the pending commit before returning; `close` returns its outcome, while
 ///   drop can only log a failure (as a `tracing` error), so prefer `close`.
