@@ -6,17 +6,22 @@
 # (the derived field becomes #[serde(skip)]). For each it times a clean
 # build (dependencies included, fresh target dir), a from-scratch build of
 # the user crate alone, and an incremental rebuild after editing the crate. With --workspace it also times a clean and an
-# incremental build of this workspace, in a target dir of its own.
+# incremental build of this workspace, in a target dir of its own. With
+# --instructions it also counts the instructions rustc executes to build the
+# user crate alone (valgrind): unlike times, the count does not depend on
+# what else the machine is running.
 #
-#   benches/compile-time.sh [--workspace] [N]
+#   benches/compile-time.sh [--workspace] [--instructions] [N]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 workspace=false
+instructions=false
 n=50
 for arg in "$@"; do
     case $arg in
         --workspace) workspace=true ;;
+        --instructions) instructions=true ;;
         *) n=$arg ;;
     esac
 done
@@ -99,7 +104,27 @@ forget_crate() { rm -rf "$1"/target/debug/.fingerprint/bench-* "$1"/target/debug
 edit_and_build() { echo "// edit" >>"$1/src/lib.rs" && cargo build --manifest-path "$1/Cargo.toml"; }
 fresh_crate_build() { forget_crate "$1" && cargo build --manifest-path "$1/Cargo.toml"; }
 
+# instructions rustc executes building the user crate in $1 (dependencies built)
+count_instructions() {
+    local wrapper log
+    wrapper=$(mktemp)
+    log=$(mktemp)
+    cat >"$wrapper" <<SH
+#!/usr/bin/env bash
+if [[ " \$* " == *" --crate-name bench_"* ]]; then
+    exec valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file=/dev/null --log-file=$log "\$@"
+fi
+exec "\$@"
+SH
+    chmod +x "$wrapper"
+    forget_crate "$1"
+    CARGO_INCREMENTAL=0 RUSTC_WRAPPER=$wrapper cargo build -q --manifest-path "$1/Cargo.toml" >/dev/null 2>&1
+    grep 'I *refs' "$log" | awk '{print $NF}'
+    rm -f "$wrapper" "$log"
+}
+
 results=()
+counts=()
 for kind in checkpoint serde; do
     dir=$out/$kind
     rm -rf "$dir"
@@ -108,6 +133,9 @@ for kind in checkpoint serde; do
     crate=$(min_of_3 fresh_crate_build "$dir")
     incr=$(min_of_3 edit_and_build "$dir")
     results+=("$n structs, derive($kind)|$clean|$crate|$incr")
+    if $instructions; then
+        counts+=("$n structs, derive($kind): $(count_instructions "$dir") instructions (crate only)")
+    fi
 done
 
 if $workspace; then
@@ -131,3 +159,4 @@ for r in "${results[@]}"; do
     IFS='|' read -r what clean crate incr <<<"$r"
     row "$what" "$(num "$clean")" "$(num "$crate")" "$(num "$incr")"
 done
+for c in "${counts[@]}"; do echo "$c"; done

@@ -5,13 +5,14 @@
 
 use proc_macro2::Span;
 use syn::meta::ParseNestedMeta;
+use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
-use syn::{Attribute, Expr, LitStr, Path, Token, Type};
+use syn::{Attribute, Expr, LitStr, Path, Token, Type, WherePredicate};
 
 use crate::ctxt::Ctxt;
 
 /// Keys of `#[checkpoint(...)]` on a struct or enum.
-const CONTAINER_KEYS: &[&str] = &["name", "removed", "check", "context"];
+const CONTAINER_KEYS: &[&str] = &["name", "removed", "check", "context", "bound"];
 /// Keys of `#[checkpoint(...)]` on an enum variant.
 const VARIANT_KEYS: &[&str] = &[];
 /// Keys of `#[checkpoint(...)]` on a field.
@@ -21,6 +22,7 @@ const FIELD_KEYS: &[&str] = &[
     "alias",
     "was",
     "convert",
+    "bound",
 ];
 /// Keys that may be given more than once.
 const REPEATABLE_KEYS: &[&str] = &["removed", "alias"];
@@ -39,36 +41,54 @@ pub(crate) struct Container {
     /// `#[checkpoint(context = Type)]`: what derived and default expressions
     /// see as `ctx`.
     pub(crate) context: Option<Type>,
+    /// `#[checkpoint(bound = "...")]`: the impls' where-predicates instead of
+    /// the inferred ones.
+    pub(crate) bound: Option<Bound>,
 }
+
+/// The where-predicates of `bound = "T: Trait, U: Other"` (possibly none).
+pub(crate) type Bound = Punctuated<WherePredicate, Token![,]>;
 
 /// Options of an enum variant (none yet).
 #[derive(Default)]
 pub(crate) struct Variant {}
 
 /// Options of a field.
-#[derive(Default)]
 pub(crate) struct Field {
-    /// `#[derived(from = EXPR)]`.
-    pub(crate) derived: Option<Derived>,
+    /// Whether the field is stored or rebuilt, and with what.
+    pub(crate) role: Role,
     /// `#[checkpoint(allow_interior_mutability)]`.
     pub(crate) allow_interior_mutability: Option<Span>,
-    /// Whether the field carries `#[derived]` at all, even a malformed one,
-    /// so no rule for serialized fields adds follow-on errors to it.
-    pub(crate) marked_derived: bool,
-    /// `#[checkpoint(default = EXPR)]`, with the key's span.
-    pub(crate) default: Option<(Span, Expr)>,
     /// `#[checkpoint(alias = "...")]`, repeatable: former names.
     pub(crate) aliases: Vec<LitStr>,
     /// `#[checkpoint(was = OldType)]`, with the key's span.
     pub(crate) was: Option<(Span, Type)>,
     /// `#[checkpoint(convert = PATH)]`, with the key's span.
     pub(crate) convert: Option<(Span, Path)>,
+    /// `#[checkpoint(bound = "...")]`: the where-predicates this field needs,
+    /// instead of the ones inferred from its type.
+    pub(crate) bound: Option<Bound>,
 }
 
-/// A field rebuilt on restore instead of stored.
-pub(crate) struct Derived {
-    /// What rebuilds it.
-    pub(crate) from: Expr,
+/// What a field is to a checkpoint.
+pub(crate) enum Role {
+    /// Serialized; a checkpoint that lacks it does not restore.
+    Stored,
+    /// Serialized; `#[checkpoint(default = EXPR)]` fills it when a
+    /// checkpoint lacks it.
+    Defaulted(Expr),
+    /// `#[derived(from = EXPR)]`: never serialized, rebuilt on restore.
+    Derived(Expr),
+    /// A `#[derived]` that is wrong (the error is recorded): not stored, so
+    /// no rule for serialized fields adds follow-on errors to it.
+    BrokenDerived,
+}
+
+impl Role {
+    /// Whether the field's value is in every checkpoint.
+    pub(crate) fn is_stored(&self) -> bool {
+        matches!(self, Role::Stored | Role::Defaulted(_))
+    }
 }
 
 impl Container {
@@ -105,6 +125,7 @@ impl Container {
                             )
                         })?);
                     }
+                    "bound" => out.bound = Some(bound_value(meta)?),
                     _ => unreachable!("key table and parser disagree"),
                 }
                 Ok(())
@@ -126,7 +147,16 @@ impl Variant {
 impl Field {
     /// `field` names the field in messages.
     pub(crate) fn from_attrs(cx: &mut Ctxt, attrs: &[Attribute], field: &str) -> Self {
-        let mut out = Field::default();
+        let mut out = Field {
+            role: Role::Stored,
+            allow_interior_mutability: None,
+            aliases: Vec::new(),
+            was: None,
+            convert: None,
+            bound: None,
+        };
+        let mut default: Option<(Span, Expr)> = None;
+        let mut derived: Option<Option<Expr>> = None;
         for attr in attrs {
             if attr.path().is_ident("checkpoint") {
                 parse_keys(cx, attr, "checkpoint", FIELD_KEYS, |_, key, meta| {
@@ -137,20 +167,8 @@ impl Field {
                             no_value(meta, "checkpoint", key)?;
                         }
                         "default" => {
-                            if !meta.input.peek(Token![=]) {
-                                return Err(meta.error(format_args!(
-                                    "`default` needs a value: `#[checkpoint(default = EXPR)]` fills field `{field}` when a checkpoint lacks it"
-                                )));
-                            }
-                            let expr: Expr = meta.value()?.parse().map_err(|e| {
-                                syn::Error::new(
-                                    e.span(),
-                                    format_args!(
-                                        "malformed expression in `#[checkpoint(default = ...)]` of field `{field}`: {e}"
-                                    ),
-                                )
-                            })?;
-                            out.default = Some((meta.path.span(), expr));
+                            let expr = expr_value(meta, "checkpoint", key, field)?;
+                            default = Some((meta.path.span(), expr));
                         }
                         "alias" => out.aliases.push(string_value(meta, "alias", "old_name")?),
                         "was" => {
@@ -165,27 +183,43 @@ impl Field {
                         "convert" => {
                             out.convert = Some((meta.path.span(), path_value(meta, "convert")?))
                         }
+                        "bound" => out.bound = Some(bound_value(meta)?),
                         _ => unreachable!("key table and parser disagree"),
                     }
                     Ok(())
                 });
             } else if attr.path().is_ident("derived") {
-                if out.marked_derived {
+                if derived.is_some() {
                     cx.error_spanned_by(
                         attr,
                         format_args!("field `{field}` has `#[derived(...)]` twice: keep one"),
                     );
                     continue;
                 }
-                out.marked_derived = true;
-                out.derived = parse_derived(cx, attr, field);
+                derived = Some(parse_derived(cx, attr, field));
             }
         }
+        out.role = match (derived, default) {
+            (Some(from), default) => {
+                if let Some((span, _)) = default {
+                    cx.syn_error(syn::Error::new(
+                        span,
+                        format_args!(
+                            "field `{field}` has both `#[derived(from = ...)]` and `#[checkpoint(default = ...)]`: \
+                             a derived field is never stored, so it is always rebuilt; keep one"
+                        ),
+                    ));
+                }
+                from.map_or(Role::BrokenDerived, Role::Derived)
+            }
+            (None, Some((_, expr))) => Role::Defaulted(expr),
+            (None, None) => Role::Stored,
+        };
         out
     }
 }
 
-fn parse_derived(cx: &mut Ctxt, attr: &Attribute, field: &str) -> Option<Derived> {
+fn parse_derived(cx: &mut Ctxt, attr: &Attribute, field: &str) -> Option<Expr> {
     let missing = format!(
         "`#[derived]` on field `{field}` needs `from`: write `#[derived(from = EXPR)]` with the expression that rebuilds it on restore"
     );
@@ -196,36 +230,59 @@ fn parse_derived(cx: &mut Ctxt, attr: &Attribute, field: &str) -> Option<Derived
     let mut from = None;
     let clean = parse_keys(cx, attr, "derived", DERIVED_KEYS, |_, key, meta| {
         match key {
-            "from" => {
-                if !meta.input.peek(Token![=]) {
-                    return Err(meta.error(format_args!(
-                        "`from` needs a value: `#[derived(from = EXPR)]` rebuilds field `{field}` on restore"
-                    )));
-                }
-                let expr: Expr = meta.value()?.parse().map_err(|e| {
-                    syn::Error::new(
-                        e.span(),
-                        format_args!(
-                            "malformed expression in `#[derived(from = ...)]` of field `{field}`: {e}"
-                        ),
-                    )
-                })?;
-                from = Some(expr);
-            }
+            "from" => from = Some(expr_value(meta, "derived", key, field)?),
             _ => unreachable!("key table and parser disagree"),
         }
         Ok(())
     });
-    match from {
-        Some(from) => Some(Derived { from }),
-        None => {
-            // a misspelt `from` is reported as such, not as a missing one
-            if clean {
-                cx.error_spanned_by(attr, missing);
-            }
-            None
-        }
+    // a misspelt `from` is reported as such, not as a missing one
+    if from.is_none() && clean {
+        cx.error_spanned_by(attr, missing);
     }
+    from
+}
+
+/// The expression of `from = EXPR` in `#[derived(...)]` or of
+/// `default = EXPR` in `#[checkpoint(...)]`.
+fn expr_value(
+    meta: &ParseNestedMeta,
+    attr_name: &str,
+    key: &str,
+    field: &str,
+) -> syn::Result<Expr> {
+    let purpose = match key {
+        "from" => format!("rebuilds field `{field}` on restore"),
+        _ => format!("fills field `{field}` when a checkpoint lacks it"),
+    };
+    if !meta.input.peek(Token![=]) {
+        return Err(meta.error(format_args!(
+            "`{key}` needs a value: `#[{attr_name}({key} = EXPR)]` {purpose}"
+        )));
+    }
+    meta.value()?.parse().map_err(|e| {
+        syn::Error::new(
+            e.span(),
+            format_args!(
+                "malformed expression in `#[{attr_name}({key} = ...)]` of field `{field}`: {e}"
+            ),
+        )
+    })
+}
+
+/// The where-predicates of `bound = "T: Trait"`.
+fn bound_value(meta: &ParseNestedMeta) -> syn::Result<Bound> {
+    let lit: LitStr = meta.value()?.parse().map_err(|e| {
+        syn::Error::new(
+            e.span(),
+            "expected a string of where-predicates: `#[checkpoint(bound = \"T: Trait\")]`",
+        )
+    })?;
+    lit.parse_with(Bound::parse_terminated).map_err(|e| {
+        syn::Error::new(
+            lit.span(),
+            format_args!("malformed where-predicates in `#[checkpoint(bound = \"...\")]`: {e}"),
+        )
+    })
 }
 
 /// Parses `#[attr(key, key = value, ...)]`, calling `on_key` for each known
@@ -408,7 +465,7 @@ mod tests {
         );
         assert_eq!(
             unknown_key_message("frobnicate", "checkpoint", CONTAINER_KEYS),
-            "unknown key `frobnicate` in `#[checkpoint(...)]`: the keys are `name`, `removed`, `check`, `context`"
+            "unknown key `frobnicate` in `#[checkpoint(...)]`: the keys are `name`, `removed`, `check`, `context`, `bound`"
         );
     }
 
@@ -416,7 +473,9 @@ mod tests {
     fn parses_derived_from() {
         let (f, r) = field(vec![parse_quote!(#[derived(from = build_index(&log))])]);
         assert!(r.is_ok());
-        let from = f.derived.expect("derived").from;
+        let Role::Derived(from) = f.role else {
+            panic!("not derived")
+        };
         assert_eq!(quote::quote!(#from).to_string(), "build_index (& log)");
     }
 
@@ -426,7 +485,7 @@ mod tests {
             #[derived(from = HashMap::<u64, usize>::new())]
         )]);
         assert!(r.is_ok());
-        assert!(f.derived.is_some());
+        assert!(matches!(f.role, Role::Derived(_)));
         let (_, r) = field(vec![parse_quote!(#[derived(from = { let x = 1; x + 1 })])]);
         assert!(r.is_ok());
     }
@@ -458,7 +517,7 @@ mod tests {
     #[test]
     fn misspelt_from_is_one_error() {
         let (f, r) = field(vec![parse_quote!(#[derived(frm = 1)])]);
-        assert!(f.derived.is_none());
+        assert!(matches!(f.role, Role::BrokenDerived));
         assert_eq!(r.unwrap_err().into_iter().count(), 1);
     }
 
@@ -468,7 +527,7 @@ mod tests {
             parse_quote!(#[derived(from = 1)]),
             parse_quote!(#[derived(from = 2)]),
         ]);
-        assert!(f.derived.is_some());
+        assert!(matches!(f.role, Role::Derived(_)));
         assert!(r.unwrap_err().to_string().contains("twice"));
     }
 

@@ -2,18 +2,19 @@
 
 use syn::Attribute;
 
-use crate::ast::{Data, Field, Input};
+use crate::ast::{Field, Input};
+use crate::attr::Role;
 use crate::ctxt::Ctxt;
 use crate::types;
 
 pub(crate) fn check(cx: &mut Ctxt, input: &Input) {
-    check_union(cx, input);
     check_no_serde_attrs(cx, input);
     check_derived_only_on_fields(cx, input);
     check_removed_not_kept(cx, input);
     for field in input.all_fields() {
         check_interior_mutability(cx, field);
         check_owned(cx, field);
+        check_sized(cx, field);
         check_evolution_on_stored(cx, field);
         check_was_with_convert(cx, field);
     }
@@ -23,19 +24,10 @@ pub(crate) fn check(cx: &mut Ctxt, input: &Input) {
 // Evolution keys say how a stored field is read back: a derived field is never
 // stored, so they contradict `#[derived]`.
 fn check_evolution_on_stored(cx: &mut Ctxt, field: &Field) {
-    if !field.attrs.marked_derived {
+    if field.is_stored() {
         return;
     }
     let name = &field.name;
-    if let Some((span, _)) = &field.attrs.default {
-        cx.syn_error(syn::Error::new(
-            *span,
-            format_args!(
-                "field `{name}` has both `#[derived(from = ...)]` and `#[checkpoint(default = ...)]`: \
-                 a derived field is never stored, so it is always rebuilt; keep one"
-            ),
-        ));
-    }
     let keys = [
         field.attrs.aliases.first().map(|a| (a.span(), "alias")),
         field.attrs.was.as_ref().map(|(s, _)| (*s, "was")),
@@ -80,7 +72,7 @@ fn check_removed_not_kept(cx: &mut Ctxt, input: &Input) {
     for lit in &input.attrs.removed {
         let removed = lit.value();
         if let Some(field) = input.all_fields().find(|f| f.name == removed) {
-            let what = if field.is_derived() {
+            let what = if !field.is_stored() {
                 "a derived field"
             } else {
                 "a field"
@@ -98,12 +90,8 @@ fn check_removed_not_kept(cx: &mut Ctxt, input: &Input) {
 
 // An alias must not be another field's name: a checkpoint's frame would answer to both.
 fn check_aliases_unique(cx: &mut Ctxt, input: &Input) {
-    let siblings: Vec<&[Field]> = match &input.data {
-        Data::Struct(_, fields) => vec![fields],
-        Data::Enum(variants) => variants.iter().map(|v| v.fields.as_slice()).collect(),
-        Data::Union(_) => Vec::new(),
-    };
-    for fields in siblings {
+    for fields in input.field_lists() {
+        let fields = &fields.list;
         for field in fields {
             for alias in &field.attrs.aliases {
                 let old = alias.value();
@@ -126,48 +114,41 @@ fn check_aliases_unique(cx: &mut Ctxt, input: &Input) {
     }
 }
 
-// A union has no field to tell which part is live, so it cannot be checkpointed.
-fn check_union(cx: &mut Ctxt, input: &Input) {
-    if let Data::Union(u) = &input.data {
-        cx.error_spanned_by(
-            u.union_token,
-            format_args!(
-                "`#[derive(Checkpoint)]` does not support unions: `{}` does not say which field is live; use an enum",
-                input.ident
-            ),
-        );
-    }
-}
-
 // The derive owns the serde encoding: `#[serde(...)]` could drop fields silently
 // or produce bytes a non-self-describing format cannot read back.
 fn check_no_serde_attrs(cx: &mut Ctxt, input: &Input) {
     let node = input.original;
-    serde_attrs(cx, &node.attrs, &format!("type `{}`", node.ident));
+    serde_attrs(cx, &node.attrs, Owner::Type, &node.ident.to_string());
     if let syn::Data::Enum(e) = &node.data {
         for v in &e.variants {
-            serde_attrs(cx, &v.attrs, &format!("variant `{}`", v.ident));
+            serde_attrs(cx, &v.attrs, Owner::Variant, &v.ident.to_string());
         }
     }
     for field in input.all_fields() {
-        serde_attrs(
-            cx,
-            &field.original.attrs,
-            &format!("field `{}`", field.name),
-        );
-    }
-    if let Data::Union(u) = &input.data {
-        for f in &u.fields.named {
-            serde_attrs(
-                cx,
-                &f.attrs,
-                &format!("field `{}`", f.ident.as_ref().unwrap()),
-            );
-        }
+        serde_attrs(cx, &field.original.attrs, Owner::Field, &field.name);
     }
 }
 
-fn serde_attrs(cx: &mut Ctxt, attrs: &[Attribute], owner: &str) {
+/// What a `#[serde(...)]` attribute is on.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Owner {
+    Type,
+    Variant,
+    Field,
+}
+
+impl Owner {
+    fn describe(self, name: &str) -> String {
+        let what = match self {
+            Owner::Type => "type",
+            Owner::Variant => "variant",
+            Owner::Field => "field",
+        };
+        format!("{what} `{name}`")
+    }
+}
+
+fn serde_attrs(cx: &mut Ctxt, attrs: &[Attribute], owner: Owner, name: &str) {
     for attr in attrs.iter().filter(|a| a.path().is_ident("serde")) {
         let mut keys = Vec::new();
         let parsed = attr.parse_nested_meta(|meta| {
@@ -183,45 +164,101 @@ fn serde_attrs(cx: &mut Ctxt, attrs: &[Attribute], owner: &str) {
             cx.error_spanned_by(
                 attr,
                 format_args!(
-                    "`#[serde(...)]` is not supported on {owner}: `#[derive(Checkpoint)]` owns the serde encoding of Checkpoint types"
+                    "`#[serde(...)]` is not supported on {}: `#[derive(Checkpoint)]` owns the serde encoding of Checkpoint types; remove it",
+                    owner.describe(name)
                 ),
             );
             continue;
         }
         for key in keys {
-            let name = key.get_ident().map(ToString::to_string).unwrap_or_default();
-            cx.error_spanned_by(&key, serde_key_message(&name, owner));
+            let key_name = key.get_ident().map(ToString::to_string).unwrap_or_default();
+            cx.error_spanned_by(&key, serde_key_message(&key_name, owner, name));
         }
     }
 }
 
-/// Why `#[serde(name)]` on `owner` is rejected, and what to write instead.
-pub(crate) fn serde_key_message(name: &str, owner: &str) -> String {
-    let why = match name {
-        "skip" | "skip_serializing" | "skip_deserializing" => {
+/// Why `#[serde(key)]` on `owner` is rejected, and what to write instead.
+pub(crate) fn serde_key_message(key: &str, owner: Owner, name: &str) -> String {
+    let on = owner.describe(name);
+    let fix = match (key, owner) {
+        ("skip" | "skip_serializing" | "skip_deserializing", Owner::Field) => {
             return format!(
-                "`#[serde({name})]` on {owner} would leave it out of every checkpoint silently; \
+                "`#[serde({key})]` on {on} would leave it out of every checkpoint silently; \
                  mark it `#[derived(from = EXPR)]` to rebuild it on restore"
             )
         }
-        "skip_serializing_if" => {
-            "omitting a value makes the bytes unreadable in non-self-describing formats like postcard"
+        ("skip" | "skip_serializing" | "skip_deserializing", Owner::Variant) => {
+            "every variant is checkpointed, so remove it; mark a field of the variant \
+             `#[derived(from = EXPR)]` to rebuild it instead of storing it"
+                .to_owned()
         }
-        "flatten" => "flattened fields cannot be read back from non-self-describing formats like postcard",
-        "default" => "a default silently replaces a value missing from a checkpoint",
-        "rename" | "rename_all" | "alias" => {
-            "checkpoints record fields and variants by their Rust names; rename the item itself"
+        ("default", Owner::Field) => format!(
+            "write `#[checkpoint(default = EXPR)]` to fill field `{name}` when a checkpoint lacks it"
+        ),
+        ("default", _) => {
+            "write `#[checkpoint(default = EXPR)]` on each field that older checkpoints lack".to_owned()
         }
-        "untagged" | "tag" | "content" => {
-            "the enum's encoding must name its variant in every format"
+        ("rename" | "alias", Owner::Field) => format!(
+            "checkpoints record fields by their Rust names: rename the field itself, and add \
+             `#[checkpoint(alias = \"old_name\")]` to read checkpoints that hold field `{name}` under an old name"
+        ),
+        ("rename", Owner::Type) => {
+            "write `#[checkpoint(name = \"...\")]` for the name the schema records".to_owned()
         }
-        "with" | "serialize_with" | "deserialize_with" | "from" | "try_from" | "into" => {
-            "implement `Serialize` and `Deserialize` on the field's type instead"
+        ("rename" | "alias", _) => {
+            "checkpoints record variants by their Rust names: rename the variant itself".to_owned()
         }
-        "bound" => "bounds are inferred from the serialized fields",
-        _ => "the derive owns the serde encoding of Checkpoint types",
+        ("rename_all", _) => {
+            "checkpoints record fields and variants by their Rust names: remove it; a renamed \
+             field keeps older checkpoints readable with `#[checkpoint(alias = \"old_name\")]`"
+                .to_owned()
+        }
+        ("bound", _) => "write `#[checkpoint(bound = \"T: Trait\")]` instead".to_owned(),
+        ("borrow", _) => {
+            "remove it: a restored value owns its data, so a `Cow<'a, str>` field is restored \
+             as `Cow::Owned`"
+                .to_owned()
+        }
+        ("deny_unknown_fields", _) => {
+            "remove it: a checkpoint holding a field the type lacks is already refused; \
+             declare a field dropped on purpose with `#[checkpoint(removed = \"name\")]`"
+                .to_owned()
+        }
+        ("other", _) => {
+            "remove it: a checkpoint holding a variant the enum lacks is refused, never read as another variant"
+                .to_owned()
+        }
+        ("transparent", _) => {
+            "remove it: a Checkpoint type is encoded with its field names; to encode a wrapper as \
+             its inner value, implement `Serialize` and `Deserialize` by hand and store it in a field"
+                .to_owned()
+        }
+        ("remote", _) => {
+            "remove it: derive `Checkpoint` on a type of your own, and store another crate's type \
+             in a field whose type implements `Serialize` and `Deserialize`"
+                .to_owned()
+        }
+        ("crate", _) => {
+            "remove it: the derive reaches serde through the `checkpoint` crate".to_owned()
+        }
+        ("skip_serializing_if", _) => {
+            "omitting a value makes the bytes unreadable in non-self-describing formats like postcard; remove it"
+                .to_owned()
+        }
+        ("flatten", _) => {
+            "flattened fields cannot be read back from non-self-describing formats like postcard; \
+             store the inner struct as a field"
+                .to_owned()
+        }
+        ("untagged" | "tag" | "content", _) => {
+            "the enum's encoding must name its variant in every format; remove it".to_owned()
+        }
+        ("with" | "serialize_with" | "deserialize_with" | "from" | "try_from" | "into", _) => {
+            "implement `Serialize` and `Deserialize` on the field's type instead".to_owned()
+        }
+        _ => "the derive owns the serde encoding of Checkpoint types; remove it".to_owned(),
     };
-    format!("`#[serde({name})]` is not supported on {owner}: {why}")
+    format!("`#[serde({key})]` is not supported on {on}: {fix}")
 }
 
 // `#[derived]` says how to rebuild one field, so it belongs on fields only.
@@ -243,27 +280,30 @@ fn check_derived_only_on_fields(cx: &mut Ctxt, input: &Input) {
 }
 
 // A serialized field with interior mutability would have its parts captured
-// at different instants, unless the user says the field is consistent.
+// at different instants, unless the user says the field is consistent. Here:
+// the types written with a path that names them exactly (`std::sync::Mutex`);
+// the expansion asks the compiler about the others (a bare `Mutex`, aliases).
 fn check_interior_mutability(cx: &mut Ctxt, field: &Field) {
-    if field.attrs.marked_derived || field.attrs.allow_interior_mutability.is_some() {
+    if !field.is_stored() || field.attrs.allow_interior_mutability.is_some() {
         return;
     }
     if let Some(found) = types::interior_mutability(field.ty) {
-        cx.syn_error(syn::Error::new(
-            found.span(),
+        let name = types::path_name(found);
+        cx.error_spanned_by(
+            found,
             format_args!(
-                "field `{}` has interior mutability (`{found}`): its parts could be captured at different instants; \
+                "field `{}` has interior mutability (`{name}`): its parts could be captured at different instants; \
                  mark it `#[derived(from = ...)]` to rebuild it on restore, or `#[checkpoint(allow_interior_mutability)]` \
                  if every checkpoint is taken while nothing else can change it",
                 field.name
             ),
-        ));
+        );
     }
 }
 
 // A serialized field must own its data: a borrow cannot be restored from bytes.
 fn check_owned(cx: &mut Ctxt, field: &Field) {
-    if field.attrs.marked_derived {
+    if !field.is_stored() {
         return;
     }
     if let Some(reference) = types::borrowed(field.ty) {
@@ -279,6 +319,24 @@ fn check_owned(cx: &mut Ctxt, field: &Field) {
     }
 }
 
+// A restored value is built from its fields' values, so each must have a size.
+fn check_sized(cx: &mut Ctxt, field: &Field) {
+    if matches!(field.attrs.role, Role::BrokenDerived) {
+        return;
+    }
+    if let Some(owned) = types::unsized_owned(field.ty) {
+        cx.error_spanned_by(
+            field.ty,
+            format_args!(
+                "field `{}` has the unsized type `{}`: a restored value is built from each field's value; \
+                 store `{owned}` instead",
+                field.name,
+                types::schema_name(field.ty),
+            ),
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -286,8 +344,9 @@ mod tests {
 
     fn errors(node: DeriveInput) -> Vec<String> {
         let mut cx = Ctxt::default();
-        let input = Input::from_syn(&mut cx, &node);
-        check(&mut cx, &input);
+        if let Some(input) = Input::from_syn(&mut cx, &node) {
+            check(&mut cx, &input);
+        }
         match cx.finish() {
             Ok(()) => Vec::new(),
             Err(e) => e.into_iter().map(|e| e.to_string()).collect(),
@@ -323,14 +382,20 @@ mod tests {
         let e = errors(parse_quote! {
             struct S {
                 a: Vec<std::sync::atomic::AtomicU64>,
-                #[derived(from = Default::default())] b: Mutex<u8>,
-                #[checkpoint(allow_interior_mutability)] c: RefCell<u8>,
-                d: (u8, Cell<u8>),
+                #[derived(from = Default::default())] b: std::sync::Mutex<u8>,
+                #[checkpoint(allow_interior_mutability)] c: core::cell::RefCell<u8>,
+                d: (u8, ::std::cell::Cell<u8>),
+                e: parking_lot::Mutex<u8>,
+                // bare names and aliases are the compiler's to resolve
+                f: Cell<u8>,
             }
         });
-        assert_eq!(e.len(), 2, "{e:?}");
-        assert!(e[0].starts_with("field `a` has interior mutability (`AtomicU64`)"));
-        assert!(e[1].starts_with("field `d` has interior mutability (`Cell`)"));
+        assert_eq!(e.len(), 3, "{e:?}");
+        assert!(
+            e[0].starts_with("field `a` has interior mutability (`std::sync::atomic::AtomicU64`)")
+        );
+        assert!(e[1].starts_with("field `d` has interior mutability (`::std::cell::Cell`)"));
+        assert!(e[2].starts_with("field `e` has interior mutability (`parking_lot::Mutex`)"));
     }
 
     #[test]
@@ -344,9 +409,23 @@ mod tests {
         assert_eq!(e.len(), 4, "{e:?}");
         assert!(e[0].contains("on type `E`"));
         assert!(e[1].contains("on variant `A`"));
+        assert!(e[1].contains("rename the variant itself"));
         assert!(e[2].contains("`#[serde(skip)]` on field `x`"));
         assert!(e[2].contains("`#[derived(from = EXPR)]`"));
         assert!(e[3].contains("`#[serde(default)]` is not supported"));
+        assert!(e[3].contains("`#[checkpoint(default = EXPR)]`"));
+    }
+
+    #[test]
+    fn serde_skip_on_a_variant_says_to_remove_it() {
+        let e = errors(parse_quote! {
+            enum E { #[serde(skip)] A, B }
+        });
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(
+            e[0].contains("every variant is checkpointed, so remove it"),
+            "{e:?}"
+        );
     }
 
     #[test]

@@ -11,6 +11,10 @@ pub(crate) fn expand(input: &DeriveInput, errors: syn::Error) -> TokenStream {
     let ident = &input.ident;
     let name = ident.to_string();
     let errors = errors.to_compile_error();
+    // an unsized type cannot have the impls' signatures (`-> Self`)
+    if has_unsized_field(input) {
+        return errors;
+    }
     let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
     let mut de_generics = input.generics.clone();
     de_generics.params.insert(0, syn::parse_quote!('__de));
@@ -50,4 +54,14 @@ pub(crate) fn expand(input: &DeriveInput, errors: syn::Error) -> TokenStream {
             }
         };
     }
+}
+
+fn has_unsized_field(input: &DeriveInput) -> bool {
+    let fields = match &input.data {
+        syn::Data::Struct(s) => &s.fields,
+        _ => return false,
+    };
+    fields
+        .iter()
+        .any(|f| crate::types::unsized_owned(&f.ty).is_some())
 }

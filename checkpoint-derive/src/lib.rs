@@ -51,11 +51,13 @@ use proc_macro::TokenStream;
 ///   ```
 ///
 /// - `#[checkpoint(allow_interior_mutability)]`: accept a serialized field
-///   whose type mentions `Mutex`, `RwLock`, `RefCell`, `Cell`, `OnceCell`,
-///   `OnceLock`, `UnsafeCell` or an `Atomic*` type. Without it such a field
-///   is an error, because its parts would be captured at different instants
-///   while other code changes them. Use it when every checkpoint is taken
-///   while nothing else can touch the value.
+///   whose type has interior mutability (std's `Mutex`, `RwLock`, `RefCell`,
+///   `Cell`, `OnceCell`, `OnceLock`, `LazyCell`, `LazyLock`, `UnsafeCell`,
+///   atomics, and the locks and cells of `parking_lot`, `spin`, `tokio`,
+///   `once_cell`, ...). Without it such a field is an error, because its
+///   parts would be captured at different instants while other code changes
+///   them. Use it when every checkpoint is taken while nothing else can touch
+///   the value.
 ///
 ///   ```
 ///   # use checkpoint::Checkpoint;
@@ -94,6 +96,10 @@ use proc_macro::TokenStream;
 ///       attempts: u64,
 ///   }
 ///   ```
+///
+/// - `#[checkpoint(bound = "T: Trait")]`: the where-predicates this field
+///   needs, instead of the ones inferred from its type (as serde's
+///   `#[serde(bound = "...")]`).
 ///
 /// # Container attributes
 ///
@@ -153,6 +159,11 @@ use proc_macro::TokenStream;
 ///   }
 ///   ```
 ///
+/// - `#[checkpoint(bound = "T: Trait, U: Other")]`: the where-predicates of
+///   the generated impls, instead of the inferred ones (an empty string: no
+///   bounds). For the types inference gets wrong, such as a field type that
+///   is serializable whatever its parameter is.
+///
 /// # What is rejected
 ///
 /// - a serialized field whose type does not implement serde's `Serialize`
@@ -164,7 +175,16 @@ use proc_macro::TokenStream;
 /// - a serialized field that borrows (`&'a str` anywhere in its type outside
 ///   `PhantomData`): a restored value owns its data, so store `String`,
 ///   `Box<T>` or `Cow<'a, T>` instead;
-/// - interior mutability in a serialized field, unless allowed as above;
+/// - interior mutability in a serialized field, unless allowed as above: a
+///   path through std or a known lock or cell crate is rejected by name;
+///   any other type is asked of the compiler, which sees std's types and
+///   std's containers of them through type aliases too, but not inside a
+///   type parameter or a type of your own; a bare name like `Cell` that is
+///   not std's type is an error asking whether it is a lock of another crate
+///   or your own type (then write it with its path, `self::Cell`);
+/// - an unsized field (`[u8]`, `str`): store `Vec<u8>` or `String`;
+/// - in a `#[repr(packed)]` struct, a stored field that is not `Copy` (its
+///   fields cannot be borrowed, so they are copied out);
 /// - `#[derived]` without `from = EXPR`, twice on one field, or on a type or
 ///   variant; `default`, `alias`, `was` or `convert` on a derived field;
 ///   `was` without `convert` or the reverse; an alias that is a field's
@@ -183,8 +203,12 @@ use proc_macro::TokenStream;
 /// every checkpoint so a change inside a nested type is caught on restore. `Serialize` and `Deserialize` encode the serialized fields as a
 /// struct (or enum) of that name would, and rebuild the derived fields on
 /// deserialize, so Checkpoint types nest in each other and in std
-/// collections. Do not derive serde's traits beside it. A type parameter
-/// used in a serialized field gets `Serialize + DeserializeOwned` bounds.
+/// collections. Do not derive serde's traits beside it. Bounds are
+/// inferred as serde infers them: a type parameter whose values a
+/// serialized field holds gets `Serialize + DeserializeOwned` (one only
+/// inside `PhantomData`, a macro or a derived field gets none), and an
+/// associated type a serialized field uses (`T::Assoc`) gets the bound
+/// instead of `T`.
 #[proc_macro_derive(Checkpoint, attributes(checkpoint, derived, serde))]
 pub fn derive_checkpoint(input: TokenStream) -> TokenStream {
     match syn::parse::<syn::DeriveInput>(input) {

@@ -1,19 +1,65 @@
 //! What the derive reads from a field's type: its schema name, the
-//! interior-mutability types it mentions, the type parameters it uses.
+//! interior-mutability types it mentions, whether it borrows or is unsized.
 
-use proc_macro2::{Ident, TokenStream, TokenTree};
+use proc_macro2::{TokenStream, TokenTree};
 use quote::ToTokens;
 use syn::{GenericArgument, PathArguments, ReturnType, Type, TypeParamBound};
 
-/// Type names whose values change behind a shared reference.
-const INTERIOR_MUTABILITY: &[&str] = &[
+/// std's types whose values change behind a shared reference, by the name
+/// they are usually imported under.
+const STD_INTERIOR_MUTABILITY: &[&str] = &[
     "Mutex",
     "RwLock",
     "RefCell",
     "Cell",
     "OnceCell",
     "OnceLock",
+    "LazyCell",
+    "LazyLock",
     "UnsafeCell",
+    "AtomicBool",
+    "AtomicI8",
+    "AtomicI16",
+    "AtomicI32",
+    "AtomicI64",
+    "AtomicIsize",
+    "AtomicU8",
+    "AtomicU16",
+    "AtomicU32",
+    "AtomicU64",
+    "AtomicUsize",
+    "AtomicPtr",
+];
+
+/// Crates (and modules) whose locks, cells and atomics are used in place of
+/// std's; a path through one of them to a name below is interior mutability.
+const INTERIOR_MUTABILITY_CRATES: &[&str] = &[
+    "std",
+    "core",
+    "alloc",
+    "parking_lot",
+    "lock_api",
+    "spin",
+    "once_cell",
+    "portable_atomic",
+    "crossbeam_utils",
+    "atomic_refcell",
+    "tokio",
+    "async_std",
+    "futures",
+];
+
+/// Names of other crates' interior-mutable types, beyond std's.
+const OTHER_INTERIOR_MUTABILITY: &[&str] = &[
+    "ReentrantMutex",
+    "FairMutex",
+    "Lazy",
+    "AtomicCell",
+    "AtomicRefCell",
+    "AtomicF32",
+    "AtomicF64",
+    "AtomicI128",
+    "AtomicU128",
 ];
 
 /// The type as the schema records it: every path trimmed to its last
@@ -211,12 +257,148 @@ fn tokens_compact(tokens: TokenStream) -> String {
     out
 }
 
-/// The first identifier in `ty` naming an interior-mutability type.
-pub(crate) fn interior_mutability(ty: &Type) -> Option<Ident> {
-    find_ident(ty.to_token_stream(), &|ident| {
-        let name = ident.to_string();
-        INTERIOR_MUTABILITY.contains(&name.as_str()) || name.starts_with("Atomic")
-    })
+/// The first path in `ty` that names an interior-mutable type exactly:
+/// through std (`std::sync::Mutex`, `core::cell::Cell`) or a crate known for
+/// such types (`parking_lot::RwLock`). A bare `Mutex` may be anyone's: see
+/// [`bare_interior_mutability`].
+pub(crate) fn interior_mutability(ty: &Type) -> Option<&syn::Path> {
+    let mut found = None;
+    visit_paths(ty, &mut |path| {
+        let mut idents = path.segments.iter().map(|s| &s.ident);
+        let (Some(first), Some(last)) = (idents.next(), path.segments.last()) else {
+            return;
+        };
+        let name = last.ident.to_string();
+        if found.is_none()
+            && path.segments.len() > 1
+            && INTERIOR_MUTABILITY_CRATES.iter().any(|c| first == c)
+            && (STD_INTERIOR_MUTABILITY.contains(&name.as_str())
+                || OTHER_INTERIOR_MUTABILITY.contains(&name.as_str()))
+        {
+            found = Some(path);
+        }
+    });
+    found
+}
+
+/// Every type in `ty` written as a bare name of one of std's interior-mutable
+/// types (`Cell<u8>`, `AtomicU64`): std's, or a type of the user's that has
+/// the same name. Only the compiler can tell which.
+pub(crate) fn bare_interior_mutability(ty: &Type) -> Vec<&Type> {
+    let mut found = Vec::new();
+    visit_types(ty, &mut |ty| {
+        if let Type::Path(p) = ty {
+            if p.qself.is_none() && p.path.leading_colon.is_none() && p.path.segments.len() == 1 {
+                let name = p.path.segments[0].ident.to_string();
+                if STD_INTERIOR_MUTABILITY.contains(&name.as_str()) {
+                    found.push(ty);
+                }
+            }
+        }
+    });
+    found
+}
+
+/// A path as written: `std::sync::Mutex`.
+pub(crate) fn path_name(path: &syn::Path) -> String {
+    let mut out = String::new();
+    if path.leading_colon.is_some() {
+        out.push_str("::");
+    }
+    let idents: Vec<String> = path.segments.iter().map(|s| s.ident.to_string()).collect();
+    out.push_str(&idents.join("::"));
+    out
+}
+
+/// For an unsized field type (`[T]`, `str`, `dyn Trait`), the sized type
+/// to store instead.
+pub(crate) fn unsized_owned(ty: &Type) -> Option<String> {
+    match ty {
+        Type::Slice(s) => Some(format!("Vec<{}>", schema_name(&s.elem))),
+        Type::TraitObject(_) => Some(format!("Box<{}>", schema_name(ty))),
+        Type::Path(p) if p.qself.is_none() && p.path.is_ident("str") => Some("String".to_owned()),
+        Type::Paren(p) => unsized_owned(&p.elem),
+        Type::Group(g) => unsized_owned(&g.elem),
+        _ => None,
+    }
+}
+
+/// Calls `f` on `ty` and every type inside it, except inside `PhantomData`
+/// (which holds no value) and macros (which the derive cannot read).
+pub(crate) fn visit_types<'a>(ty: &'a Type, f: &mut dyn FnMut(&'a Type)) {
+    f(ty);
+    match ty {
+        // `<T as Trait>::Assoc` is one type: what `T` is does not matter
+        Type::Path(p) if p.qself.is_some() => {}
+        Type::Path(p) => {
+            if p.path
+                .segments
+                .last()
+                .is_some_and(|s| s.ident == "PhantomData")
+            {
+                return;
+            }
+            for segment in &p.path.segments {
+                visit_arguments(&segment.arguments, f);
+            }
+        }
+        Type::Reference(r) => visit_types(&r.elem, f),
+        Type::Ptr(r) => visit_types(&r.elem, f),
+        Type::Array(a) => visit_types(&a.elem, f),
+        Type::Slice(s) => visit_types(&s.elem, f),
+        Type::Tuple(t) => t.elems.iter().for_each(|t| visit_types(t, f)),
+        Type::Paren(p) => visit_types(&p.elem, f),
+        Type::Group(g) => visit_types(&g.elem, f),
+        Type::FnPtr(fp) => {
+            fp.inputs.iter().for_each(|a| visit_types(&a.ty, f));
+            if let ReturnType::Type(_, ty) = &fp.output {
+                visit_types(ty, f);
+            }
+        }
+        Type::TraitObject(t) => visit_bounds(t.bounds.iter(), f),
+        Type::ImplTrait(t) => visit_bounds(t.bounds.iter(), f),
+        _ => {}
+    }
+}
+
+fn visit_arguments<'a>(arguments: &'a PathArguments, f: &mut dyn FnMut(&'a Type)) {
+    match arguments {
+        PathArguments::None => {}
+        PathArguments::AngleBracketed(args) => {
+            for arg in &args.args {
+                match arg {
+                    GenericArgument::Type(ty) => visit_types(ty, f),
+                    GenericArgument::AssocType(a) => visit_types(&a.ty, f),
+                    _ => {}
+                }
+            }
+        }
+        PathArguments::Parenthesized(args) => {
+            args.inputs.iter().for_each(|a| visit_types(&a.ty, f));
+            if let ReturnType::Type(_, ty) = &args.output {
+                visit_types(ty, f);
+            }
+        }
+    }
+}
+
+fn visit_bounds<'a>(bounds: impl Iterator<Item = &'a TypeParamBound>, f: &mut dyn FnMut(&'a Type)) {
+    for bound in bounds {
+        if let TypeParamBound::Trait(t) = bound {
+            for segment in &t.path.segments {
+                visit_arguments(&segment.arguments, f);
+            }
+        }
+    }
+}
+
+/// Calls `f` on the path of every path type in `ty`, as [`visit_types`].
+fn visit_paths<'a>(ty: &'a Type, f: &mut dyn FnMut(&'a syn::Path)) {
+    visit_types(ty, &mut |ty| {
+        if let Type::Path(p) = ty {
+            f(&p.path);
+        }
+    });
 }
 
 /// The first reference type in `ty` outside `PhantomData`: a value that
@@ -265,26 +447,6 @@ pub(crate) fn idents(ty: &Type, out: &mut Vec<String>) {
     walk(ty.to_token_stream(), out);
 }
 
-/// Whether `ty` mentions `name` anywhere (a type parameter, `Self`).
-pub(crate) fn mentions(ty: &Type, name: &Ident) -> bool {
-    find_ident(ty.to_token_stream(), &|ident| ident == name).is_some()
-}
-
-fn find_ident(tokens: TokenStream, pred: &dyn Fn(&Ident) -> bool) -> Option<Ident> {
-    for tt in tokens {
-        match tt {
-            TokenTree::Ident(ident) if pred(&ident) => return Some(ident),
-            TokenTree::Group(g) => {
-                if let Some(found) = find_ident(g.stream(), pred) {
-                    return Some(found);
-                }
-            }
-            _ => {}
-        }
-    }
-    None
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -331,27 +493,54 @@ mod tests {
     }
 
     #[test]
-    fn finds_interior_mutability_anywhere() {
-        let found = |ty: Type| interior_mutability(&ty).map(|i| i.to_string());
+    fn finds_interior_mutability_by_exact_path() {
+        let found = |ty: Type| interior_mutability(&ty).map(path_name);
         assert_eq!(
             found(parse_quote!(std::sync::Mutex<u64>)),
-            Some("Mutex".into())
+            Some("std::sync::Mutex".into())
         );
         assert_eq!(
-            found(parse_quote!(Vec<AtomicU64>)),
-            Some("AtomicU64".into())
+            found(parse_quote!(Vec<::core::sync::atomic::AtomicU64>)),
+            Some("::core::sync::atomic::AtomicU64".into())
         );
         assert_eq!(
-            found(parse_quote!((u8, [Cell<u8>; 4]))),
-            Some("Cell".into())
+            found(parse_quote!((u8, [std::cell::Cell<u8>; 4]))),
+            Some("std::cell::Cell".into())
         );
-        assert_eq!(found(parse_quote!(&'a RefCell<u8>)), Some("RefCell".into()));
         assert_eq!(
-            found(parse_quote!(Arc<OnceLock<String>>)),
-            Some("OnceLock".into())
+            found(parse_quote!(Arc<parking_lot::RwLock<String>>)),
+            Some("parking_lot::RwLock".into())
         );
-        assert_eq!(found(parse_quote!(HashMap<u64, Vec<String>>)), None);
-        assert_eq!(found(parse_quote!(Cellar)), None);
+        assert_eq!(found(parse_quote!(PhantomData<std::cell::Cell<u8>>)), None);
+        assert_eq!(found(parse_quote!(Mutex<u8>)), None);
+        assert_eq!(found(parse_quote!(crate::cells::Cell)), None);
+        assert_eq!(found(parse_quote!(std::sync::atomic::AtomicCommit)), None);
+    }
+
+    #[test]
+    fn finds_bare_names_of_std_types() {
+        let found = |ty: Type| -> Vec<String> {
+            bare_interior_mutability(&ty)
+                .into_iter()
+                .map(schema_name)
+                .collect()
+        };
+        assert_eq!(
+            found(parse_quote!(HashMap<u8, (Cell<u8>, Vec<AtomicU64>)>)),
+            ["Cell<u8>", "AtomicU64"]
+        );
+        assert!(found(parse_quote!(AtomicCommit)).is_empty());
+        assert!(found(parse_quote!(self::Cell<u8>)).is_empty());
+        assert!(found(parse_quote!(Cellar)).is_empty());
+        assert!(found(parse_quote!(PhantomData<Cell<u8>>)).is_empty());
+    }
+
+    #[test]
+    fn unsized_types_get_an_owned_suggestion() {
+        let owned = |ty: Type| unsized_owned(&ty);
+        assert_eq!(owned(parse_quote!([u8])), Some("Vec<u8>".into()));
+        assert_eq!(owned(parse_quote!(str)), Some("String".into()));
+        assert_eq!(owned(parse_quote!(Box<[u8]>)), None);
     }
 
     #[test]
@@ -368,12 +557,5 @@ mod tests {
         );
         assert_eq!(found(parse_quote!(PhantomData<&'a T>)), None);
         assert_eq!(found(parse_quote!(Cow<'a, str>)), None);
-    }
-
-    #[test]
-    fn finds_type_parameters() {
-        let t: Ident = parse_quote!(T);
-        assert!(mentions(&parse_quote!(Vec<(u8, T)>), &t));
-        assert!(!mentions(&parse_quote!(Vec<Tee>), &t));
     }
 }

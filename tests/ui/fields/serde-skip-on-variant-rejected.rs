@@ -1,0 +1,10 @@
+use checkpoint::Checkpoint;
+
+#[derive(Checkpoint)]
+enum Job {
+    Idle,
+    #[serde(skip)]
+    Scratch(u8),
+}
+
+fn main() {}
