@@ -128,6 +128,38 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! To not wait for the disk at all, hand snapshots to a [`Background`]:
+//! `submit` returns at once, one commit runs at a time, a newer snapshot
+//! replaces one still waiting, and a failed commit comes back from the next
+//! call:
+//!
+//! ```
+//! # use std::sync::Mutex;
+//! # use checkpoint::{Checkpoint, Checkpointer};
+//! # #[derive(Checkpoint)]
+//! # struct Totals { deposits: u64 }
+//! # let dir = tempfile::tempdir()?;
+//! # let ckpt = Checkpointer::open(dir.path())?;
+//! # let state = Mutex::new(Totals { deposits: 10 });
+//! let bg = ckpt.background();
+//! for _ in 0..3 {
+//!     let snapshot = {
+//!         let mut totals = state.lock().unwrap();
+//!         totals.deposits += 1;
+//!         ckpt.capture(&*totals)?
+//!     };
+//!     bg.submit(snapshot)?; // returns at once
+//! }
+//! let newest = bg.close()?.expect("the last snapshot is committed");
+//! assert_eq!(newest.seq, 3);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Async services on tokio enable the `tokio` feature and use
+//! `AsyncCheckpointer`: the same methods, awaited, with the store's blocking
+//! I/O on tokio's blocking pool; `examples/async_service.rs` shows a service
+//! that checkpoints on a timer and resumes after a crash.
+//!
 //! When a restore cannot work, [`Error`]'s message names the checkpoint, the
 //! struct, the field, what differs and the fix. Several participants
 //! checkpoint one logical state together with [`group`].

@@ -60,12 +60,12 @@ struct Committed {
 #[derive(Debug)]
 pub struct Checkpointer {
     pub(crate) store: Arc<dyn Store>,
-    next_seq: AtomicU64,
+    next_seq: Arc<AtomicU64>,
     /// The newest sequence number known committed and the checkpoints
     /// retention knows of; held while committing so commits are ordered.
-    committed: Mutex<Committed>,
+    committed: Arc<Mutex<Committed>>,
     keep: usize,
-    size_hint: AtomicUsize,
+    size_hint: Arc<AtomicUsize>,
 }
 
 impl Checkpointer {
@@ -94,14 +94,27 @@ impl Checkpointer {
         let numbering = Numbering::of(&*store)?;
         Ok(Checkpointer {
             store,
-            next_seq: AtomicU64::new(numbering.next_above(0)),
-            committed: Mutex::new(Committed {
+            next_seq: Arc::new(AtomicU64::new(numbering.next_above(0))),
+            committed: Arc::new(Mutex::new(Committed {
                 newest: numbering.newest,
                 known: numbering.known(),
-            }),
+            })),
             keep: Self::DEFAULT_KEEP,
-            size_hint: AtomicUsize::new(0),
+            size_hint: Arc::new(AtomicUsize::new(0)),
         })
+    }
+
+    /// A second handle on the same store, numbering and settings, for work
+    /// that must outlive a borrow of `self` (a background commit thread):
+    /// both handles number and order commits as one.
+    pub(crate) fn share(&self) -> Checkpointer {
+        Checkpointer {
+            store: Arc::clone(&self.store),
+            next_seq: Arc::clone(&self.next_seq),
+            committed: Arc::clone(&self.committed),
+            keep: self.keep,
+            size_hint: Arc::clone(&self.size_hint),
+        }
     }
 
     /// Keeps only the newest `k` checkpoints (at least 1): each commit

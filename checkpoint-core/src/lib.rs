@@ -4,6 +4,9 @@
 //! Users depend on the `checkpoint` facade crate, which re-exports this one
 //! together with `#[derive(Checkpoint)]`.
 
+#[cfg(feature = "tokio")]
+mod asynchronous;
+mod background;
 mod checkpointer;
 mod error;
 mod fields;
@@ -19,6 +22,9 @@ mod snapshot;
 pub mod store;
 pub mod testing;
 
+#[cfg(feature = "tokio")]
+pub use asynchronous::AsyncCheckpointer;
+pub use background::Background;
 pub use checkpointer::Checkpointer;
 pub use error::Error;
 pub use fields::{FieldReader, FieldWriter};

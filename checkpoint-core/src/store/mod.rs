@@ -13,6 +13,8 @@ pub use mem::MemStore;
 
 #[cfg(feature = "object-store")]
 mod object;
+#[cfg(all(feature = "object-store", feature = "tokio"))]
+pub(crate) use object::on_blocking_pool;
 #[cfg(feature = "object-store")]
 pub use object::ObjectStore;
 

@@ -1,6 +1,7 @@
 //! [`ObjectStore`]: checkpoints in an S3-compatible object store (or any
 //! backend of the `object_store` crate).
 
+use std::cell::Cell;
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
@@ -16,6 +17,27 @@ use object_store::{
 
 use super::{Store, StoreError};
 
+thread_local! {
+    /// Set while a store call runs on tokio's blocking pool on behalf of
+    /// `AsyncCheckpointer`: blocking is allowed there, and this store's own
+    /// runtime starts, although a runtime handle is current.
+    static ON_BLOCKING_POOL: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `work`, a closure on tokio's blocking pool, so that the object
+/// stores it calls block on their own runtime instead of refusing.
+#[cfg(feature = "tokio")]
+pub(crate) fn on_blocking_pool<R>(work: impl FnOnce() -> R) -> R {
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            ON_BLOCKING_POOL.set(self.0);
+        }
+    }
+    let _restore = Restore(ON_BLOCKING_POOL.replace(true));
+    work()
+}
+
 /// A [`Store`] over an object store: S3 and S3-compatible servers (MinIO,
 /// SeaweedFS, R2, ...), or any `object_store::ObjectStore`.
 ///
@@ -27,9 +49,11 @@ use super::{Store, StoreError};
 ///
 /// The API is synchronous and needs no async runtime of the caller's: the
 /// store owns a small single-threaded tokio runtime and blocks on it. From
-/// async code, call it inside `tokio::task::spawn_blocking`; calling it
-/// directly on an async worker thread returns an error instead of blocking
-/// the executor.
+/// async code, use it through `AsyncCheckpointer` (feature `tokio`), which
+/// runs its calls on tokio's blocking pool. Called from any other thread of
+/// a tokio runtime (an async worker, or a `spawn_blocking` closure of your
+/// own, which this store cannot tell apart from a worker), it returns an
+/// error instead of blocking the executor.
 ///
 /// ```no_run
 /// # fn main() -> Result<(), checkpoint_core::StoreError> {
@@ -162,11 +186,13 @@ impl ObjectStore {
         key: &str,
         future: F,
     ) -> Result<F::Output, StoreError> {
-        if tokio::runtime::Handle::try_current().is_ok() {
+        if tokio::runtime::Handle::try_current().is_ok() && !ON_BLOCKING_POOL.get() {
             return Err(io_error(
                 operation,
                 &self.location(key),
-                "called from an async task: run store calls inside `tokio::task::spawn_blocking`",
+                "called from a thread of a tokio runtime, where this store must not block \
+                 (`tokio::task::spawn_blocking` included): use `AsyncCheckpointer`, or call it \
+                 from a thread of your own",
             ));
         }
         match &self.runtime {

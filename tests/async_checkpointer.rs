@@ -1,0 +1,330 @@
+//! `AsyncCheckpointer`: the `Checkpointer` semantics from async code, store
+//! I/O off the caller's thread, and cancellation at every await point.
+//!
+//! Futures are polled by hand so that each can be dropped at a chosen await
+//! point; writes wait for the test to release them ([`gated`]).
+//!
+//! The S3 test needs a server: `scripts/seaweedfs.sh start`, then
+//! `eval "$(scripts/seaweedfs.sh env)"`, or run `scripts/test.sh`.
+
+mod common;
+mod gated;
+mod group_common;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
+
+use checkpoint::store::ObjectStore;
+use checkpoint::{AsyncCheckpointer, Checkpointer, Error, MemStore, Store};
+use common::Counter;
+use gated::{gated, Release};
+use tokio::runtime::Runtime;
+
+fn runtime() -> Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
+}
+
+/// Polls `future` once, as an executor would before it stops for an event.
+fn poll_once<F: Future>(future: &mut Pin<Box<F>>) -> Poll<F::Output> {
+    future
+        .as_mut()
+        .poll(&mut Context::from_waker(Waker::noop()))
+}
+
+fn gated_async() -> (AsyncCheckpointer, std::sync::Arc<MemStore>, gated::Gate) {
+    let (ckpt, store, gate) = gated();
+    (AsyncCheckpointer::from(ckpt.keep_last(100)), store, gate)
+}
+
+fn key(seq: u64) -> String {
+    format!("{seq:020}.ckpt")
+}
+
+#[test]
+fn save_restore_and_list_behave_as_the_sync_checkpointer() {
+    let dir = common::temp_dir();
+    runtime().block_on(async {
+        let ckpt = AsyncCheckpointer::open(dir.path()).await.unwrap();
+        assert!(ckpt.restore_latest::<Counter>().await.unwrap().is_none());
+        for n in 1..=3 {
+            assert_eq!(ckpt.save(&Counter::at(n)).await.unwrap().seq, n);
+        }
+        let snapshot = ckpt.capture(&Counter::at(4)).unwrap();
+        assert_eq!(ckpt.commit(snapshot).await.unwrap().seq, 4);
+
+        let latest = ckpt.restore_latest::<Counter>().await.unwrap().unwrap();
+        assert_eq!((latest.state, latest.meta.seq), (Counter::at(4), 4));
+        let second = ckpt.restore::<Counter>(2).await.unwrap();
+        assert_eq!(second.state, Counter::at(2));
+        let seqs: Vec<u64> = ckpt.list().await.unwrap().iter().map(|m| m.seq).collect();
+        assert_eq!(seqs, [1, 2, 3, 4]);
+
+        let err = ckpt.restore::<Counter>(9).await.unwrap_err();
+        assert!(matches!(err, Error::NotFound { seq: 9, .. }), "{err:?}");
+    });
+
+    // A reopened store continues the numbering, sync or async.
+    assert_eq!(
+        Checkpointer::open(dir.path())
+            .unwrap()
+            .save(&Counter::at(5))
+            .unwrap()
+            .seq,
+        5
+    );
+    runtime().block_on(async {
+        let ckpt = AsyncCheckpointer::new(checkpoint::DirStore::open(dir.path()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(ckpt.save(&Counter::at(6)).await.unwrap().seq, 6);
+    });
+}
+
+#[test]
+fn an_older_capture_never_becomes_latest() {
+    runtime().block_on(async {
+        let ckpt = AsyncCheckpointer::new(MemStore::new()).await.unwrap();
+        let older = ckpt.capture(&Counter::at(1)).unwrap();
+        let newer = ckpt.capture(&Counter::at(2)).unwrap();
+        ckpt.commit(newer).await.unwrap();
+        let err = ckpt.commit(older).await.unwrap_err();
+        assert!(
+            matches!(err, Error::OlderCapture { seq: 1, newest: 2 }),
+            "{err:?}"
+        );
+    });
+}
+
+#[test]
+fn a_failed_commit_hands_the_snapshot_back() {
+    let rt = runtime();
+    let _context = rt.enter();
+    let (ckpt, store, gate) = gated_async();
+    let snapshot = ckpt.capture(&Counter::at(1)).unwrap();
+    let mut commit = Box::pin(ckpt.commit(snapshot));
+    assert!(poll_once(&mut commit).is_pending());
+    gate.expect_write(1);
+    gate.release(Release::Fail);
+    let err = rt.block_on(commit).unwrap_err();
+    let snapshot = err
+        .into_snapshot()
+        .expect("a commit error holds its snapshot");
+    assert!(store.list("").unwrap().is_empty());
+
+    let mut retry = Box::pin(ckpt.commit(snapshot));
+    assert!(poll_once(&mut retry).is_pending());
+    gate.expect_write(1);
+    gate.release(Release::Write);
+    assert_eq!(rt.block_on(retry).unwrap().seq, 1);
+}
+
+#[test]
+fn the_store_write_runs_off_the_calling_thread() {
+    let rt = runtime();
+    let _context = rt.enter();
+    let (ckpt, _store, gate) = gated_async();
+    let state = Counter::at(1);
+    let mut save = Box::pin(ckpt.save(&state));
+    // One poll hands the write to the blocking pool and returns: the write
+    // is under way while this thread, the runtime's only one, is free.
+    assert!(poll_once(&mut save).is_pending());
+    gate.expect_write(1);
+    gate.release(Release::Write);
+    assert_eq!(rt.block_on(save).unwrap().seq, 1);
+}
+
+/// A commit future dropped while its write runs: the write ends on its own,
+/// complete or absent, and the next save is neither blocked nor misnumbered.
+#[test]
+fn a_commit_dropped_during_its_write_leaves_no_partial_checkpoint() {
+    for outcome in [Release::Write, Release::Fail] {
+        let landed = matches!(outcome, Release::Write);
+        let rt = runtime();
+        let _context = rt.enter();
+        let (ckpt, store, gate) = gated_async();
+        let snapshot = ckpt.capture(&Counter::at(1)).unwrap();
+        let mut commit = Box::pin(ckpt.commit(snapshot));
+        assert!(poll_once(&mut commit).is_pending());
+        gate.expect_write(1);
+        drop(commit);
+        assert!(
+            store.list("").unwrap().is_empty(),
+            "nothing is visible mid-write"
+        );
+
+        let state = Counter::at(2);
+        let mut save = Box::pin(ckpt.save(&state));
+        assert!(poll_once(&mut save).is_pending());
+        gate.release(outcome);
+        gate.expect_write(2);
+        gate.release(Release::Write);
+        assert_eq!(rt.block_on(save).unwrap().seq, 2);
+
+        let expected: Vec<String> = if landed {
+            vec![key(1), key(2)]
+        } else {
+            vec![key(2)]
+        };
+        assert_eq!(store.list("").unwrap(), expected);
+        let latest = rt
+            .block_on(ckpt.restore_latest::<Counter>())
+            .unwrap()
+            .unwrap();
+        assert_eq!((latest.state, latest.meta.seq), (Counter::at(2), 2));
+    }
+}
+
+/// A save future dropped during its write: as a dropped commit.
+#[test]
+fn a_save_dropped_during_its_write_leaves_no_partial_checkpoint() {
+    let rt = runtime();
+    let _context = rt.enter();
+    let (ckpt, store, gate) = gated_async();
+    let state = Counter::at(1);
+    let mut save = Box::pin(ckpt.save(&state));
+    assert!(poll_once(&mut save).is_pending());
+    gate.expect_write(1);
+    drop(save);
+    assert!(store.list("").unwrap().is_empty());
+    gate.release(Release::Fail);
+
+    let state = Counter::at(2);
+    let mut next = Box::pin(ckpt.save(&state));
+    assert!(poll_once(&mut next).is_pending());
+    gate.expect_write(2);
+    gate.release(Release::Write);
+    assert_eq!(rt.block_on(next).unwrap().seq, 2);
+    assert_eq!(store.list("").unwrap(), [key(2)]);
+}
+
+/// Futures dropped while they wait for a save in progress: the commit's
+/// snapshot is never written, and the save never captured (its number is
+/// not used).
+#[test]
+fn futures_dropped_while_waiting_for_another_save_commit_nothing() {
+    let rt = runtime();
+    let _context = rt.enter();
+    let (ckpt, store, gate) = gated_async();
+    let state = Counter::at(1);
+    let mut first = Box::pin(ckpt.save(&state));
+    assert!(poll_once(&mut first).is_pending());
+    gate.expect_write(1);
+
+    let waiting_snapshot = ckpt.capture(&Counter::at(2)).unwrap();
+    let mut waiting_commit = Box::pin(ckpt.commit(waiting_snapshot));
+    assert!(poll_once(&mut waiting_commit).is_pending());
+    let state = Counter::at(99);
+    let mut waiting_save = Box::pin(ckpt.save(&state));
+    assert!(poll_once(&mut waiting_save).is_pending());
+    drop(waiting_commit);
+    drop(waiting_save);
+
+    gate.release(Release::Write);
+    assert_eq!(rt.block_on(first).unwrap().seq, 1);
+    // #2 was captured and dropped uncommitted; the dropped save took no number.
+    let state = Counter::at(3);
+    let mut next = Box::pin(ckpt.save(&state));
+    assert!(poll_once(&mut next).is_pending());
+    gate.expect_write(3);
+    gate.release(Release::Write);
+    assert_eq!(rt.block_on(next).unwrap().seq, 3);
+    assert_eq!(store.list("").unwrap(), [key(1), key(3)]);
+}
+
+/// Reads dropped mid-way change nothing.
+#[test]
+fn dropped_opens_and_reads_change_nothing() {
+    let dir = common::temp_dir();
+    let rt = runtime();
+    let _context = rt.enter();
+    let mut open = Box::pin(AsyncCheckpointer::open(dir.path()));
+    let _ = poll_once(&mut open);
+    drop(open);
+    let ckpt = rt.block_on(AsyncCheckpointer::open(dir.path())).unwrap();
+    rt.block_on(ckpt.save(&Counter::at(1))).unwrap();
+
+    let mut restore = Box::pin(ckpt.restore_latest::<Counter>());
+    let _ = poll_once(&mut restore);
+    drop(restore);
+    let mut list = Box::pin(ckpt.list());
+    let _ = poll_once(&mut list);
+    drop(list);
+
+    assert_eq!(rt.block_on(ckpt.save(&Counter::at(2))).unwrap().seq, 2);
+    let latest = rt
+        .block_on(ckpt.restore_latest::<Counter>())
+        .unwrap()
+        .unwrap();
+    assert_eq!(latest.state, Counter::at(2));
+}
+
+#[test]
+fn the_sync_checkpointer_and_background_share_the_numbering() {
+    runtime().block_on(async {
+        let ckpt = AsyncCheckpointer::new(MemStore::new()).await.unwrap();
+        assert_eq!(ckpt.save(&Counter::at(1)).await.unwrap().seq, 1);
+        assert_eq!(ckpt.checkpointer().save(&Counter::at(2)).unwrap().seq, 2);
+        let bg = ckpt.background();
+        bg.submit(ckpt.capture(&Counter::at(3)).unwrap()).unwrap();
+        let newest = tokio::task::spawn_blocking(move || bg.close())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(newest.unwrap().seq, 3);
+        assert_eq!(ckpt.save(&Counter::at(4)).await.unwrap().seq, 4);
+        assert_eq!(ckpt.checkpointer().store().list("").unwrap().len(), 4);
+    });
+}
+
+/// Saves, restores and lists through `store`, then reopens it.
+async fn round_trip(store: impl Fn() -> ObjectStore) {
+    let ckpt = AsyncCheckpointer::new(store()).await.unwrap();
+    assert!(ckpt.restore_latest::<Counter>().await.unwrap().is_none());
+    for n in 1..=3 {
+        assert_eq!(ckpt.save(&Counter::at(n)).await.unwrap().seq, n);
+    }
+    let latest = ckpt.restore_latest::<Counter>().await.unwrap().unwrap();
+    assert_eq!((latest.state, latest.meta.seq), (Counter::at(3), 3));
+    assert_eq!(
+        ckpt.restore::<Counter>(2).await.unwrap().state,
+        Counter::at(2)
+    );
+    let seqs: Vec<u64> = ckpt.list().await.unwrap().iter().map(|m| m.seq).collect();
+    assert_eq!(seqs, [1, 2, 3]);
+
+    let reopened = AsyncCheckpointer::new(store()).await.unwrap();
+    assert_eq!(reopened.save(&Counter::at(4)).await.unwrap().seq, 4);
+}
+
+#[test]
+fn the_object_store_backend_works_from_async_code() {
+    let memory = std::sync::Arc::new(object_store::memory::InMemory::new());
+    runtime().block_on(round_trip(|| {
+        ObjectStore::from_object_store(memory.clone(), "async").unwrap()
+    }));
+}
+
+#[test]
+fn s3_works_from_async_code() {
+    let prefix = group_common::unique("s3_works_from_async_code");
+    if group_common::s3_store_at("s3_works_from_async_code", &prefix).is_none() {
+        return;
+    }
+    runtime().block_on(round_trip(|| {
+        group_common::s3_store_at("s3_works_from_async_code", &prefix).unwrap()
+    }));
+}
+
+#[test]
+fn the_object_store_still_refuses_a_call_from_an_async_task() {
+    let memory = std::sync::Arc::new(object_store::memory::InMemory::new());
+    let store = ObjectStore::from_object_store(memory, "p").unwrap();
+    let err = runtime()
+        .block_on(async { store.put_if_absent("k", b"v") })
+        .unwrap_err();
+    assert!(err.to_string().contains("AsyncCheckpointer"), "{err}");
+    drop(store);
+}

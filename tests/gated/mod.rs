@@ -1,0 +1,81 @@
+//! A store whose writes each wait for the test to release them, to force
+//! interleavings without sleeping.
+#![allow(dead_code)]
+
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use checkpoint::{Checkpointer, MemStore, Store, StoreError};
+
+use crate::common::forward_to_inner;
+
+/// A bound on every wait, so that a failing test ends instead of hanging.
+const PATIENCE: Duration = Duration::from_secs(60);
+
+/// What the test lets a write do.
+pub enum Release {
+    Write,
+    Fail,
+    Panic,
+}
+
+/// A store whose every write reports the key it is about to write, then
+/// waits for the test to say whether it succeeds.
+#[derive(Debug)]
+pub struct GatedStore {
+    inner: Arc<MemStore>,
+    entered: Mutex<Sender<String>>,
+    release: Mutex<Receiver<Release>>,
+}
+
+/// The test's side of a [`GatedStore`].
+pub struct Gate {
+    entered: Receiver<String>,
+    release: Sender<Release>,
+}
+
+impl Gate {
+    /// Waits until a write of checkpoint `seq` is in progress.
+    pub fn expect_write(&self, seq: u64) {
+        let key = self.entered.recv_timeout(PATIENCE);
+        let key = key.expect("no write started");
+        assert_eq!(key, format!("{seq:020}.ckpt"), "unexpected write");
+    }
+
+    pub fn release(&self, what: Release) {
+        self.release.send(what).unwrap();
+    }
+}
+
+pub fn gated() -> (Checkpointer, Arc<MemStore>, Gate) {
+    let inner = Arc::new(MemStore::new());
+    let (entered_tx, entered) = mpsc::channel();
+    let (release, release_rx) = mpsc::channel();
+    let store = GatedStore {
+        inner: Arc::clone(&inner),
+        entered: Mutex::new(entered_tx),
+        release: Mutex::new(release_rx),
+    };
+    let gate = Gate { entered, release };
+    (Checkpointer::new(store).unwrap(), inner, gate)
+}
+
+impl Store for GatedStore {
+    fn put_if_absent(&self, key: &str, bytes: &[u8]) -> Result<(), StoreError> {
+        self.entered.lock().unwrap().send(key.to_owned()).unwrap();
+        let release = self.release.lock().unwrap().recv_timeout(PATIENCE);
+        let release = release.expect("the test never released this write");
+        match release {
+            Release::Write => self.inner.put_if_absent(key, bytes),
+            Release::Fail => Err(StoreError::io(
+                "write",
+                self.location(key),
+                std::io::Error::other("disk full"),
+            )),
+            Release::Panic => panic!("the store panicked"),
+        }
+    }
+
+    forward_to_inner!(get, get_prefix, list, delete, location);
+}
