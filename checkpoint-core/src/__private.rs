@@ -77,6 +77,19 @@ pub trait Codec<T> {
         input: &mut FieldReader<'_>,
         names: &[&'static str],
     ) -> Result<Option<T>>;
+    /// Reads a field declared `#[checkpoint(was = O, convert = ...)]`, as
+    /// whichever of `T` and `O` the checkpoint stores.
+    ///
+    /// # Errors
+    ///
+    /// As [`FieldReader::field_or_was`].
+    fn read_field_or_was<O: DeserializeOwned>(
+        &self,
+        input: &mut FieldReader<'_>,
+        names: &[&'static str],
+        key: &str,
+        convert: fn(O) -> T,
+    ) -> Result<Option<T>>;
     /// The field type's deep shape.
     fn shape(&self) -> TypeShape;
     /// The field as the serde shadow type holds it.
@@ -101,6 +114,16 @@ impl<T: Serialize + DeserializeOwned> Codec<T> for FieldCodec<T> {
         names: &[&'static str],
     ) -> Result<Option<T>> {
         input.field_any(names)
+    }
+    #[inline]
+    fn read_field_or_was<O: DeserializeOwned>(
+        &self,
+        input: &mut FieldReader<'_>,
+        names: &[&'static str],
+        key: &str,
+        convert: fn(O) -> T,
+    ) -> Result<Option<T>> {
+        input.field_or_was(names, key, convert)
     }
     fn shape(&self) -> TypeShape {
         TypeShape::of::<T>()
@@ -141,6 +164,18 @@ pub trait NoCodec<T> {
         names: &[&'static str],
     ) -> Result<Option<T>>;
     /// Never runs.
+    ///
+    /// # Errors
+    ///
+    /// Never runs.
+    fn read_field_or_was<O>(
+        &self,
+        input: &mut FieldReader<'_>,
+        names: &[&'static str],
+        key: &str,
+        convert: fn(O) -> T,
+    ) -> Result<Option<T>>;
+    /// Never runs.
     fn shape(&self) -> TypeShape;
     /// Never runs.
     fn serialize_as<'a>(&self, value: &'a T) -> Unserializable<'a, T>;
@@ -156,6 +191,15 @@ impl<T> NoCodec<T> for &FieldCodec<T> {
         unreachable!("rejected at compile time")
     }
     fn read_field_any(&self, _: &mut FieldReader<'_>, _: &[&'static str]) -> Result<Option<T>> {
+        unreachable!("rejected at compile time")
+    }
+    fn read_field_or_was<O>(
+        &self,
+        _: &mut FieldReader<'_>,
+        _: &[&'static str],
+        _: &str,
+        _: fn(O) -> T,
+    ) -> Result<Option<T>> {
         unreachable!("rejected at compile time")
     }
     fn shape(&self) -> TypeShape {

@@ -167,6 +167,29 @@ impl<'de> FieldReader<'de> {
         self.stored_as_was.iter().any(|f| f == field)
     }
 
+    /// Reads a field declared `#[checkpoint(was = O, convert = ...)]` by the
+    /// first of `names` the checkpoint has: as `T`, or as `O` converted,
+    /// whichever it was stored as; `None` when it has none. `key` is the
+    /// field's name (`Variant::field` in an enum).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::FieldDecode`] when its bytes do not decode as the type it
+    /// was stored as.
+    #[doc(hidden)]
+    pub fn field_or_was<T: DeserializeOwned, O: DeserializeOwned>(
+        &mut self,
+        names: &[&'static str],
+        key: &str,
+        convert: fn(O) -> T,
+    ) -> Result<Option<T>> {
+        if self.stored_as_was(key) {
+            Ok(self.field_any::<O>(names)?.map(convert))
+        } else {
+            self.field_any(names)
+        }
+    }
+
     /// Reads one serialized field by the first of `names` (its name, then
     /// its former names) the checkpoint has; `None` when it has none.
     ///

@@ -463,13 +463,11 @@ fn read_fields(prefix: &str, fields: &[Field]) -> TokenStream {
                     let __convert: fn(#was) -> #ty = #convert;
                     __convert
                 });
-                let old = quote_spanned!(was.span()=> __input.field_any::<#was>(#names)?);
-                found = quote! {
-                    if __input.stored_as_was(#key) {
-                        #p::core::option::Option::map(#old, #convert)
-                    } else {
-                        #found
-                    }
+                // Read as the old type or the current one, whichever the
+                // checkpoint stores (the runtime decides, by type name or by
+                // the recorded schema).
+                found = quote_spanned! {was.span()=>
+                    #codec.read_field_or_was::<#was>(__input, #names, #key, #convert)?
                 };
             }
             if attrs.default.is_some() {
