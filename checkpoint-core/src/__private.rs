@@ -101,7 +101,7 @@ pub trait Codec<T> {
 impl<T: Serialize + DeserializeOwned> Codec<T> for FieldCodec<T> {
     #[inline]
     fn write_field(&self, out: &mut FieldWriter<'_>, name: &'static str, value: &T) -> Result<()> {
-        out.field(name, value)
+        out.field_checked(name, value)
     }
     #[inline]
     fn read_field(&self, input: &mut FieldReader<'_>, name: &'static str) -> Result<T> {

@@ -5,6 +5,7 @@
 //! together with `#[derive(Checkpoint)]`.
 
 mod checkpointer;
+mod deep;
 mod error;
 mod fields;
 #[doc(hidden)]
@@ -19,6 +20,7 @@ pub mod store;
 pub mod testing;
 
 pub use checkpointer::Checkpointer;
+pub use deep::{Content, DeepSchema, Leaf, Name, NodeId, SchemaNode, Variant};
 pub use error::Error;
 pub use fields::{FieldReader, FieldWriter};
 pub use schema::{FieldSchema, Schema, Shape, VariantSchema};

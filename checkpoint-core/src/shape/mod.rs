@@ -234,6 +234,10 @@ pub enum ChangeKind {
 }
 
 impl ShapeChange {
+    pub(crate) fn new(path: String, kind: ChangeKind) -> Self {
+        ShapeChange { path, kind }
+    }
+
     /// Where the change is, relative to the compared type: `[]` for sequence
     /// elements, `{key}` / `{value}` for maps, `.0` for tuple positions,
     /// `::Variant` for enum variants and `.field` for struct fields. Empty
@@ -480,30 +484,6 @@ impl TypeShape {
                     }
                 }
             }
-        }
-    }
-
-    /// Whether no part of the shape is [`TypeShape::Opaque`]: only then does
-    /// a [`diff`](Self::diff) of `None` prove the encodings agree.
-    pub(crate) fn is_fully_traced(&self) -> bool {
-        let fields = |fields: &[FieldShape]| fields.iter().all(|f| f.shape.is_fully_traced());
-        let all = |shapes: &[TypeShape]| shapes.iter().all(TypeShape::is_fully_traced);
-        match self {
-            TypeShape::Opaque(_) => false,
-            TypeShape::Option(inner)
-            | TypeShape::Seq(inner)
-            | TypeShape::TupleArray { element: inner, .. }
-            | TypeShape::NewtypeStruct { inner, .. } => inner.is_fully_traced(),
-            TypeShape::Map { key, value } => key.is_fully_traced() && value.is_fully_traced(),
-            TypeShape::Tuple(shapes) | TypeShape::TupleStruct { fields: shapes, .. } => all(shapes),
-            TypeShape::Struct { fields: named, .. } => fields(named),
-            TypeShape::Enum { variants, .. } => variants.iter().all(|v| match &v.content {
-                VariantContent::Unit => true,
-                VariantContent::Newtype(inner) => inner.is_fully_traced(),
-                VariantContent::Tuple(shapes) => all(shapes),
-                VariantContent::Struct(named) => fields(named),
-            }),
-            _ => true,
         }
     }
 
