@@ -75,6 +75,10 @@ fn encode(e: postcard::Error) -> RecordError {
 
 const NO_PARENT: NodeId = NodeId::MAX;
 
+/// How many enclosing containers of its own name a container is recorded
+/// inside before it is taken as recursion.
+const FOLD_AFTER: usize = 3;
+
 fn same(a: &str, b: &'static str) -> bool {
     // Names come from the same `&'static str` for every value of a type.
     std::ptr::eq(a.as_ptr(), b.as_ptr()) && a.len() == b.len() || a == b
@@ -139,20 +143,35 @@ impl DeepSchema {
         })
     }
 
-    /// A container named `name` at `id` (still unknown) that an enclosing
-    /// node of the same name and kind already describes is that node: the
-    /// type is recursive.
+    /// A container named `name` at `id` (still unknown) inside
+    /// [`FOLD_AFTER`] enclosing containers of the same name and kind is
+    /// taken as recursion: it becomes a reference to the nearest of them,
+    /// so a recursive type's schema stays finite however deep its values
+    /// nest. Fewer nestings are recorded apart, so a generic type holding
+    /// another instance of itself (`Wrapper<Wrapper<u8>>`) is not mistaken
+    /// for recursion.
     fn recursion(&mut self, id: NodeId, name: &str, kind: fn(&SchemaNode) -> bool) -> NodeId {
         let mut at = self.parents[id as usize];
+        let mut nearest = None;
+        let mut seen = 0;
         while at != NO_PARENT {
             let node = &self.nodes[at as usize];
             if kind(node) && container_name(node) == Some(name) {
-                self.set(id, SchemaNode::Ref(at));
-                return at;
+                nearest.get_or_insert(at);
+                seen += 1;
+                if seen == FOLD_AFTER {
+                    break;
+                }
             }
             at = self.parents[at as usize];
         }
-        id
+        match nearest {
+            Some(to) if seen == FOLD_AFTER => {
+                self.set(id, SchemaNode::Ref(to));
+                to
+            }
+            _ => id,
+        }
     }
 
     fn leaf(&mut self, at: NodeId, leaf: Leaf) -> Result<(), RecordError> {

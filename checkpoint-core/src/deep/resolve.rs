@@ -569,18 +569,13 @@ impl<'de> de::Deserializer<'de> for Resolver<'_, 'de> {
             ))));
         };
         let variant = &written[at];
-        visitor
-            .visit_enum(OneVariant {
-                de: self.de,
-                cx: self.cx,
-                variant,
-                hints: variants,
-                ty: name,
-            })
-            .map_err(|e| match *e.kind {
-                ResolveKind::VariantRemoved { .. } => e,
-                _ => e.at(Seg::Variant(variant.name.to_string())),
-            })
+        visitor.visit_enum(OneVariant {
+            de: self.de,
+            cx: self.cx,
+            variant,
+            hints: variants,
+            ty: name,
+        })
     }
 
     fn is_human_readable(&self) -> bool {
@@ -834,6 +829,7 @@ impl<'de> VariantAccess<'de> for OneVariant<'_, 'de> {
         self,
         seed: S,
     ) -> Result<S::Value, ResolveError> {
+        let within = self.within();
         match self.variant.content {
             Content::Newtype(at) => seed.deserialize(Resolver {
                 de: self.de,
@@ -842,6 +838,7 @@ impl<'de> VariantAccess<'de> for OneVariant<'_, 'de> {
             }),
             _ => Err(self.reshaped("a newtype variant")),
         }
+        .map_err(within)
     }
 
     fn tuple_variant<V: Visitor<'de>>(
@@ -849,6 +846,7 @@ impl<'de> VariantAccess<'de> for OneVariant<'_, 'de> {
         len: usize,
         visitor: V,
     ) -> Result<V::Value, ResolveError> {
+        let within = self.within();
         match self.variant.content {
             Content::Tuple(t) => match self.cx.schema.node(t) {
                 SchemaNode::Tuple(cs) if cs.len() == len => visitor.visit_seq(Items {
@@ -861,6 +859,7 @@ impl<'de> VariantAccess<'de> for OneVariant<'_, 'de> {
             },
             _ => Err(self.reshaped(&format!("a tuple variant of {len}"))),
         }
+        .map_err(within)
     }
 
     fn struct_variant<V: Visitor<'de>>(
@@ -868,6 +867,7 @@ impl<'de> VariantAccess<'de> for OneVariant<'_, 'de> {
         fields: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, ResolveError> {
+        let within = self.within();
         match self.variant.content {
             Content::Struct(s) => match self.cx.schema.node(s) {
                 SchemaNode::Struct(_, written) => {
@@ -877,10 +877,17 @@ impl<'de> VariantAccess<'de> for OneVariant<'_, 'de> {
             },
             _ => Err(self.reshaped("a struct variant")),
         }
+        .map_err(within)
     }
 }
 
-impl OneVariant<'_, '_> {
+impl<'a> OneVariant<'a, '_> {
+    /// Puts an error inside this variant's content on the path.
+    fn within(&self) -> impl FnOnce(ResolveError) -> ResolveError + 'a {
+        let name: &'a str = &self.variant.name;
+        move |e| e.at(Seg::Variant(name.to_owned()))
+    }
+
     fn reshaped(&self, now: &str) -> ResolveError {
         let was = match self.variant.content {
             Content::Unit => "a unit variant".to_owned(),
