@@ -51,7 +51,6 @@ pub(crate) fn expand(input: &Input) -> TokenStream {
             }
         }
     });
-    let (shapes, old_shapes) = field_shapes(input);
 
     let mut de_generics = bounded.clone();
     de_generics.params.insert(0, parse_quote!('__de));
@@ -106,15 +105,6 @@ pub(crate) fn expand(input: &Input) -> TokenStream {
                 ) -> #p::Result<Self> {
                     #use_codecs
                     #read_body
-                }
-
-                fn field_shapes() -> #p::std::vec::Vec<(&'static str, #p::TypeShape)> {
-                    #use_codecs
-                    #p::std::vec![#(#shapes),*]
-                }
-
-                fn old_field_shapes() -> #p::std::vec::Vec<(&'static str, #p::TypeShape)> {
-                    #p::std::vec![#(#old_shapes),*]
                 }
 
                 #check_fn
@@ -491,34 +481,6 @@ fn build_call(input: &Input, index: Option<usize>, fields: &[Field]) -> TokenStr
     let args = serialized(fields).map(|f| &f.local);
     let context = input.attrs.context.is_some().then(|| quote!(_context));
     quote!(Self::#name(#(#args,)* #context))
-}
-
-/// Per stored field, its name (`Variant::field` in an enum) and deep shape;
-/// and the same for the old type of each field that has `was`.
-fn field_shapes(input: &Input) -> (Vec<TokenStream>, Vec<TokenStream>) {
-    let p = private();
-    let mut shapes = Vec::new();
-    let mut old = Vec::new();
-    let mut add = |prefix: &str, fields: &[Field]| {
-        for f in serialized(fields) {
-            let key = format!("{prefix}{}", f.name);
-            let codec = codec(f);
-            shapes.push(quote!((#key, #codec.shape())));
-            if let Some((_, was)) = &f.attrs.was {
-                old.push(quote_spanned!(was.span()=> (#key, #p::TypeShape::of::<#was>())));
-            }
-        }
-    };
-    match &input.data {
-        Data::Struct(_, fields) => add("", fields),
-        Data::Enum(variants) => {
-            for v in variants {
-                add(&format!("{}::", variant_name(v)), &v.fields);
-            }
-        }
-        Data::Union(_) => {}
-    }
-    (shapes, old)
 }
 
 /// Bodies of `write_fields` and `read_fields`.
