@@ -15,8 +15,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 pub use crate::{
-    Checkpoint, Error, FieldReader, FieldSchema, FieldWriter, Result, Schema, Shape, TypeShape,
-    VariantSchema,
+    Checkpoint, Error, FieldReader, FieldSchema, FieldWriter, Result, Schema, Shape, VariantSchema,
 };
 
 /// Implemented by every type a serialized field can have. `F` is a marker
@@ -90,8 +89,6 @@ pub trait Codec<T> {
         key: &str,
         convert: fn(O) -> T,
     ) -> Result<Option<T>>;
-    /// The field type's deep shape.
-    fn shape(&self) -> TypeShape;
     /// The field as the serde shadow type holds it.
     fn serialize_as<'a>(&self, value: &'a T) -> SerializeField<'a, T>;
     /// The type the serde shadow type deserializes the field as.
@@ -124,9 +121,6 @@ impl<T: Serialize + DeserializeOwned> Codec<T> for FieldCodec<T> {
         convert: fn(O) -> T,
     ) -> Result<Option<T>> {
         input.field_or_was(names, key, convert)
-    }
-    fn shape(&self) -> TypeShape {
-        TypeShape::of::<T>()
     }
     #[inline]
     fn serialize_as<'a>(&self, value: &'a T) -> SerializeField<'a, T> {
@@ -176,8 +170,6 @@ pub trait NoCodec<T> {
         convert: fn(O) -> T,
     ) -> Result<Option<T>>;
     /// Never runs.
-    fn shape(&self) -> TypeShape;
-    /// Never runs.
     fn serialize_as<'a>(&self, value: &'a T) -> Unserializable<'a, T>;
     /// Never runs.
     fn deserialize_as(&self) -> PhantomData<Unserializable<'static, T>>;
@@ -200,9 +192,6 @@ impl<T> NoCodec<T> for &FieldCodec<T> {
         _: &str,
         _: fn(O) -> T,
     ) -> Result<Option<T>> {
-        unreachable!("rejected at compile time")
-    }
-    fn shape(&self) -> TypeShape {
         unreachable!("rejected at compile time")
     }
     fn serialize_as<'a>(&self, _: &'a T) -> Unserializable<'a, T> {

@@ -67,20 +67,6 @@ pub trait Checkpoint: Sized {
     fn check(&self) -> core::result::Result<(), String> {
         Ok(())
     }
-
-    /// The deep shape of each serialized field's type, by field name
-    /// (`Variant::field` in an enum), stored in every checkpoint so a change
-    /// inside a nested type is caught on restore. The default stores none,
-    /// and restores then compare type names only.
-    fn field_shapes() -> Vec<(&'static str, TypeShape)> {
-        Vec::new()
-    }
-
-    /// The deep shape of the former type of each field declared
-    /// `#[checkpoint(was = OldType, convert = ...)]`, by field name.
-    fn old_field_shapes() -> Vec<(&'static str, TypeShape)> {
-        Vec::new()
-    }
 }
 
 #[doc(hidden)]
