@@ -195,6 +195,7 @@ impl<'a> FieldWriter<'a> {
     }
 
     fn record_error(&self, field: &str, e: RecordError) -> Error {
+        let e = e.into_inner();
         let inner = e.path.to_string();
         match e.kind {
             RecordErrorKind::Encode(reason) => self.encode_error(field, reason),
@@ -230,7 +231,7 @@ impl<'a> FieldWriter<'a> {
 
     fn unreadable(&self, field: &str, e: &ResolveError) -> Error {
         let path = self.path(field, &e.path.to_string());
-        let (reason, fix) = match &*e.kind {
+        let (reason, fix) = match &e.kind {
             ResolveKind::MissingField { field: missing, ty } => (
                 format!(
                     "`{}` does not write field `{missing}` that it reads (`skip_serializing`, or \
@@ -541,7 +542,7 @@ impl<'de> FieldReader<'de> {
         };
         if e.is_type_change() {
             if let (true, Some(expected)) = (inner.is_empty(), self.current_type(&key)) {
-                let ResolveKind::TypeChanged { from, .. } = &*e.kind else {
+                let ResolveKind::TypeChanged { from, .. } = &e.kind else {
                     unreachable!("a type change")
                 };
                 return Error::FieldTypeChanged {

@@ -195,6 +195,7 @@ impl DeepSchema {
     }
 
     /// The node at `id`; `Unknown` for an id out of range.
+    #[inline]
     pub fn node(&self, id: NodeId) -> &SchemaNode {
         self.nodes.get(id as usize).unwrap_or(&SchemaNode::Unknown)
     }
@@ -206,6 +207,7 @@ impl DeepSchema {
 
     /// The node `id` stands for: itself, or what its [`SchemaNode::Ref`]
     /// names.
+    #[inline]
     pub(crate) fn follow(&self, id: NodeId) -> NodeId {
         match self.node(id) {
             SchemaNode::Ref(to) => *to,

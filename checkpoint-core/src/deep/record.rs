@@ -13,11 +13,28 @@ use serde::ser::{self, Serialize};
 
 use super::{Content, DeepSchema, Leaf, Name, NodeId, Path, SchemaNode, Seg, Variant};
 
-/// Why a value cannot be recorded, and where.
+/// Why a value cannot be recorded, and where. One pointer wide, so that
+/// the results of the many small writes stay small.
 #[derive(Debug)]
-pub(crate) struct RecordError {
+pub(crate) struct RecordError(Box<RecordFailure>);
+
+#[derive(Debug)]
+pub(crate) struct RecordFailure {
     pub(crate) kind: RecordErrorKind,
     pub(crate) path: Path,
+}
+
+impl std::ops::Deref for RecordError {
+    type Target = RecordFailure;
+    fn deref(&self) -> &RecordFailure {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for RecordError {
+    fn deref_mut(&mut self) -> &mut RecordFailure {
+        &mut self.0
+    }
 }
 
 #[derive(Debug)]
@@ -35,15 +52,19 @@ pub(crate) enum RecordErrorKind {
 
 impl RecordError {
     fn new(kind: RecordErrorKind) -> Self {
-        RecordError {
+        RecordError(Box::new(RecordFailure {
             kind,
             path: Path::default(),
-        }
+        }))
     }
 
     fn at(mut self, seg: Seg) -> Self {
         self.path.push(seg);
         self
+    }
+
+    pub(crate) fn into_inner(self) -> RecordFailure {
+        *self.0
     }
 }
 
@@ -79,6 +100,7 @@ const NO_PARENT: NodeId = NodeId::MAX;
 /// inside before it is taken as recursion.
 const FOLD_AFTER: usize = 3;
 
+#[inline]
 fn same(a: &str, b: &'static str) -> bool {
     // Names come from the same `&'static str` for every value of a type.
     std::ptr::eq(a.as_ptr(), b.as_ptr()) && a.len() == b.len() || a == b
@@ -174,7 +196,17 @@ impl DeepSchema {
         }
     }
 
+    #[inline]
     fn leaf(&mut self, at: NodeId, leaf: Leaf) -> Result<(), RecordError> {
+        match self.nodes.get(at as usize) {
+            Some(SchemaNode::Leaf(l)) if *l == leaf => Ok(()),
+            _ => self.new_leaf(at, leaf),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn new_leaf(&mut self, at: NodeId, leaf: Leaf) -> Result<(), RecordError> {
         let id = self.follow(at);
         match &self.nodes[id as usize] {
             SchemaNode::Leaf(l) if *l == leaf => Ok(()),
@@ -243,7 +275,18 @@ impl DeepSchema {
         Ok((id, cs))
     }
 
+    #[inline]
     fn structure(&mut self, at: NodeId, name: &'static str) -> Result<NodeId, RecordError> {
+        let id = self.follow(at);
+        match &self.nodes[id as usize] {
+            SchemaNode::Struct(n, _) if same(n, name) => Ok(id),
+            _ => self.new_structure(at, name),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn new_structure(&mut self, at: NodeId, name: &'static str) -> Result<NodeId, RecordError> {
         let mut id = self.follow(at);
         if matches!(self.nodes[id as usize], SchemaNode::Unknown) {
             id = self.recursion(id, name, |k| matches!(k, SchemaNode::Struct(..)));
@@ -260,7 +303,41 @@ impl DeepSchema {
     }
 
     /// The variant `index` of enum `name` at `at`, recorded when new.
+    #[inline]
     fn variant(
+        &mut self,
+        at: NodeId,
+        name: &'static str,
+        index: u32,
+        variant: &'static str,
+        content: VariantKind,
+    ) -> Result<Content, RecordError> {
+        let id = self.follow(at);
+        if let SchemaNode::Enum(n, vs) = &self.nodes[id as usize] {
+            if same(n, name) {
+                if let Ok(i) = vs.binary_search_by_key(&index, |v| v.index) {
+                    let v = &vs[i];
+                    let fits = match (v.content, &content) {
+                        (Content::Unit, VariantKind::Unit)
+                        | (Content::Newtype(_), VariantKind::Newtype)
+                        | (Content::Struct(_), VariantKind::Struct) => true,
+                        (Content::Tuple(t), VariantKind::Tuple(len)) => {
+                            matches!(self.node(t), SchemaNode::Tuple(cs) if cs.len() == *len)
+                        }
+                        _ => false,
+                    };
+                    if fits && same(&v.name, variant) {
+                        return Ok(v.content);
+                    }
+                }
+            }
+        }
+        self.new_variant(at, name, index, variant, content)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn new_variant(
         &mut self,
         at: NodeId,
         name: &'static str,
@@ -336,6 +413,7 @@ impl DeepSchema {
     /// Whether the struct at `id` has seen a whole value: until then each
     /// field written is appended, afterwards every value must write the
     /// same fields.
+    #[inline]
     fn sealed(&self, id: NodeId) -> bool {
         !self.open.contains(&id)
     }
@@ -348,7 +426,28 @@ impl DeepSchema {
         }
     }
 
+    /// The node of field `i`, named `key`, of the struct at `id`.
+    #[inline]
     fn field(
+        &mut self,
+        id: NodeId,
+        i: usize,
+        key: &'static str,
+        ty: &'static str,
+    ) -> Result<NodeId, RecordError> {
+        if let SchemaNode::Struct(_, fields) = &self.nodes[id as usize] {
+            if let Some((n, c)) = fields.get(i) {
+                if same(n, key) {
+                    return Ok(*c);
+                }
+            }
+        }
+        self.new_field(id, i, key, ty)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn new_field(
         &mut self,
         id: NodeId,
         i: usize,
@@ -379,7 +478,26 @@ impl DeepSchema {
         }
     }
 
+    #[inline]
     fn end_struct(
+        &mut self,
+        id: NodeId,
+        written: usize,
+        ty: &'static str,
+    ) -> Result<(), RecordError> {
+        if self.open.is_empty() {
+            if let SchemaNode::Struct(_, fields) = &self.nodes[id as usize] {
+                if fields.len() == written {
+                    return Ok(());
+                }
+            }
+        }
+        self.end_new_struct(id, written, ty)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn end_new_struct(
         &mut self,
         id: NodeId,
         written: usize,
@@ -568,7 +686,7 @@ impl<'a, F: postcard::ser_flavors::Flavor> ser::Serializer for Recorder<'a, F> {
             .schema
             .one_child(self.at, "a sequence", seq_child, SchemaNode::Seq)?;
         ser::Serializer::serialize_seq(&mut *self.out, len).map_err(encode)?;
-        Ok(Compound::new(self, Children::Same(child, Seg::Element)))
+        Ok(Compound::new(self, Children::Same(child)))
     }
 
     fn serialize_tuple(self, len: usize) -> Result<Compound<'a, F>, RecordError> {
@@ -682,7 +800,7 @@ fn seq_child(node: &SchemaNode) -> Option<NodeId> {
 
 enum Children {
     /// Every element at one node.
-    Same(NodeId, Seg),
+    Same(NodeId),
     /// One node per position.
     Each(Vec<NodeId>),
     /// Keys and values.
@@ -707,24 +825,30 @@ impl<'a, F: postcard::ser_flavors::Flavor> Compound<'a, F> {
         }
     }
 
+    #[inline]
     fn element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), RecordError> {
         let i = self.i;
         self.i += 1;
-        let (at, seg) = match &self.children {
-            Children::Same(c, seg) => (*c, seg.clone()),
+        let at = match &self.children {
+            Children::Same(c) => *c,
             Children::Each(cs) => match cs.get(i) {
-                Some(c) => (*c, Seg::Index(i)),
+                Some(c) => *c,
                 None => return Err(ser::Error::custom("more tuple elements than its length")),
             },
-            Children::Map(_, v) => (*v, Seg::Value),
+            Children::Map(_, v) => *v,
         };
-        value
-            .serialize(Recorder {
-                out: self.out,
-                schema: self.schema,
-                at,
+        let outcome = value.serialize(Recorder {
+            out: self.out,
+            schema: self.schema,
+            at,
+        });
+        outcome.map_err(|e| {
+            e.at(match self.children {
+                Children::Same(_) => Seg::Element,
+                Children::Each(_) => Seg::Index(i),
+                Children::Map(..) => Seg::Value,
             })
-            .map_err(|e| e.at(seg))
+        })
     }
 }
 

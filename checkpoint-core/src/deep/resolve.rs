@@ -26,11 +26,28 @@ use super::{Content, DeepSchema, Leaf, Name, NodeId, Path, SchemaNode, Seg, Vari
 
 type Postcard<'de> = postcard::Deserializer<'de, Slice<'de>>;
 
-/// Why a value cannot be read as the reader's type, and where.
+/// Why a value cannot be read as the reader's type, and where. One
+/// pointer wide, so that the results of the many small reads stay small.
 #[derive(Debug)]
-pub(crate) struct ResolveError {
-    pub(crate) kind: Box<ResolveKind>,
+pub(crate) struct ResolveError(Box<ResolveFailure>);
+
+#[derive(Debug)]
+pub(crate) struct ResolveFailure {
+    pub(crate) kind: ResolveKind,
     pub(crate) path: Path,
+}
+
+impl std::ops::Deref for ResolveError {
+    type Target = ResolveFailure;
+    fn deref(&self) -> &ResolveFailure {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for ResolveError {
+    fn deref_mut(&mut self) -> &mut ResolveFailure {
+        &mut self.0
+    }
 }
 
 #[derive(Debug)]
@@ -51,10 +68,10 @@ pub(crate) enum ResolveKind {
 
 impl ResolveError {
     fn new(kind: ResolveKind) -> Self {
-        ResolveError {
-            kind: Box::new(kind),
+        ResolveError(Box::new(ResolveFailure {
+            kind,
             path: Path::default(),
-        }
+        }))
     }
 
     fn at(mut self, seg: Seg) -> Self {
@@ -64,7 +81,7 @@ impl ResolveError {
 
     /// A phrase saying what differs, without the path.
     pub(crate) fn change(&self) -> String {
-        match &*self.kind {
+        match &self.kind {
             ResolveKind::TypeChanged { from, to } => {
                 format!("type changed from `{from}` to `{to}`")
             }
@@ -88,7 +105,7 @@ impl ResolveError {
 
     /// What to do about it.
     pub(crate) fn fix(&self) -> &'static str {
-        match &*self.kind {
+        match &self.kind {
             ResolveKind::TypeChanged { .. } => {
                 "to read the old form, add `#[checkpoint(was = OldType, convert = ...)]` to the field"
             }
@@ -110,7 +127,7 @@ impl ResolveError {
     /// Whether the writer and reader disagree on a type (rather than the
     /// bytes being bad).
     pub(crate) fn is_type_change(&self) -> bool {
-        matches!(*self.kind, ResolveKind::TypeChanged { .. })
+        matches!(self.kind, ResolveKind::TypeChanged { .. })
     }
 }
 
@@ -187,6 +204,7 @@ pub(crate) fn from_bytes<'de, T: Deserialize<'de>>(
 }
 
 impl<'a, 'de> Resolver<'a, 'de> {
+    #[inline]
     fn schema(&self) -> &'a DeepSchema {
         self.cx.schema
     }
@@ -201,6 +219,7 @@ impl<'a, 'de> Resolver<'a, 'de> {
 
     /// The node written here, past back references and newtype wrappers
     /// (postcard writes a newtype as its content).
+    #[inline]
     fn peel(&self) -> (NodeId, &'a SchemaNode) {
         let schema = self.schema();
         let mut id = schema.follow(self.at);
@@ -225,7 +244,21 @@ impl<'a, 'de> Resolver<'a, 'de> {
         }
     }
 
+    #[inline]
     fn leaf<V: Visitor<'de>>(self, want: Leaf, visitor: V) -> Result<V::Value, ResolveError> {
+        if let SchemaNode::Leaf(have) = self.schema().node(self.at) {
+            if *have == want {
+                return read_same(self.de, want, visitor);
+            }
+        }
+        self.leaf_resolved(want, visitor)
+    }
+
+    fn leaf_resolved<V: Visitor<'de>>(
+        self,
+        want: Leaf,
+        visitor: V,
+    ) -> Result<V::Value, ResolveError> {
         let (id, node) = self.peel();
         match node {
             SchemaNode::Leaf(have) if have.widens_to(want) => {
@@ -235,6 +268,39 @@ impl<'a, 'de> Resolver<'a, 'de> {
             SchemaNode::Opaque => passthrough(self.de, want, visitor),
             _ => Err(self.changed(id, want.type_name())),
         }
+    }
+}
+
+/// Reads a leaf written as the type the reader asks for.
+#[inline]
+fn read_same<'de, V: Visitor<'de>>(
+    de: &mut Postcard<'de>,
+    leaf: Leaf,
+    visitor: V,
+) -> Result<V::Value, ResolveError> {
+    macro_rules! read {
+        ($t:ty, $visit:ident) => {
+            visitor.$visit(<$t>::deserialize(&mut *de).map_err(decode)?)
+        };
+    }
+    match leaf {
+        Leaf::Unit => visitor.visit_unit(),
+        Leaf::Bool => read!(bool, visit_bool),
+        Leaf::I8 => read!(i8, visit_i8),
+        Leaf::I16 => read!(i16, visit_i16),
+        Leaf::I32 => read!(i32, visit_i32),
+        Leaf::I64 => read!(i64, visit_i64),
+        Leaf::I128 => read!(i128, visit_i128),
+        Leaf::U8 => read!(u8, visit_u8),
+        Leaf::U16 => read!(u16, visit_u16),
+        Leaf::U32 => read!(u32, visit_u32),
+        Leaf::U64 => read!(u64, visit_u64),
+        Leaf::U128 => read!(u128, visit_u128),
+        Leaf::F32 => read!(f32, visit_f32),
+        Leaf::F64 => read!(f64, visit_f64),
+        Leaf::Char => read!(char, visit_char),
+        Leaf::Str => read!(&str, visit_borrowed_str),
+        Leaf::Bytes => read!(&[u8], visit_borrowed_bytes),
     }
 }
 
@@ -585,6 +651,7 @@ impl<'de> de::Deserializer<'de> for Resolver<'_, 'de> {
 
 /// Reads a struct written with `written` fields as the reader's `fields`:
 /// straight through when they are the same, by name otherwise.
+#[inline]
 fn structure<'de, V: Visitor<'de>>(
     de: &mut Postcard<'de>,
     cx: &Ctx<'_>,
@@ -630,7 +697,7 @@ fn structure<'de, V: Visitor<'de>>(
         })
     };
     result.map_err(|mut e| {
-        if let ResolveKind::MissingField { ty, .. } = &mut *e.kind {
+        if let ResolveKind::MissingField { ty, .. } = &mut e.kind {
             ty.get_or_insert_with(|| name.to_owned());
         }
         e
@@ -663,10 +730,10 @@ impl<'de> SeqAccess<'de> for Items<'_, 'de> {
         seed: S,
     ) -> Result<Option<S::Value>, ResolveError> {
         let i = self.i;
-        let (at, seg) = match self.nodes {
-            Nodes::Same(c, len) if i < len => (c, None),
-            Nodes::Each(cs) if i < cs.len() => (cs[i], Some(Seg::Index(i))),
-            Nodes::Fields(fs) if i < fs.len() => (fs[i].1, Some(Seg::Field(String::new()))),
+        let at = match self.nodes {
+            Nodes::Same(c, len) if i < len => c,
+            Nodes::Each(cs) if i < cs.len() => cs[i],
+            Nodes::Fields(fs) if i < fs.len() => fs[i].1,
             _ => return Ok(None),
         };
         self.i += 1;
@@ -675,13 +742,12 @@ impl<'de> SeqAccess<'de> for Items<'_, 'de> {
             cx: self.cx,
             at,
         });
-        value.map(Some).map_err(|e| match seg {
-            None => e.at(Seg::Element),
-            Some(Seg::Field(_)) => match self.nodes {
-                Nodes::Fields(fs) => e.at(Seg::Field(fs[i].0.to_string())),
-                _ => e,
-            },
-            Some(seg) => e.at(seg),
+        value.map(Some).map_err(|e| {
+            e.at(match self.nodes {
+                Nodes::Same(..) => Seg::Element,
+                Nodes::Each(_) => Seg::Index(i),
+                Nodes::Fields(fs) => Seg::Field(fs[i].0.to_string()),
+            })
         })
     }
 
