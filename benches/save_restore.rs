@@ -202,7 +202,11 @@ fn main() {
     }
     let ckpt = Checkpointer::new(MemStore::new()).unwrap();
     ckpt.save(pick(1)).unwrap();
-    let evolved = ckpt.restore_latest::<evolved::State>().unwrap().unwrap().state;
+    let evolved = ckpt
+        .restore_latest::<evolved::State>()
+        .unwrap()
+        .unwrap()
+        .state;
     assert_eq!(evolved.len, SMALL.records.len());
     assert_eq!(evolved.records[3].tag, SMALL.records[3].tag);
     let raw = postcard::to_allocvec(&*BOOK).unwrap().len();
