@@ -159,8 +159,8 @@ pub enum VariantContent {
     Struct(Vec<FieldShape>),
 }
 
-/// The first difference between a stored shape and the current one, found by
-/// [`TypeShape::diff`].
+/// One difference between two recorded schemas, found by
+/// [`DeepSchema::diff`](crate::DeepSchema::diff).
 ///
 /// Displays as one phrase, e.g. ``"`log[].payload.sender`: type changed from
 /// `u32` to `String`"``.
