@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use checkpoint::group::Group;
 use checkpoint::{Checkpointer, MemStore, Store};
-use checkpoint_fuzz::{samples, Phase, State};
+use checkpoint_fuzz::{samples, Phase};
 
 fn write(target: &str, name: &str, bytes: &[u8]) {
     let dir = Path::new("corpus").join(target);
