@@ -101,6 +101,16 @@ pub struct Variant {
     pub content: Content,
 }
 
+/// The position of variant `index` in `variants` (sorted by index): where
+/// variants are recorded densely, its own index.
+#[inline]
+pub(crate) fn find_variant(variants: &[Variant], index: u32) -> Result<usize, usize> {
+    match variants.get(index as usize) {
+        Some(v) if v.index == index => Ok(index as usize),
+        _ => variants.binary_search_by_key(&index, |v| v.index),
+    }
+}
+
 /// What a variant carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Content {

@@ -172,8 +172,8 @@ fn a_skipped_field_is_refused_when_written() {
             err.kind,
             RecordErrorKind::Skipped {
                 field: "reply_to",
-                ty: "Msg"
-            }
+                ref ty
+            } if ty == "Msg"
         ),
         "{err}"
     );

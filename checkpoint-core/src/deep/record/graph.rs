@@ -158,7 +158,7 @@ impl DeepSchema {
         at: NodeId,
         name: Option<&'static str>,
         len: usize,
-    ) -> Result<(NodeId, Vec<NodeId>), RecordError> {
+    ) -> Result<NodeId, RecordError> {
         let mut id = self.follow(at);
         if let Some(n) = name {
             if matches!(self.nodes[id as usize], SchemaNode::Unknown) {
@@ -166,9 +166,9 @@ impl DeepSchema {
             }
         }
         match (&self.nodes[id as usize], name) {
-            (SchemaNode::Tuple(cs), None) if cs.len() == len => return Ok((id, cs.clone())),
+            (SchemaNode::Tuple(cs), None) if cs.len() == len => return Ok(id),
             (SchemaNode::TupleStruct(n, cs), Some(name)) if cs.len() == len && same(n, name) => {
-                return Ok((id, cs.clone()))
+                return Ok(id)
             }
             (SchemaNode::Unknown, _) => {}
             _ => {
@@ -183,11 +183,11 @@ impl DeepSchema {
             .map(|_| self.add(SchemaNode::Unknown, id))
             .collect();
         let node = match name {
-            Some(n) => SchemaNode::TupleStruct(Name::Borrowed(n), cs.clone()),
-            None => SchemaNode::Tuple(cs.clone()),
+            Some(n) => SchemaNode::TupleStruct(Name::Borrowed(n), cs),
+            None => SchemaNode::Tuple(cs),
         };
         self.set(id, node);
-        Ok((id, cs))
+        Ok(id)
     }
 
     #[inline]
@@ -238,7 +238,7 @@ impl DeepSchema {
         let id = self.follow(at);
         if let SchemaNode::Enum(n, vs) = &self.nodes[id as usize] {
             if same(n, name) {
-                if let Ok(i) = vs.binary_search_by_key(&index, |v| v.index) {
+                if let Ok(i) = crate::deep::find_variant(vs, index) {
                     let v = &vs[i];
                     let fits = match (v.content, &content) {
                         (Content::Unit, VariantKind::Unit)
@@ -283,7 +283,7 @@ impl DeepSchema {
             }
             _ => return Err(self.conflict(id, format!("enum {name}"))),
         };
-        let at = match variants.binary_search_by_key(&index, |v| v.index) {
+        let at = match crate::deep::find_variant(variants, index) {
             Ok(i) => {
                 let v = &variants[i];
                 let fits = match (v.content, &content) {
@@ -356,7 +356,6 @@ impl DeepSchema {
         id: NodeId,
         i: usize,
         key: &'static str,
-        ty: &'static str,
     ) -> Result<NodeId, RecordError> {
         if let SchemaNode::Struct(_, fields) = &self.nodes[id as usize] {
             if let Some((n, c)) = fields.get(i) {
@@ -365,7 +364,7 @@ impl DeepSchema {
                 }
             }
         }
-        self.new_field(id, i, key, ty)
+        self.new_field(id, i, key)
     }
 
     #[cold]
@@ -375,9 +374,9 @@ impl DeepSchema {
         id: NodeId,
         i: usize,
         key: &'static str,
-        ty: &'static str,
     ) -> Result<NodeId, RecordError> {
         let sealed = self.sealed(id);
+        let ty = self.struct_name(id);
         let SchemaNode::Struct(_, fields) = &self.nodes[id as usize] else {
             unreachable!("a struct recorder holds a struct node")
         };
@@ -402,12 +401,7 @@ impl DeepSchema {
     }
 
     #[inline]
-    pub(super) fn end_struct(
-        &mut self,
-        id: NodeId,
-        written: usize,
-        ty: &'static str,
-    ) -> Result<(), RecordError> {
+    pub(super) fn end_struct(&mut self, id: NodeId, written: usize) -> Result<(), RecordError> {
         if self.open.is_empty() {
             if let SchemaNode::Struct(_, fields) = &self.nodes[id as usize] {
                 if fields.len() == written {
@@ -415,17 +409,13 @@ impl DeepSchema {
                 }
             }
         }
-        self.end_new_struct(id, written, ty)
+        self.end_new_struct(id, written)
     }
 
     #[cold]
     #[inline(never)]
-    pub(super) fn end_new_struct(
-        &mut self,
-        id: NodeId,
-        written: usize,
-        ty: &'static str,
-    ) -> Result<(), RecordError> {
+    pub(super) fn end_new_struct(&mut self, id: NodeId, written: usize) -> Result<(), RecordError> {
+        let ty = self.struct_name(id);
         if !self.sealed(id) {
             self.sealed_mut(id, true);
             return Ok(());
@@ -458,4 +448,14 @@ pub(super) enum VariantKind {
     Newtype,
     Tuple(usize),
     Struct,
+}
+
+impl DeepSchema {
+    /// The name of the struct at `id`, for messages.
+    pub(super) fn struct_name(&self, id: NodeId) -> String {
+        match self.node(id) {
+            SchemaNode::Struct(n, _) => n.to_string(),
+            _ => String::new(),
+        }
+    }
 }

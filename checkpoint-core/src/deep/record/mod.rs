@@ -45,10 +45,7 @@ pub(crate) enum RecordErrorKind {
     /// Values at one position were written as different types.
     Conflict { before: String, now: String },
     /// A struct skipped a field for this value (`skip_serializing_if`).
-    Skipped {
-        field: &'static str,
-        ty: &'static str,
-    },
+    Skipped { field: &'static str, ty: String },
     /// The encoder or the value's `Serialize` failed.
     Encode(String),
 }
@@ -250,8 +247,8 @@ impl<'a, F: postcard::ser_flavors::Flavor> ser::Serializer for Recorder<'a, F> {
     }
 
     fn serialize_tuple(self, len: usize) -> Result<Compound<'a, F>, RecordError> {
-        let (_, cs) = self.schema.positions(self.at, None, len)?;
-        Ok(Compound::new(self, Children::Each(cs)))
+        let id = self.schema.positions(self.at, None, len)?;
+        Ok(Compound::new(self, Children::Each(id)))
     }
 
     fn serialize_tuple_struct(
@@ -259,8 +256,8 @@ impl<'a, F: postcard::ser_flavors::Flavor> ser::Serializer for Recorder<'a, F> {
         name: &'static str,
         len: usize,
     ) -> Result<Compound<'a, F>, RecordError> {
-        let (_, cs) = self.schema.positions(self.at, Some(name), len)?;
-        Ok(Compound::new(self, Children::Each(cs)))
+        let id = self.schema.positions(self.at, Some(name), len)?;
+        Ok(Compound::new(self, Children::Each(id)))
     }
 
     fn serialize_tuple_variant(
@@ -276,11 +273,8 @@ impl<'a, F: postcard::ser_flavors::Flavor> ser::Serializer for Recorder<'a, F> {
         else {
             unreachable!("checked by `variant`")
         };
-        let SchemaNode::Tuple(cs) = self.schema.node(t).clone() else {
-            unreachable!("a tuple variant holds a tuple")
-        };
         ser::Serializer::serialize_u32(&mut *self.out, index).map_err(encode)?;
-        Ok(Compound::new(self, Children::Each(cs)))
+        Ok(Compound::new(self, Children::Each(t)))
     }
 
     fn serialize_map(self, len: Option<usize>) -> Result<Compound<'a, F>, RecordError> {
@@ -309,7 +303,6 @@ impl<'a, F: postcard::ser_flavors::Flavor> ser::Serializer for Recorder<'a, F> {
             out: self.out,
             schema: self.schema,
             id,
-            ty: name,
             written: 0,
             variant: None,
         })
@@ -333,7 +326,6 @@ impl<'a, F: postcard::ser_flavors::Flavor> ser::Serializer for Recorder<'a, F> {
             out: self.out,
             schema: self.schema,
             id,
-            ty: name,
             written: 0,
             variant: Some(variant),
         })
@@ -361,8 +353,8 @@ fn seq_child(node: &SchemaNode) -> Option<NodeId> {
 enum Children {
     /// Every element at one node.
     Same(NodeId),
-    /// One node per position.
-    Each(Vec<NodeId>),
+    /// One node per position: those of the tuple node named.
+    Each(NodeId),
     /// Keys and values.
     Map(NodeId, NodeId),
 }
@@ -391,9 +383,9 @@ impl<'a, F: postcard::ser_flavors::Flavor> Compound<'a, F> {
         self.i += 1;
         let at = match &self.children {
             Children::Same(c) => *c,
-            Children::Each(cs) => match cs.get(i) {
-                Some(c) => *c,
-                None => return Err(ser::Error::custom("more tuple elements than its length")),
+            Children::Each(t) => match self.schema.node(*t) {
+                SchemaNode::Tuple(cs) | SchemaNode::TupleStruct(_, cs) if i < cs.len() => cs[i],
+                _ => return Err(ser::Error::custom("more tuple elements than its length")),
             },
             Children::Map(_, v) => *v,
         };
@@ -483,8 +475,7 @@ pub(crate) struct Fields<'a, F: postcard::ser_flavors::Flavor> {
     out: &'a mut postcard::Serializer<F>,
     schema: &'a mut DeepSchema,
     id: NodeId,
-    ty: &'static str,
-    written: usize,
+    written: u32,
     variant: Option<&'static str>,
 }
 
@@ -496,7 +487,7 @@ impl<F: postcard::ser_flavors::Flavor> Fields<'_, F> {
     ) -> Result<(), RecordError> {
         let result = self
             .schema
-            .field(self.id, self.written, key, self.ty)
+            .field(self.id, self.written as usize, key)
             .and_then(|at| {
                 value
                     .serialize(Recorder {
@@ -514,15 +505,15 @@ impl<F: postcard::ser_flavors::Flavor> Fields<'_, F> {
         Err(
             self.within_variant(RecordError::new(RecordErrorKind::Skipped {
                 field: key,
-                ty: self.ty,
+                ty: self.schema.struct_name(self.id),
             })),
         )
     }
 
     fn end(self) -> Result<(), RecordError> {
-        let (ty, variant) = (self.ty, self.variant);
+        let variant = self.variant;
         self.schema
-            .end_struct(self.id, self.written, ty)
+            .end_struct(self.id, self.written as usize)
             .map_err(|e| match variant {
                 Some(v) => e.at(Seg::Variant(v.to_owned())),
                 None => e,

@@ -18,7 +18,7 @@ pub(super) fn structure<'de, V: Visitor<'de>>(
     cx: &Ctx<'_>,
     id: NodeId,
     written: &[(Name, NodeId)],
-    name: &'static str,
+    name: &str,
     fields: &'static [&'static str],
     visitor: V,
 ) -> Result<V::Value, ResolveError> {
@@ -219,18 +219,33 @@ pub(super) struct OneVariant<'a, 'de> {
     pub(super) ty: &'static str,
 }
 
+/// The content of the variant a value was written as. Three pointers, so
+/// that handing it back with the reader's variant costs little.
+pub(super) struct InVariant<'a, 'de> {
+    de: &'a mut Postcard<'de>,
+    cx: &'a Ctx<'a>,
+    variant: &'a Variant,
+}
+
 impl<'a, 'de> EnumAccess<'de> for OneVariant<'a, 'de> {
     type Error = ResolveError;
-    type Variant = Self;
+    type Variant = InVariant<'a, 'de>;
 
     fn variant_seed<S: DeserializeSeed<'de>>(
         self,
         seed: S,
-    ) -> Result<(S::Value, Self), ResolveError> {
+    ) -> Result<(S::Value, InVariant<'a, 'de>), ResolveError> {
         let name: &str = &self.variant.name;
         let key: de::value::StrDeserializer<'_, ResolveError> = name.into_deserializer();
         match seed.deserialize(key) {
-            Ok(v) => Ok((v, self)),
+            Ok(v) => Ok((
+                v,
+                InVariant {
+                    de: self.de,
+                    cx: self.cx,
+                    variant: self.variant,
+                },
+            )),
             Err(_) if !self.hints.contains(&name) => {
                 Err(ResolveError::new(ResolveKind::VariantRemoved {
                     variant: name.to_owned(),
@@ -242,7 +257,7 @@ impl<'a, 'de> EnumAccess<'de> for OneVariant<'a, 'de> {
     }
 }
 
-impl<'de> VariantAccess<'de> for OneVariant<'_, 'de> {
+impl<'de> VariantAccess<'de> for InVariant<'_, 'de> {
     type Error = ResolveError;
 
     fn unit_variant(self) -> Result<(), ResolveError> {
@@ -298,7 +313,8 @@ impl<'de> VariantAccess<'de> for OneVariant<'_, 'de> {
         match self.variant.content {
             Content::Struct(s) => match self.cx.schema.node(s) {
                 SchemaNode::Struct(_, written) => {
-                    structure(self.de, self.cx, s, written, self.ty, fields, visitor)
+                    let name: &str = &self.variant.name;
+                    structure(self.de, self.cx, s, written, name, fields, visitor)
                 }
                 _ => Err(self.reshaped("a struct variant")),
             },
@@ -308,7 +324,7 @@ impl<'de> VariantAccess<'de> for OneVariant<'_, 'de> {
     }
 }
 
-impl<'a> OneVariant<'a, '_> {
+impl<'a> InVariant<'a, '_> {
     /// Puts an error inside this variant's content on the path.
     fn within(&self) -> impl FnOnce(ResolveError) -> ResolveError + 'a {
         let name: &'a str = &self.variant.name;

@@ -500,7 +500,7 @@ impl<'de> de::Deserializer<'de> for Resolver<'_, 'de> {
             return Err(self.changed(id, format!("enum {name}")));
         };
         let index = u32::deserialize(&mut *self.de).map_err(decode)?;
-        let Ok(at) = written.binary_search_by_key(&index, |v| v.index) else {
+        let Ok(at) = super::find_variant(written, index) else {
             return Err(ResolveError::new(ResolveKind::Decode(format!(
                 "variant #{index} of `{name}` was never recorded"
             ))));
