@@ -328,3 +328,39 @@ fn a_field_added_with_a_default_restores() {
         }]
     );
 }
+
+mod huge {
+    use checkpoint::Checkpoint;
+
+    /// Arrays record one schema node per position: 262,144 leaves.
+    pub type Cube = [[[[u8; 32]; 32]; 32]; 8];
+
+    #[derive(Debug, Checkpoint)]
+    pub struct Volume {
+        pub cube: Box<Cube>,
+    }
+}
+
+#[test]
+fn a_schema_too_large_for_a_header_fails_at_save() {
+    // Arrays this large are built and read on the stack: give them room.
+    std::thread::Builder::new()
+        .stack_size(64 << 20)
+        .spawn(|| {
+            let ckpt = Checkpointer::new(MemStore::new()).unwrap();
+            let layer: Vec<[[[u8; 32]; 32]; 32]> = vec![[[[7; 32]; 32]; 32]; 8];
+            let volume = huge::Volume {
+                cube: layer.into_boxed_slice().try_into().unwrap(),
+            };
+            let err = ckpt.save(&volume).unwrap_err();
+            assert!(
+                matches!(&err, Error::Unrestorable { reason, .. }
+                    if reason.contains("more than the 1048576 a header holds")),
+                "{err:?}"
+            );
+            assert!(ckpt.restore_latest::<huge::Volume>().unwrap().is_none());
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+}

@@ -246,8 +246,25 @@ pub fn encode<T: Checkpoint>(
         return Err(e);
     }
     if rec.schema.generation() != before {
+        let tail = schema_tail(&T::SCHEMA, &rec.schema);
+        // The time before the tail takes 12 bytes of the header.
+        if tail.len() + 12 > MAX_HEADER_LEN as usize {
+            rec.schema = rec.good.clone();
+            rec.busy = false;
+            return Err(Error::Unrestorable {
+                type_name: T::SCHEMA.name.to_owned(),
+                field: String::new(),
+                path: T::SCHEMA.name.to_owned(),
+                reason: format!(
+                    "its recorded schema takes {} bytes, more than the {MAX_HEADER_LEN} a header holds",
+                    tail.len()
+                ),
+                fix: "hold very large fixed-size arrays or tuples in a `Vec`, whose elements share \
+                      one schema",
+            });
+        }
         rec.good = rec.schema.clone();
-        rec.tail = schema_tail(&T::SCHEMA, &rec.schema).into();
+        rec.tail = tail.into();
         let body = out.split_off(start);
         out.clear();
         start = begin_with(out, seq, time, &rec.tail);
