@@ -160,16 +160,25 @@ mod retyped {
     pub struct Processor {
         pub processed_messages: u64,
         pub log: Vec<String>,
+        pub retries: u16,
+    }
+
+    #[derive(Debug, Checkpoint)]
+    #[checkpoint(name = "MessageProcessor", removed = "scratch")]
+    pub struct Widened {
+        pub processed_messages: u64,
+        pub log: Vec<String>,
         pub retries: u64,
     }
 }
 
 #[test]
-fn a_changed_type_suggests_was_and_convert() {
+fn a_narrowed_type_suggests_was_and_convert() {
     let ckpt = written_by(&v1::processor());
     let err = ckpt.restore_latest::<retyped::Processor>().unwrap_err();
     assert!(
-        matches!(&err, Error::FieldTypeChanged { field, .. } if field == "retries"),
+        matches!(&err, Error::FieldTypeChanged { field, expected: "u16", found, .. }
+            if field == "retries" && found == "u32"),
         "{err:?}"
     );
     let message = err.to_string();
@@ -177,6 +186,14 @@ fn a_changed_type_suggests_was_and_convert() {
         message.ends_with("add `#[checkpoint(was = u32, convert = ...)]` to `retries`"),
         "{message}"
     );
+}
+
+/// Every `u32` is a `u64`: the widened field restores the value saved.
+#[test]
+fn a_widened_integer_restores() {
+    let ckpt = written_by(&v1::processor());
+    let restored = ckpt.restore_latest::<retyped::Widened>().unwrap().unwrap();
+    assert_eq!(restored.state.retries, 7);
 }
 
 mod renamed_type {

@@ -81,10 +81,9 @@ fn version_1_checkpoints_restore() {
 
 #[test]
 fn version_2_checkpoints_restore() {
+    // Version 2 is no longer written: its files are never re-blessed. Its
+    // traced field shapes are read as the writer's schema.
     let dir = golden(2);
-    if std::env::var_os("CHECKPOINT_BLESS").is_some() {
-        write_samples(&dir);
-    }
     restores_samples(&dir);
     let bytes = std::fs::read(dir.join("00000000000000000001.ckpt")).unwrap();
     let (header, _) = checkpoint::format::decode(&bytes, 1, "golden").unwrap();
@@ -101,6 +100,43 @@ fn version_2_checkpoints_restore() {
             "entries: Vec<Entry>",
             "tags: Map<String, i32>"
         ]
+    );
+    let deep: Vec<String> = header
+        .deep
+        .roots()
+        .iter()
+        .map(|(field, id)| format!("{field}: {}", header.deep.type_name(*id)))
+        .collect();
+    assert_eq!(
+        deep,
+        [
+            "last_seq: u64",
+            "entries: Vec<Entry>",
+            "tags: Map<String, i32>"
+        ]
+    );
+}
+
+#[test]
+fn version_3_checkpoints_restore() {
+    let dir = golden(3);
+    if std::env::var_os("CHECKPOINT_BLESS").is_some() {
+        write_samples(&dir);
+    }
+    restores_samples(&dir);
+    let bytes = std::fs::read(dir.join("00000000000000000001.ckpt")).unwrap();
+    let (header, _) = checkpoint::format::decode(&bytes, 1, "golden").unwrap();
+    assert_eq!(header.version, 3);
+    assert_eq!(
+        header.deep.display_tree(),
+        "last_seq: u64\n\
+         entries: Vec<Entry>\n\
+         \x20 []: struct Entry\n\
+         \x20   id: u64\n\
+         \x20   text: String\n\
+         tags: Map<String, i32>\n\
+         \x20 {key}: String\n\
+         \x20 {value}: i32\n"
     );
 }
 
@@ -186,7 +222,7 @@ fn a_newer_format_with_valid_checksums_is_unsupported_not_corrupt() {
             err,
             Error::UnsupportedVersion {
                 found: 7,
-                supported: 2,
+                supported: 3,
                 ..
             }
         ),

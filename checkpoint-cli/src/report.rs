@@ -6,7 +6,7 @@ use std::path::Path;
 
 use checkpoint_core::format::{FieldRecord, SchemaRecord, ShapeRecord, MAGIC};
 use checkpoint_core::inspect::{self, Frame, Inspection, SchemaChange};
-use checkpoint_core::{ChangeKind, TypeShape};
+use checkpoint_core::ChangeKind;
 use serde::Serialize;
 
 use crate::time;
@@ -149,10 +149,11 @@ struct FieldReport {
     /// Bytes of the field's encoded value; `None` when the body has no
     /// frame for it (derived, another variant, or damage).
     frame_len: Option<u64>,
-    /// The deep shape of the field's type on one line (format version 2).
+    /// The writer's schema of the field's type on one line (format
+    /// versions 2 and 3).
     shape: Option<String>,
-    /// The deep shape as an indented tree, one line per nested field,
-    /// variant or element (format version 2).
+    /// The writer's schema as an indented tree, one line per nested field,
+    /// variant, element and leaf (format versions 2 and 3).
     shape_tree: Option<String>,
 }
 
@@ -250,19 +251,14 @@ fn spaced_hex(hex: &str) -> String {
 
 fn schema_report(schema: &SchemaRecord, inspection: &Inspection) -> SchemaReport {
     let frame_len = |name: &str| inspection.frame(name).map(|f| f.len);
-    let shape = |name: &str| {
-        inspection
-            .header
-            .as_ref()
-            .and_then(|h| h.field_shapes.iter().find(|(n, _)| n == name))
-            .map(|(_, shape)| shape)
-    };
+    let deep = inspection.header.as_ref().map(|h| &h.deep);
+    let shape = |name: &str| deep.and_then(|d| Some((d, d.root(name)?)));
     let fields = |prefix: &str, fields: &[FieldRecord], frames: bool| -> Vec<FieldReport> {
         fields
             .iter()
             .map(|f| FieldReport {
-                shape: shape(&format!("{prefix}{}", f.name)).map(ToString::to_string),
-                shape_tree: shape(&format!("{prefix}{}", f.name)).map(TypeShape::display_tree),
+                shape: shape(&format!("{prefix}{}", f.name)).map(|(d, id)| d.type_name(id)),
+                shape_tree: shape(&format!("{prefix}{}", f.name)).map(|(d, id)| d.field_tree(id)),
                 name: f.name.clone(),
                 ty: f.ty.clone(),
                 derived: f.derived,

@@ -221,13 +221,13 @@ fn inspect_shows_header_schema_frame_sizes_and_checksum() {
     let text = stdout(&out);
     for expected in [
         "magic     89 43 4b 50 54 0d 0a 1a (ok)",
-        "version   2",
+        "version   3",
         "seq       5",
         "type      Processor",
         "checksum  ok",
         "schema    struct Processor",
-        "  processed: u64    1 bytes\n  log: Vec<String>  19 bytes\n  last_time: u64    5 bytes\n  \
-         count: usize      derived\n",
+        "  processed: u64    1 bytes\n  log: Vec<String>  19 bytes\n    []: String\n  \
+         last_time: u64    5 bytes\n  count: usize      derived\n",
     ] {
         assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
     }
@@ -236,7 +236,7 @@ fn inspect_shows_header_schema_frame_sizes_and_checksum() {
     let v = json(&out);
     assert_eq!(v["seq"], 1);
     assert_eq!(v["status"], "ok");
-    assert_eq!(v["header"]["version"], 2);
+    assert_eq!(v["header"]["version"], 3);
     assert_eq!(v["schema"]["fields"][1]["shape"], "Vec<String>");
     assert_eq!(v["header"]["magic"], "89434b50540d0a1a");
     assert_eq!(v["schema"]["shape"], "struct");

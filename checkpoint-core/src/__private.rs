@@ -15,8 +15,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 pub use crate::{
-    Checkpoint, Error, FieldReader, FieldSchema, FieldWriter, Result, Schema, Shape, TypeShape,
-    VariantSchema,
+    Checkpoint, Error, FieldReader, FieldSchema, FieldWriter, Result, Schema, Shape, VariantSchema,
 };
 
 /// Implemented by every type a serialized field can have. `F` is a marker
@@ -77,8 +76,19 @@ pub trait Codec<T> {
         input: &mut FieldReader<'_>,
         names: &[&'static str],
     ) -> Result<Option<T>>;
-    /// The field type's deep shape.
-    fn shape(&self) -> TypeShape;
+    /// Reads a field declared `#[checkpoint(was = O, convert = ...)]`, as
+    /// whichever of `T` and `O` the checkpoint stores.
+    ///
+    /// # Errors
+    ///
+    /// As [`FieldReader::field_or_was`].
+    fn read_field_or_was<O: DeserializeOwned>(
+        &self,
+        input: &mut FieldReader<'_>,
+        names: &[&'static str],
+        key: &str,
+        convert: fn(O) -> T,
+    ) -> Result<Option<T>>;
     /// The field as the serde shadow type holds it.
     fn serialize_as<'a>(&self, value: &'a T) -> SerializeField<'a, T>;
     /// The type the serde shadow type deserializes the field as.
@@ -88,7 +98,7 @@ pub trait Codec<T> {
 impl<T: Serialize + DeserializeOwned> Codec<T> for FieldCodec<T> {
     #[inline]
     fn write_field(&self, out: &mut FieldWriter<'_>, name: &'static str, value: &T) -> Result<()> {
-        out.field(name, value)
+        out.field_checked(name, value)
     }
     #[inline]
     fn read_field(&self, input: &mut FieldReader<'_>, name: &'static str) -> Result<T> {
@@ -102,8 +112,15 @@ impl<T: Serialize + DeserializeOwned> Codec<T> for FieldCodec<T> {
     ) -> Result<Option<T>> {
         input.field_any(names)
     }
-    fn shape(&self) -> TypeShape {
-        TypeShape::of::<T>()
+    #[inline]
+    fn read_field_or_was<O: DeserializeOwned>(
+        &self,
+        input: &mut FieldReader<'_>,
+        names: &[&'static str],
+        key: &str,
+        convert: fn(O) -> T,
+    ) -> Result<Option<T>> {
+        input.field_or_was(names, key, convert)
     }
     #[inline]
     fn serialize_as<'a>(&self, value: &'a T) -> SerializeField<'a, T> {
@@ -141,7 +158,17 @@ pub trait NoCodec<T> {
         names: &[&'static str],
     ) -> Result<Option<T>>;
     /// Never runs.
-    fn shape(&self) -> TypeShape;
+    ///
+    /// # Errors
+    ///
+    /// Never runs.
+    fn read_field_or_was<O>(
+        &self,
+        input: &mut FieldReader<'_>,
+        names: &[&'static str],
+        key: &str,
+        convert: fn(O) -> T,
+    ) -> Result<Option<T>>;
     /// Never runs.
     fn serialize_as<'a>(&self, value: &'a T) -> Unserializable<'a, T>;
     /// Never runs.
@@ -158,7 +185,13 @@ impl<T> NoCodec<T> for &FieldCodec<T> {
     fn read_field_any(&self, _: &mut FieldReader<'_>, _: &[&'static str]) -> Result<Option<T>> {
         unreachable!("rejected at compile time")
     }
-    fn shape(&self) -> TypeShape {
+    fn read_field_or_was<O>(
+        &self,
+        _: &mut FieldReader<'_>,
+        _: &[&'static str],
+        _: &str,
+        _: fn(O) -> T,
+    ) -> Result<Option<T>> {
         unreachable!("rejected at compile time")
     }
     fn serialize_as<'a>(&self, _: &'a T) -> Unserializable<'a, T> {

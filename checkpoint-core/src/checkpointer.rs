@@ -8,7 +8,7 @@ use std::time::SystemTime;
 
 use crate::snapshot::{Meta, Snapshot};
 use crate::store::{DirStore, Store, StoreError};
-use crate::{format, Checkpoint, Error, FieldWriter, Result};
+use crate::{format, Checkpoint, Error, Result};
 
 const KEY_SUFFIX: &str = ".ckpt";
 
@@ -175,9 +175,7 @@ impl Checkpointer {
         let seq = self.next_seq.fetch_add(1, Ordering::SeqCst);
         let time = SystemTime::now();
         let mut bytes = Vec::with_capacity(self.size_hint.load(Ordering::Relaxed));
-        let body_start = format::begin_typed::<T>(&mut bytes, seq, time);
-        state.write_fields(&mut FieldWriter::new(&mut bytes, T::SCHEMA.name))?;
-        format::finish(&mut bytes, body_start);
+        format::encode(state, &mut bytes, seq, time)?;
         self.size_hint.store(bytes.len(), Ordering::Relaxed);
         let key = key_of(seq);
         Ok(Snapshot {

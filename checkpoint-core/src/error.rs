@@ -243,6 +243,43 @@ pub enum Error {
         variant: String,
     },
 
+    /// A change inside a field's type that restore cannot resolve by name:
+    /// a nested field added without a default, a variant the data holds
+    /// that the enum no longer has, a value its type refuses.
+    #[error("checkpoint #{seq} ({location}): `{path}`: {change}; {fix}")]
+    NestedChange {
+        /// The checkpoint's sequence number.
+        seq: u64,
+        /// Where it lives.
+        location: String,
+        /// Where the change is, starting with the type and the stored
+        /// field: `Board.tasks[].status`.
+        path: String,
+        /// What changed.
+        change: String,
+        /// What to do about it.
+        fix: &'static str,
+    },
+
+    /// A value whose bytes its own type could not read back; nothing was
+    /// saved.
+    #[error(
+        "field `{field}` of `{type_name}` cannot be checkpointed: `{path}`: {reason}; {fix}; \
+         nothing was saved"
+    )]
+    Unrestorable {
+        /// The type.
+        type_name: String,
+        /// The stored field.
+        field: String,
+        /// Where the problem is: `Board.msgs[].reply_to`.
+        path: String,
+        /// What is wrong.
+        reason: String,
+        /// What to do about it.
+        fix: &'static str,
+    },
+
     /// The restored state failed its [`Checkpoint::check`](crate::Checkpoint::check).
     #[error(
         "checkpoint #{seq} ({location}) of `{type_name}` restored, but its check failed: \

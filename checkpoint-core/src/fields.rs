@@ -8,22 +8,49 @@
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use crate::deep::record::{RecordError, RecordErrorKind, Recorder};
+use crate::deep::resolve::{self, Ctx, ResolveError, ResolveKind};
+use crate::deep::{DeepSchema, NodeId};
+use crate::schema::{Schema, Shape};
 use crate::{Error, Result};
 
 /// Writes the serialized fields of one value, one frame each.
 ///
 /// Generated code calls [`FieldWriter::field`] once per serialized field, in
-/// declaration order (after [`FieldWriter::variant`] for an enum).
+/// declaration order (after [`FieldWriter::variant`] for an enum). A writer
+/// made by a [`Checkpointer`](crate::Checkpointer) also records the writer's
+/// schema of every field, down to the leaves.
 #[derive(Debug)]
 pub struct FieldWriter<'a> {
     buf: &'a mut Vec<u8>,
     type_name: &'static str,
+    schema: Option<&'a mut DeepSchema>,
+    variant: Option<&'static str>,
 }
 
 impl<'a> FieldWriter<'a> {
     /// A writer appending frames of a value of `type_name` to `buf`.
     pub fn new(buf: &'a mut Vec<u8>, type_name: &'static str) -> Self {
-        FieldWriter { buf, type_name }
+        FieldWriter {
+            buf,
+            type_name,
+            schema: None,
+            variant: None,
+        }
+    }
+
+    /// A writer that also records what it writes into `schema`.
+    pub(crate) fn recording(
+        buf: &'a mut Vec<u8>,
+        type_name: &'static str,
+        schema: &'a mut DeepSchema,
+    ) -> Self {
+        FieldWriter {
+            buf,
+            type_name,
+            schema: Some(schema),
+            variant: None,
+        }
     }
 
     /// Writes the variant of an enum; comes before the variant's fields.
@@ -35,6 +62,7 @@ impl<'a> FieldWriter<'a> {
         let len_at = self.frame_head(name);
         self.buf.extend_from_slice(name.as_bytes());
         self.patch_len(len_at);
+        self.variant = Some(name);
         Ok(())
     }
 
@@ -44,19 +72,187 @@ impl<'a> FieldWriter<'a> {
     ///
     /// [`Error::FieldEncode`] when the field's `Serialize` implementation
     /// fails; the output then holds no part of the field.
+    /// [`Error::Unrestorable`] when its values write different things at
+    /// one place (a field skipped for some values).
     pub fn field<T: Serialize + ?Sized>(&mut self, name: &'static str, value: &T) -> Result<()> {
+        self.write(name, value).map(drop)
+    }
+
+    /// [`field`](Self::field), and when the field's recorded schema grew,
+    /// reads the new bytes back as `T` first: a value its own type cannot
+    /// read back is refused before anything is saved.
+    ///
+    /// # Errors
+    ///
+    /// As [`field`](Self::field), and [`Error::Unrestorable`] when the bytes
+    /// do not read back as the same value.
+    #[doc(hidden)]
+    pub fn field_checked<T: Serialize + DeserializeOwned>(
+        &mut self,
+        name: &'static str,
+        value: &T,
+    ) -> Result<()> {
+        let Some((start, at, grew)) = self.write(name, value)? else {
+            return Ok(());
+        };
+        if !grew {
+            return Ok(());
+        }
+        let outcome = self.read_back::<T>(name, start, at);
+        if outcome.is_err() {
+            // The frame's head: name length, name, value length.
+            self.buf.truncate(start - 12 - name.len());
+        }
+        outcome
+    }
+
+    /// Writes a frame; with a schema, returns where the value starts, its
+    /// node, and whether the schema grew.
+    fn write<T: Serialize + ?Sized>(
+        &mut self,
+        name: &'static str,
+        value: &T,
+    ) -> Result<Option<(usize, NodeId, bool)>> {
         let start = self.buf.len();
         let len_at = self.frame_head(name);
-        if let Err(e) = postcard::serialize_with_flavor(value, VecTail(self.buf)) {
-            self.buf.truncate(start);
-            return Err(Error::FieldEncode {
-                type_name: self.type_name.to_owned(),
-                field: name.to_owned(),
-                reason: e.to_string(),
-            });
+        let outcome = match self.schema.as_deref_mut() {
+            None => postcard::serialize_with_flavor(value, VecTail(self.buf))
+                .map(|()| None)
+                .map_err(|e| self.encode_error(name, e.to_string())),
+            Some(schema) => {
+                let at = schema.root_for(self.variant, name);
+                let before = schema.generation();
+                let mut out = postcard::Serializer {
+                    output: VecTail(self.buf),
+                };
+                let recorded = value.serialize(Recorder {
+                    out: &mut out,
+                    schema,
+                    at,
+                });
+                let grew = schema.generation() != before;
+                recorded
+                    .map(|()| Some((len_at + 8, at, grew)))
+                    .map_err(|e| self.record_error(name, e))
+            }
+        };
+        match outcome {
+            Ok(found) => {
+                self.patch_len(len_at);
+                Ok(found)
+            }
+            Err(e) => {
+                self.buf.truncate(start);
+                Err(e)
+            }
         }
-        self.patch_len(len_at);
-        Ok(())
+    }
+
+    fn read_back<T: Serialize + DeserializeOwned>(
+        &self,
+        name: &str,
+        value_start: usize,
+        at: NodeId,
+    ) -> Result<()> {
+        let Some(schema) = self.schema.as_deref() else {
+            return Ok(());
+        };
+        let bytes = &self.buf[value_start..];
+        let cx = Ctx::new(schema);
+        let again: T = match resolve::from_bytes(bytes, &cx, at) {
+            Ok(v) => v,
+            Err(e) => return Err(self.unreadable(name, &e)),
+        };
+        let mut encoded = Vec::with_capacity(bytes.len());
+        let same = postcard::serialize_with_flavor(&again, VecTail(&mut encoded)).is_ok()
+            && encoded == bytes;
+        if same {
+            return Ok(());
+        }
+        Err(Error::Unrestorable {
+            type_name: self.type_name.to_owned(),
+            path: self.path(name, ""),
+            field: name.to_owned(),
+            reason: "it reads back as a different value".into(),
+            fix: "make its `Serialize` and `Deserialize` agree: every field written is read, \
+                  every field read is written",
+        })
+    }
+
+    fn path(&self, field: &str, inner: &str) -> String {
+        match self.variant {
+            Some(v) => format!("{}::{v}.{field}{inner}", self.type_name),
+            None => format!("{}.{field}{inner}", self.type_name),
+        }
+    }
+
+    fn encode_error(&self, field: &str, reason: String) -> Error {
+        Error::FieldEncode {
+            type_name: self.type_name.to_owned(),
+            field: field.to_owned(),
+            reason,
+        }
+    }
+
+    fn record_error(&self, field: &str, e: RecordError) -> Error {
+        let e = e.into_inner();
+        let inner = e.path.to_string();
+        match e.kind {
+            RecordErrorKind::Encode(reason) => self.encode_error(field, reason),
+            RecordErrorKind::Skipped { field: skipped, ty } => Error::Unrestorable {
+                type_name: self.type_name.to_owned(),
+                field: field.to_owned(),
+                path: self.path(field, &format!("{inner}.{skipped}")),
+                reason: format!(
+                    "`{ty}` skips field `{skipped}` when writing (`skip_serializing_if`), so the \
+                     checkpoint would not hold it"
+                ),
+                fix: "remove `skip_serializing_if` from it: a checkpoint writes every field its \
+                      type reads",
+            },
+            RecordErrorKind::Conflict { before, now } => {
+                let fields = before.starts_with("struct ") && now.starts_with("struct ");
+                Error::Unrestorable {
+                    type_name: self.type_name.to_owned(),
+                    field: field.to_owned(),
+                    path: self.path(field, &inner),
+                    reason: format!("values here are written as `{before}` and as `{now}`"),
+                    fix: if fields {
+                        "make its `Serialize` write the same fields for every value"
+                    } else {
+                        "a value that is written as different types needs a self-describing \
+                         format: store it as a `String` (e.g. `serde_json::to_string`) or mark \
+                         the field `#[derived(from = ...)]`"
+                    },
+                }
+            }
+        }
+    }
+
+    fn unreadable(&self, field: &str, e: &ResolveError) -> Error {
+        let path = self.path(field, &e.path.to_string());
+        let (reason, fix) = match &e.kind {
+            ResolveKind::MissingField { field: missing, ty } => (
+                format!(
+                    "`{}` does not write field `{missing}` that it reads (`skip_serializing`, or \
+                     a hand-written `Serialize`)",
+                    ty.as_deref().unwrap_or("its type")
+                ),
+                "make its `Serialize` write every field its `Deserialize` reads",
+            ),
+            ResolveKind::SelfDescribing => (e.change(), e.fix()),
+            _ => (
+                format!("it does not read back: {}", e.change()),
+                "make its `Serialize` and `Deserialize` agree",
+            ),
+        };
+        Error::Unrestorable {
+            type_name: self.type_name.to_owned(),
+            field: field.to_owned(),
+            path,
+            reason,
+            fix,
+        }
     }
 
     /// Writes the frame's name and a placeholder length; returns where the
@@ -100,16 +296,32 @@ impl postcard::ser_flavors::Flavor for VecTail<'_> {
     }
 }
 
+/// How a field declared `#[checkpoint(was = ...)]` is stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stored {
+    /// As its current type.
+    Current,
+    /// As its former type.
+    Was,
+    /// The type names do not tell: try the current type, then the former.
+    Either,
+}
+
 /// Reads the serialized fields of one value.
 #[derive(Debug)]
 pub struct FieldReader<'de> {
     frames: Vec<(&'de str, &'de [u8])>,
-    /// Fields (`field`, or `Variant::field`) the checkpoint stores as their
-    /// `#[checkpoint(was = ...)]` type.
-    stored_as_was: Vec<String>,
+    /// How fields (`field`, or `Variant::field`) with a former type are
+    /// stored.
+    stored: Vec<(String, Stored)>,
     type_name: &'static str,
     seq: u64,
     location: String,
+    /// The writer's schema, when the checkpoint records one.
+    deep: Option<Ctx<'de>>,
+    /// The type's schema, for naming field types in errors.
+    current: Option<&'static Schema>,
+    variant: Option<String>,
 }
 
 impl<'de> FieldReader<'de> {
@@ -148,23 +360,73 @@ impl<'de> FieldReader<'de> {
         }
         Ok(FieldReader {
             frames,
-            stored_as_was: Vec::new(),
+            stored: Vec::new(),
             type_name,
             seq,
             location,
+            deep: None,
+            current: None,
+            variant: None,
         })
     }
 
-    /// Declares the fields the checkpoint stores as their former type.
-    pub(crate) fn set_stored_as_was(&mut self, fields: Vec<String>) {
-        self.stored_as_was = fields;
+    /// Reads fields through the writer's schema `deep`, as `current`.
+    pub(crate) fn resolving(&mut self, deep: &'de DeepSchema, current: &'static Schema) {
+        self.deep = Some(Ctx::new(deep));
+        self.current = Some(current);
+    }
+
+    /// Declares how fields with a former type are stored.
+    pub(crate) fn set_stored(&mut self, stored: Vec<(String, Stored)>) {
+        self.stored = stored;
+    }
+
+    fn stored(&self, key: &str) -> Stored {
+        self.stored
+            .iter()
+            .find(|(k, _)| k == key)
+            .map_or(Stored::Current, |(_, s)| *s)
     }
 
     /// Whether the checkpoint stores `field` (`Variant::field` in an enum)
     /// as the type its `#[checkpoint(was = ...)]` names, so it must be read
     /// as that type and converted.
     pub fn stored_as_was(&self, field: &str) -> bool {
-        self.stored_as_was.iter().any(|f| f == field)
+        self.stored(field) == Stored::Was
+    }
+
+    /// Reads a field declared `#[checkpoint(was = O, convert = ...)]` by the
+    /// first of `names` the checkpoint has: as `T`, or as `O` converted,
+    /// whichever it was stored as; `None` when it has none. `key` is the
+    /// field's name (`Variant::field` in an enum).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::FieldDecode`] (or a schema error) when its bytes read as
+    /// neither; the error is the one for `T`.
+    #[doc(hidden)]
+    pub fn field_or_was<T: DeserializeOwned, O: DeserializeOwned>(
+        &mut self,
+        names: &[&'static str],
+        key: &str,
+        convert: fn(O) -> T,
+    ) -> Result<Option<T>> {
+        match self.stored(key) {
+            Stored::Current => self.field_any(names),
+            Stored::Was => Ok(self.field_any::<O>(names)?.map(convert)),
+            Stored::Either => {
+                let Some((name, bytes)) = self.take(names) else {
+                    return Ok(None);
+                };
+                match self.decode::<T>(name, bytes) {
+                    Ok(v) => Ok(Some(v)),
+                    Err(e) => self
+                        .decode::<O>(name, bytes)
+                        .map(|o| Some(convert(o)))
+                        .map_err(|_| e),
+                }
+            }
+        }
     }
 
     /// Reads one serialized field by the first of `names` (its name, then
@@ -174,12 +436,10 @@ impl<'de> FieldReader<'de> {
     ///
     /// [`Error::FieldDecode`] when its bytes do not decode as `T`.
     pub fn field_any<T: DeserializeOwned>(&mut self, names: &[&'static str]) -> Result<Option<T>> {
-        for name in names {
-            if let Some(value) = self.field_opt(name)? {
-                return Ok(Some(value));
-            }
+        match self.take(names) {
+            Some((name, bytes)) => self.decode(name, bytes).map(Some),
+            None => Ok(None),
         }
-        Ok(None)
     }
 
     /// The error for a field the checkpoint lacks.
@@ -197,7 +457,9 @@ impl<'de> FieldReader<'de> {
             return Err(self.missing("<variant>"));
         }
         let (_, bytes) = self.frames.remove(0);
-        Ok(String::from_utf8_lossy(bytes).into_owned())
+        let name = String::from_utf8_lossy(bytes).into_owned();
+        self.variant = Some(name.clone());
+        Ok(name)
     }
 
     /// The error for a variant this type does not have.
@@ -226,25 +488,102 @@ impl<'de> FieldReader<'de> {
     ///
     /// [`Error::FieldDecode`] when its bytes do not decode as `T`.
     pub fn field_opt<T: DeserializeOwned>(&mut self, name: &'static str) -> Result<Option<T>> {
-        let Some(at) = self.frames.iter().position(|(n, _)| *n == name) else {
-            return Ok(None);
-        };
-        let (_, bytes) = self.frames.swap_remove(at);
-        let decode_error = |reason: String| Error::FieldDecode {
+        self.field_any(&[name])
+    }
+
+    /// Removes the frame of the first of `names` the checkpoint has.
+    fn take(&mut self, names: &[&'static str]) -> Option<(&'static str, &'de [u8])> {
+        names.iter().find_map(|name| {
+            let at = self.frames.iter().position(|(n, _)| n == name)?;
+            let (_, bytes) = self.frames.swap_remove(at);
+            Some((*name, bytes))
+        })
+    }
+
+    fn decode<T: DeserializeOwned>(&self, name: &str, bytes: &'de [u8]) -> Result<T> {
+        if let Some(cx) = &self.deep {
+            let root = match &self.variant {
+                None => cx.schema.root(name),
+                Some(v) => cx.schema.root(&format!("{v}::{name}")),
+            };
+            if let Some(at) = root {
+                return resolve::from_bytes(bytes, cx, at).map_err(|e| self.resolve_error(name, e));
+            }
+        }
+        match postcard::take_from_bytes(bytes) {
+            Ok((value, [])) => Ok(value),
+            Ok((_, rest)) => Err(self.decode_error(
+                name,
+                format!("{} bytes are left over after the value", rest.len()),
+            )),
+            Err(e) => Err(self.decode_error(name, e.to_string())),
+        }
+    }
+
+    fn decode_error(&self, field: &str, reason: String) -> Error {
+        Error::FieldDecode {
             seq: self.seq,
             location: self.location.clone(),
             type_name: self.type_name.to_owned(),
-            field: name.to_owned(),
+            field: field.to_owned(),
             reason,
-        };
-        match postcard::take_from_bytes(bytes) {
-            Ok((value, [])) => Ok(Some(value)),
-            Ok((_, rest)) => Err(decode_error(format!(
-                "{} bytes are left over after the value",
-                rest.len()
-            ))),
-            Err(e) => Err(decode_error(e.to_string())),
         }
+    }
+
+    fn resolve_error(&self, field: &str, e: ResolveError) -> Error {
+        let key = match &self.variant {
+            None => field.to_owned(),
+            Some(v) => format!("{v}::{field}"),
+        };
+        let inner = e.path.to_string();
+        let path = match &self.variant {
+            None => format!("{}.{field}{inner}", self.type_name),
+            Some(v) => format!("{}::{v}.{field}{inner}", self.type_name),
+        };
+        if e.is_type_change() {
+            if let (true, Some(expected)) = (inner.is_empty(), self.current_type(&key)) {
+                let ResolveKind::TypeChanged { from, .. } = &e.kind else {
+                    unreachable!("a type change")
+                };
+                return Error::FieldTypeChanged {
+                    seq: self.seq,
+                    location: self.location.clone(),
+                    type_name: self.type_name.to_owned(),
+                    field: key,
+                    expected,
+                    found: from.clone(),
+                };
+            }
+            return Error::NestedTypeChanged {
+                seq: self.seq,
+                location: self.location.clone(),
+                type_name: self.type_name.to_owned(),
+                field: key,
+                change: format!("`{path}`: {}", e.change()),
+            };
+        }
+        Error::NestedChange {
+            seq: self.seq,
+            location: self.location.clone(),
+            path,
+            change: e.change(),
+            fix: e.fix(),
+        }
+    }
+
+    /// The current type of field `key` as written in the source.
+    fn current_type(&self, key: &str) -> Option<&'static str> {
+        let schema = self.current?;
+        let (variant, field) = match key.split_once("::") {
+            Some((v, f)) => (Some(v), f),
+            None => (None, key),
+        };
+        let fields = match (schema.shape, variant) {
+            (Shape::Struct(fs) | Shape::Tuple(fs), None) => fs,
+            (Shape::Enum(vs), Some(v)) => vs.iter().find(|x| x.name == v)?.shape.fields(),
+            _ => return None,
+        };
+        fields.iter().find(|f| f.name == field).map(|f| f.ty)
     }
 
     fn missing(&self, field: &str) -> Error {

@@ -3,7 +3,7 @@
 //! ```text
 //! prefix  magic[8] version:u16 flags:u16 header_len:u32 body_len:u64 seq:u64   (32 bytes)
 //! header  time_secs:u64 time_nanos:u32 type_name:str schema:postcard           (header_len)
-//!         field_shapes:postcard (version 2 only)
+//!         deep schema:postcard (version 3) | field_shapes:postcard (version 2)
 //!         header_crc:u32   CRC-32C of prefix + header
 //! body    field frames                                                         (body_len)
 //!         crc:u32          CRC-32C of everything before it
@@ -19,15 +19,16 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
+use crate::deep::{from_field_shapes, DeepSchema};
 use crate::fields::{split_u32, split_u64};
 use crate::schema::{FieldSchema, Schema, Shape};
 use crate::shape::{decode_field_shapes, FieldShapes};
-use crate::{Checkpoint, Error, Result, TypeShape};
+use crate::{Checkpoint, Error, FieldWriter, Result, TypeShape};
 
 /// The first eight bytes of every checkpoint.
 pub const MAGIC: [u8; 8] = *b"\x89CKPT\r\n\x1a";
 /// The format version this release writes and the newest it reads.
-pub const VERSION: u16 = 2;
+pub const VERSION: u16 = 3;
 /// The oldest format version this release reads.
 pub const OLDEST_VERSION: u16 = 1;
 /// Length of the fixed prefix.
@@ -145,9 +146,13 @@ pub struct Header {
     /// The schema it was written with.
     pub schema: SchemaRecord,
     /// The deep shape of each serialized field's type, by field name
-    /// (`Variant::field` in an enum); empty in version 1 and for types that
-    /// record none.
+    /// (`Variant::field` in an enum), as version 2 stored it; empty in
+    /// other versions.
     pub field_shapes: Vec<(String, TypeShape)>,
+    /// The writer's schema of each stored field, down to the leaves: as
+    /// recorded (version 3) or read from the field shapes (version 2);
+    /// empty in version 1.
+    pub deep: DeepSchema,
     /// Length of the header section.
     pub header_len: u32,
     /// Length of the body.
@@ -170,49 +175,117 @@ fn total_len(header_len: u32, body_len: u64) -> Option<u64> {
 }
 
 /// Writes the prefix and header of a checkpoint of `schema` into `out`
-/// (which must be empty), without field shapes; returns where the body
-/// starts. Finish with [`finish`] once the body is appended.
+/// (which must be empty), with an empty writer's schema; returns where the
+/// body starts. Finish with [`finish`] once the body is appended.
 pub fn begin(out: &mut Vec<u8>, seq: u64, time: SystemTime, schema: &Schema) -> usize {
-    begin_with(out, seq, time, &schema_tail(schema, &[]))
+    begin_with(out, seq, time, &schema_tail(schema, &DeepSchema::default()))
 }
 
-/// Encoded header tails, by Rust type name.
-type TailCache = HashMap<&'static str, Arc<[u8]>>;
+/// What a process has recorded of one type's values.
+struct Recording {
+    /// Grows as values take new paths.
+    schema: DeepSchema,
+    /// The schema as of the last successful encode, to return to when one
+    /// fails halfway.
+    good: DeepSchema,
+    /// The header after the time, for `good`.
+    tail: Arc<[u8]>,
+    /// An encode is under way (or panicked): `schema` may be half-grown.
+    busy: bool,
+}
 
-/// [`begin`] for a checkpoint of `T`, recording its field shapes. The
-/// header's schema part is encoded once per type and reused.
-pub fn begin_typed<T: Checkpoint>(out: &mut Vec<u8>, seq: u64, time: SystemTime) -> usize {
-    static TAILS: OnceLock<Mutex<TailCache>> = OnceLock::new();
-    let tails = TAILS.get_or_init(Mutex::default);
-    let key = type_name::<T>();
-    let cached = tails
+/// Recordings, by Rust type name.
+type Recordings = HashMap<&'static str, Arc<Mutex<Recording>>>;
+
+/// Encodes `state` as checkpoint `seq` into `out` (which must be empty),
+/// recording the writer's schema of its fields. When the schema grows
+/// (the first value of the type in this process, or one taking a path no
+/// earlier one took), the new fields' bytes are read back first, so a value
+/// its type cannot restore is refused here.
+///
+/// # Errors
+///
+/// [`Error::FieldEncode`] and [`Error::Unrestorable`]; `out` is then
+/// unspecified.
+pub fn encode<T: Checkpoint>(
+    state: &T,
+    out: &mut Vec<u8>,
+    seq: u64,
+    time: SystemTime,
+) -> Result<()> {
+    static RECORDINGS: OnceLock<Mutex<Recordings>> = OnceLock::new();
+    let recording = RECORDINGS
+        .get_or_init(Mutex::default)
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
-        .get(key)
-        .cloned();
-    let tail = cached.unwrap_or_else(|| {
-        // Traced without the lock held: tracing runs user code.
-        let tail: Arc<[u8]> = schema_tail(&T::SCHEMA, &T::field_shapes()).into();
-        tails
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .entry(key)
-            .or_insert(tail)
-            .clone()
-    });
-    begin_with(out, seq, time, &tail)
+        .entry(type_name::<T>())
+        .or_insert_with(|| {
+            Arc::new(Mutex::new(Recording {
+                schema: DeepSchema::default(),
+                good: DeepSchema::default(),
+                tail: schema_tail(&T::SCHEMA, &DeepSchema::default()).into(),
+                busy: false,
+            }))
+        })
+        .clone();
+    let mut rec = recording.lock().unwrap_or_else(PoisonError::into_inner);
+    if rec.busy {
+        rec.schema = rec.good.clone();
+    }
+    rec.busy = true;
+    let mut start = begin_with(out, seq, time, &rec.tail);
+    let before = rec.schema.generation();
+    let written = state.write_fields(&mut FieldWriter::recording(
+        out,
+        T::SCHEMA.name,
+        &mut rec.schema,
+    ));
+    if let Err(e) = written {
+        rec.schema = rec.good.clone();
+        rec.busy = false;
+        return Err(e);
+    }
+    if rec.schema.generation() != before {
+        let tail = schema_tail(&T::SCHEMA, &rec.schema);
+        // The time before the tail takes 12 bytes of the header.
+        if tail.len() + 12 > MAX_HEADER_LEN as usize {
+            rec.schema = rec.good.clone();
+            rec.busy = false;
+            return Err(Error::Unrestorable {
+                type_name: T::SCHEMA.name.to_owned(),
+                field: String::new(),
+                path: T::SCHEMA.name.to_owned(),
+                reason: format!(
+                    "its recorded schema takes {} bytes, more than the {MAX_HEADER_LEN} a header holds",
+                    tail.len()
+                ),
+                fix: "hold very large fixed-size arrays or tuples in a `Vec`, whose elements share \
+                      one schema",
+            });
+        }
+        rec.good = rec.schema.clone();
+        rec.tail = tail.into();
+        let body = out.split_off(start);
+        out.clear();
+        start = begin_with(out, seq, time, &rec.tail);
+        out.extend_from_slice(&body);
+    }
+    rec.busy = false;
+    drop(rec);
+    finish(out, start);
+    Ok(())
 }
 
-/// The header after the time: type name, schema record, field shapes.
-fn schema_tail(schema: &Schema, shapes: &[(&'static str, TypeShape)]) -> Vec<u8> {
+/// The header after the time: type name, schema record, writer's schema.
+fn schema_tail(schema: &Schema, deep: &DeepSchema) -> Vec<u8> {
     let mut out = Vec::new();
     out.extend_from_slice(&(schema.name.len() as u32).to_le_bytes());
     out.extend_from_slice(schema.name.as_bytes());
     // Encoding owned values into a Vec cannot fail.
     let record = postcard::to_allocvec(&SchemaRecord::of(schema)).unwrap_or_default();
     out.extend_from_slice(&record);
-    let shapes = postcard::to_allocvec(shapes).unwrap_or_default();
-    out.extend_from_slice(&shapes);
+    let deep = postcard::to_allocvec(deep).unwrap_or_default();
+    out.extend_from_slice(&deep);
     out
 }
 
@@ -332,11 +405,21 @@ pub fn decode_header(bytes: &[u8], key_seq: u64, location: &str) -> Result<Heade
         .to_owned();
     let (schema, rest): (SchemaRecord, _) = postcard::take_from_bytes(&rest[name_len..])
         .map_err(|e| malformed(format!("its schema does not decode: {e}")))?;
-    let (field_shapes, rest) = if version >= 2 {
-        decode_field_shapes(rest)
-            .map_err(|e| malformed(format!("its field shapes do not decode: {e}")))?
-    } else {
-        (FieldShapes::new(), rest)
+    let (field_shapes, deep, rest) = match version {
+        1 => (FieldShapes::new(), DeepSchema::default(), rest),
+        2 => {
+            let (shapes, rest) = decode_field_shapes(rest)
+                .map_err(|e| malformed(format!("its field shapes do not decode: {e}")))?;
+            let deep = from_field_shapes(&shapes);
+            (shapes, deep, rest)
+        }
+        _ => {
+            let (deep, rest): (DeepSchema, _) = postcard::take_from_bytes(rest)
+                .map_err(|e| malformed(format!("its recorded schema does not decode: {e}")))?;
+            deep.validate()
+                .map_err(|e| malformed(format!("its recorded schema is invalid: {e}")))?;
+            (FieldShapes::new(), deep, rest)
+        }
     };
     if !rest.is_empty() {
         return Err(malformed("bytes follow its schema".into()));
@@ -348,6 +431,7 @@ pub fn decode_header(bytes: &[u8], key_seq: u64, location: &str) -> Result<Heade
         type_name,
         schema,
         field_shapes,
+        deep,
         header_len,
         body_len,
     })

@@ -474,34 +474,29 @@ pub fn diff_headers(older: &Header, newer: &Header) -> Vec<SchemaChange> {
                 .collect(),
         }
     };
-    let shape_of = |header: &Header, name: &str| {
-        header
-            .field_shapes
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, shape)| shape.clone())
-    };
     for (path, field) in fields(&newer.schema) {
-        let Some(new_shape) = shape_of(newer, &path) else {
+        let Some(new_root) = newer.deep.root(&path) else {
             continue;
         };
-        let old_shape = std::iter::once(&path)
+        let old_root = std::iter::once(&path)
             .chain(&field.aliases)
-            .find_map(|name| shape_of(older, name));
-        let Some(change) = old_shape.and_then(|old| old.diff(&new_shape)) else {
+            .find_map(|name| older.deep.root(name));
+        let Some(old_root) = old_root else {
             continue;
         };
         // A different type at the top is already said by its written name.
         let retyped = changes
             .iter()
             .any(|c| matches!(c, SchemaChange::FieldTypeChanged { path: p, .. } if *p == path));
-        if retyped && change.path().is_empty() {
-            continue;
+        for change in older.deep.diff(old_root, &newer.deep, new_root) {
+            if retyped && change.path().is_empty() {
+                continue;
+            }
+            changes.push(SchemaChange::NestedTypeChanged {
+                change: change.within(&path),
+                field: path.clone(),
+            });
         }
-        changes.push(SchemaChange::NestedTypeChanged {
-            change: change.within(&path),
-            field: path,
-        });
     }
     changes
 }

@@ -8,6 +8,7 @@
 mod asynchronous;
 mod background;
 mod checkpointer;
+mod deep;
 mod error;
 mod fields;
 #[doc(hidden)]
@@ -26,6 +27,7 @@ pub mod testing;
 pub use asynchronous::AsyncCheckpointer;
 pub use background::Background;
 pub use checkpointer::Checkpointer;
+pub use deep::{Content, DeepSchema, Leaf, Name, NodeId, SchemaNode, Variant};
 pub use error::Error;
 pub use fields::{FieldReader, FieldWriter};
 pub use schema::{FieldSchema, Schema, Shape, VariantSchema};
@@ -71,20 +73,6 @@ pub trait Checkpoint: Sized {
     /// A message saying why the restored state is not acceptable.
     fn check(&self) -> core::result::Result<(), String> {
         Ok(())
-    }
-
-    /// The deep shape of each serialized field's type, by field name
-    /// (`Variant::field` in an enum), stored in every checkpoint so a change
-    /// inside a nested type is caught on restore. The default stores none,
-    /// and restores then compare type names only.
-    fn field_shapes() -> Vec<(&'static str, TypeShape)> {
-        Vec::new()
-    }
-
-    /// The deep shape of the former type of each field declared
-    /// `#[checkpoint(was = OldType, convert = ...)]`, by field name.
-    fn old_field_shapes() -> Vec<(&'static str, TypeShape)> {
-        Vec::new()
     }
 }
 

@@ -4,12 +4,13 @@
 use std::sync::Arc;
 
 use crate::checkpointer::key_of;
-use crate::fields::FieldReader;
+use crate::deep::{DeepSchema, SchemaNode};
+use crate::fields::{FieldReader, Stored};
 use crate::format::{self, FieldRecord, Header, SchemaRecord, ShapeRecord};
 use crate::schema::{FieldSchema, Schema, Shape};
 use crate::snapshot::{Meta, Restored, Skipped};
 use crate::store::StoreError;
-use crate::{Checkpoint, Checkpointer, Error, Result, TypeShape};
+use crate::{Checkpoint, Checkpointer, Error, Result};
 
 impl Checkpointer {
     /// Restores the newest checkpoint; `None` when the store holds none.
@@ -215,12 +216,14 @@ impl Checkpointer {
     }
 }
 
-/// Checks the schema and deep field shapes a checkpoint was written with
-/// against `T`'s, then decodes its body as a `T`.
+/// Checks the schema a checkpoint was written with against `T`'s, then
+/// decodes its body as a `T`, resolving the writer's schema of each field
+/// (where the checkpoint records one) against `T`'s types by name.
 ///
 /// # Errors
 ///
-/// Any schema error, [`Error::NestedTypeChanged`], or a decoding error.
+/// Any schema error, [`Error::NestedTypeChanged`], [`Error::NestedChange`],
+/// or a decoding error.
 pub(crate) fn read_state<T: Checkpoint>(
     header: &Header,
     body: &[u8],
@@ -228,50 +231,40 @@ pub(crate) fn read_state<T: Checkpoint>(
     location: &str,
     context: &T::Context,
 ) -> Result<T> {
-    let shapes = Shapes {
-        stored: &header.field_shapes,
-        current: T::field_shapes(),
-        old: T::old_field_shapes(),
-    };
-    let stored_as_was = compare(&header.schema, &T::SCHEMA, Some(&shapes), seq, location)?;
+    let stored = compare(
+        &header.schema,
+        &T::SCHEMA,
+        Some(&header.deep),
+        seq,
+        location,
+    )?;
     let mut reader = FieldReader::parse(body, T::SCHEMA.name, seq, location.to_owned())?;
-    reader.set_stored_as_was(stored_as_was);
+    if !header.deep.roots().is_empty() {
+        reader.resolving(&header.deep, &T::SCHEMA);
+    }
+    reader.set_stored(stored);
     T::read_fields(&mut reader, context)
 }
 
-/// Field shapes: stored in the checkpoint, of the current code, and of the
-/// former types named by `#[checkpoint(was = ...)]`.
-struct Shapes<'a> {
-    stored: &'a [(String, TypeShape)],
-    current: Vec<(&'static str, TypeShape)>,
-    old: Vec<(&'static str, TypeShape)>,
-}
-
-fn lookup<'s, K: AsRef<str>>(list: &'s [(K, TypeShape)], key: &str) -> Option<&'s TypeShape> {
-    list.iter()
-        .find(|(k, _)| k.as_ref() == key)
-        .map(|(_, shape)| shape)
-}
-
-/// [`check_schema`], with deep shapes when known; returns the fields stored
-/// as their former type.
+/// [`check_schema`], knowing the writer's deep schema when recorded;
+/// returns how the fields with a former type are stored.
 fn compare(
     stored: &SchemaRecord,
     current: &Schema,
-    shapes: Option<&Shapes>,
+    deep: Option<&DeepSchema>,
     seq: u64,
     location: &str,
-) -> Result<Vec<String>> {
+) -> Result<Vec<(String, Stored)>> {
     let cmp = Comparison {
         seq,
         location,
         type_name: current.name,
         removed: current.removed,
-        shapes,
-        stored_as_was: std::cell::RefCell::new(Vec::new()),
+        deep,
+        stored: std::cell::RefCell::new(Vec::new()),
     };
     cmp.shapes_of(stored, current)?;
-    Ok(cmp.stored_as_was.into_inner())
+    Ok(cmp.stored.into_inner())
 }
 
 impl Comparison<'_> {
@@ -316,8 +309,8 @@ struct Comparison<'a> {
     location: &'a str,
     type_name: &'static str,
     removed: &'static [&'static str],
-    shapes: Option<&'a Shapes<'a>>,
-    stored_as_was: std::cell::RefCell<Vec<String>>,
+    deep: Option<&'a DeepSchema>,
+    stored: std::cell::RefCell<Vec<(String, Stored)>>,
 }
 
 impl Comparison<'_> {
@@ -356,36 +349,33 @@ impl Comparison<'_> {
         }
         Ok(())
     }
-}
 
-impl Comparison<'_> {
-    /// Compares a stored field's type with the current one: by name, then
-    /// by deep shape. A field stored as its `was` type is recorded, and
-    /// compared with that type.
+    /// Decides how a stored field is read. With the writer's schema of the
+    /// field recorded, reading it resolves any type difference or names it;
+    /// without, the written type names must agree. A field with a former
+    /// type is read as that type when its stored type name says so, as the
+    /// current type when that name says so, and otherwise as whichever of
+    /// the two its bytes resolve to.
     fn field_type(&self, prefix: &str, stored: &FieldRecord, current: &FieldSchema) -> Result<()> {
         let key = format!("{prefix}{}", current.name);
-        let stored_shape = self
-            .shapes
-            .and_then(|s| lookup(s.stored, &format!("{prefix}{}", stored.name)));
-        let old_shape = self.shapes.and_then(|s| lookup(&s.old, &key));
-        let current_shape = self.shapes.and_then(|s| lookup(&s.current, &key));
-        let as_was = match current.was {
-            None => false,
-            Some(was) => {
-                let differs = |other: Option<&TypeShape>| matches!((stored_shape, other), (Some(s), Some(o)) if s.diff(o).is_some());
-                let matches = |other: Option<&TypeShape>| {
-                    matches!((stored_shape, other), (Some(s), Some(o))
-                        if !matches!(s, TypeShape::Opaque(_)) && s.diff(o).is_none())
-                };
-                let is_current = same_type(&stored.ty, current.ty) && !differs(current_shape);
-                !is_current && (same_type(&stored.ty, was) || matches(old_shape))
-            }
+        let recorded = self.deep.is_some_and(|deep| {
+            deep.root(&format!("{prefix}{}", stored.name))
+                .is_some_and(|id| !matches!(deep.node(id), SchemaNode::Opaque))
+        });
+        let is_current = same_type(&stored.ty, current.ty);
+        let how = match current.was {
+            None => Stored::Current,
+            Some(was) => match (is_current, same_type(&stored.ty, was)) {
+                (false, true) => Stored::Was,
+                (true, false) => Stored::Current,
+                _ if recorded => Stored::Either,
+                _ => Stored::Current,
+            },
         };
-        // A type spelled differently (`u64` now written as an alias `Id`)
-        // is the same type when both deep shapes are fully known and agree.
-        let same_shape = matches!((stored_shape, current_shape), (Some(s), Some(c))
-            if s.is_fully_traced() && c.is_fully_traced() && s.diff(c).is_none());
-        if !as_was && !same_shape && !same_type(&stored.ty, current.ty) {
+        if how != Stored::Current {
+            self.stored.borrow_mut().push((key.clone(), how));
+        }
+        if !recorded && !is_current && how == Stored::Current {
             return Err(Error::FieldTypeChanged {
                 seq: self.seq,
                 location: self.location.to_owned(),
@@ -394,25 +384,6 @@ impl Comparison<'_> {
                 expected: current.ty,
                 found: stored.ty.clone(),
             });
-        }
-        let now = if as_was {
-            self.stored_as_was.borrow_mut().push(key.clone());
-            old_shape
-        } else {
-            current_shape
-        };
-        if let (Some(stored_shape), Some(now)) = (stored_shape, now) {
-            if let Some(change) = stored_shape.diff(now) {
-                return Err(Error::NestedTypeChanged {
-                    seq: self.seq,
-                    location: self.location.to_owned(),
-                    type_name: self.type_name.to_owned(),
-                    field: key.clone(),
-                    change: change
-                        .within(&format!("{}.{key}", self.type_name))
-                        .to_string(),
-                });
-            }
         }
         Ok(())
     }

@@ -52,9 +52,8 @@ use std::any::type_name;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use crate::format::SchemaRecord;
-use crate::inspect;
-use crate::{Checkpoint, Checkpointer, DirStore, TypeShape};
+use crate::{format, inspect};
+use crate::{Checkpoint, Checkpointer, DirStore, MemStore};
 
 /// The environment variable that makes the assertions write a fixture of
 /// the current schema: `CHECKPOINT_BLESS=1`.
@@ -214,16 +213,24 @@ fn bless<T: Checkpoint>(
     dir: &Path,
     sample: impl FnOnce() -> Result<Option<T>, String>,
 ) -> Result<(), String> {
-    let current = SchemaRecord::of(&T::SCHEMA);
-    let shapes: Vec<(String, TypeShape)> = T::field_shapes()
-        .into_iter()
-        .map(|(name, shape)| (name.to_owned(), shape))
-        .collect();
+    // Nothing to save when no fixture restores: the check that follows
+    // reports why.
+    let Some(sample) = sample()? else {
+        return Ok(());
+    };
+    // The schema a checkpoint of the sample records, down to the leaves.
+    let snapshot = Checkpointer::new(MemStore::new())
+        .and_then(|c| c.capture(&sample))
+        .map_err(|e| e.to_string())?;
+    let (written, _) = format::decode(snapshot.bytes(), snapshot.seq(), "the sample")
+        .map_err(|e| e.to_string())?;
     if let Ok(files) = inspect::checkpoint_files(dir) {
         for (seq, path) in files {
             let found = inspect::inspect_file(&path, seq).map_err(|e| e.to_string())?;
             if found.header.is_some_and(|h| {
-                h.type_name == T::SCHEMA.name && h.schema == current && h.field_shapes == shapes
+                h.type_name == written.type_name
+                    && h.schema == written.schema
+                    && h.deep == written.deep
             }) {
                 return Ok(());
             }
@@ -233,11 +240,7 @@ fn bless<T: Checkpoint>(
     let checkpointer = Checkpointer::open(dir)
         .map_err(|e| e.to_string())?
         .keep_last(usize::MAX);
-    // Nothing to save when no fixture restores: the check that follows
-    // reports why.
-    if let Some(sample) = sample()? {
-        checkpointer.save(&sample).map_err(|e| e.to_string())?;
-    }
+    checkpointer.save(&sample).map_err(|e| e.to_string())?;
     Ok(())
 }
 

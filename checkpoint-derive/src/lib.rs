@@ -198,9 +198,8 @@ use proc_macro::TokenStream;
 ///
 /// `Checkpoint` with `type Context = ()` (or the declared context) and a
 /// `SCHEMA` listing every field (name, type as written with paths trimmed
-/// to their last segment, derived or not, aliases, default, former type),
-/// plus `field_shapes()`: each stored field's deep `TypeShape`, recorded in
-/// every checkpoint so a change inside a nested type is caught on restore. `Serialize` and `Deserialize` encode the serialized fields as a
+/// to their last segment, derived or not, aliases, default, former type).
+/// `Serialize` and `Deserialize` encode the serialized fields as a
 /// struct (or enum) of that name would, and rebuild the derived fields on
 /// deserialize, so Checkpoint types nest in each other and in std
 /// collections. Do not derive serde's traits beside it. Bounds are

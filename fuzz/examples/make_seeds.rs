@@ -7,8 +7,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use checkpoint::group::Group;
-use checkpoint::{Checkpoint, Checkpointer, MemStore, Store};
-use checkpoint_fuzz::{samples, Phase, State};
+use checkpoint::{Checkpointer, MemStore, Store};
+use checkpoint_fuzz::{samples, Phase};
 
 fn write(target: &str, name: &str, bytes: &[u8]) {
     let dir = Path::new("corpus").join(target);
@@ -75,10 +75,14 @@ fn main() {
             &[&[0xc0][..], &bytes].concat(),
         );
     }
-    // Field shapes as the header stores them.
-    let shapes = postcard::to_allocvec(&State::field_shapes()).unwrap();
-    write("shape_decode", "state", &shapes);
-    let shapes = postcard::to_allocvec(&Phase::field_shapes()).unwrap();
-    write("shape_decode", "phase", &shapes);
+    // Recorded schemas as the header stores them.
+    let recorded = |bytes: &[u8]| {
+        let (header, _) = checkpoint::format::decode(bytes, 1, "seed").unwrap();
+        postcard::to_allocvec(&header.deep).unwrap()
+    };
+    let ckpt = Checkpointer::new(MemStore::new()).unwrap();
+    write("shape_decode", "state", &recorded(ckpt.capture(&samples()[1]).unwrap().bytes()));
+    let ckpt = Checkpointer::new(MemStore::new()).unwrap();
+    write("shape_decode", "phase", &recorded(ckpt.capture(&Phase::Idle).unwrap().bytes()));
     println!("seeds written under fuzz/corpus/");
 }

@@ -1,6 +1,7 @@
-//! Stored deep field shapes (`TypeShape`s in a version 2 header) of
-//! arbitrary bytes, behind a valid header and body: decoded, compared with
-//! the current type's shapes on restore, and printed.
+//! A recorded writer's schema (the `DeepSchema` ending a version 3 header)
+//! of arbitrary bytes, behind a valid header and body: decoded, validated,
+//! printed, compared with itself, and resolved against the current type on
+//! restore.
 #![no_main]
 
 use std::time::UNIX_EPOCH;
@@ -13,9 +14,9 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|data: &[u8]| {
     let mut bytes = Vec::new();
     let start = begin(&mut bytes, 1, UNIX_EPOCH, &State::SCHEMA);
-    // `begin` ends with the encoding of no field shapes (one zero byte) and
-    // the header checksum's place: put the input there instead.
-    bytes.truncate(start - 5);
+    // `begin` ends with the encoding of an empty recorded schema (two zero
+    // bytes) and the header checksum's place: put the input there instead.
+    bytes.truncate(start - 6);
     bytes.extend_from_slice(data);
     let Ok(header_len) = u32::try_from(bytes.len() - checkpoint::format::PREFIX_LEN) else {
         return;
@@ -30,14 +31,12 @@ fuzz_target!(|data: &[u8]| {
     finish(&mut bytes, body_start);
 
     if let Ok(header) = decode_header(&bytes, 1, "fuzz") {
-        let current = State::field_shapes();
-        for (name, stored) in &header.field_shapes {
-            drop(stored.display_tree());
-            for (_, now) in &current {
-                if let Some(change) = stored.diff(now) {
-                    drop(change.within(name).to_string());
-                }
-                let _ = now.diff(stored);
+        let deep = &header.deep;
+        drop(deep.display_tree());
+        for (name, id) in deep.roots() {
+            drop(deep.field_tree(*id));
+            for change in deep.diff(*id, deep, *id) {
+                drop(change.within(name).to_string());
             }
         }
     }

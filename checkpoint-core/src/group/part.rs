@@ -22,7 +22,7 @@ use std::time::SystemTime;
 use serde::{Deserialize, Serialize};
 
 use super::{CommitRecord, Epoch};
-use crate::{format, Checkpoint, FieldWriter};
+use crate::{format, Checkpoint};
 
 const PART_MAGIC: &[u8; 8] = b"CKPTPRT1";
 const COMMIT_MAGIC: &[u8; 8] = b"CKPTCMT2";
@@ -42,9 +42,7 @@ pub(crate) fn encode_part<T: Checkpoint>(
     state: &T,
 ) -> Result<Vec<u8>, Box<crate::Error>> {
     let mut checkpoint = Vec::new();
-    let body_start = format::begin_typed::<T>(&mut checkpoint, owner.epoch, SystemTime::now());
-    state.write_fields(&mut FieldWriter::new(&mut checkpoint, T::SCHEMA.name))?;
-    format::finish(&mut checkpoint, body_start);
+    format::encode(state, &mut checkpoint, owner.epoch, SystemTime::now())?;
     let header = postcard::to_allocvec(owner).expect("strings and an integer encode");
     let mut out = Vec::with_capacity(8 + 4 + header.len() + 4 + checkpoint.len());
     out.extend_from_slice(PART_MAGIC);
@@ -197,6 +195,7 @@ fn unseal<'a>(bytes: &'a [u8], magic: &[u8; 8], what: &str) -> Result<(&'a [u8],
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::FieldWriter;
 
     struct Unit;
 

@@ -1,24 +1,15 @@
-//! A bound on how deep tracing may nest.
-//!
-//! serde-reflection ends the recursion of an enum by choosing its first
-//! variant; when that variant contains the enum itself (`enum Expr {
-//! Add(Box<Expr>, Box<Expr>), Num(i64) }`) tracing never ends and overflows
-//! the stack, which aborts the process. [`DepthLimited`] wraps the tracer's
-//! deserializer and every part of it that reaches a nested value (visitors,
-//! seq / map / enum / variant access, seeds), counts how deep the value
-//! being traced is, and fails with a serde error past [`MAX_DEPTH`], so the
-//! type becomes opaque instead.
+//! A bound on how deep decoding a version 2 header's field shapes may
+//! nest: they are a recursive serde type, and a crafted header must give an
+//! error, not a stack overflow. [`DepthLimited`] wraps the deserializer and
+//! every part of it that reaches a nested value (visitors, seq / map / enum
+//! / variant access, seeds), counts how deep the value is, and fails with a
+//! serde error past its limit.
 
 use std::fmt;
 
 use serde::de::{
     DeserializeSeed, Deserializer, EnumAccess, Error, MapAccess, SeqAccess, VariantAccess, Visitor,
 };
-
-/// How deep a traced type may nest: far beyond any type written by hand,
-/// yet, at 6 to 8 KiB of stack per level in debug builds, reached within
-/// about 1 MiB, well before a 2 MiB thread stack runs out.
-pub(super) const MAX_DEPTH: usize = 128;
 
 /// One part of a deserialization (deserializer, visitor, access or seed) and
 /// the nesting depth of the value it reads.
@@ -29,11 +20,6 @@ pub(super) struct DepthLimited<T> {
 }
 
 impl<T> DepthLimited<T> {
-    /// `inner` at the outermost level.
-    pub(super) fn new(inner: T) -> Self {
-        Self::with_max(inner, MAX_DEPTH)
-    }
-
     /// `inner` at the outermost level, failing past `max` levels.
     pub(super) fn with_max(inner: T, max: usize) -> Self {
         DepthLimited {

@@ -124,13 +124,11 @@ fn reads(case: &Case) -> Vec<TokenStream> {
                     let __convert: fn(#was) -> #ty = #convert;
                     __convert
                 });
-                let old = quote_spanned!(was.span()=> __input.field_any::<#was>(#names)?);
-                found = quote! {
-                    if __input.stored_as_was(#key) {
-                        #p::core::option::Option::map(#old, #convert)
-                    } else {
-                        #found
-                    }
+                // Read as the old type or the current one, whichever the
+                // checkpoint stores: the runtime decides, by the recorded
+                // writer's schema or by type name.
+                found = quote_spanned! {was.span()=>
+                    #codec.read_field_or_was::<#was>(__input, #names, #key, #convert)?
                 };
             }
             if defaulted {

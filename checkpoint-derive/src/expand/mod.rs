@@ -11,7 +11,7 @@
 //!   variant that takes the serialized fields and evaluates the `default`
 //!   and `#[derived]` expressions, shared by `read_fields` and `Deserialize`;
 //! - `schema`: the `SCHEMA` constant; `frames`: `write_fields` and
-//!   `read_fields`; `shapes`: `field_shapes` and `old_field_shapes`;
+//!   `read_fields`;
 //! - `serde`: a "shadow" type generic over its fields' types, holding only
 //!   the serialized fields, that serde's own derive encodes;
 //! - `bounds`: the where-clauses of the impls.
@@ -26,7 +26,6 @@ mod checks;
 mod frames;
 mod schema;
 mod serde;
-mod shapes;
 
 use proc_macro2::{Ident, TokenStream};
 use quote::{quote, quote_spanned};
@@ -65,7 +64,7 @@ struct Case<'c, 'a> {
 }
 
 impl Case<'_, '_> {
-    /// The name of a field as errors and shapes record it: `field` or
+    /// The name of a field as errors and schemas record it: `field` or
     /// `Variant::field`.
     fn key(&self, field: &Field) -> String {
         match &self.name {
@@ -119,7 +118,6 @@ pub(crate) fn expand(input: &Input) -> TokenStream {
     let use_codecs = use_codecs();
     let shadow = serde::shadow(input, &cases);
     let (ser_body, de_body) = serde::bodies(input, &cases);
-    let shapes = shapes::methods(&cases);
     let context = match &input.attrs.context {
         Some(ty) => quote!(#ty),
         None => quote!(()),
@@ -189,7 +187,6 @@ pub(crate) fn expand(input: &Input) -> TokenStream {
                     #read_body
                 }
 
-                #shapes
                 #check_fn
             }
 

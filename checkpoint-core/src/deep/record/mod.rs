@@ -1,0 +1,565 @@
+//! Recording the writer's schema while encoding: a `serde::Serializer`
+//! around postcard's that writes exactly postcard's bytes and records, per
+//! position, what was written there.
+//!
+//! One [`DeepSchema`] collects every value a process writes of one type, so
+//! it grows only when a value takes a path not taken before (a first
+//! element, a new variant); then its generation changes and the writer
+//! checks the new bytes once. Values that write different things at one
+//! position (a field skipped for some values, a `serde_json::Value` that is
+//! a string here and a number there) cannot be described and are refused.
+
+use serde::ser::{self, Serialize};
+
+use self::graph::{same, VariantKind};
+use super::{Content, DeepSchema, Leaf, Name, NodeId, Path, SchemaNode, Seg};
+
+mod graph;
+
+/// Why a value cannot be recorded, and where. One pointer wide, so that
+/// the results of the many small writes stay small.
+#[derive(Debug)]
+pub(crate) struct RecordError(Box<RecordFailure>);
+
+#[derive(Debug)]
+pub(crate) struct RecordFailure {
+    pub(crate) kind: RecordErrorKind,
+    pub(crate) path: Path,
+}
+
+impl std::ops::Deref for RecordError {
+    type Target = RecordFailure;
+    fn deref(&self) -> &RecordFailure {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for RecordError {
+    fn deref_mut(&mut self) -> &mut RecordFailure {
+        &mut self.0
+    }
+}
+
+#[derive(Debug)]
+pub(crate) enum RecordErrorKind {
+    /// Values at one position were written as different types.
+    Conflict { before: String, now: String },
+    /// A struct skipped a field for this value (`skip_serializing_if`).
+    Skipped { field: &'static str, ty: String },
+    /// The encoder or the value's `Serialize` failed.
+    Encode(String),
+}
+
+impl RecordError {
+    fn new(kind: RecordErrorKind) -> Self {
+        RecordError(Box::new(RecordFailure {
+            kind,
+            path: Path::default(),
+        }))
+    }
+
+    fn at(mut self, seg: Seg) -> Self {
+        self.path.push(seg);
+        self
+    }
+
+    pub(crate) fn into_inner(self) -> RecordFailure {
+        *self.0
+    }
+}
+
+impl std::fmt::Display for RecordError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.kind {
+            RecordErrorKind::Conflict { before, now } => {
+                write!(f, "written as `{before}` and as `{now}`")
+            }
+            RecordErrorKind::Skipped { field, ty } => {
+                write!(f, "`{ty}` skipped field `{field}` when writing")
+            }
+            RecordErrorKind::Encode(e) => f.write_str(e),
+        }
+    }
+}
+
+impl std::error::Error for RecordError {}
+
+impl ser::Error for RecordError {
+    fn custom<T: std::fmt::Display>(msg: T) -> Self {
+        RecordError::new(RecordErrorKind::Encode(msg.to_string()))
+    }
+}
+
+fn encode(e: postcard::Error) -> RecordError {
+    RecordError::new(RecordErrorKind::Encode(e.to_string()))
+}
+
+/// Encodes like postcard's serializer and records into a schema.
+pub(crate) struct Recorder<'a, F: postcard::ser_flavors::Flavor> {
+    pub(crate) out: &'a mut postcard::Serializer<F>,
+    pub(crate) schema: &'a mut DeepSchema,
+    pub(crate) at: NodeId,
+}
+
+macro_rules! leaf {
+    ($($method:ident($ty:ty) => $leaf:ident;)*) => {$(
+        #[inline]
+        fn $method(self, v: $ty) -> Result<(), RecordError> {
+            self.schema.leaf(self.at, Leaf::$leaf)?;
+            ser::Serializer::$method(&mut *self.out, v).map_err(encode)
+        }
+    )*};
+}
+
+impl<'a, F: postcard::ser_flavors::Flavor> ser::Serializer for Recorder<'a, F> {
+    type Ok = ();
+    type Error = RecordError;
+    type SerializeSeq = Compound<'a, F>;
+    type SerializeTuple = Compound<'a, F>;
+    type SerializeTupleStruct = Compound<'a, F>;
+    type SerializeTupleVariant = Compound<'a, F>;
+    type SerializeMap = Compound<'a, F>;
+    type SerializeStruct = Fields<'a, F>;
+    type SerializeStructVariant = Fields<'a, F>;
+
+    leaf! {
+        serialize_bool(bool) => Bool;
+        serialize_i8(i8) => I8;
+        serialize_i16(i16) => I16;
+        serialize_i32(i32) => I32;
+        serialize_i64(i64) => I64;
+        serialize_i128(i128) => I128;
+        serialize_u8(u8) => U8;
+        serialize_u16(u16) => U16;
+        serialize_u32(u32) => U32;
+        serialize_u64(u64) => U64;
+        serialize_u128(u128) => U128;
+        serialize_f32(f32) => F32;
+        serialize_f64(f64) => F64;
+        serialize_char(char) => Char;
+        serialize_str(&str) => Str;
+        serialize_bytes(&[u8]) => Bytes;
+    }
+
+    fn serialize_unit(self) -> Result<(), RecordError> {
+        self.schema.leaf(self.at, Leaf::Unit)
+    }
+
+    fn serialize_none(self) -> Result<(), RecordError> {
+        self.schema
+            .one_child(self.at, "Option", option_child, SchemaNode::Option)?;
+        ser::Serializer::serialize_u8(&mut *self.out, 0).map_err(encode)
+    }
+
+    fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<(), RecordError> {
+        let child = self
+            .schema
+            .one_child(self.at, "Option", option_child, SchemaNode::Option)?;
+        ser::Serializer::serialize_u8(&mut *self.out, 1).map_err(encode)?;
+        value.serialize(Recorder {
+            out: self.out,
+            schema: self.schema,
+            at: child,
+        })
+    }
+
+    fn serialize_unit_struct(self, name: &'static str) -> Result<(), RecordError> {
+        let id = self.schema.follow(self.at);
+        match self.schema.node(id) {
+            SchemaNode::UnitStruct(n) if same(n, name) => Ok(()),
+            SchemaNode::Unknown => {
+                self.schema
+                    .set(id, SchemaNode::UnitStruct(Name::Borrowed(name)));
+                Ok(())
+            }
+            _ => Err(self.schema.conflict(id, name)),
+        }
+    }
+
+    fn serialize_unit_variant(
+        self,
+        name: &'static str,
+        index: u32,
+        variant: &'static str,
+    ) -> Result<(), RecordError> {
+        self.schema
+            .variant(self.at, name, index, variant, VariantKind::Unit)?;
+        ser::Serializer::serialize_u32(&mut *self.out, index).map_err(encode)
+    }
+
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(
+        self,
+        name: &'static str,
+        value: &T,
+    ) -> Result<(), RecordError> {
+        let mut id = self.schema.follow(self.at);
+        if matches!(self.schema.node(id), SchemaNode::Unknown) {
+            id = self
+                .schema
+                .recursion(id, name, |k| matches!(k, SchemaNode::Newtype(..)));
+        }
+        let child = match self.schema.node(id) {
+            SchemaNode::Newtype(n, c) if same(n, name) => *c,
+            SchemaNode::Unknown => {
+                let c = self.schema.add(SchemaNode::Unknown, id);
+                self.schema
+                    .set(id, SchemaNode::Newtype(Name::Borrowed(name), c));
+                c
+            }
+            _ => return Err(self.schema.conflict(id, name)),
+        };
+        value.serialize(Recorder {
+            out: self.out,
+            schema: self.schema,
+            at: child,
+        })
+    }
+
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(
+        self,
+        name: &'static str,
+        index: u32,
+        variant: &'static str,
+        value: &T,
+    ) -> Result<(), RecordError> {
+        let Content::Newtype(child) =
+            self.schema
+                .variant(self.at, name, index, variant, VariantKind::Newtype)?
+        else {
+            unreachable!("checked by `variant`")
+        };
+        ser::Serializer::serialize_u32(&mut *self.out, index).map_err(encode)?;
+        value
+            .serialize(Recorder {
+                out: self.out,
+                schema: self.schema,
+                at: child,
+            })
+            .map_err(|e| e.at(Seg::Variant(variant.to_owned())))
+    }
+
+    fn serialize_seq(self, len: Option<usize>) -> Result<Compound<'a, F>, RecordError> {
+        let child = self
+            .schema
+            .one_child(self.at, "a sequence", seq_child, SchemaNode::Seq)?;
+        ser::Serializer::serialize_seq(&mut *self.out, len).map_err(encode)?;
+        Ok(Compound::new(self, Children::Same(child)))
+    }
+
+    fn serialize_tuple(self, len: usize) -> Result<Compound<'a, F>, RecordError> {
+        let id = self.schema.positions(self.at, None, len)?;
+        Ok(Compound::new(self, Children::Each(id)))
+    }
+
+    fn serialize_tuple_struct(
+        self,
+        name: &'static str,
+        len: usize,
+    ) -> Result<Compound<'a, F>, RecordError> {
+        let id = self.schema.positions(self.at, Some(name), len)?;
+        Ok(Compound::new(self, Children::Each(id)))
+    }
+
+    fn serialize_tuple_variant(
+        self,
+        name: &'static str,
+        index: u32,
+        variant: &'static str,
+        len: usize,
+    ) -> Result<Compound<'a, F>, RecordError> {
+        let Content::Tuple(t) =
+            self.schema
+                .variant(self.at, name, index, variant, VariantKind::Tuple(len))?
+        else {
+            unreachable!("checked by `variant`")
+        };
+        ser::Serializer::serialize_u32(&mut *self.out, index).map_err(encode)?;
+        Ok(Compound::new(self, Children::Each(t)))
+    }
+
+    fn serialize_map(self, len: Option<usize>) -> Result<Compound<'a, F>, RecordError> {
+        let id = self.schema.follow(self.at);
+        let (k, v) = match self.schema.node(id) {
+            SchemaNode::Map(k, v) => (*k, *v),
+            SchemaNode::Unknown => {
+                let k = self.schema.add(SchemaNode::Unknown, id);
+                let v = self.schema.add(SchemaNode::Unknown, id);
+                self.schema.set(id, SchemaNode::Map(k, v));
+                (k, v)
+            }
+            _ => return Err(self.schema.conflict(id, "a map")),
+        };
+        ser::Serializer::serialize_map(&mut *self.out, len).map_err(encode)?;
+        Ok(Compound::new(self, Children::Map(k, v)))
+    }
+
+    fn serialize_struct(
+        self,
+        name: &'static str,
+        _len: usize,
+    ) -> Result<Fields<'a, F>, RecordError> {
+        let id = self.schema.structure(self.at, name)?;
+        Ok(Fields {
+            out: self.out,
+            schema: self.schema,
+            id,
+            written: 0,
+            variant: None,
+        })
+    }
+
+    fn serialize_struct_variant(
+        self,
+        name: &'static str,
+        index: u32,
+        variant: &'static str,
+        _len: usize,
+    ) -> Result<Fields<'a, F>, RecordError> {
+        let Content::Struct(id) =
+            self.schema
+                .variant(self.at, name, index, variant, VariantKind::Struct)?
+        else {
+            unreachable!("checked by `variant`")
+        };
+        ser::Serializer::serialize_u32(&mut *self.out, index).map_err(encode)?;
+        Ok(Fields {
+            out: self.out,
+            schema: self.schema,
+            id,
+            written: 0,
+            variant: Some(variant),
+        })
+    }
+
+    fn is_human_readable(&self) -> bool {
+        false
+    }
+}
+
+fn option_child(node: &SchemaNode) -> Option<NodeId> {
+    match node {
+        SchemaNode::Option(c) => Some(*c),
+        _ => None,
+    }
+}
+
+fn seq_child(node: &SchemaNode) -> Option<NodeId> {
+    match node {
+        SchemaNode::Seq(c) => Some(*c),
+        _ => None,
+    }
+}
+
+enum Children {
+    /// Every element at one node.
+    Same(NodeId),
+    /// One node per position: those of the tuple node named.
+    Each(NodeId),
+    /// Keys and values.
+    Map(NodeId, NodeId),
+}
+
+/// Sequences, tuples and maps being recorded.
+pub(crate) struct Compound<'a, F: postcard::ser_flavors::Flavor> {
+    out: &'a mut postcard::Serializer<F>,
+    schema: &'a mut DeepSchema,
+    children: Children,
+    i: usize,
+}
+
+impl<'a, F: postcard::ser_flavors::Flavor> Compound<'a, F> {
+    fn new(r: Recorder<'a, F>, children: Children) -> Self {
+        Compound {
+            out: r.out,
+            schema: r.schema,
+            children,
+            i: 0,
+        }
+    }
+
+    #[inline]
+    fn element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), RecordError> {
+        let i = self.i;
+        self.i += 1;
+        let at = match &self.children {
+            Children::Same(c) => *c,
+            Children::Each(t) => match self.schema.node(*t) {
+                SchemaNode::Tuple(cs) | SchemaNode::TupleStruct(_, cs) if i < cs.len() => cs[i],
+                _ => return Err(ser::Error::custom("more tuple elements than its length")),
+            },
+            Children::Map(_, v) => *v,
+        };
+        let outcome = value.serialize(Recorder {
+            out: self.out,
+            schema: self.schema,
+            at,
+        });
+        outcome.map_err(|e| {
+            e.at(match self.children {
+                Children::Same(_) => Seg::Element,
+                Children::Each(_) => Seg::Index(i),
+                Children::Map(..) => Seg::Value,
+            })
+        })
+    }
+}
+
+impl<F: postcard::ser_flavors::Flavor> ser::SerializeSeq for Compound<'_, F> {
+    type Ok = ();
+    type Error = RecordError;
+    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), RecordError> {
+        self.element(value)
+    }
+    fn end(self) -> Result<(), RecordError> {
+        Ok(())
+    }
+}
+
+impl<F: postcard::ser_flavors::Flavor> ser::SerializeTuple for Compound<'_, F> {
+    type Ok = ();
+    type Error = RecordError;
+    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), RecordError> {
+        self.element(value)
+    }
+    fn end(self) -> Result<(), RecordError> {
+        Ok(())
+    }
+}
+
+impl<F: postcard::ser_flavors::Flavor> ser::SerializeTupleStruct for Compound<'_, F> {
+    type Ok = ();
+    type Error = RecordError;
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), RecordError> {
+        self.element(value)
+    }
+    fn end(self) -> Result<(), RecordError> {
+        Ok(())
+    }
+}
+
+impl<F: postcard::ser_flavors::Flavor> ser::SerializeTupleVariant for Compound<'_, F> {
+    type Ok = ();
+    type Error = RecordError;
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), RecordError> {
+        self.element(value)
+    }
+    fn end(self) -> Result<(), RecordError> {
+        Ok(())
+    }
+}
+
+impl<F: postcard::ser_flavors::Flavor> ser::SerializeMap for Compound<'_, F> {
+    type Ok = ();
+    type Error = RecordError;
+    fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<(), RecordError> {
+        let Children::Map(k, _) = self.children else {
+            unreachable!("a map recorder has map children")
+        };
+        key.serialize(Recorder {
+            out: self.out,
+            schema: self.schema,
+            at: k,
+        })
+        .map_err(|e| e.at(Seg::Key))
+    }
+    fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), RecordError> {
+        self.element(value)
+    }
+    fn end(self) -> Result<(), RecordError> {
+        Ok(())
+    }
+}
+
+/// A struct or struct variant being recorded.
+pub(crate) struct Fields<'a, F: postcard::ser_flavors::Flavor> {
+    out: &'a mut postcard::Serializer<F>,
+    schema: &'a mut DeepSchema,
+    id: NodeId,
+    written: u32,
+    variant: Option<&'static str>,
+}
+
+impl<F: postcard::ser_flavors::Flavor> Fields<'_, F> {
+    fn field<T: Serialize + ?Sized>(
+        &mut self,
+        key: &'static str,
+        value: &T,
+    ) -> Result<(), RecordError> {
+        let result = self
+            .schema
+            .field(self.id, self.written as usize, key)
+            .and_then(|at| {
+                value
+                    .serialize(Recorder {
+                        out: self.out,
+                        schema: self.schema,
+                        at,
+                    })
+                    .map_err(|e| e.at(Seg::Field(key.to_owned())))
+            });
+        self.written += 1;
+        result.map_err(|e| self.within_variant(e))
+    }
+
+    fn skip(&mut self, key: &'static str) -> Result<(), RecordError> {
+        Err(
+            self.within_variant(RecordError::new(RecordErrorKind::Skipped {
+                field: key,
+                ty: self.schema.struct_name(self.id),
+            })),
+        )
+    }
+
+    fn end(self) -> Result<(), RecordError> {
+        let variant = self.variant;
+        self.schema
+            .end_struct(self.id, self.written as usize)
+            .map_err(|e| match variant {
+                Some(v) => e.at(Seg::Variant(v.to_owned())),
+                None => e,
+            })
+    }
+
+    fn within_variant(&self, e: RecordError) -> RecordError {
+        match self.variant {
+            Some(v) => e.at(Seg::Variant(v.to_owned())),
+            None => e,
+        }
+    }
+}
+
+impl<F: postcard::ser_flavors::Flavor> ser::SerializeStruct for Fields<'_, F> {
+    type Ok = ();
+    type Error = RecordError;
+    fn serialize_field<T: Serialize + ?Sized>(
+        &mut self,
+        key: &'static str,
+        value: &T,
+    ) -> Result<(), RecordError> {
+        self.field(key, value)
+    }
+    fn skip_field(&mut self, key: &'static str) -> Result<(), RecordError> {
+        self.skip(key)
+    }
+    fn end(self) -> Result<(), RecordError> {
+        Fields::end(self)
+    }
+}
+
+impl<F: postcard::ser_flavors::Flavor> ser::SerializeStructVariant for Fields<'_, F> {
+    type Ok = ();
+    type Error = RecordError;
+    fn serialize_field<T: Serialize + ?Sized>(
+        &mut self,
+        key: &'static str,
+        value: &T,
+    ) -> Result<(), RecordError> {
+        self.field(key, value)
+    }
+    fn skip_field(&mut self, key: &'static str) -> Result<(), RecordError> {
+        self.skip(key)
+    }
+    fn end(self) -> Result<(), RecordError> {
+        Fields::end(self)
+    }
+}

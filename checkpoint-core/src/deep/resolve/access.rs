@@ -1,0 +1,348 @@
+//! The accesses a resolved value hands to the reader's visitors: struct
+//! fields in order or by name, sequence and map elements, and the variant
+//! an enum value was written as.
+
+use serde::de::{
+    self, DeserializeSeed, EnumAccess, IntoDeserializer, MapAccess, SeqAccess, VariantAccess,
+    Visitor,
+};
+
+use super::{Ctx, Postcard, ResolveError, ResolveKind, Resolver};
+use crate::deep::{Content, Name, NodeId, SchemaNode, Seg, Variant};
+
+/// Reads a struct written with `written` fields as the reader's `fields`:
+/// straight through when they are the same, by name otherwise.
+#[inline]
+pub(super) fn structure<'de, V: Visitor<'de>>(
+    de: &mut Postcard<'de>,
+    cx: &Ctx<'_>,
+    id: NodeId,
+    written: &[(Name, NodeId)],
+    name: &str,
+    fields: &'static [&'static str],
+    visitor: V,
+) -> Result<V::Value, ResolveError> {
+    let key = fields.as_ptr() as usize;
+    let cached = cx.same.get(id as usize);
+    let same = cached.is_some_and(|c| c.get() == key)
+        || (written.len() == fields.len()
+            && written.iter().zip(fields).all(|((w, _), r)| w == r)
+            && {
+                if let Some(c) = cached {
+                    c.set(key);
+                }
+                true
+            });
+    let result = if same {
+        let mut items = Items {
+            de,
+            cx,
+            nodes: Nodes::Fields(written),
+            i: 0,
+        };
+        let value = visitor.visit_seq(&mut items)?;
+        if items.i < written.len() {
+            return Err(de::Error::custom(format!(
+                "`{name}` read {} of its {} fields",
+                items.i,
+                written.len()
+            )));
+        }
+        Ok(value)
+    } else {
+        visitor.visit_map(Named {
+            de,
+            cx,
+            fields: written,
+            i: 0,
+        })
+    };
+    result.map_err(|mut e| {
+        if let ResolveKind::MissingField { ty, .. } = &mut e.kind {
+            ty.get_or_insert_with(|| name.to_owned());
+        }
+        e
+    })
+}
+
+pub(super) enum Nodes<'a> {
+    /// `len` elements, all at one node.
+    Same(NodeId, usize),
+    /// One element per node.
+    Each(&'a [NodeId]),
+    /// Struct fields in written order.
+    Fields(&'a [(Name, NodeId)]),
+}
+
+/// The elements of a sequence, tuple, or same-layout struct.
+pub(super) struct Items<'a, 'de> {
+    pub(super) de: &'a mut Postcard<'de>,
+    pub(super) cx: &'a Ctx<'a>,
+    pub(super) nodes: Nodes<'a>,
+    pub(super) i: usize,
+}
+
+impl<'de> SeqAccess<'de> for Items<'_, 'de> {
+    type Error = ResolveError;
+
+    #[inline]
+    fn next_element_seed<S: DeserializeSeed<'de>>(
+        &mut self,
+        seed: S,
+    ) -> Result<Option<S::Value>, ResolveError> {
+        let i = self.i;
+        let at = match self.nodes {
+            Nodes::Same(c, len) if i < len => c,
+            Nodes::Each(cs) if i < cs.len() => cs[i],
+            Nodes::Fields(fs) if i < fs.len() => fs[i].1,
+            _ => return Ok(None),
+        };
+        self.i += 1;
+        let value = seed.deserialize(Resolver {
+            de: self.de,
+            cx: self.cx,
+            at,
+        });
+        value.map(Some).map_err(|e| {
+            e.at(match self.nodes {
+                Nodes::Same(..) => Seg::Element,
+                Nodes::Each(_) => Seg::Index(i),
+                Nodes::Fields(fs) => Seg::Field(fs[i].0.to_string()),
+            })
+        })
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        Some(
+            match self.nodes {
+                Nodes::Same(_, len) => len,
+                Nodes::Each(cs) => cs.len(),
+                Nodes::Fields(fs) => fs.len(),
+            } - self.i,
+        )
+    }
+}
+
+/// A struct's fields by name, in written order.
+pub(super) struct Named<'a, 'de> {
+    pub(super) de: &'a mut Postcard<'de>,
+    pub(super) cx: &'a Ctx<'a>,
+    pub(super) fields: &'a [(Name, NodeId)],
+    pub(super) i: usize,
+}
+
+impl<'de> MapAccess<'de> for Named<'_, 'de> {
+    type Error = ResolveError;
+
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, ResolveError> {
+        let Some((name, _)) = self.fields.get(self.i) else {
+            return Ok(None);
+        };
+        let key: de::value::StrDeserializer<'_, ResolveError> = name.as_ref().into_deserializer();
+        seed.deserialize(key).map(Some)
+    }
+
+    fn next_value_seed<S: DeserializeSeed<'de>>(
+        &mut self,
+        seed: S,
+    ) -> Result<S::Value, ResolveError> {
+        let (name, at) = &self.fields[self.i];
+        self.i += 1;
+        seed.deserialize(Resolver {
+            de: self.de,
+            cx: self.cx,
+            at: *at,
+        })
+        .map_err(|e| e.at(Seg::Field(name.to_string())))
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        Some(self.fields.len() - self.i)
+    }
+}
+
+/// A map's entries.
+pub(super) struct Entries<'a, 'de> {
+    pub(super) de: &'a mut Postcard<'de>,
+    pub(super) cx: &'a Ctx<'a>,
+    pub(super) key: NodeId,
+    pub(super) value: NodeId,
+    pub(super) left: usize,
+}
+
+impl<'de> MapAccess<'de> for Entries<'_, 'de> {
+    type Error = ResolveError;
+
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, ResolveError> {
+        if self.left == 0 {
+            return Ok(None);
+        }
+        self.left -= 1;
+        seed.deserialize(Resolver {
+            de: self.de,
+            cx: self.cx,
+            at: self.key,
+        })
+        .map(Some)
+        .map_err(|e| e.at(Seg::Key))
+    }
+
+    fn next_value_seed<S: DeserializeSeed<'de>>(
+        &mut self,
+        seed: S,
+    ) -> Result<S::Value, ResolveError> {
+        seed.deserialize(Resolver {
+            de: self.de,
+            cx: self.cx,
+            at: self.value,
+        })
+        .map_err(|e| e.at(Seg::Value))
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        Some(self.left)
+    }
+}
+
+/// The variant a value was written as, handed to the reader by name.
+pub(super) struct OneVariant<'a, 'de> {
+    pub(super) de: &'a mut Postcard<'de>,
+    pub(super) cx: &'a Ctx<'a>,
+    pub(super) variant: &'a Variant,
+    pub(super) hints: &'static [&'static str],
+    pub(super) ty: &'static str,
+}
+
+/// The content of the variant a value was written as. Three pointers, so
+/// that handing it back with the reader's variant costs little.
+pub(super) struct InVariant<'a, 'de> {
+    de: &'a mut Postcard<'de>,
+    cx: &'a Ctx<'a>,
+    variant: &'a Variant,
+}
+
+impl<'a, 'de> EnumAccess<'de> for OneVariant<'a, 'de> {
+    type Error = ResolveError;
+    type Variant = InVariant<'a, 'de>;
+
+    fn variant_seed<S: DeserializeSeed<'de>>(
+        self,
+        seed: S,
+    ) -> Result<(S::Value, InVariant<'a, 'de>), ResolveError> {
+        let name: &str = &self.variant.name;
+        let key: de::value::StrDeserializer<'_, ResolveError> = name.into_deserializer();
+        match seed.deserialize(key) {
+            Ok(v) => Ok((
+                v,
+                InVariant {
+                    de: self.de,
+                    cx: self.cx,
+                    variant: self.variant,
+                },
+            )),
+            Err(_) if !self.hints.contains(&name) => {
+                Err(ResolveError::new(ResolveKind::VariantRemoved {
+                    variant: name.to_owned(),
+                    ty: self.ty.to_owned(),
+                }))
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+impl<'de> VariantAccess<'de> for InVariant<'_, 'de> {
+    type Error = ResolveError;
+
+    fn unit_variant(self) -> Result<(), ResolveError> {
+        match self.variant.content {
+            Content::Unit => Ok(()),
+            _ => Err(self.reshaped("a unit variant")),
+        }
+    }
+
+    fn newtype_variant_seed<S: DeserializeSeed<'de>>(
+        self,
+        seed: S,
+    ) -> Result<S::Value, ResolveError> {
+        let within = self.within();
+        match self.variant.content {
+            Content::Newtype(at) => seed.deserialize(Resolver {
+                de: self.de,
+                cx: self.cx,
+                at,
+            }),
+            _ => Err(self.reshaped("a newtype variant")),
+        }
+        .map_err(within)
+    }
+
+    fn tuple_variant<V: Visitor<'de>>(
+        self,
+        len: usize,
+        visitor: V,
+    ) -> Result<V::Value, ResolveError> {
+        let within = self.within();
+        match self.variant.content {
+            Content::Tuple(t) => match self.cx.schema.node(t) {
+                SchemaNode::Tuple(cs) if cs.len() == len => visitor.visit_seq(Items {
+                    de: self.de,
+                    cx: self.cx,
+                    nodes: Nodes::Each(cs),
+                    i: 0,
+                }),
+                _ => Err(self.reshaped(&format!("a tuple variant of {len}"))),
+            },
+            _ => Err(self.reshaped(&format!("a tuple variant of {len}"))),
+        }
+        .map_err(within)
+    }
+
+    fn struct_variant<V: Visitor<'de>>(
+        self,
+        fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, ResolveError> {
+        let within = self.within();
+        match self.variant.content {
+            Content::Struct(s) => match self.cx.schema.node(s) {
+                SchemaNode::Struct(_, written) => {
+                    let name: &str = &self.variant.name;
+                    structure(self.de, self.cx, s, written, name, fields, visitor)
+                }
+                _ => Err(self.reshaped("a struct variant")),
+            },
+            _ => Err(self.reshaped("a struct variant")),
+        }
+        .map_err(within)
+    }
+}
+
+impl<'a> InVariant<'a, '_> {
+    /// Puts an error inside this variant's content on the path.
+    fn within(&self) -> impl FnOnce(ResolveError) -> ResolveError + 'a {
+        let name: &'a str = &self.variant.name;
+        move |e| e.at(Seg::Variant(name.to_owned()))
+    }
+
+    fn reshaped(&self, now: &str) -> ResolveError {
+        let was = match self.variant.content {
+            Content::Unit => "a unit variant".to_owned(),
+            Content::Newtype(c) => {
+                format!("a newtype variant of `{}`", self.cx.schema.type_name(c))
+            }
+            Content::Tuple(t) => format!("a tuple variant `{}`", self.cx.schema.type_name(t)),
+            Content::Struct(_) => "a struct variant".to_owned(),
+        };
+        ResolveError::new(ResolveKind::TypeChanged {
+            from: was,
+            to: now.to_owned(),
+        })
+    }
+}

@@ -1,0 +1,521 @@
+//! Reading bytes as the writer's schema says, into the reader's types, by
+//! name: a `serde::Deserializer` around postcard's.
+//!
+//! Where the writer and the reader agree (the same leaf, a struct with the
+//! same fields in the same order) the bytes pass straight to the reader.
+//! Where they differ, the writer's schema decides how to read and the
+//! names serde passes decide where the value goes: a struct written with
+//! other fields is presented as a map in written order (so fields match by
+//! name and alias, fields only the writer has are skipped, and fields only
+//! the reader has take their `#[serde(default)]`), an enum variant is
+//! handed over by name, and a leaf widens losslessly or is a named type
+//! change. Nothing is read as something it was not written as.
+
+use std::cell::Cell;
+
+use serde::de::{self, Visitor};
+use serde::Deserialize;
+
+use postcard::de_flavors::Slice;
+
+use self::access::{structure, Entries, Items, Nodes, OneVariant};
+use self::leaf::{passthrough, read_leaf, read_same};
+use super::skip::skip;
+use super::{DeepSchema, Leaf, NodeId, Path, SchemaNode, Seg};
+
+mod access;
+mod leaf;
+
+pub(super) type Postcard<'de> = postcard::Deserializer<'de, Slice<'de>>;
+
+/// Why a value cannot be read as the reader's type, and where. One
+/// pointer wide, so that the results of the many small reads stay small.
+#[derive(Debug)]
+pub(crate) struct ResolveError(Box<ResolveFailure>);
+
+#[derive(Debug)]
+pub(crate) struct ResolveFailure {
+    pub(crate) kind: ResolveKind,
+    pub(crate) path: Path,
+}
+
+impl std::ops::Deref for ResolveError {
+    type Target = ResolveFailure;
+    fn deref(&self) -> &ResolveFailure {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for ResolveError {
+    fn deref_mut(&mut self) -> &mut ResolveFailure {
+        &mut self.0
+    }
+}
+
+#[derive(Debug)]
+pub(crate) enum ResolveKind {
+    /// The writer wrote `from` where the reader reads `to`.
+    TypeChanged { from: String, to: String },
+    /// The reader's struct has a field the writer did not write.
+    MissingField { field: String, ty: Option<String> },
+    /// The writer wrote a variant the reader's enum does not have.
+    VariantRemoved { variant: String, ty: String },
+    /// The reader needs a self-describing format.
+    SelfDescribing,
+    /// The reader's `Deserialize` refused the value.
+    Custom(String),
+    /// The bytes do not match the writer's schema.
+    Decode(String),
+}
+
+impl ResolveError {
+    fn new(kind: ResolveKind) -> Self {
+        ResolveError(Box::new(ResolveFailure {
+            kind,
+            path: Path::default(),
+        }))
+    }
+
+    fn at(mut self, seg: Seg) -> Self {
+        self.path.push(seg);
+        self
+    }
+
+    /// A phrase saying what differs, without the path.
+    pub(crate) fn change(&self) -> String {
+        match &self.kind {
+            ResolveKind::TypeChanged { from, to } => {
+                format!("type changed from `{from}` to `{to}`")
+            }
+            ResolveKind::MissingField { field, ty } => match ty {
+                Some(ty) => {
+                    format!("field `{field}` was added to `{ty}` since the checkpoint was written")
+                }
+                None => format!("field `{field}` was added since the checkpoint was written"),
+            },
+            ResolveKind::VariantRemoved { variant, ty } => {
+                format!("the checkpoint holds variant `{variant}`, which `{ty}` no longer has")
+            }
+            ResolveKind::SelfDescribing => "its type reads itself through `deserialize_any`, \
+                which needs a self-describing format (`serde_json::Value`, \
+                `#[serde(untagged)]`, internally tagged enums, `#[serde(flatten)]`)"
+                .to_owned(),
+            ResolveKind::Custom(m) => m.clone(),
+            ResolveKind::Decode(m) => format!("the bytes do not match their recorded schema: {m}"),
+        }
+    }
+
+    /// What to do about it.
+    pub(crate) fn fix(&self) -> &'static str {
+        match &self.kind {
+            ResolveKind::TypeChanged { .. } => {
+                "to read the old form, add `#[checkpoint(was = OldType, convert = ...)]` to the field"
+            }
+            ResolveKind::MissingField { .. } => {
+                "give the new field `#[serde(default)]` to restore checkpoints written before it existed"
+            }
+            ResolveKind::VariantRemoved { .. } => {
+                "add the variant back (or `#[serde(alias = \"...\")]` to the variant it became)"
+            }
+            ResolveKind::SelfDescribing => {
+                "store it as a `String` (e.g. `serde_json::to_string`) or mark the field `#[derived(from = ...)]`"
+            }
+            ResolveKind::Custom(_) | ResolveKind::Decode(_) => {
+                "to read the old form, add `#[checkpoint(was = OldType, convert = ...)]` to the field"
+            }
+        }
+    }
+
+    /// Whether the writer and reader disagree on a type (rather than the
+    /// bytes being bad).
+    pub(crate) fn is_type_change(&self) -> bool {
+        matches!(self.kind, ResolveKind::TypeChanged { .. })
+    }
+}
+
+impl std::fmt::Display for ResolveError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "`{}`: {}", self.path, self.change())
+    }
+}
+
+impl std::error::Error for ResolveError {}
+
+impl de::Error for ResolveError {
+    fn custom<T: std::fmt::Display>(msg: T) -> Self {
+        ResolveError::new(ResolveKind::Custom(msg.to_string()))
+    }
+
+    fn missing_field(field: &'static str) -> Self {
+        ResolveError::new(ResolveKind::MissingField {
+            field: field.to_owned(),
+            ty: None,
+        })
+    }
+}
+
+pub(crate) fn decode(e: postcard::Error) -> ResolveError {
+    ResolveError::new(ResolveKind::Decode(e.to_string()))
+}
+
+/// A writer's schema and what resolving it has learnt.
+#[derive(Debug)]
+pub(crate) struct Ctx<'s> {
+    pub(crate) schema: &'s DeepSchema,
+    /// Per node, the reader's field list found equal to the writer's.
+    same: Vec<Cell<usize>>,
+}
+
+impl<'s> Ctx<'s> {
+    pub(crate) fn new(schema: &'s DeepSchema) -> Self {
+        Ctx {
+            schema,
+            same: (0..schema.nodes.len()).map(|_| Cell::new(0)).collect(),
+        }
+    }
+}
+
+/// Reads one value written at `at`.
+pub(crate) struct Resolver<'a, 'de> {
+    pub(crate) de: &'a mut Postcard<'de>,
+    pub(crate) cx: &'a Ctx<'a>,
+    pub(crate) at: NodeId,
+}
+
+/// Reads a whole value of `T` written at node `at` from `bytes`; the bytes
+/// must hold exactly it.
+pub(crate) fn from_bytes<'de, T: Deserialize<'de>>(
+    bytes: &'de [u8],
+    cx: &Ctx<'_>,
+    at: NodeId,
+) -> Result<T, ResolveError> {
+    let mut de = Postcard::from_bytes(bytes);
+    let value = T::deserialize(Resolver {
+        de: &mut de,
+        cx,
+        at,
+    })?;
+    let rest = de.finalize().map_err(decode)?;
+    if !rest.is_empty() {
+        return Err(ResolveError::new(ResolveKind::Decode(format!(
+            "{} bytes are left over after the value",
+            rest.len()
+        ))));
+    }
+    Ok(value)
+}
+
+impl<'a, 'de> Resolver<'a, 'de> {
+    #[inline]
+    fn schema(&self) -> &'a DeepSchema {
+        self.cx.schema
+    }
+
+    fn child(&mut self, at: NodeId) -> Resolver<'_, 'de> {
+        Resolver {
+            de: self.de,
+            cx: self.cx,
+            at,
+        }
+    }
+
+    /// The node written here, past back references and newtype wrappers
+    /// (postcard writes a newtype as its content).
+    #[inline]
+    fn peel(&self) -> (NodeId, &'a SchemaNode) {
+        let schema = self.schema();
+        let mut id = schema.follow(self.at);
+        for _ in 0..64 {
+            match schema.node(id) {
+                SchemaNode::Newtype(_, c) => id = schema.follow(*c),
+                _ => break,
+            }
+        }
+        (id, schema.node(id))
+    }
+
+    fn changed(&self, id: NodeId, to: impl Into<String>) -> ResolveError {
+        match self.schema().node(id) {
+            SchemaNode::Unknown => ResolveError::new(ResolveKind::Decode(
+                "a value is present where none was recorded".into(),
+            )),
+            _ => ResolveError::new(ResolveKind::TypeChanged {
+                from: self.schema().type_name(id),
+                to: to.into(),
+            }),
+        }
+    }
+
+    #[inline]
+    fn leaf<V: Visitor<'de>>(self, want: Leaf, visitor: V) -> Result<V::Value, ResolveError> {
+        if let SchemaNode::Leaf(have) = self.schema().node(self.at) {
+            if *have == want {
+                return read_same(self.de, want, visitor);
+            }
+        }
+        self.leaf_resolved(want, visitor)
+    }
+
+    fn leaf_resolved<V: Visitor<'de>>(
+        self,
+        want: Leaf,
+        visitor: V,
+    ) -> Result<V::Value, ResolveError> {
+        let (id, node) = self.peel();
+        match node {
+            SchemaNode::Leaf(have) if have.widens_to(want) => {
+                read_leaf(self.de, *have, want, visitor)
+            }
+            SchemaNode::UnitStruct(_) if want == Leaf::Unit => visitor.visit_unit(),
+            SchemaNode::Opaque => passthrough(self.de, want, visitor),
+            _ => Err(self.changed(id, want.type_name())),
+        }
+    }
+}
+
+macro_rules! leaves {
+    ($($method:ident => $leaf:ident,)*) => {$(
+        #[inline]
+        fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ResolveError> {
+            self.leaf(Leaf::$leaf, visitor)
+        }
+    )*};
+}
+
+/// Hands a value whose node is opaque to postcard as the reader asks.
+macro_rules! opaque {
+    ($self:ident, $call:expr) => {
+        if matches!(
+            $self.schema().node($self.schema().follow($self.at)),
+            SchemaNode::Opaque
+        ) {
+            #[allow(unused_imports)]
+            use serde::Deserializer as _;
+            let de = &mut *$self.de;
+            return $call(de).map_err(decode);
+        }
+    };
+}
+
+impl<'de> de::Deserializer<'de> for Resolver<'_, 'de> {
+    type Error = ResolveError;
+
+    leaves! {
+        deserialize_bool => Bool,
+        deserialize_i8 => I8,
+        deserialize_i16 => I16,
+        deserialize_i32 => I32,
+        deserialize_i64 => I64,
+        deserialize_i128 => I128,
+        deserialize_u8 => U8,
+        deserialize_u16 => U16,
+        deserialize_u32 => U32,
+        deserialize_u64 => U64,
+        deserialize_u128 => U128,
+        deserialize_f32 => F32,
+        deserialize_f64 => F64,
+        deserialize_char => Char,
+        deserialize_str => Str,
+        deserialize_string => Str,
+        deserialize_bytes => Bytes,
+        deserialize_byte_buf => Bytes,
+        deserialize_unit => Unit,
+    }
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ResolveError> {
+        opaque!(self, |de: &mut Postcard<'de>| de.deserialize_any(visitor));
+        Err(ResolveError::new(ResolveKind::SelfDescribing))
+    }
+
+    fn deserialize_ignored_any<V: Visitor<'de>>(
+        self,
+        visitor: V,
+    ) -> Result<V::Value, ResolveError> {
+        skip(self.de, self.cx.schema, self.at, 0)?;
+        visitor.visit_unit()
+    }
+
+    fn deserialize_identifier<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ResolveError> {
+        opaque!(self, |de: &mut Postcard<'de>| de
+            .deserialize_identifier(visitor));
+        match self.peel() {
+            (_, SchemaNode::Leaf(l)) => read_leaf(self.de, *l, *l, visitor),
+            (id, _) => Err(self.changed(id, "an identifier")),
+        }
+    }
+
+    fn deserialize_option<V: Visitor<'de>>(mut self, visitor: V) -> Result<V::Value, ResolveError> {
+        opaque!(self, |de: &mut Postcard<'de>| de
+            .deserialize_option(visitor));
+        match self.peel() {
+            (_, SchemaNode::Option(c)) => match u8::deserialize(&mut *self.de).map_err(decode)? {
+                0 => visitor.visit_none(),
+                1 => visitor.visit_some(self.child(*c)),
+                _ => Err(ResolveError::new(ResolveKind::Decode(
+                    "an `Option` tag is neither 0 nor 1".into(),
+                ))),
+            },
+            (id, SchemaNode::Unknown) => Err(self.changed(id, "Option")),
+            // `T` read as `Option<T>`: always `Some`.
+            _ => visitor.visit_some(self),
+        }
+    }
+
+    fn deserialize_unit_struct<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, ResolveError> {
+        opaque!(self, |de: &mut Postcard<'de>| de
+            .deserialize_unit_struct(name, visitor));
+        match self.peel() {
+            (_, SchemaNode::UnitStruct(_) | SchemaNode::Leaf(Leaf::Unit)) => visitor.visit_unit(),
+            (id, _) => Err(self.changed(id, name)),
+        }
+    }
+
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        mut self,
+        name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, ResolveError> {
+        opaque!(self, |de: &mut Postcard<'de>| de
+            .deserialize_newtype_struct(name, visitor));
+        match self.schema().node(self.schema().follow(self.at)) {
+            SchemaNode::Newtype(_, c) => visitor.visit_newtype_struct(self.child(*c)),
+            // `T` read as `struct Name(T)`: postcard writes both alike.
+            _ => visitor.visit_newtype_struct(self),
+        }
+    }
+
+    fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ResolveError> {
+        opaque!(self, |de: &mut Postcard<'de>| de.deserialize_seq(visitor));
+        match self.peel() {
+            (_, SchemaNode::Seq(c)) => {
+                let len = usize::deserialize(&mut *self.de).map_err(decode)?;
+                visitor.visit_seq(Items {
+                    de: self.de,
+                    cx: self.cx,
+                    nodes: Nodes::Same(*c, len),
+                    i: 0,
+                })
+            }
+            // An array or tuple read as a sequence: every element is there.
+            (_, SchemaNode::Tuple(cs) | SchemaNode::TupleStruct(_, cs)) => {
+                visitor.visit_seq(Items {
+                    de: self.de,
+                    cx: self.cx,
+                    nodes: Nodes::Each(cs),
+                    i: 0,
+                })
+            }
+            (id, _) => Err(self.changed(id, "a sequence")),
+        }
+    }
+
+    fn deserialize_tuple<V: Visitor<'de>>(
+        self,
+        len: usize,
+        visitor: V,
+    ) -> Result<V::Value, ResolveError> {
+        opaque!(self, |de: &mut Postcard<'de>| de
+            .deserialize_tuple(len, visitor));
+        match self.peel() {
+            (_, SchemaNode::Tuple(cs) | SchemaNode::TupleStruct(_, cs)) if cs.len() == len => {
+                visitor.visit_seq(Items {
+                    de: self.de,
+                    cx: self.cx,
+                    nodes: Nodes::Each(cs),
+                    i: 0,
+                })
+            }
+            (id, _) => Err(self.changed(id, format!("a tuple of {len}"))),
+        }
+    }
+
+    fn deserialize_tuple_struct<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        len: usize,
+        visitor: V,
+    ) -> Result<V::Value, ResolveError> {
+        opaque!(self, |de: &mut Postcard<'de>| de
+            .deserialize_tuple_struct(name, len, visitor));
+        match self.peel() {
+            (_, SchemaNode::Tuple(cs) | SchemaNode::TupleStruct(_, cs)) if cs.len() == len => {
+                visitor.visit_seq(Items {
+                    de: self.de,
+                    cx: self.cx,
+                    nodes: Nodes::Each(cs),
+                    i: 0,
+                })
+            }
+            (id, _) => Err(self.changed(id, format!("{name} (a tuple struct of {len})"))),
+        }
+    }
+
+    fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ResolveError> {
+        opaque!(self, |de: &mut Postcard<'de>| de.deserialize_map(visitor));
+        match self.peel() {
+            (_, SchemaNode::Map(k, v)) => {
+                let len = usize::deserialize(&mut *self.de).map_err(decode)?;
+                visitor.visit_map(Entries {
+                    de: self.de,
+                    cx: self.cx,
+                    key: *k,
+                    value: *v,
+                    left: len,
+                })
+            }
+            (id, _) => Err(self.changed(id, "a map")),
+        }
+    }
+
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, ResolveError> {
+        opaque!(self, |de: &mut Postcard<'de>| de
+            .deserialize_struct(name, fields, visitor));
+        match self.peel() {
+            (id, SchemaNode::Struct(_, written)) => {
+                structure(self.de, self.cx, id, written, name, fields, visitor)
+            }
+            (id, _) => Err(self.changed(id, format!("struct {name}"))),
+        }
+    }
+
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        variants: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, ResolveError> {
+        opaque!(self, |de: &mut Postcard<'de>| de
+            .deserialize_enum(name, variants, visitor));
+        let (id, node) = self.peel();
+        let SchemaNode::Enum(_, written) = node else {
+            return Err(self.changed(id, format!("enum {name}")));
+        };
+        let index = u32::deserialize(&mut *self.de).map_err(decode)?;
+        let Ok(at) = super::find_variant(written, index) else {
+            return Err(ResolveError::new(ResolveKind::Decode(format!(
+                "variant #{index} of `{name}` was never recorded"
+            ))));
+        };
+        let variant = &written[at];
+        visitor.visit_enum(OneVariant {
+            de: self.de,
+            cx: self.cx,
+            variant,
+            hints: variants,
+            ty: name,
+        })
+    }
+
+    fn is_human_readable(&self) -> bool {
+        false
+    }
+}

@@ -1,0 +1,180 @@
+use postcard::ser_flavors::Flavor as _;
+use serde::{Deserialize, Serialize};
+
+use super::record::{RecordErrorKind, Recorder};
+use super::resolve::{self, Ctx, ResolveKind};
+use super::*;
+
+/// Records `value` at a fresh root; returns the schema and the bytes.
+fn record<T: Serialize>(schema: &mut DeepSchema, value: &T) -> Result<Vec<u8>, String> {
+    let at = schema.root_for(None, "v");
+    let mut out = postcard::Serializer {
+        output: postcard::ser_flavors::StdVec::new(),
+    };
+    value
+        .serialize(Recorder {
+            out: &mut out,
+            schema,
+            at,
+        })
+        .map_err(|e| format!("`{}`: {e}", e.path))?;
+    Ok(out.output.finalize().unwrap())
+}
+
+#[test]
+fn recorded_bytes_are_postcard_bytes() {
+    #[derive(Serialize)]
+    struct S {
+        a: u32,
+        b: Vec<Option<String>>,
+        c: (i8, char),
+    }
+    let value = S {
+        a: 300,
+        b: vec![None, Some("x".into())],
+        c: (-1, 'é'),
+    };
+    let mut schema = DeepSchema::default();
+    assert_eq!(
+        record(&mut schema, &value).unwrap(),
+        postcard::to_allocvec(&value).unwrap()
+    );
+    assert_eq!(
+        schema.display_tree(),
+        "v: struct S\n  a: u32\n  b: Vec<Option<String>>\n    []: Option<String>\n      \
+         some: String\n  c: (i8, char)\n    0: i8\n    1: char\n"
+    );
+}
+
+#[test]
+fn a_recursive_type_records_a_finite_schema() {
+    #[derive(Serialize)]
+    struct Tree {
+        children: Vec<Tree>,
+    }
+    let mut tree = Tree { children: vec![] };
+    for _ in 0..100 {
+        tree = Tree {
+            children: vec![tree],
+        };
+    }
+    let mut schema = DeepSchema::default();
+    record(&mut schema, &tree).unwrap();
+    assert!(schema.nodes.len() < 20, "{}", schema.nodes.len());
+    assert!(schema.display_tree().contains("recursive Tree"));
+}
+
+#[test]
+fn a_value_written_as_two_types_is_refused_with_its_path() {
+    let mut schema = DeepSchema::default();
+    #[derive(Serialize)]
+    #[serde(untagged)]
+    enum Loose {
+        N(u64),
+        S(String),
+    }
+    let err = record(&mut schema, &vec![Loose::N(1), Loose::S("a".into())]).unwrap_err();
+    assert_eq!(err, "`[]`: written as `u64` and as `String`");
+}
+
+#[test]
+fn widening_is_lossless_only() {
+    use Leaf::*;
+    for (from, to) in [(U8, U16), (U32, U64), (U32, I64), (I8, I128), (F32, F64)] {
+        assert!(from.widens_to(to), "{from:?} -> {to:?}");
+    }
+    for (from, to) in [
+        (U64, U32),
+        (I32, U64),
+        (U64, I64),
+        (U64, F64),
+        (F64, F32),
+        (Str, Char),
+    ] {
+        assert!(!from.widens_to(to), "{from:?} -> {to:?}");
+    }
+}
+
+#[test]
+fn an_index_out_of_range_is_invalid() {
+    let schema = DeepSchema {
+        nodes: vec![SchemaNode::Option(5)],
+        roots: vec![(Name::Borrowed("v"), 0)],
+        ..DeepSchema::default()
+    };
+    assert!(schema.validate().is_err());
+    let schema = DeepSchema {
+        nodes: vec![SchemaNode::Leaf(Leaf::U8)],
+        roots: vec![(Name::Borrowed("v"), 3)],
+        ..DeepSchema::default()
+    };
+    assert!(schema.validate().is_err());
+}
+
+/// A hostile schema whose node contains itself, and bytes that nest
+/// through it far deeper than any type: skipping it is an error, not a
+/// stack overflow.
+#[test]
+fn skipping_a_hostile_cycle_is_depth_limited() {
+    let schema = DeepSchema {
+        nodes: vec![
+            SchemaNode::Struct(
+                Name::Borrowed("S"),
+                vec![(Name::Borrowed("gone"), 1), (Name::Borrowed("x"), 2)],
+            ),
+            SchemaNode::Option(1),
+            SchemaNode::Leaf(Leaf::U8),
+        ],
+        roots: vec![(Name::Borrowed("v"), 0)],
+        ..DeepSchema::default()
+    };
+    schema.validate().unwrap();
+    #[derive(Debug, Deserialize)]
+    struct S {
+        #[allow(dead_code)]
+        x: u8,
+    }
+    let mut bytes = vec![1u8; 100_000];
+    bytes.extend([0, 5]);
+    let cx = Ctx::new(&schema);
+    let err = resolve::from_bytes::<S>(&bytes, &cx, 0).unwrap_err();
+    assert!(matches!(err.kind, ResolveKind::Custom(_)), "{err}");
+    // shallow enough, the same schema skips and reads
+    let s: S = resolve::from_bytes(&[1, 1, 0, 5], &cx, 0).unwrap();
+    assert_eq!(s.x, 5);
+}
+
+#[test]
+fn a_skipped_field_is_refused_when_written() {
+    #[derive(Serialize)]
+    struct Msg {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reply_to: Option<u64>,
+        id: u64,
+    }
+    let mut schema = DeepSchema::default();
+    let at = schema.root_for(None, "v");
+    let mut out = postcard::Serializer {
+        output: postcard::ser_flavors::StdVec::new(),
+    };
+    let err = Msg {
+        reply_to: None,
+        id: 1,
+    }
+    .serialize(Recorder {
+        out: &mut out,
+        schema: &mut schema,
+        at,
+    })
+    .unwrap_err();
+    assert!(
+        matches!(
+            err.kind,
+            RecordErrorKind::Skipped {
+                field: "reply_to",
+                ref ty
+            } if ty == "Msg"
+        ),
+        "{err}"
+    );
+}
