@@ -11,9 +11,12 @@ use std::process::{Child, Command, Output, Stdio};
 
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/seaweedfs.sh");
 
+/// Runs the script that started the server the tests use (its `env` names
+/// itself), else this checkout's.
 fn script(args: &[&str]) -> Output {
+    let script = std::env::var("CHECKPOINT_SEAWEEDFS_SCRIPT").unwrap_or_else(|_| SCRIPT.into());
     Command::new("bash")
-        .arg(SCRIPT)
+        .arg(script)
         .args(args)
         .output()
         .expect("run scripts/seaweedfs.sh")

@@ -323,7 +323,7 @@ mod tests {
 mod binding {
     use super::super::{Group, PartInfo};
     use super::*;
-    use crate::{MemStore, Store};
+    use crate::{FieldWriter, MemStore, Store};
 
     #[derive(Debug)]
     struct Count(u64);
