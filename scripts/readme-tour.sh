@@ -4,11 +4,17 @@
 # unless each exits 0 and prints (on stdout) what the README shows under it.
 # Capture times are the only thing allowed to differ.
 #
+#   scripts/readme-tour.sh          # check
+#   scripts/readme-tour.sh --bless  # run the tour and write what each command
+#                                   # printed into README.md (read the diff)
+#
 # `cargo install` installs into target/readme-tour/ (put first on PATH), not
 # into ~/.cargo/bin. A checkpoint-demo/ left by an earlier try is set aside
 # while the tour runs, so the tour starts with none, and put back after.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+bless=0
+[ "${1:-}" = --bless ] && bless=1
 
 work=target/readme-tour
 demo=checkpoint-demo
@@ -60,6 +66,10 @@ for cmd_file in "$work"/steps/*.cmd; do
         echo "readme-tour: \`$command\` failed" >&2
         exit 1
     fi
+    if [ "$bless" = 1 ]; then
+        steps=$((steps + 1))
+        continue
+    fi
     if ! diff -u --label "README.md shows" --label "\`$command\` prints" \
         <(mask_times "$step.out") <(mask_times "$step.actual"); then
         echo "readme-tour: \`$command\` prints something else than README.md shows" >&2
@@ -70,5 +80,30 @@ done
 if [ "$steps" -eq 0 ]; then
     echo "readme-tour: no \`\$ \` command in a console block of README.md" >&2
     exit 1
+fi
+if [ "$bless" = 1 ]; then
+    # Each console block's `$ ` lines stay; what follows each one becomes
+    # the step's actual output.
+    python3 - "$work/steps" <<'PY'
+import pathlib, sys
+steps = sorted(pathlib.Path(sys.argv[1]).glob("*.actual"))
+out, inside, n, skipping = [], False, 0, False
+for line in pathlib.Path("README.md").read_text().split("\n"):
+    if line.rstrip() == "```console":
+        inside = True
+    elif inside and line.startswith("```"):
+        inside, skipping = False, False
+    elif inside and line.startswith("$ "):
+        out.append(line)
+        out.extend(steps[n].read_text().rstrip("\n").split("\n") if steps[n].read_text() else [])
+        n, skipping = n + 1, True
+        continue
+    elif skipping:
+        continue
+    out.append(line)
+pathlib.Path("README.md").write_text("\n".join(out))
+PY
+    echo "readme-tour: README.md now shows what its $steps commands print"
+    exit 0
 fi
 echo "readme-tour: all $steps commands of README.md print what it shows"
