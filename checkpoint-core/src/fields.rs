@@ -8,11 +8,14 @@
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use std::borrow::Cow;
+
+use crate::compression::{self, FrameError};
 use crate::deep::record::{RecordError, RecordErrorKind, Recorder};
 use crate::deep::resolve::{self, Ctx, ResolveError, ResolveKind};
 use crate::deep::{DeepSchema, NodeId};
 use crate::schema::{Schema, Shape};
-use crate::{Error, Result};
+use crate::{Compression, Error, Result};
 
 /// Writes the serialized fields of one value, one frame each.
 ///
@@ -26,6 +29,9 @@ pub struct FieldWriter<'a> {
     type_name: &'static str,
     schema: Option<&'a mut DeepSchema>,
     variant: Option<&'static str>,
+    compression: Compression,
+    /// Reused for each compressed frame.
+    scratch: Vec<u8>,
 }
 
 impl<'a> FieldWriter<'a> {
@@ -36,6 +42,8 @@ impl<'a> FieldWriter<'a> {
             type_name,
             schema: None,
             variant: None,
+            compression: Compression::none(),
+            scratch: Vec::new(),
         }
     }
 
@@ -50,7 +58,16 @@ impl<'a> FieldWriter<'a> {
             type_name,
             schema: Some(schema),
             variant: None,
+            compression: Compression::none(),
+            scratch: Vec::new(),
         }
+    }
+
+    /// Compresses every field frame's value written from now on (the
+    /// header must say so: `format::FLAG_ZSTD`).
+    pub(crate) fn compressing(mut self, compression: Compression) -> Self {
+        self.compression = compression;
+        self
     }
 
     /// Writes the variant of an enum; comes before the variant's fields.
@@ -75,7 +92,8 @@ impl<'a> FieldWriter<'a> {
     /// [`Error::Unrestorable`] when its values write different things at
     /// one place (a field skipped for some values).
     pub fn field<T: Serialize + ?Sized>(&mut self, name: &'static str, value: &T) -> Result<()> {
-        self.write(name, value).map(drop)
+        let (start, _) = self.write(name, value)?;
+        self.compress(name, start)
     }
 
     /// [`field`](Self::field), and when the field's recorded schema grew,
@@ -92,32 +110,43 @@ impl<'a> FieldWriter<'a> {
         name: &'static str,
         value: &T,
     ) -> Result<()> {
-        let Some((start, at, grew)) = self.write(name, value)? else {
-            return Ok(());
-        };
-        if !grew {
-            return Ok(());
+        let (start, recorded) = self.write(name, value)?;
+        if let Some((at, true)) = recorded {
+            if let Err(e) = self.read_back::<T>(name, start, at) {
+                // The frame's head: name length, name, value length.
+                self.buf.truncate(start - 12 - name.len());
+                return Err(e);
+            }
         }
-        let outcome = self.read_back::<T>(name, start, at);
-        if outcome.is_err() {
-            // The frame's head: name length, name, value length.
-            self.buf.truncate(start - 12 - name.len());
-        }
-        outcome
+        self.compress(name, start)
     }
 
-    /// Writes a frame; with a schema, returns where the value starts, its
-    /// node, and whether the schema grew.
+    /// Compresses the value just written from `start`, when compressing,
+    /// and patches its frame's length.
+    fn compress(&mut self, name: &str, start: usize) -> Result<()> {
+        let Some(level) = self.compression.zstd_level() else {
+            return Ok(());
+        };
+        if let Err(reason) = compression::compress_tail(self.buf, start, level, &mut self.scratch) {
+            self.buf.truncate(start - 12 - name.len());
+            return Err(self.encode_error(name, reason));
+        }
+        self.patch_len(start - 8);
+        Ok(())
+    }
+
+    /// Writes a frame; returns where the value starts and, with a schema,
+    /// its node and whether the schema grew.
     fn write<T: Serialize + ?Sized>(
         &mut self,
         name: &'static str,
         value: &T,
-    ) -> Result<Option<(usize, NodeId, bool)>> {
+    ) -> Result<(usize, Option<(NodeId, bool)>)> {
         let start = self.buf.len();
         let len_at = self.frame_head(name);
         let outcome = match self.schema.as_deref_mut() {
             None => postcard::serialize_with_flavor(value, VecTail(self.buf))
-                .map(|()| None)
+                .map(|()| (len_at + 8, None))
                 .map_err(|e| self.encode_error(name, e.to_string())),
             Some(schema) => {
                 let at = schema.root_for(self.variant, name);
@@ -132,7 +161,7 @@ impl<'a> FieldWriter<'a> {
                 });
                 let grew = schema.generation() != before;
                 recorded
-                    .map(|()| Some((len_at + 8, at, grew)))
+                    .map(|()| (len_at + 8, Some((at, grew))))
                     .map_err(|e| self.record_error(name, e))
             }
         };
@@ -322,6 +351,8 @@ pub struct FieldReader<'de> {
     /// The type's schema, for naming field types in errors.
     current: Option<&'static Schema>,
     variant: Option<String>,
+    /// Field values are compressed (format version 4, `FLAG_ZSTD`).
+    compressed: bool,
 }
 
 impl<'de> FieldReader<'de> {
@@ -367,6 +398,7 @@ impl<'de> FieldReader<'de> {
             deep: None,
             current: None,
             variant: None,
+            compressed: false,
         })
     }
 
@@ -374,6 +406,11 @@ impl<'de> FieldReader<'de> {
     pub(crate) fn resolving(&mut self, deep: &'de DeepSchema, current: &'static Schema) {
         self.deep = Some(Ctx::new(deep));
         self.current = Some(current);
+    }
+
+    /// Declares that field values are compressed.
+    pub(crate) fn set_compressed(&mut self, compressed: bool) {
+        self.compressed = compressed;
     }
 
     /// Declares how fields with a former type are stored.
@@ -415,13 +452,13 @@ impl<'de> FieldReader<'de> {
             Stored::Current => self.field_any(names),
             Stored::Was => Ok(self.field_any::<O>(names)?.map(convert)),
             Stored::Either => {
-                let Some((name, bytes)) = self.take(names) else {
+                let Some((name, bytes)) = self.take(names)? else {
                     return Ok(None);
                 };
-                match self.decode::<T>(name, bytes) {
+                match self.decode::<T>(name, &bytes) {
                     Ok(v) => Ok(Some(v)),
                     Err(e) => self
-                        .decode::<O>(name, bytes)
+                        .decode::<O>(name, &bytes)
                         .map(|o| Some(convert(o)))
                         .map_err(|_| e),
                 }
@@ -436,8 +473,8 @@ impl<'de> FieldReader<'de> {
     ///
     /// [`Error::FieldDecode`] when its bytes do not decode as `T`.
     pub fn field_any<T: DeserializeOwned>(&mut self, names: &[&'static str]) -> Result<Option<T>> {
-        match self.take(names) {
-            Some((name, bytes)) => self.decode(name, bytes).map(Some),
+        match self.take(names)? {
+            Some((name, bytes)) => self.decode(name, &bytes).map(Some),
             None => Ok(None),
         }
     }
@@ -491,16 +528,46 @@ impl<'de> FieldReader<'de> {
         self.field_any(&[name])
     }
 
-    /// Removes the frame of the first of `names` the checkpoint has.
-    fn take(&mut self, names: &[&'static str]) -> Option<(&'static str, &'de [u8])> {
-        names.iter().find_map(|name| {
+    /// Removes the frame of the first of `names` the checkpoint has and
+    /// returns its value, decompressed.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Corrupt`] when a compressed value's checksum does not match,
+    /// [`Error::Malformed`] when it does not decompress.
+    fn take(&mut self, names: &[&'static str]) -> Result<Option<Taken<'de>>> {
+        let found = names.iter().find_map(|name| {
             let at = self.frames.iter().position(|(n, _)| n == name)?;
             let (_, bytes) = self.frames.swap_remove(at);
             Some((*name, bytes))
-        })
+        });
+        let Some((name, bytes)) = found else {
+            return Ok(None);
+        };
+        if !self.compressed {
+            return Ok(Some((name, Cow::Borrowed(bytes))));
+        }
+        match compression::decompress(bytes) {
+            Ok(raw) => Ok(Some((name, raw))),
+            Err(FrameError::Corrupt { expected, found }) => Err(Error::Corrupt {
+                seq: self.seq,
+                location: self.location.clone(),
+                expected,
+                found,
+            }),
+            Err(FrameError::Malformed(reason)) => Err(Error::Malformed {
+                seq: self.seq,
+                location: self.location.clone(),
+                reason: format!("field `{name}`: {reason}"),
+            }),
+            Err(FrameError::Unavailable) => Err(Error::CompressionUnavailable {
+                seq: self.seq,
+                location: self.location.clone(),
+            }),
+        }
     }
 
-    fn decode<T: DeserializeOwned>(&self, name: &str, bytes: &'de [u8]) -> Result<T> {
+    fn decode<T: DeserializeOwned>(&self, name: &str, bytes: &[u8]) -> Result<T> {
         if let Some(cx) = &self.deep {
             let root = match &self.variant {
                 None => cx.schema.root(name),
@@ -595,6 +662,9 @@ impl<'de> FieldReader<'de> {
         }
     }
 }
+
+/// A field's name and its value, decompressed when stored compressed.
+type Taken<'de> = (&'static str, Cow<'de, [u8]>);
 
 /// Splits one frame off `bytes`: its name, its value bytes, the rest.
 /// `None` when a length runs past the end or the name is not UTF-8.

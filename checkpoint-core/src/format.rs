@@ -23,12 +23,19 @@ use crate::deep::{from_field_shapes, DeepSchema};
 use crate::fields::{split_u32, split_u64};
 use crate::schema::{FieldSchema, Schema, Shape};
 use crate::shape::{decode_field_shapes, FieldShapes};
-use crate::{Checkpoint, Error, FieldWriter, Result, TypeShape};
+use crate::{Checkpoint, Compression, Error, FieldWriter, Result, TypeShape};
 
 /// The first eight bytes of every checkpoint.
 pub const MAGIC: [u8; 8] = *b"\x89CKPT\r\n\x1a";
-/// The format version this release writes and the newest it reads.
-pub const VERSION: u16 = 3;
+/// The newest format version this release reads, and the one it writes
+/// compressed checkpoints in.
+pub const VERSION: u16 = 4;
+/// The format version of checkpoints written without compression: version
+/// 4 adds nothing else, so plain checkpoints stay readable by releases that
+/// read version 3.
+pub const PLAIN_VERSION: u16 = 3;
+/// Header flag (version 4): every field frame's value is zstd-compressed.
+pub const FLAG_ZSTD: u16 = 1;
 /// The oldest format version this release reads.
 pub const OLDEST_VERSION: u16 = 1;
 /// Length of the fixed prefix.
@@ -137,6 +144,8 @@ fn fields(fields: &[FieldSchema]) -> Vec<FieldRecord> {
 pub struct Header {
     /// Format version.
     pub version: u16,
+    /// Flags ([`FLAG_ZSTD`]); 0 before version 4.
+    pub flags: u16,
     /// Sequence number.
     pub seq: u64,
     /// Wall-clock time of the capture.
@@ -160,6 +169,11 @@ pub struct Header {
 }
 
 impl Header {
+    /// Whether the field frames' values are zstd-compressed.
+    pub fn compressed(&self) -> bool {
+        self.flags & FLAG_ZSTD != 0
+    }
+
     /// The whole checkpoint's length in bytes.
     pub fn total_len(&self) -> u64 {
         total_len(self.header_len, self.body_len).unwrap_or(u64::MAX)
@@ -178,7 +192,13 @@ fn total_len(header_len: u32, body_len: u64) -> Option<u64> {
 /// (which must be empty), with an empty writer's schema; returns where the
 /// body starts. Finish with [`finish`] once the body is appended.
 pub fn begin(out: &mut Vec<u8>, seq: u64, time: SystemTime, schema: &Schema) -> usize {
-    begin_with(out, seq, time, &schema_tail(schema, &DeepSchema::default()))
+    begin_with(
+        out,
+        seq,
+        time,
+        &schema_tail(schema, &DeepSchema::default()),
+        0,
+    )
 }
 
 /// What a process has recorded of one type's values.
@@ -201,7 +221,8 @@ type Recordings = HashMap<&'static str, Arc<Mutex<Recording>>>;
 /// recording the writer's schema of its fields. When the schema grows
 /// (the first value of the type in this process, or one taking a path no
 /// earlier one took), the new fields' bytes are read back first, so a value
-/// its type cannot restore is refused here.
+/// its type cannot restore is refused here. With `compression`, each field
+/// frame's value is compressed as it is written.
 ///
 /// # Errors
 ///
@@ -212,7 +233,9 @@ pub fn encode<T: Checkpoint>(
     out: &mut Vec<u8>,
     seq: u64,
     time: SystemTime,
+    compression: Compression,
 ) -> Result<()> {
+    let flags = if compression.is_none() { 0 } else { FLAG_ZSTD };
     static RECORDINGS: OnceLock<Mutex<Recordings>> = OnceLock::new();
     let recording = RECORDINGS
         .get_or_init(Mutex::default)
@@ -233,13 +256,11 @@ pub fn encode<T: Checkpoint>(
         rec.schema = rec.good.clone();
     }
     rec.busy = true;
-    let mut start = begin_with(out, seq, time, &rec.tail);
+    let mut start = begin_with(out, seq, time, &rec.tail, flags);
     let before = rec.schema.generation();
-    let written = state.write_fields(&mut FieldWriter::recording(
-        out,
-        T::SCHEMA.name,
-        &mut rec.schema,
-    ));
+    let written = state.write_fields(
+        &mut FieldWriter::recording(out, T::SCHEMA.name, &mut rec.schema).compressing(compression),
+    );
     if let Err(e) = written {
         rec.schema = rec.good.clone();
         rec.busy = false;
@@ -267,7 +288,7 @@ pub fn encode<T: Checkpoint>(
         rec.tail = tail.into();
         let body = out.split_off(start);
         out.clear();
-        start = begin_with(out, seq, time, &rec.tail);
+        start = begin_with(out, seq, time, &rec.tail, flags);
         out.extend_from_slice(&body);
     }
     rec.busy = false;
@@ -289,10 +310,11 @@ fn schema_tail(schema: &Schema, deep: &DeepSchema) -> Vec<u8> {
     out
 }
 
-fn begin_with(out: &mut Vec<u8>, seq: u64, time: SystemTime, tail: &[u8]) -> usize {
+fn begin_with(out: &mut Vec<u8>, seq: u64, time: SystemTime, tail: &[u8], flags: u16) -> usize {
+    let version = if flags == 0 { PLAIN_VERSION } else { VERSION };
     out.extend_from_slice(&MAGIC);
-    out.extend_from_slice(&VERSION.to_le_bytes());
-    out.extend_from_slice(&0u16.to_le_bytes());
+    out.extend_from_slice(&version.to_le_bytes());
+    out.extend_from_slice(&flags.to_le_bytes());
     out.extend_from_slice(&[0; 4]); // header_len, patched below
     out.extend_from_slice(&[0; 8]); // body_len, patched by `finish`
     out.extend_from_slice(&seq.to_le_bytes());
@@ -388,6 +410,16 @@ pub fn decode_header(bytes: &[u8], key_seq: u64, location: &str) -> Result<Heade
             "its header says #{seq} but it is stored as #{key_seq}"
         )));
     }
+    // Before version 4 the flags were reserved and readers ignored them.
+    let flags = match version {
+        1..=3 => 0,
+        _ => u16::from_le_bytes([bytes[10], bytes[11]]),
+    };
+    if flags & !FLAG_ZSTD != 0 {
+        return Err(malformed(format!(
+            "its flags {flags:#06x} include ones this format version does not define"
+        )));
+    }
     let header = &bytes[PREFIX_LEN..header_end];
     let (secs, rest) = split_u64(header).ok_or_else(|| malformed("no time".into()))?;
     let (nanos, rest) = split_u32(rest).ok_or_else(|| malformed("no time".into()))?;
@@ -426,6 +458,7 @@ pub fn decode_header(bytes: &[u8], key_seq: u64, location: &str) -> Result<Heade
     }
     Ok(Header {
         version,
+        flags,
         seq,
         time,
         type_name,

@@ -5,6 +5,7 @@
 //! together with `#[derive(Checkpoint)]`.
 
 mod checkpointer;
+mod compression;
 mod deep;
 mod error;
 mod fields;
@@ -20,6 +21,7 @@ pub mod store;
 pub mod testing;
 
 pub use checkpointer::Checkpointer;
+pub use compression::Compression;
 pub use deep::{Content, DeepSchema, Leaf, Name, NodeId, SchemaNode, Variant};
 pub use error::Error;
 pub use fields::{FieldReader, FieldWriter};

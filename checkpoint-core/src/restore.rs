@@ -161,6 +161,7 @@ pub(crate) fn read_state<T: Checkpoint>(
         reader.resolving(&header.deep, &T::SCHEMA);
     }
     reader.set_stored(stored);
+    reader.set_compressed(header.compressed());
     T::read_fields(&mut reader, context)
 }
 
