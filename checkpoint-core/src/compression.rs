@@ -181,6 +181,16 @@ pub(crate) fn decompress(stored: &[u8]) -> Result<Cow<'_, [u8]>, FrameError> {
     inflate(data, raw_len).map(Cow::Owned)
 }
 
+/// [`decompress`] of a value read into its own buffer, which a value stored
+/// plain becomes without a copy.
+pub(crate) fn decompress_owned(mut stored: Vec<u8>) -> Result<Cow<'static, [u8]>, FrameError> {
+    if stored.first() == Some(&PLAIN) {
+        stored.remove(0);
+        return Ok(Cow::Owned(stored));
+    }
+    decompress(&stored).map(|raw| Cow::Owned(raw.into_owned()))
+}
+
 #[cfg(feature = "zstd")]
 fn inflate(data: &[u8], raw_len: u64) -> Result<Vec<u8>, FrameError> {
     use std::io::Read;

@@ -15,6 +15,7 @@ use crate::deep::record::{RecordError, RecordErrorKind, Recorder};
 use crate::deep::resolve::{self, Ctx, ResolveError, ResolveKind};
 use crate::deep::{DeepSchema, NodeId};
 use crate::schema::{Schema, Shape};
+use crate::stream::CheckpointStream;
 use crate::{Compression, Error, Result};
 
 /// Writes the serialized fields of one value, one frame each.
@@ -340,6 +341,8 @@ pub(crate) enum Stored {
 #[derive(Debug)]
 pub struct FieldReader<'de> {
     frames: Vec<(&'de str, &'de [u8])>,
+    /// Where frames come from when read from a stream instead of `frames`.
+    stream: Option<Box<StreamFrames>>,
     /// How fields (`field`, or `Variant::field`) with a former type are
     /// stored.
     stored: Vec<(String, Stored)>,
@@ -391,6 +394,7 @@ impl<'de> FieldReader<'de> {
         }
         Ok(FieldReader {
             frames,
+            stream: None,
             stored: Vec::new(),
             type_name,
             seq,
@@ -400,6 +404,62 @@ impl<'de> FieldReader<'de> {
             variant: None,
             compressed: false,
         })
+    }
+
+    /// A reader taking frames from `stream` as fields are asked for: a
+    /// frame is held only from when it is read until its field is, so
+    /// fields asked for in written order hold one frame at a time.
+    pub(crate) fn streaming(
+        stream: CheckpointStream,
+        type_name: &'static str,
+        seq: u64,
+        location: String,
+    ) -> Self {
+        FieldReader {
+            frames: Vec::new(),
+            stream: Some(Box::new(StreamFrames {
+                stream,
+                pending: Vec::new(),
+            })),
+            stored: Vec::new(),
+            type_name,
+            seq,
+            location,
+            deep: None,
+            current: None,
+            variant: None,
+            compressed: false,
+        }
+    }
+
+    /// Called once every stored field is read, before derived fields are
+    /// built from them: a reader that streams the checkpoint reads the rest
+    /// and verifies its checksum here, so derived fields are only ever
+    /// built from verified bytes. Does nothing for a reader over bytes
+    /// already verified.
+    ///
+    /// # Errors
+    ///
+    /// A damage error ([`Error::Corrupt`], ...) when the checkpoint is
+    /// damaged.
+    #[doc(hidden)]
+    pub fn fields_read(&mut self) -> Result<()> {
+        match &mut self.stream {
+            Some(s) => {
+                s.pending = Vec::new();
+                s.stream.finish()
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// `error`, unless reading the rest of a streamed checkpoint finds it
+    /// damaged: then the damage, which may be why `error` happened.
+    pub(crate) fn damage_or(&mut self, error: Error) -> Error {
+        match &mut self.stream {
+            Some(s) => s.stream.damage_or(error),
+            None => error,
+        }
     }
 
     /// Reads fields through the writer's schema `deep`, as `current`.
@@ -490,11 +550,14 @@ impl<'de> FieldReader<'de> {
     ///
     /// [`Error::MissingField`] when the body holds no variant.
     pub fn variant(&mut self) -> Result<String> {
-        if self.frames.is_empty() {
-            return Err(self.missing("<variant>"));
-        }
-        let (_, bytes) = self.frames.remove(0);
-        let name = String::from_utf8_lossy(bytes).into_owned();
+        let name = match &mut self.stream {
+            Some(s) => match s.stream.next_frame()? {
+                Some((_, bytes)) => String::from_utf8_lossy(&bytes).into_owned(),
+                None => return Err(self.missing("<variant>")),
+            },
+            None if self.frames.is_empty() => return Err(self.missing("<variant>")),
+            None => String::from_utf8_lossy(self.frames.remove(0).1).into_owned(),
+        };
         self.variant = Some(name.clone());
         Ok(name)
     }
@@ -536,18 +599,25 @@ impl<'de> FieldReader<'de> {
     /// [`Error::Corrupt`] when a compressed value's checksum does not match,
     /// [`Error::Malformed`] when it does not decompress.
     fn take(&mut self, names: &[&'static str]) -> Result<Option<Taken<'de>>> {
-        let found = names.iter().find_map(|name| {
-            let at = self.frames.iter().position(|(n, _)| n == name)?;
-            let (_, bytes) = self.frames.swap_remove(at);
-            Some((*name, bytes))
-        });
+        let found = match &mut self.stream {
+            Some(s) => s.take(names)?.map(|(n, v)| (n, Cow::Owned(v))),
+            None => names.iter().find_map(|name| {
+                let at = self.frames.iter().position(|(n, _)| n == name)?;
+                let (_, bytes) = self.frames.swap_remove(at);
+                Some((*name, Cow::Borrowed(bytes)))
+            }),
+        };
         let Some((name, bytes)) = found else {
             return Ok(None);
         };
         if !self.compressed {
-            return Ok(Some((name, Cow::Borrowed(bytes))));
+            return Ok(Some((name, bytes)));
         }
-        match compression::decompress(bytes) {
+        let raw = match bytes {
+            Cow::Borrowed(b) => compression::decompress(b),
+            Cow::Owned(b) => compression::decompress_owned(b),
+        };
+        match raw {
             Ok(raw) => Ok(Some((name, raw))),
             Err(FrameError::Corrupt { expected, found }) => Err(Error::Corrupt {
                 seq: self.seq,
@@ -660,6 +730,33 @@ impl<'de> FieldReader<'de> {
             type_name: self.type_name.to_owned(),
             field: field.to_owned(),
         }
+    }
+}
+
+/// The frames of a checkpoint being streamed.
+#[derive(Debug)]
+struct StreamFrames {
+    stream: CheckpointStream,
+    /// Frames read past on the way to one asked for, in written order.
+    pending: Vec<(String, Vec<u8>)>,
+}
+
+impl StreamFrames {
+    /// The value of the first of `names` held or met next; `None` when the
+    /// body ends without one.
+    fn take(&mut self, names: &[&'static str]) -> Result<Option<(&'static str, Vec<u8>)>> {
+        for name in names {
+            if let Some(at) = self.pending.iter().position(|(n, _)| n == name) {
+                return Ok(Some((name, self.pending.remove(at).1)));
+            }
+        }
+        while let Some((found, value)) = self.stream.next_frame()? {
+            if let Some(name) = names.iter().find(|n| **n == found) {
+                return Ok(Some((name, value)));
+            }
+            self.pending.push((found, value));
+        }
+        Ok(None)
     }
 }
 

@@ -4,9 +4,10 @@
 use crate::checkpointer::key_of;
 use crate::deep::{DeepSchema, SchemaNode};
 use crate::fields::{FieldReader, Stored};
-use crate::format::{self, FieldRecord, Header, SchemaRecord, ShapeRecord};
+use crate::format::{FieldRecord, Header, SchemaRecord, ShapeRecord};
 use crate::schema::{FieldSchema, Schema, Shape};
 use crate::snapshot::{Meta, Restored, Skipped};
+use crate::stream::CheckpointStream;
 use crate::{Checkpoint, Checkpointer, Error, Result};
 
 impl Checkpointer {
@@ -98,19 +99,20 @@ impl Checkpointer {
         context: &T::Context,
     ) -> Result<Restored<T>> {
         let location = self.store.location(key);
-        let Some(bytes) = self.store.get_shared(key)? else {
+        let Some(value) = self.store.get_reader(key)? else {
             return Err(Error::NotFound { seq, location });
         };
-        let (header, body) = format::decode(&bytes, seq, &location)?;
+        let size = value.len();
+        let (header, mut stream) = CheckpointStream::open(value, seq, &location)?;
         if header.type_name != T::SCHEMA.name {
-            return Err(Error::WrongType {
+            return Err(stream.damage_or(Error::WrongType {
                 seq,
                 location,
                 expected: T::SCHEMA.name.to_owned(),
                 found: header.type_name,
-            });
+            }));
         }
-        let state = read_state::<T>(&header, body, seq, &location, context)?;
+        let state = read_state_streaming::<T>(&header, stream, seq, &location, context)?;
         if let Err(reason) = state.check() {
             return Err(Error::CheckFailed {
                 seq,
@@ -124,7 +126,7 @@ impl Checkpointer {
             meta: Meta {
                 seq,
                 time: header.time,
-                size: bytes.len() as u64,
+                size,
                 type_name: header.type_name,
                 key: key.to_owned(),
                 location,
@@ -163,6 +165,46 @@ pub(crate) fn read_state<T: Checkpoint>(
     reader.set_stored(stored);
     reader.set_compressed(header.compressed());
     T::read_fields(&mut reader, context)
+}
+
+/// [`read_state`] of a checkpoint read from `stream`, frame by frame: the
+/// state is returned only once the whole checkpoint's checksum matches, and
+/// any error is reported as damage when the checkpoint turns out damaged.
+///
+/// # Errors
+///
+/// As [`read_state`], and any damage found while reading.
+fn read_state_streaming<T: Checkpoint>(
+    header: &Header,
+    mut stream: CheckpointStream,
+    seq: u64,
+    location: &str,
+    context: &T::Context,
+) -> Result<T> {
+    let stored = match compare(
+        &header.schema,
+        &T::SCHEMA,
+        Some(&header.deep),
+        seq,
+        location,
+    ) {
+        Ok(stored) => stored,
+        Err(e) => return Err(stream.damage_or(e)),
+    };
+    let mut reader = FieldReader::streaming(stream, T::SCHEMA.name, seq, location.to_owned());
+    if !header.deep.roots().is_empty() {
+        reader.resolving(&header.deep, &T::SCHEMA);
+    }
+    reader.set_stored(stored);
+    reader.set_compressed(header.compressed());
+    match T::read_fields(&mut reader, context) {
+        Ok(state) => {
+            // Verified already unless `read_fields` is written by hand.
+            reader.fields_read()?;
+            Ok(state)
+        }
+        Err(e) => Err(reader.damage_or(e)),
+    }
 }
 
 /// [`check_schema`], knowing the writer's deep schema when recorded;

@@ -483,7 +483,9 @@ fn build_call(input: &Input, index: Option<usize>, fields: &[Field]) -> TokenStr
     quote!(Self::#name(#(#args,)* #context))
 }
 
-/// Bodies of `write_fields` and `read_fields`.
+/// Bodies of `write_fields` and `read_fields`. `read_fields` calls
+/// `fields_read` between reading the stored fields and building the derived
+/// ones, so derived expressions only ever see a verified checkpoint.
 fn field_bodies(input: &Input) -> (TokenStream, TokenStream) {
     let p = private();
     let ok = quote!(#p::core::result::Result::Ok);
@@ -495,7 +497,10 @@ fn field_bodies(input: &Input) -> (TokenStream, TokenStream) {
             });
             let reads = read_fields("", fields);
             let build = build_call(input, None, fields);
-            (quote!(#(#writes)*), quote!(#reads #ok(#build)))
+            (
+                quote!(#(#writes)*),
+                quote!(#reads __input.fields_read()?; #ok(#build)),
+            )
         }
         Data::Enum(variants) => {
             let write_arms = variants.iter().map(|v| {
@@ -515,7 +520,7 @@ fn field_bodies(input: &Input) -> (TokenStream, TokenStream) {
                 let name = variant_name(v);
                 let reads = read_fields(&format!("{name}::"), &v.fields);
                 let build = build_call(input, Some(i), &v.fields);
-                quote!(#name => { #reads #ok(#build) })
+                quote!(#name => { #reads __input.fields_read()?; #ok(#build) })
             });
             (
                 if variants.is_empty() {

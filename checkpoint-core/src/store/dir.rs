@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
-use super::{Store, StoreError};
+use super::{Store, StoreError, ValueReader};
 
 /// Temporary files start with this; `list` never shows them.
 const TEMP_PREFIX: &str = ".tmp-";
@@ -258,6 +258,21 @@ impl Store for DirStore {
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(StoreError::io("read", path.display().to_string(), e)),
         }
+    }
+
+    fn get_reader(&self, key: &str) -> Result<Option<ValueReader>, StoreError> {
+        let path = self.path(key, "read")?;
+        let io_err = |e| StoreError::io("read", path.display().to_string(), e);
+        let file = match File::open(&path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io_err(e)),
+        };
+        let len = file.metadata().map_err(io_err)?.len();
+        Ok(Some(ValueReader::new(
+            len,
+            io::BufReader::with_capacity(64 << 10, file),
+        )))
     }
 
     fn get_prefix(&self, key: &str, len: usize) -> Result<Option<Vec<u8>>, StoreError> {
