@@ -286,10 +286,12 @@ pub fn encode<T: Checkpoint>(
         }
         rec.good = rec.schema.clone();
         rec.tail = tail.into();
-        let body = out.split_off(start);
-        out.clear();
-        start = begin_with(out, seq, time, &rec.tail, flags);
-        out.extend_from_slice(&body);
+        // Replace the header in place: a copy of the body would double
+        // the memory a first save of a large state takes.
+        let mut head = Vec::with_capacity(start + rec.tail.len());
+        let new_start = begin_with(&mut head, seq, time, &rec.tail, flags);
+        out.splice(..start, head);
+        start = new_start;
     }
     rec.busy = false;
     drop(rec);
