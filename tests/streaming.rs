@@ -170,3 +170,146 @@ fn a_schema_error_on_a_damaged_checkpoint_is_reported_as_damage() {
         .unwrap_err();
     assert!(matches!(err, Error::MissingField { .. }), "{err}");
 }
+
+/// Only ever saved in `a_streamed_save_writes_what_capture_builds`, so its
+/// first save there grows the recorded schema (the header is rewritten).
+#[derive(Debug, PartialEq, Checkpoint)]
+struct Fresh {
+    readings: Vec<Reading>,
+    mode: Mode,
+    note: Option<String>,
+}
+
+#[test]
+fn a_streamed_save_writes_what_capture_builds() {
+    for compression in [Compression::none(), Compression::zstd(3)] {
+        let dir = tempfile::tempdir().unwrap();
+        let ckpt = Checkpointer::open(dir.path())
+            .unwrap()
+            .compression(compression);
+        let state = Fresh {
+            readings: station(300).readings,
+            mode: Mode::On {
+                since: 4,
+                readings: station(3).readings,
+            },
+            note: Some("n".into()),
+        };
+        let saved = ckpt.save(&state).unwrap();
+        let file = std::fs::read(dir.path().join(format!("{:020}.ckpt", saved.seq))).unwrap();
+        assert_eq!(saved.size, file.len() as u64);
+        let captured = ckpt.capture(&state).unwrap();
+        let (a, body_a) = checkpoint::format::decode(&file, saved.seq, "saved").unwrap();
+        let (b, body_b) =
+            checkpoint::format::decode(captured.bytes(), captured.seq(), "captured").unwrap();
+        assert_eq!(body_a, body_b);
+        assert_eq!((a.version, a.flags), (b.version, b.flags));
+        assert_eq!(a.deep.display_tree(), b.deep.display_tree());
+        assert_eq!(a.header_len, b.header_len);
+        assert_eq!(ckpt.restore::<Fresh>(saved.seq).unwrap().state, state);
+        // Only checkpoints in the directory: no temporary file is left.
+        let names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, [format!("{:020}.ckpt", saved.seq)]);
+    }
+}
+
+struct Failing;
+
+impl serde::Serialize for Failing {
+    fn serialize<S: serde::Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+        Err(serde::ser::Error::custom("refused"))
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Failing {
+    fn deserialize<D: serde::Deserializer<'de>>(_: D) -> Result<Self, D::Error> {
+        Ok(Failing)
+    }
+}
+
+#[derive(Checkpoint)]
+struct HalfWritten {
+    readings: Vec<Reading>,
+    last: Failing,
+}
+
+#[test]
+fn a_streamed_save_that_fails_halfway_leaves_nothing_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let ckpt = Checkpointer::open(dir.path()).unwrap();
+    ckpt.save(&station(5)).unwrap();
+    let err = ckpt
+        .save(&HalfWritten {
+            readings: station(2000).readings,
+            last: Failing,
+        })
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::FieldEncode { ref field, .. } if field == "last"),
+        "{err}"
+    );
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, [format!("{:020}.ckpt", 1)]);
+    let next = ckpt.save(&station(6)).unwrap();
+    assert!(next.seq > 1);
+    assert_eq!(
+        ckpt.restore_latest::<Station>().unwrap().unwrap().state,
+        station(6)
+    );
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+enum Step {
+    Start,
+    Move { x: i32 },
+}
+
+/// Only saved in `a_save_whose_later_field_takes_a_new_path_is_written_again`.
+#[derive(Debug, PartialEq, Checkpoint)]
+struct Walk {
+    seen: Vec<u32>,
+    last: Option<Step>,
+}
+
+#[test]
+fn a_save_whose_later_field_takes_a_new_path_is_written_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let ckpt = Checkpointer::open(dir.path())
+        .unwrap()
+        .compression(Compression::zstd(1));
+    let walks = [
+        Walk {
+            seen: (0..500).collect(),
+            last: None,
+        },
+        Walk {
+            seen: (0..600).collect(),
+            last: Some(Step::Start),
+        },
+        Walk {
+            seen: vec![1],
+            last: Some(Step::Move { x: -3 }),
+        },
+    ];
+    let metas: Vec<_> = walks.iter().map(|w| ckpt.save(w).unwrap()).collect();
+    for (walk, meta) in walks.iter().zip(&metas) {
+        assert_eq!(&ckpt.restore::<Walk>(meta.seq).unwrap().state, walk);
+    }
+    let (header, _) = checkpoint::format::decode(
+        &std::fs::read(dir.path().join(format!("{:020}.ckpt", metas[2].seq))).unwrap(),
+        metas[2].seq,
+        "x",
+    )
+    .unwrap();
+    assert!(
+        header.deep.display_tree().contains("Move"),
+        "{}",
+        header.deep.display_tree()
+    );
+}

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::SystemTime;
 
 use crate::snapshot::{Meta, Snapshot};
-use crate::store::{DirStore, Store, StoreError};
+use crate::store::{DirStore, PendingValue, Store, StoreError};
 use crate::{format, Checkpoint, Compression, Error, Result};
 
 const KEY_SUFFIX: &str = ".ckpt";
@@ -140,16 +140,68 @@ impl Checkpointer {
     /// [`commit`](Self::commit), with no other commit in between, so
     /// threads sharing a checkpointer can all `save`.
     ///
+    /// On a store that writes values piece by piece (a [`DirStore`]),
+    /// `save` encodes straight into the store's temporary file, so the
+    /// checkpoint is never whole in memory; it borrows `state` until the
+    /// checkpoint is durable. To release a lock on the state sooner, use
+    /// `capture` under the lock and `commit` after, at the price of holding
+    /// the encoded checkpoint in memory in between.
+    ///
     /// # Errors
     ///
-    /// As `capture` and `commit`.
+    /// As `capture` and `commit`. A streamed save that the store fails
+    /// returns [`Error::Store`] (there is no in-memory snapshot to hand
+    /// back); older checkpoints are intact.
     pub fn save<T: Checkpoint>(&self, state: &T) -> Result<Meta> {
         let mut newest = self.lock_newest();
-        let snapshot = self.capture(state)?;
-        let meta = self.commit_locked(&mut newest, snapshot)?;
+        let seq = self.next_seq.fetch_add(1, Ordering::SeqCst);
+        let meta = match self.store.create_streamed(&key_of(seq))? {
+            Some(pending) => self.save_streamed(&mut newest, state, seq, pending)?,
+            None => {
+                let snapshot = self.capture_as(state, seq)?;
+                self.commit_locked(&mut newest, snapshot)?
+            }
+        };
         drop(newest);
         self.apply_retention();
         Ok(meta)
+    }
+
+    /// Encodes `state` as checkpoint `seq` into `pending` as it goes, then
+    /// makes it durable.
+    fn save_streamed<T: Checkpoint>(
+        &self,
+        newest: &mut MutexGuard<'_, u64>,
+        state: &T,
+        seq: u64,
+        mut pending: Box<dyn PendingValue>,
+    ) -> Result<Meta> {
+        let key = key_of(seq);
+        let time = SystemTime::now();
+        let location = self.store.location(&key);
+        let size = format::encode_to(state, &mut *pending, &location, seq, time, self.compression)?;
+        match pending.persist() {
+            Ok(()) => {
+                **newest = seq;
+                Ok(Meta {
+                    seq,
+                    time,
+                    size,
+                    type_name: T::SCHEMA.name.to_owned(),
+                    key,
+                    location,
+                    skipped: Vec::new(),
+                })
+            }
+            Err(StoreError::AlreadyExists { location }) => {
+                let listed = newest_seq(&*self.store)?;
+                self.next_seq
+                    .fetch_max(listed.max(seq).saturating_add(1), Ordering::SeqCst);
+                **newest = (**newest).max(listed);
+                Err(Error::SequenceTaken { seq, location })
+            }
+            Err(e) => Err(Error::Store(e)),
+        }
     }
 
     /// Encodes `state` and gives it the next sequence number. The only step
@@ -161,7 +213,10 @@ impl Checkpointer {
     /// [`Error::FieldEncode`] when a field fails to encode; its sequence
     /// number is then never used.
     pub fn capture<T: Checkpoint>(&self, state: &T) -> Result<Snapshot> {
-        let seq = self.next_seq.fetch_add(1, Ordering::SeqCst);
+        self.capture_as(state, self.next_seq.fetch_add(1, Ordering::SeqCst))
+    }
+
+    fn capture_as<T: Checkpoint>(&self, state: &T, seq: u64) -> Result<Snapshot> {
         let time = SystemTime::now();
         let mut bytes = Vec::with_capacity(self.size_hint.load(Ordering::Relaxed));
         format::encode(state, &mut bytes, seq, time, self.compression)?;

@@ -33,6 +33,17 @@ pub struct FieldWriter<'a> {
     compression: Compression,
     /// Reused for each compressed frame.
     scratch: Vec<u8>,
+    /// Where each finished frame goes, when streaming: `buf` then holds
+    /// one frame at a time.
+    sink: Option<&'a mut dyn FrameSink>,
+    /// The recorded schema's generation when streaming started.
+    generation: u64,
+}
+
+/// Where a streaming [`FieldWriter`] sends each finished frame.
+pub(crate) trait FrameSink: std::fmt::Debug {
+    /// Takes one whole frame.
+    fn write_frame(&mut self, frame: &[u8]) -> Result<()>;
 }
 
 impl<'a> FieldWriter<'a> {
@@ -45,6 +56,8 @@ impl<'a> FieldWriter<'a> {
             variant: None,
             compression: Compression::none(),
             scratch: Vec::new(),
+            sink: None,
+            generation: 0,
         }
     }
 
@@ -61,7 +74,40 @@ impl<'a> FieldWriter<'a> {
             variant: None,
             compression: Compression::none(),
             scratch: Vec::new(),
+            sink: None,
+            generation: 0,
         }
+    }
+
+    /// Sends each frame to `sink` once written instead of keeping it in
+    /// the buffer (which must be empty).
+    pub(crate) fn streaming(mut self, sink: &'a mut dyn FrameSink) -> Self {
+        self.generation = self.schema.as_deref().map_or(0, DeepSchema::generation);
+        self.sink = Some(sink);
+        self
+    }
+
+    /// Whether frames are dropped instead of sent: the recorded schema grew
+    /// while streaming, so the header already written is stale and the
+    /// value will be encoded again. Its remaining fields are still encoded,
+    /// to record their schema, but neither compressed nor written.
+    fn discarding(&self) -> bool {
+        self.sink.is_some()
+            && self
+                .schema
+                .as_deref()
+                .is_some_and(|s| s.generation() != self.generation)
+    }
+
+    /// Hands the finished frame to the sink, when streaming.
+    fn frame_done(&mut self) -> Result<()> {
+        if self.discarding() {
+            self.buf.clear();
+        } else if let Some(sink) = self.sink.as_deref_mut() {
+            sink.write_frame(self.buf)?;
+            self.buf.clear();
+        }
+        Ok(())
     }
 
     /// Compresses every field frame's value written from now on (the
@@ -81,7 +127,7 @@ impl<'a> FieldWriter<'a> {
         self.buf.extend_from_slice(name.as_bytes());
         self.patch_len(len_at);
         self.variant = Some(name);
-        Ok(())
+        self.frame_done()
     }
 
     /// Writes one serialized field, encoding it straight into the output.
@@ -94,7 +140,7 @@ impl<'a> FieldWriter<'a> {
     /// one place (a field skipped for some values).
     pub fn field<T: Serialize + ?Sized>(&mut self, name: &'static str, value: &T) -> Result<()> {
         let (start, _) = self.write(name, value)?;
-        self.compress(name, start)
+        self.finish_field(name, start)
     }
 
     /// [`field`](Self::field), and when the field's recorded schema grew,
@@ -119,21 +165,22 @@ impl<'a> FieldWriter<'a> {
                 return Err(e);
             }
         }
-        self.compress(name, start)
+        self.finish_field(name, start)
     }
 
-    /// Compresses the value just written from `start`, when compressing,
-    /// and patches its frame's length.
-    fn compress(&mut self, name: &str, start: usize) -> Result<()> {
-        let Some(level) = self.compression.zstd_level() else {
-            return Ok(());
+    /// Finishes the field whose value was written from `start`: compresses
+    /// it when compressing (patching its frame's length), and hands the
+    /// frame to the sink when streaming.
+    fn finish_field(&mut self, name: &str, start: usize) -> Result<()> {
+        let Some(level) = self.compression.zstd_level().filter(|_| !self.discarding()) else {
+            return self.frame_done();
         };
         if let Err(reason) = compression::compress_tail(self.buf, start, level, &mut self.scratch) {
             self.buf.truncate(start - 12 - name.len());
             return Err(self.encode_error(name, reason));
         }
         self.patch_len(start - 8);
-        Ok(())
+        self.frame_done()
     }
 
     /// Writes a frame; returns where the value starts and, with a schema,

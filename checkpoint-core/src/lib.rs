@@ -29,7 +29,7 @@ pub use fields::{FieldReader, FieldWriter};
 pub use schema::{FieldSchema, Schema, Shape, VariantSchema};
 pub use shape::{ChangeKind, FieldShape, ShapeChange, TypeShape, VariantContent, VariantShape};
 pub use snapshot::{Meta, Restored, Skipped, Snapshot};
-pub use store::{DirStore, MemStore, Store, StoreError, ValueReader};
+pub use store::{DirStore, MemStore, PendingValue, Store, StoreError, ValueReader};
 
 /// The result type of this crate.
 pub type Result<T, E = Error> = core::result::Result<T, E>;

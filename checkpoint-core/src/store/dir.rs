@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
-use super::{Store, StoreError, ValueReader};
+use super::{PendingValue, Store, StoreError, ValueReader};
 
 /// Temporary files start with this; `list` never shows them.
 const TEMP_PREFIX: &str = ".tmp-";
@@ -224,31 +224,124 @@ fn write_temp(path: &Path, bytes: &[u8]) -> io::Result<()> {
     file.sync_all()
 }
 
-impl Store for DirStore {
-    fn put_if_absent(&self, key: &str, bytes: &[u8]) -> Result<(), StoreError> {
+/// Links the synced temporary file `temp` to `path` if `path` does not
+/// exist, removes `temp`, and syncs the directory.
+fn link_temp(temp: &Path, path: &Path, dir: &Path) -> Result<(), StoreError> {
+    let location = path.display().to_string();
+    let linked = fs::hard_link(temp, path);
+    let _ = fs::remove_file(temp);
+    match linked {
+        Ok(()) => sync_dir(dir).map_err(|e| StoreError::io("write", location, e)),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            Err(StoreError::AlreadyExists { location })
+        }
+        Err(e) => Err(StoreError::io("write", location, e)),
+    }
+}
+
+/// A value being written to a temporary file of a [`DirStore`].
+#[derive(Debug)]
+struct DirPending {
+    file: io::BufWriter<File>,
+    temp: PathBuf,
+    path: PathBuf,
+    dir: PathBuf,
+    persisted: bool,
+}
+
+impl Write for DirPending {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.file.write(buf)
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        self.file.write_all(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
+}
+
+impl io::Seek for DirPending {
+    fn seek(&mut self, pos: io::SeekFrom) -> io::Result<u64> {
+        self.file.seek(pos)
+    }
+}
+
+impl PendingValue for DirPending {
+    fn restart(&mut self) -> io::Result<()> {
+        self.file.flush()?;
+        self.file.get_ref().set_len(0)?;
+        io::Seek::rewind(&mut self.file)
+    }
+
+    fn persist(mut self: Box<Self>) -> Result<(), StoreError> {
+        let location = self.path.display().to_string();
+        let synced = self
+            .file
+            .flush()
+            .and_then(|()| self.file.get_ref().sync_all());
+        // Linked or not, the temporary file is gone after this.
+        self.persisted = true;
+        if let Err(e) = synced {
+            let _ = fs::remove_file(&self.temp);
+            return Err(StoreError::io("write", location, e));
+        }
+        link_temp(&self.temp, &self.path, &self.dir)
+    }
+}
+
+impl Drop for DirPending {
+    fn drop(&mut self) {
+        if !self.persisted {
+            let _ = fs::remove_file(&self.temp);
+        }
+    }
+}
+
+impl DirStore {
+    /// Where a temporary file for `key` goes, after making its directory
+    /// exist: (temporary path, key's path, directory).
+    fn temp_for(&self, key: &str) -> Result<(PathBuf, PathBuf, PathBuf), StoreError> {
         let path = self.path(key, "write")?;
-        let location = path.display().to_string();
-        let io_err = |e| StoreError::io("write", location.clone(), e);
-        let dir = path.parent().unwrap_or(&self.root);
-        self.ensure_dir(dir).map_err(io_err)?;
+        let dir = path.parent().unwrap_or(&self.root).to_owned();
+        self.ensure_dir(&dir)
+            .map_err(|e| StoreError::io("write", path.display().to_string(), e))?;
         let temp = dir.join(format!(
             "{TEMP_PREFIX}{}-{}",
             std::process::id(),
             TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
         ));
+        Ok((temp, path, dir))
+    }
+}
+
+impl Store for DirStore {
+    fn put_if_absent(&self, key: &str, bytes: &[u8]) -> Result<(), StoreError> {
+        let (temp, path, dir) = self.temp_for(key)?;
         if let Err(e) = write_temp(&temp, bytes) {
             let _ = fs::remove_file(&temp);
-            return Err(io_err(e));
+            return Err(StoreError::io("write", path.display().to_string(), e));
         }
-        let linked = fs::hard_link(&temp, &path);
-        let _ = fs::remove_file(&temp);
-        match linked {
-            Ok(()) => sync_dir(dir).map_err(io_err),
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                Err(StoreError::AlreadyExists { location })
-            }
-            Err(e) => Err(io_err(e)),
-        }
+        link_temp(&temp, &path, &dir)
+    }
+
+    fn create_streamed(&self, key: &str) -> Result<Option<Box<dyn PendingValue>>, StoreError> {
+        let (temp, path, dir) = self.temp_for(key)?;
+        let file = File::options()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&temp)
+            .map_err(|e| StoreError::io("write", path.display().to_string(), e))?;
+        Ok(Some(Box::new(DirPending {
+            file: io::BufWriter::with_capacity(256 << 10, file),
+            temp,
+            path,
+            dir,
+            persisted: false,
+        })))
     }
 
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {

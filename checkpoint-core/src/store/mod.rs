@@ -1,7 +1,7 @@
 //! Where checkpoints live: the [`Store`] trait.
 
 use std::fmt;
-use std::io::{self, Cursor, Read};
+use std::io::{self, Cursor, Read, Seek, Write};
 use std::sync::Arc;
 
 #[doc(hidden)]
@@ -62,6 +62,20 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// As [`get`](Store::get).
     fn get_shared(&self, key: &str) -> Result<Option<Arc<Vec<u8>>>, StoreError> {
         Ok(self.get(key)?.map(Arc::new))
+    }
+
+    /// A value to write to `key` piece by piece, without holding it in
+    /// memory; [`PendingValue::persist`] then creates `key` with the same
+    /// contract as [`put_if_absent`](Store::put_if_absent). `None` when
+    /// this store takes whole values only (the default): `save` then builds
+    /// the checkpoint in memory.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Io`] when the store fails.
+    fn create_streamed(&self, key: &str) -> Result<Option<Box<dyn PendingValue>>, StoreError> {
+        let _ = key;
+        Ok(None)
     }
 
     /// The value of `key` as a reader, `None` when it does not exist. A
@@ -150,6 +164,10 @@ impl<S: Store + ?Sized> Store for Arc<S> {
         (**self).get_reader(key)
     }
 
+    fn create_streamed(&self, key: &str) -> Result<Option<Box<dyn PendingValue>>, StoreError> {
+        (**self).create_streamed(key)
+    }
+
     fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
         (**self).list(prefix)
     }
@@ -161,6 +179,25 @@ impl<S: Store + ?Sized> Store for Arc<S> {
     fn location(&self, key: &str) -> String {
         (**self).location(key)
     }
+}
+
+/// A value being written by [`Store::create_streamed`], not yet visible
+/// under its key. Dropping it discards what was written.
+pub trait PendingValue: Write + Seek + Send + fmt::Debug {
+    /// Discards what was written, to write the value again from the start.
+    ///
+    /// # Errors
+    ///
+    /// When the store fails.
+    fn restart(&mut self) -> io::Result<()>;
+
+    /// Makes what was written durable under its key, only if the key does
+    /// not exist, as [`Store::put_if_absent`] does.
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::put_if_absent`].
+    fn persist(self: Box<Self>) -> Result<(), StoreError>;
 }
 
 /// A stored value being read, with its length: what
