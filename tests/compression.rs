@@ -167,6 +167,9 @@ fn a_hostile_decompressed_size_is_an_error_not_an_allocation() {
             "{claim}: {err}"
         );
         assert!(err.is_damage());
+        // `inspect` (and so `checkpoint verify`) finds it too.
+        let found = inspect::inspect(&stored(&store, 1), 1, "x");
+        assert_eq!(found.status(), inspect::Status::Malformed, "{claim}");
     }
 }
 

@@ -141,6 +141,21 @@ pub(crate) enum FrameError {
     Unavailable,
 }
 
+impl fmt::Display for FrameError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FrameError::Corrupt { expected, found } => write!(
+                f,
+                "its checksum is {expected:#010x} but its bytes sum to {found:#010x}"
+            ),
+            FrameError::Malformed(reason) => f.write_str(reason),
+            FrameError::Unavailable => {
+                f.write_str("it is compressed with zstd, which this build cannot read")
+            }
+        }
+    }
+}
+
 /// The length of a stored value before compression, as its head declares.
 pub(crate) fn raw_len(stored: &[u8]) -> Option<u64> {
     match *stored.first()? {

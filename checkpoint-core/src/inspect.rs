@@ -225,9 +225,18 @@ pub fn inspect(bytes: &[u8], seq: u64, location: &str) -> Inspection {
         // An enum's variant frame is never compressed.
         for frame in frames.iter_mut().skip(usize::from(is_enum)) {
             let value = (frame.offset + frame_len(frame) - frame.len) as usize;
-            frame.raw_len = body
-                .get(value..value + frame.len as usize)
-                .and_then(crate::compression::raw_len);
+            let stored = body.get(value..value + frame.len as usize);
+            frame.raw_len = stored.and_then(crate::compression::raw_len);
+            // An intact checkpoint must also decompress, as a restore would.
+            if let (None, Some(stored)) = (&inspection.problem, stored) {
+                if let Err(e) = crate::compression::decompress(stored) {
+                    inspection.problem = Some(Error::Malformed {
+                        seq,
+                        location: location.to_owned(),
+                        reason: format!("field `{}`: {e}", frame.name),
+                    });
+                }
+            }
         }
     }
     inspection.frames = frames;
