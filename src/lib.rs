@@ -160,6 +160,33 @@
 //! I/O on tokio's blocking pool; `examples/async_service.rs` shows a service
 //! that checkpoints on a timer and resumes after a crash.
 //!
+//! Large state: on a directory store `save` writes the checkpoint as it
+//! encodes it and a restore reads it field by field, so either needs about
+//! one field's encoded size beside the state (`capture` holds the whole
+//! encoded checkpoint until `commit`: use it when releasing a lock fast
+//! matters more than memory). Spread a large state over several fields.
+//! [`Compression::zstd`] compresses each field; restores read compressed
+//! and plain checkpoints alike:
+//!
+//! ```
+//! use checkpoint::{Checkpoint, Checkpointer, Compression};
+//!
+//! #[derive(Checkpoint, Debug, PartialEq)]
+//! struct Log {
+//!     lines: Vec<String>,
+//! }
+//!
+//! let dir = tempfile::tempdir()?;
+//! let log = Log { lines: vec!["GET /index.html 200".into(); 1000] };
+//! let plain = Checkpointer::open(dir.path())?.save(&log)?;
+//! let ckpt = Checkpointer::open(dir.path())?.compression(Compression::zstd(3));
+//! let small = ckpt.save(&log)?;
+//! assert!(small.size * 20 < plain.size);
+//! assert_eq!(ckpt.restore::<Log>(plain.seq)?.state, log);
+//! assert_eq!(ckpt.restore_latest::<Log>()?.unwrap().state, log);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! When a restore cannot work, [`Error`]'s message names the checkpoint, the
 //! struct, the field, what differs and the fix. Several participants
 //! checkpoint one logical state together with [`group`].

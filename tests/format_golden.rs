@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, UNIX_EPOCH};
 
-use checkpoint::{Checkpoint, Checkpointer, DirStore, Error};
+use checkpoint::{Checkpoint, Checkpointer, Compression, DirStore, Error};
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 struct Entry {
@@ -54,15 +54,29 @@ fn journal() -> Journal {
     }
 }
 
+/// A journal long enough that compression pays: version 4's sample.
+fn long_journal() -> Journal {
+    let mut journal = journal();
+    journal.entries = (0..40)
+        .map(|id| Entry {
+            id,
+            text: format!("deposit {} into account {}", id * 10, id % 3),
+        })
+        .collect();
+    journal.len = journal.entries.len();
+    journal
+}
+
 fn golden(version: u32) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("tests/golden/v{version}"))
 }
 
-/// Writes the samples the golden files hold, in the current version.
-fn write_samples(dir: &std::path::Path) {
+/// Writes the samples the golden files hold: plain ones in version 3,
+/// compressed ones in version 4.
+fn write_samples(dir: &std::path::Path, compression: Compression, journal: &Journal) {
     let _ = std::fs::remove_dir_all(dir);
-    let ckpt = Checkpointer::open(dir).unwrap();
-    ckpt.save(&journal()).unwrap();
+    let ckpt = Checkpointer::open(dir).unwrap().compression(compression);
+    ckpt.save(journal).unwrap();
     ckpt.save(&Pair(9, Some("nine".into()))).unwrap();
     ckpt.save(&Phase::Idle).unwrap();
     ckpt.save(&Phase::Running {
@@ -121,12 +135,12 @@ fn version_2_checkpoints_restore() {
 fn version_3_checkpoints_restore() {
     let dir = golden(3);
     if std::env::var_os("CHECKPOINT_BLESS").is_some() {
-        write_samples(&dir);
+        write_samples(&dir, Compression::none(), &journal());
     }
     restores_samples(&dir);
     let bytes = std::fs::read(dir.join("00000000000000000001.ckpt")).unwrap();
     let (header, _) = checkpoint::format::decode(&bytes, 1, "golden").unwrap();
-    assert_eq!(header.version, 3);
+    assert_eq!((header.version, header.flags), (3, 0));
     assert_eq!(
         header.deep.display_tree(),
         "last_seq: u64\n\
@@ -140,11 +154,40 @@ fn version_3_checkpoints_restore() {
     );
 }
 
+#[test]
+fn version_4_compressed_checkpoints_restore() {
+    let dir = golden(4);
+    if std::env::var_os("CHECKPOINT_BLESS").is_some() {
+        write_samples(&dir, Compression::zstd(3), &long_journal());
+    }
+    restores_samples_with(&dir, &long_journal());
+    for seq in 1..=5 {
+        let path = dir.join(format!("{seq:020}.ckpt"));
+        let bytes = std::fs::read(path).unwrap();
+        let (header, _) = checkpoint::format::decode(&bytes, seq, "golden").unwrap();
+        assert_eq!((header.version, header.flags), (4, 1), "#{seq}");
+        assert!(header.compressed());
+    }
+    // A plain reader setting reads them too.
+    let plain = Checkpointer::new(DirStore::open(&dir).unwrap()).unwrap();
+    assert_eq!(plain.restore::<Journal>(1).unwrap().state, long_journal());
+    // Its entries are stored compressed, its other fields plain.
+    let found = checkpoint::inspect::inspect_file(&dir.join(format!("{:020}.ckpt", 1)), 1).unwrap();
+    let entries = found.frame("entries").unwrap();
+    assert!(entries.len * 2 < entries.raw_len.unwrap(), "{entries:?}");
+    let last_seq = found.frame("last_seq").unwrap();
+    assert_eq!(last_seq.len, last_seq.raw_len.unwrap() + 1);
+}
+
 fn restores_samples(dir: &std::path::Path) {
+    restores_samples_with(dir, &journal());
+}
+
+fn restores_samples_with(dir: &std::path::Path, journal: &Journal) {
     // A read-only view: restoring must not write.
     let ckpt = Checkpointer::new(DirStore::open(dir).unwrap()).unwrap();
     let restored = ckpt.restore::<Journal>(1).unwrap();
-    assert_eq!(restored.state, journal());
+    assert_eq!(&restored.state, journal);
     assert_eq!(restored.meta.type_name, "Journal");
     assert!(restored.meta.time > UNIX_EPOCH + Duration::from_secs(1_700_000_000));
     assert_eq!(
@@ -222,7 +265,7 @@ fn a_newer_format_with_valid_checksums_is_unsupported_not_corrupt() {
             err,
             Error::UnsupportedVersion {
                 found: 7,
-                supported: 3,
+                supported: 4,
                 ..
             }
         ),

@@ -118,6 +118,8 @@ struct HeaderReport {
     type_name: String,
     header_len: u32,
     body_len: u64,
+    /// `none` or `zstd`.
+    compression: &'static str,
 }
 
 #[derive(Debug, Serialize)]
@@ -147,8 +149,12 @@ struct FieldReport {
     aliases: Vec<String>,
     has_default: bool,
     /// Bytes of the field's encoded value; `None` when the body has no
-    /// frame for it (derived, another variant, or damage).
+    /// frame for it (derived, another variant, or damage). Compressed
+    /// when the checkpoint is.
     frame_len: Option<u64>,
+    /// Bytes of the field's encoded value before compression, when the
+    /// checkpoint is compressed.
+    raw_len: Option<u64>,
     /// The writer's schema of the field's type on one line (format
     /// versions 2 and 3).
     shape: Option<String>,
@@ -162,6 +168,7 @@ struct FrameReport {
     name: String,
     offset: u64,
     len: u64,
+    raw_len: Option<u64>,
 }
 
 impl InspectReport {
@@ -181,6 +188,7 @@ impl InspectReport {
                 type_name: h.type_name.clone(),
                 header_len: h.header_len,
                 body_len: h.body_len,
+                compression: if h.compressed() { "zstd" } else { "none" },
             }),
             schema: header.map(|h| schema_report(&h.schema, inspection)),
             variant: inspection.variant.clone(),
@@ -189,11 +197,16 @@ impl InspectReport {
                 .iter()
                 .map(
                     |Frame {
-                         name, offset, len, ..
+                         name,
+                         offset,
+                         len,
+                         raw_len,
+                         ..
                      }| FrameReport {
                         name: name.clone(),
                         offset: *offset,
                         len: *len,
+                        raw_len: *raw_len,
                     },
                 )
                 .collect(),
@@ -220,6 +233,19 @@ impl InspectReport {
             "size      {} bytes (header {}, body {})",
             self.size, h.header_len, h.body_len
         )?;
+        if h.compression != "none" {
+            let stored: u64 = self
+                .frames
+                .iter()
+                .filter_map(|f| f.raw_len.map(|_| f.len))
+                .sum();
+            let raw: u64 = self.frames.iter().filter_map(|f| f.raw_len).sum();
+            writeln!(
+                out,
+                "compress  {}: field values {stored} bytes stored, {raw} uncompressed",
+                h.compression
+            )?;
+        }
         match &self.problem {
             None => writeln!(out, "checksum  ok")?,
             Some(problem) => {
@@ -251,6 +277,7 @@ fn spaced_hex(hex: &str) -> String {
 
 fn schema_report(schema: &SchemaRecord, inspection: &Inspection) -> SchemaReport {
     let frame_len = |name: &str| inspection.frame(name).map(|f| f.len);
+    let raw_len = |name: &str| inspection.frame(name).and_then(|f| f.raw_len);
     let deep = inspection.header.as_ref().map(|h| &h.deep);
     let shape = |name: &str| deep.and_then(|d| Some((d, d.root(name)?)));
     let fields = |prefix: &str, fields: &[FieldRecord], frames: bool| -> Vec<FieldReport> {
@@ -265,6 +292,7 @@ fn schema_report(schema: &SchemaRecord, inspection: &Inspection) -> SchemaReport
                 aliases: f.aliases.clone(),
                 has_default: f.has_default,
                 frame_len: (frames && !f.derived).then(|| frame_len(&f.name)).flatten(),
+                raw_len: (frames && !f.derived).then(|| raw_len(&f.name)).flatten(),
             })
             .collect()
     };
@@ -330,7 +358,10 @@ fn write_fields(out: &mut impl Write, indent: &str, fields: &[FieldReport]) -> i
     for (f, decl) in fields.iter().zip(&decl) {
         let mut notes = Vec::new();
         match f.frame_len {
-            Some(len) => notes.push(format!("{len} bytes")),
+            Some(len) => match f.raw_len {
+                Some(raw) => notes.push(format!("{len} bytes ({raw} uncompressed)")),
+                None => notes.push(format!("{len} bytes")),
+            },
             None if f.derived => notes.push("derived".to_owned()),
             None => {}
         }

@@ -461,3 +461,41 @@ fn inspect_shows_nested_shapes_and_diff_names_a_nested_change_by_path() {
         (&"u32".into(), &"String".into())
     );
 }
+
+#[test]
+fn inspect_shows_compressed_and_stored_sizes() {
+    let dir = tempfile::tempdir().unwrap();
+    Checkpointer::open(dir.path())
+        .unwrap()
+        .compression(checkpoint::Compression::zstd(3))
+        .save(&ProcessorV2 {
+            log: vec!["the same line again".into(); 200],
+            ..v2(7)
+        })
+        .unwrap();
+    let out = run(&["inspect", "DIR", "1"], dir.path());
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("version   4\n"), "{text}");
+    assert!(
+        text.contains("compress  zstd: field values ") && text.contains(" uncompressed\n"),
+        "{text}"
+    );
+    let log = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("log:"))
+        .unwrap();
+    assert!(log.ends_with(" uncompressed)"), "{log}");
+
+    let v = json(&run(&["inspect", "DIR", "1", "--json"], dir.path()));
+    assert_eq!(v["header"]["compression"], "zstd");
+    let log = &v["schema"]["fields"][1];
+    assert_eq!(log["name"], "log");
+    let (stored, raw) = (
+        log["frame_len"].as_u64().unwrap(),
+        log["raw_len"].as_u64().unwrap(),
+    );
+    assert!(stored * 10 < raw, "{stored} of {raw}");
+    assert_eq!(v["frames"][1]["raw_len"], raw);
+    assert_eq!(run(&["verify", "DIR"], dir.path()).status.code(), Some(0));
+}

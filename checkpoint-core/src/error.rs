@@ -88,6 +88,18 @@ pub enum Error {
         supported: u16,
     },
 
+    /// The checkpoint is compressed and this build cannot decompress it.
+    #[error(
+        "checkpoint #{seq} ({location}) is compressed with zstd, which this build cannot read; \
+         enable the `zstd` feature of the `checkpoint` crate (on by default)"
+    )]
+    CompressionUnavailable {
+        /// The checkpoint's sequence number.
+        seq: u64,
+        /// Where it lives.
+        location: String,
+    },
+
     /// The checkpoint holds another type.
     #[error(
         "checkpoint #{seq} ({location}) holds a `{found}`, not a `{expected}`; restore it as \

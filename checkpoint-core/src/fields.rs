@@ -8,11 +8,15 @@
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use std::borrow::Cow;
+
+use crate::compression::{self, FrameError};
 use crate::deep::record::{RecordError, RecordErrorKind, Recorder};
 use crate::deep::resolve::{self, Ctx, ResolveError, ResolveKind};
 use crate::deep::{DeepSchema, NodeId};
 use crate::schema::{Schema, Shape};
-use crate::{Error, Result};
+use crate::stream::CheckpointStream;
+use crate::{Compression, Error, Result};
 
 /// Writes the serialized fields of one value, one frame each.
 ///
@@ -26,6 +30,20 @@ pub struct FieldWriter<'a> {
     type_name: &'static str,
     schema: Option<&'a mut DeepSchema>,
     variant: Option<&'static str>,
+    compression: Compression,
+    /// Reused for each compressed frame.
+    scratch: Vec<u8>,
+    /// Where each finished frame goes, when streaming: `buf` then holds
+    /// one frame at a time.
+    sink: Option<&'a mut dyn FrameSink>,
+    /// The recorded schema's generation when streaming started.
+    generation: u64,
+}
+
+/// Where a streaming [`FieldWriter`] sends each finished frame.
+pub(crate) trait FrameSink: std::fmt::Debug {
+    /// Takes one whole frame.
+    fn write_frame(&mut self, frame: &[u8]) -> Result<()>;
 }
 
 impl<'a> FieldWriter<'a> {
@@ -36,6 +54,10 @@ impl<'a> FieldWriter<'a> {
             type_name,
             schema: None,
             variant: None,
+            compression: Compression::none(),
+            scratch: Vec::new(),
+            sink: None,
+            generation: 0,
         }
     }
 
@@ -50,7 +72,49 @@ impl<'a> FieldWriter<'a> {
             type_name,
             schema: Some(schema),
             variant: None,
+            compression: Compression::none(),
+            scratch: Vec::new(),
+            sink: None,
+            generation: 0,
         }
+    }
+
+    /// Sends each frame to `sink` once written instead of keeping it in
+    /// the buffer (which must be empty).
+    pub(crate) fn streaming(mut self, sink: &'a mut dyn FrameSink) -> Self {
+        self.generation = self.schema.as_deref().map_or(0, DeepSchema::generation);
+        self.sink = Some(sink);
+        self
+    }
+
+    /// Whether frames are dropped instead of sent: the recorded schema grew
+    /// while streaming, so the header already written is stale and the
+    /// value will be encoded again. Its remaining fields are still encoded,
+    /// to record their schema, but neither compressed nor written.
+    fn discarding(&self) -> bool {
+        self.sink.is_some()
+            && self
+                .schema
+                .as_deref()
+                .is_some_and(|s| s.generation() != self.generation)
+    }
+
+    /// Hands the finished frame to the sink, when streaming.
+    fn frame_done(&mut self) -> Result<()> {
+        if self.discarding() {
+            self.buf.clear();
+        } else if let Some(sink) = self.sink.as_deref_mut() {
+            sink.write_frame(self.buf)?;
+            self.buf.clear();
+        }
+        Ok(())
+    }
+
+    /// Compresses every field frame's value written from now on (the
+    /// header must say so: `format::FLAG_ZSTD`).
+    pub(crate) fn compressing(mut self, compression: Compression) -> Self {
+        self.compression = compression;
+        self
     }
 
     /// Writes the variant of an enum; comes before the variant's fields.
@@ -63,7 +127,7 @@ impl<'a> FieldWriter<'a> {
         self.buf.extend_from_slice(name.as_bytes());
         self.patch_len(len_at);
         self.variant = Some(name);
-        Ok(())
+        self.frame_done()
     }
 
     /// Writes one serialized field, encoding it straight into the output.
@@ -75,7 +139,8 @@ impl<'a> FieldWriter<'a> {
     /// [`Error::Unrestorable`] when its values write different things at
     /// one place (a field skipped for some values).
     pub fn field<T: Serialize + ?Sized>(&mut self, name: &'static str, value: &T) -> Result<()> {
-        self.write(name, value).map(drop)
+        let (start, _) = self.write(name, value)?;
+        self.finish_field(name, start)
     }
 
     /// [`field`](Self::field), and when the field's recorded schema grew,
@@ -92,32 +157,44 @@ impl<'a> FieldWriter<'a> {
         name: &'static str,
         value: &T,
     ) -> Result<()> {
-        let Some((start, at, grew)) = self.write(name, value)? else {
-            return Ok(());
-        };
-        if !grew {
-            return Ok(());
+        let (start, recorded) = self.write(name, value)?;
+        if let Some((at, true)) = recorded {
+            if let Err(e) = self.read_back::<T>(name, start, at) {
+                // The frame's head: name length, name, value length.
+                self.buf.truncate(start - 12 - name.len());
+                return Err(e);
+            }
         }
-        let outcome = self.read_back::<T>(name, start, at);
-        if outcome.is_err() {
-            // The frame's head: name length, name, value length.
-            self.buf.truncate(start - 12 - name.len());
-        }
-        outcome
+        self.finish_field(name, start)
     }
 
-    /// Writes a frame; with a schema, returns where the value starts, its
-    /// node, and whether the schema grew.
+    /// Finishes the field whose value was written from `start`: compresses
+    /// it when compressing (patching its frame's length), and hands the
+    /// frame to the sink when streaming.
+    fn finish_field(&mut self, name: &str, start: usize) -> Result<()> {
+        let Some(level) = self.compression.zstd_level().filter(|_| !self.discarding()) else {
+            return self.frame_done();
+        };
+        if let Err(reason) = compression::compress_tail(self.buf, start, level, &mut self.scratch) {
+            self.buf.truncate(start - 12 - name.len());
+            return Err(self.encode_error(name, reason));
+        }
+        self.patch_len(start - 8);
+        self.frame_done()
+    }
+
+    /// Writes a frame; returns where the value starts and, with a schema,
+    /// its node and whether the schema grew.
     fn write<T: Serialize + ?Sized>(
         &mut self,
         name: &'static str,
         value: &T,
-    ) -> Result<Option<(usize, NodeId, bool)>> {
+    ) -> Result<(usize, Option<(NodeId, bool)>)> {
         let start = self.buf.len();
         let len_at = self.frame_head(name);
         let outcome = match self.schema.as_deref_mut() {
             None => postcard::serialize_with_flavor(value, VecTail(self.buf))
-                .map(|()| None)
+                .map(|()| (len_at + 8, None))
                 .map_err(|e| self.encode_error(name, e.to_string())),
             Some(schema) => {
                 let at = schema.root_for(self.variant, name);
@@ -132,7 +209,7 @@ impl<'a> FieldWriter<'a> {
                 });
                 let grew = schema.generation() != before;
                 recorded
-                    .map(|()| Some((len_at + 8, at, grew)))
+                    .map(|()| (len_at + 8, Some((at, grew))))
                     .map_err(|e| self.record_error(name, e))
             }
         };
@@ -311,6 +388,8 @@ pub(crate) enum Stored {
 #[derive(Debug)]
 pub struct FieldReader<'de> {
     frames: Vec<(&'de str, &'de [u8])>,
+    /// Where frames come from when read from a stream instead of `frames`.
+    stream: Option<Box<StreamFrames>>,
     /// How fields (`field`, or `Variant::field`) with a former type are
     /// stored.
     stored: Vec<(String, Stored)>,
@@ -322,6 +401,8 @@ pub struct FieldReader<'de> {
     /// The type's schema, for naming field types in errors.
     current: Option<&'static Schema>,
     variant: Option<String>,
+    /// Field values are compressed (format version 4, `FLAG_ZSTD`).
+    compressed: bool,
 }
 
 impl<'de> FieldReader<'de> {
@@ -360,6 +441,7 @@ impl<'de> FieldReader<'de> {
         }
         Ok(FieldReader {
             frames,
+            stream: None,
             stored: Vec::new(),
             type_name,
             seq,
@@ -367,13 +449,75 @@ impl<'de> FieldReader<'de> {
             deep: None,
             current: None,
             variant: None,
+            compressed: false,
         })
+    }
+
+    /// A reader taking frames from `stream` as fields are asked for: a
+    /// frame is held only from when it is read until its field is, so
+    /// fields asked for in written order hold one frame at a time.
+    pub(crate) fn streaming(
+        stream: CheckpointStream,
+        type_name: &'static str,
+        seq: u64,
+        location: String,
+    ) -> Self {
+        FieldReader {
+            frames: Vec::new(),
+            stream: Some(Box::new(StreamFrames {
+                stream,
+                pending: Vec::new(),
+            })),
+            stored: Vec::new(),
+            type_name,
+            seq,
+            location,
+            deep: None,
+            current: None,
+            variant: None,
+            compressed: false,
+        }
+    }
+
+    /// Called once every stored field is read, before derived fields are
+    /// built from them: a reader that streams the checkpoint reads the rest
+    /// and verifies its checksum here, so derived fields are only ever
+    /// built from verified bytes. Does nothing for a reader over bytes
+    /// already verified.
+    ///
+    /// # Errors
+    ///
+    /// A damage error ([`Error::Corrupt`], ...) when the checkpoint is
+    /// damaged.
+    #[doc(hidden)]
+    pub fn fields_read(&mut self) -> Result<()> {
+        match &mut self.stream {
+            Some(s) => {
+                s.pending = Vec::new();
+                s.stream.finish()
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// `error`, unless reading the rest of a streamed checkpoint finds it
+    /// damaged: then the damage, which may be why `error` happened.
+    pub(crate) fn damage_or(&mut self, error: Error) -> Error {
+        match &mut self.stream {
+            Some(s) => s.stream.damage_or(error),
+            None => error,
+        }
     }
 
     /// Reads fields through the writer's schema `deep`, as `current`.
     pub(crate) fn resolving(&mut self, deep: &'de DeepSchema, current: &'static Schema) {
         self.deep = Some(Ctx::new(deep));
         self.current = Some(current);
+    }
+
+    /// Declares that field values are compressed.
+    pub(crate) fn set_compressed(&mut self, compressed: bool) {
+        self.compressed = compressed;
     }
 
     /// Declares how fields with a former type are stored.
@@ -415,13 +559,13 @@ impl<'de> FieldReader<'de> {
             Stored::Current => self.field_any(names),
             Stored::Was => Ok(self.field_any::<O>(names)?.map(convert)),
             Stored::Either => {
-                let Some((name, bytes)) = self.take(names) else {
+                let Some((name, bytes)) = self.take(names)? else {
                     return Ok(None);
                 };
-                match self.decode::<T>(name, bytes) {
+                match self.decode::<T>(name, &bytes) {
                     Ok(v) => Ok(Some(v)),
                     Err(e) => self
-                        .decode::<O>(name, bytes)
+                        .decode::<O>(name, &bytes)
                         .map(|o| Some(convert(o)))
                         .map_err(|_| e),
                 }
@@ -436,8 +580,8 @@ impl<'de> FieldReader<'de> {
     ///
     /// [`Error::FieldDecode`] when its bytes do not decode as `T`.
     pub fn field_any<T: DeserializeOwned>(&mut self, names: &[&'static str]) -> Result<Option<T>> {
-        match self.take(names) {
-            Some((name, bytes)) => self.decode(name, bytes).map(Some),
+        match self.take(names)? {
+            Some((name, bytes)) => self.decode(name, &bytes).map(Some),
             None => Ok(None),
         }
     }
@@ -453,11 +597,14 @@ impl<'de> FieldReader<'de> {
     ///
     /// [`Error::MissingField`] when the body holds no variant.
     pub fn variant(&mut self) -> Result<String> {
-        if self.frames.is_empty() {
-            return Err(self.missing("<variant>"));
-        }
-        let (_, bytes) = self.frames.remove(0);
-        let name = String::from_utf8_lossy(bytes).into_owned();
+        let name = match &mut self.stream {
+            Some(s) => match s.stream.next_frame()? {
+                Some((_, bytes)) => String::from_utf8_lossy(&bytes).into_owned(),
+                None => return Err(self.missing("<variant>")),
+            },
+            None if self.frames.is_empty() => return Err(self.missing("<variant>")),
+            None => String::from_utf8_lossy(self.frames.remove(0).1).into_owned(),
+        };
         self.variant = Some(name.clone());
         Ok(name)
     }
@@ -491,16 +638,53 @@ impl<'de> FieldReader<'de> {
         self.field_any(&[name])
     }
 
-    /// Removes the frame of the first of `names` the checkpoint has.
-    fn take(&mut self, names: &[&'static str]) -> Option<(&'static str, &'de [u8])> {
-        names.iter().find_map(|name| {
-            let at = self.frames.iter().position(|(n, _)| n == name)?;
-            let (_, bytes) = self.frames.swap_remove(at);
-            Some((*name, bytes))
-        })
+    /// Removes the frame of the first of `names` the checkpoint has and
+    /// returns its value, decompressed.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Corrupt`] when a compressed value's checksum does not match,
+    /// [`Error::Malformed`] when it does not decompress.
+    fn take(&mut self, names: &[&'static str]) -> Result<Option<Taken<'de>>> {
+        let found = match &mut self.stream {
+            Some(s) => s.take(names)?.map(|(n, v)| (n, Cow::Owned(v))),
+            None => names.iter().find_map(|name| {
+                let at = self.frames.iter().position(|(n, _)| n == name)?;
+                let (_, bytes) = self.frames.swap_remove(at);
+                Some((*name, Cow::Borrowed(bytes)))
+            }),
+        };
+        let Some((name, bytes)) = found else {
+            return Ok(None);
+        };
+        if !self.compressed {
+            return Ok(Some((name, bytes)));
+        }
+        let raw = match bytes {
+            Cow::Borrowed(b) => compression::decompress(b),
+            Cow::Owned(b) => compression::decompress_owned(b),
+        };
+        match raw {
+            Ok(raw) => Ok(Some((name, raw))),
+            Err(FrameError::Corrupt { expected, found }) => Err(Error::Corrupt {
+                seq: self.seq,
+                location: self.location.clone(),
+                expected,
+                found,
+            }),
+            Err(FrameError::Malformed(reason)) => Err(Error::Malformed {
+                seq: self.seq,
+                location: self.location.clone(),
+                reason: format!("field `{name}`: {reason}"),
+            }),
+            Err(FrameError::Unavailable) => Err(Error::CompressionUnavailable {
+                seq: self.seq,
+                location: self.location.clone(),
+            }),
+        }
     }
 
-    fn decode<T: DeserializeOwned>(&self, name: &str, bytes: &'de [u8]) -> Result<T> {
+    fn decode<T: DeserializeOwned>(&self, name: &str, bytes: &[u8]) -> Result<T> {
         if let Some(cx) = &self.deep {
             let root = match &self.variant {
                 None => cx.schema.root(name),
@@ -595,6 +779,36 @@ impl<'de> FieldReader<'de> {
         }
     }
 }
+
+/// The frames of a checkpoint being streamed.
+#[derive(Debug)]
+struct StreamFrames {
+    stream: CheckpointStream,
+    /// Frames read past on the way to one asked for, in written order.
+    pending: Vec<(String, Vec<u8>)>,
+}
+
+impl StreamFrames {
+    /// The value of the first of `names` held or met next; `None` when the
+    /// body ends without one.
+    fn take(&mut self, names: &[&'static str]) -> Result<Option<(&'static str, Vec<u8>)>> {
+        for name in names {
+            if let Some(at) = self.pending.iter().position(|(n, _)| n == name) {
+                return Ok(Some((name, self.pending.remove(at).1)));
+            }
+        }
+        while let Some((found, value)) = self.stream.next_frame()? {
+            if let Some(name) = names.iter().find(|n| **n == found) {
+                return Ok(Some((name, value)));
+            }
+            self.pending.push((found, value));
+        }
+        Ok(None)
+    }
+}
+
+/// A field's name and its value, decompressed when stored compressed.
+type Taken<'de> = (&'static str, Cow<'de, [u8]>);
 
 /// Splits one frame off `bytes`: its name, its value bytes, the rest.
 /// `None` when a length runs past the end or the name is not UTF-8.

@@ -14,21 +14,30 @@
 
 use std::any::type_name;
 use std::collections::HashMap;
+use std::io::SeekFrom;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
 use crate::deep::{from_field_shapes, DeepSchema};
-use crate::fields::{split_u32, split_u64};
+use crate::fields::{split_u32, split_u64, FrameSink};
 use crate::schema::{FieldSchema, Schema, Shape};
 use crate::shape::{decode_field_shapes, FieldShapes};
-use crate::{Checkpoint, Error, FieldWriter, Result, TypeShape};
+use crate::store::{PendingValue, StoreError};
+use crate::{Checkpoint, Compression, Error, FieldWriter, Result, TypeShape};
 
 /// The first eight bytes of every checkpoint.
 pub const MAGIC: [u8; 8] = *b"\x89CKPT\r\n\x1a";
-/// The format version this release writes and the newest it reads.
-pub const VERSION: u16 = 3;
+/// The newest format version this release reads, and the one it writes
+/// compressed checkpoints in.
+pub const VERSION: u16 = 4;
+/// The format version of checkpoints written without compression: version
+/// 4 adds nothing else, so plain checkpoints stay readable by releases that
+/// read version 3.
+pub const PLAIN_VERSION: u16 = 3;
+/// Header flag (version 4): every field frame's value is zstd-compressed.
+pub const FLAG_ZSTD: u16 = 1;
 /// The oldest format version this release reads.
 pub const OLDEST_VERSION: u16 = 1;
 /// Length of the fixed prefix.
@@ -137,6 +146,8 @@ fn fields(fields: &[FieldSchema]) -> Vec<FieldRecord> {
 pub struct Header {
     /// Format version.
     pub version: u16,
+    /// Flags ([`FLAG_ZSTD`]); 0 before version 4.
+    pub flags: u16,
     /// Sequence number.
     pub seq: u64,
     /// Wall-clock time of the capture.
@@ -160,6 +171,11 @@ pub struct Header {
 }
 
 impl Header {
+    /// Whether the field frames' values are zstd-compressed.
+    pub fn compressed(&self) -> bool {
+        self.flags & FLAG_ZSTD != 0
+    }
+
     /// The whole checkpoint's length in bytes.
     pub fn total_len(&self) -> u64 {
         total_len(self.header_len, self.body_len).unwrap_or(u64::MAX)
@@ -178,7 +194,13 @@ fn total_len(header_len: u32, body_len: u64) -> Option<u64> {
 /// (which must be empty), with an empty writer's schema; returns where the
 /// body starts. Finish with [`finish`] once the body is appended.
 pub fn begin(out: &mut Vec<u8>, seq: u64, time: SystemTime, schema: &Schema) -> usize {
-    begin_with(out, seq, time, &schema_tail(schema, &DeepSchema::default()))
+    begin_with(
+        out,
+        seq,
+        time,
+        &schema_tail(schema, &DeepSchema::default()),
+        0,
+    )
 }
 
 /// What a process has recorded of one type's values.
@@ -201,7 +223,8 @@ type Recordings = HashMap<&'static str, Arc<Mutex<Recording>>>;
 /// recording the writer's schema of its fields. When the schema grows
 /// (the first value of the type in this process, or one taking a path no
 /// earlier one took), the new fields' bytes are read back first, so a value
-/// its type cannot restore is refused here.
+/// its type cannot restore is refused here. With `compression`, each field
+/// frame's value is compressed as it is written.
 ///
 /// # Errors
 ///
@@ -212,9 +235,131 @@ pub fn encode<T: Checkpoint>(
     out: &mut Vec<u8>,
     seq: u64,
     time: SystemTime,
+    compression: Compression,
 ) -> Result<()> {
+    let flags = if compression.is_none() { 0 } else { FLAG_ZSTD };
+    let recording = recording_of::<T>();
+    let mut rec = recording.lock().unwrap_or_else(PoisonError::into_inner);
+    rec.begin();
+    let mut start = begin_with(out, seq, time, &rec.tail, flags);
+    let before = rec.schema.generation();
+    let written = state.write_fields(
+        &mut FieldWriter::recording(out, T::SCHEMA.name, &mut rec.schema).compressing(compression),
+    );
+    if let Err(e) = written {
+        rec.abandon();
+        return Err(e);
+    }
+    if rec.schema.generation() != before {
+        rec.accept::<T>()?;
+        // Replace the header in place: a copy of the body would double
+        // the memory a first save of a large state takes.
+        let mut head = Vec::with_capacity(start + rec.tail.len());
+        let new_start = begin_with(&mut head, seq, time, &rec.tail, flags);
+        out.splice(..start, head);
+        start = new_start;
+    }
+    rec.busy = false;
+    drop(rec);
+    finish(out, start);
+    Ok(())
+}
+
+/// [`encode`] straight into `out`, one frame at a time, so the checkpoint
+/// is never whole in memory; returns its length. The header goes first
+/// with the recorded schema as it stands; when the schema grows during the
+/// encode (a type's first save in a process), `out` is emptied and the
+/// state encoded again, which cannot grow it further. Finally the prefix
+/// is patched and the trailing checksum, combined from the head's and the
+/// body's, appended.
+///
+/// # Errors
+///
+/// As [`encode`], and [`Error::Store`] when writing to `out` fails; what
+/// `out` holds is then unspecified.
+pub(crate) fn encode_to<T: Checkpoint>(
+    state: &T,
+    out: &mut dyn PendingValue,
+    location: &str,
+    seq: u64,
+    time: SystemTime,
+    compression: Compression,
+) -> Result<u64> {
+    let flags = if compression.is_none() { 0 } else { FLAG_ZSTD };
+    let io_err = |e| Error::Store(StoreError::io("write", location.to_owned(), e));
+    let recording = recording_of::<T>();
+    let mut rec = recording.lock().unwrap_or_else(PoisonError::into_inner);
+    loop {
+        rec.begin();
+        let mut head = Vec::new();
+        let body_start = begin_with(&mut head, seq, time, &rec.tail, flags);
+        out.write_all(&head).map_err(io_err)?;
+        let mut body = BodySink {
+            out: &mut *out,
+            location,
+            crc: 0,
+            len: 0,
+        };
+        let before = rec.schema.generation();
+        let mut frame = Vec::new();
+        let written = state.write_fields(
+            &mut FieldWriter::recording(&mut frame, T::SCHEMA.name, &mut rec.schema)
+                .compressing(compression)
+                .streaming(&mut body),
+        );
+        let (body_crc, body_len) = (body.crc, body.len);
+        if let Err(e) = written {
+            rec.abandon();
+            return Err(e);
+        }
+        if rec.schema.generation() != before {
+            rec.accept::<T>()?;
+            out.restart().map_err(io_err)?;
+            continue;
+        }
+        rec.busy = false;
+        drop(rec);
+        head[16..24].copy_from_slice(&body_len.to_le_bytes());
+        let header_crc = crc32c::crc32c(&head[..body_start - 4]);
+        head[body_start - 4..body_start].copy_from_slice(&header_crc.to_le_bytes());
+        let crc = crc32c::crc32c_combine(
+            crc32c::crc32c(&head),
+            body_crc,
+            usize::try_from(body_len).unwrap_or(usize::MAX),
+        );
+        out.rewind().map_err(io_err)?;
+        out.write_all(&head).map_err(io_err)?;
+        out.seek(SeekFrom::End(0)).map_err(io_err)?;
+        out.write_all(&crc.to_le_bytes()).map_err(io_err)?;
+        return Ok(head.len() as u64 + body_len + 4);
+    }
+}
+
+/// The body of a checkpoint being streamed: frames go to the store as they
+/// are finished, summed as they go.
+#[derive(Debug)]
+struct BodySink<'a> {
+    out: &'a mut dyn PendingValue,
+    location: &'a str,
+    crc: u32,
+    len: u64,
+}
+
+impl FrameSink for BodySink<'_> {
+    fn write_frame(&mut self, frame: &[u8]) -> Result<()> {
+        self.out
+            .write_all(frame)
+            .map_err(|e| Error::Store(StoreError::io("write", self.location.to_owned(), e)))?;
+        self.crc = crc32c::crc32c_append(self.crc, frame);
+        self.len += frame.len() as u64;
+        Ok(())
+    }
+}
+
+/// The recording of `T`'s values in this process.
+fn recording_of<T: Checkpoint>() -> Arc<Mutex<Recording>> {
     static RECORDINGS: OnceLock<Mutex<Recordings>> = OnceLock::new();
-    let recording = RECORDINGS
+    RECORDINGS
         .get_or_init(Mutex::default)
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
@@ -227,30 +372,36 @@ pub fn encode<T: Checkpoint>(
                 busy: false,
             }))
         })
-        .clone();
-    let mut rec = recording.lock().unwrap_or_else(PoisonError::into_inner);
-    if rec.busy {
-        rec.schema = rec.good.clone();
+        .clone()
+}
+
+impl Recording {
+    /// Starts an encode, going back to the last good schema if the one
+    /// before failed halfway.
+    fn begin(&mut self) {
+        if self.busy {
+            self.schema = self.good.clone();
+        }
+        self.busy = true;
     }
-    rec.busy = true;
-    let mut start = begin_with(out, seq, time, &rec.tail);
-    let before = rec.schema.generation();
-    let written = state.write_fields(&mut FieldWriter::recording(
-        out,
-        T::SCHEMA.name,
-        &mut rec.schema,
-    ));
-    if let Err(e) = written {
-        rec.schema = rec.good.clone();
-        rec.busy = false;
-        return Err(e);
+
+    /// Ends a failed encode.
+    fn abandon(&mut self) {
+        self.schema = self.good.clone();
+        self.busy = false;
     }
-    if rec.schema.generation() != before {
-        let tail = schema_tail(&T::SCHEMA, &rec.schema);
+
+    /// Keeps the schema an encode grew, and the header tail for it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unrestorable`] when the header would be too long; the
+    /// encode is abandoned.
+    fn accept<T: Checkpoint>(&mut self) -> Result<()> {
+        let tail = schema_tail(&T::SCHEMA, &self.schema);
         // The time before the tail takes 12 bytes of the header.
         if tail.len() + 12 > MAX_HEADER_LEN as usize {
-            rec.schema = rec.good.clone();
-            rec.busy = false;
+            self.abandon();
             return Err(Error::Unrestorable {
                 type_name: T::SCHEMA.name.to_owned(),
                 field: String::new(),
@@ -263,17 +414,10 @@ pub fn encode<T: Checkpoint>(
                       one schema",
             });
         }
-        rec.good = rec.schema.clone();
-        rec.tail = tail.into();
-        let body = out.split_off(start);
-        out.clear();
-        start = begin_with(out, seq, time, &rec.tail);
-        out.extend_from_slice(&body);
+        self.good = self.schema.clone();
+        self.tail = tail.into();
+        Ok(())
     }
-    rec.busy = false;
-    drop(rec);
-    finish(out, start);
-    Ok(())
 }
 
 /// The header after the time: type name, schema record, writer's schema.
@@ -289,10 +433,11 @@ fn schema_tail(schema: &Schema, deep: &DeepSchema) -> Vec<u8> {
     out
 }
 
-fn begin_with(out: &mut Vec<u8>, seq: u64, time: SystemTime, tail: &[u8]) -> usize {
+fn begin_with(out: &mut Vec<u8>, seq: u64, time: SystemTime, tail: &[u8], flags: u16) -> usize {
+    let version = if flags == 0 { PLAIN_VERSION } else { VERSION };
     out.extend_from_slice(&MAGIC);
-    out.extend_from_slice(&VERSION.to_le_bytes());
-    out.extend_from_slice(&0u16.to_le_bytes());
+    out.extend_from_slice(&version.to_le_bytes());
+    out.extend_from_slice(&flags.to_le_bytes());
     out.extend_from_slice(&[0; 4]); // header_len, patched below
     out.extend_from_slice(&[0; 8]); // body_len, patched by `finish`
     out.extend_from_slice(&seq.to_le_bytes());
@@ -388,6 +533,16 @@ pub fn decode_header(bytes: &[u8], key_seq: u64, location: &str) -> Result<Heade
             "its header says #{seq} but it is stored as #{key_seq}"
         )));
     }
+    // Before version 4 the flags were reserved and readers ignored them.
+    let flags = match version {
+        1..=3 => 0,
+        _ => u16::from_le_bytes([bytes[10], bytes[11]]),
+    };
+    if flags & !FLAG_ZSTD != 0 {
+        return Err(malformed(format!(
+            "its flags {flags:#06x} include ones this format version does not define"
+        )));
+    }
     let header = &bytes[PREFIX_LEN..header_end];
     let (secs, rest) = split_u64(header).ok_or_else(|| malformed("no time".into()))?;
     let (nanos, rest) = split_u32(rest).ok_or_else(|| malformed("no time".into()))?;
@@ -426,6 +581,7 @@ pub fn decode_header(bytes: &[u8], key_seq: u64, location: &str) -> Result<Heade
     }
     Ok(Header {
         version,
+        flags,
         seq,
         time,
         type_name,

@@ -96,8 +96,11 @@ pub struct Frame {
     pub name: String,
     /// Where the frame starts, from the start of the body.
     pub offset: u64,
-    /// The length of the field's encoded value.
+    /// The length of the field's value as stored.
     pub len: u64,
+    /// The length of the field's encoded value before compression, as its
+    /// frame declares, when the checkpoint is compressed; `None` otherwise.
+    pub raw_len: Option<u64>,
 }
 
 /// Whether a checkpoint is intact, in one word.
@@ -237,7 +240,29 @@ pub fn inspect(bytes: &[u8], seq: u64, location: &str) -> Inspection {
             }
         }
     };
-    let (frames, complete) = frames_of(body);
+    let (mut frames, complete) = frames_of(body);
+    let is_enum = inspection
+        .header
+        .as_ref()
+        .is_some_and(|h| matches!(h.schema.shape, ShapeRecord::Enum(_)));
+    if inspection.header.as_ref().is_some_and(Header::compressed) {
+        // An enum's variant frame is never compressed.
+        for frame in frames.iter_mut().skip(usize::from(is_enum)) {
+            let value = (frame.offset + frame_len(frame) - frame.len) as usize;
+            let stored = body.get(value..value + frame.len as usize);
+            frame.raw_len = stored.and_then(crate::compression::raw_len);
+            // An intact checkpoint must also decompress, as a restore would.
+            if let (None, Some(stored)) = (&inspection.problem, stored) {
+                if let Err(e) = crate::compression::decompress(stored) {
+                    inspection.problem = Some(Error::Malformed {
+                        seq,
+                        location: location.to_owned(),
+                        reason: format!("field `{}`: {e}", frame.name),
+                    });
+                }
+            }
+        }
+    }
     inspection.frames = frames;
     if inspection.problem.is_none() && !complete {
         inspection.problem = Some(Error::Malformed {
@@ -252,10 +277,6 @@ pub fn inspect(bytes: &[u8], seq: u64, location: &str) -> Inspection {
             ),
         });
     }
-    let is_enum = inspection
-        .header
-        .as_ref()
-        .is_some_and(|h| matches!(h.schema.shape, ShapeRecord::Enum(_)));
     if is_enum {
         inspection.variant = inspection.frames.first().map(|f| f.name.clone());
     }
@@ -280,6 +301,7 @@ fn frames_of(body: &[u8]) -> (Vec<Frame>, bool) {
             name: name.to_owned(),
             offset,
             len: value.len() as u64,
+            raw_len: None,
         });
         rest = tail;
     }

@@ -8,6 +8,7 @@
 mod asynchronous;
 mod background;
 mod checkpointer;
+mod compression;
 mod deep;
 mod error;
 mod fields;
@@ -21,19 +22,21 @@ mod schema;
 mod shape;
 mod snapshot;
 pub mod store;
+mod stream;
 pub mod testing;
 
 #[cfg(feature = "tokio")]
 pub use asynchronous::AsyncCheckpointer;
 pub use background::Background;
 pub use checkpointer::Checkpointer;
+pub use compression::Compression;
 pub use deep::{Content, DeepSchema, Leaf, Name, NodeId, SchemaNode, Variant};
 pub use error::Error;
 pub use fields::{FieldReader, FieldWriter};
 pub use schema::{FieldSchema, Schema, Shape, VariantSchema};
 pub use shape::{ChangeKind, FieldShape, ShapeChange, TypeShape, VariantContent, VariantShape};
 pub use snapshot::{Meta, Restored, Skipped, Snapshot};
-pub use store::{DirStore, MemStore, Store, StoreError};
+pub use store::{DirStore, MemStore, PendingValue, Store, StoreError, ValueReader};
 
 /// The result type of this crate.
 pub type Result<T, E = Error> = core::result::Result<T, E>;

@@ -1,15 +1,14 @@
 //! Restore: reading a checkpoint back, checking it against the type's
 //! schema before decoding, and falling back past damaged checkpoints.
 
-use std::sync::Arc;
-
 use crate::checkpointer::key_of;
 use crate::deep::{DeepSchema, SchemaNode};
 use crate::fields::{FieldReader, Stored};
-use crate::format::{self, FieldRecord, Header, SchemaRecord, ShapeRecord};
+use crate::format::{FieldRecord, Header, SchemaRecord, ShapeRecord};
 use crate::schema::{FieldSchema, Schema, Shape};
 use crate::snapshot::{Meta, Restored, Skipped};
 use crate::store::StoreError;
+use crate::stream::CheckpointStream;
 use crate::{Checkpoint, Checkpointer, Error, Result};
 
 impl Checkpointer {
@@ -127,17 +126,20 @@ impl Checkpointer {
         context: &T::Context,
     ) -> Result<Restored<T>> {
         let location = self.store.location(key);
-        let bytes = self.read_checkpoint(seq, key, &location)?;
-        let (header, body) = format::decode(&bytes, seq, &location)?;
+        let Some(value) = self.store.get_reader(key)? else {
+            return Err(Error::NotFound { seq, location });
+        };
+        let size = value.len();
+        let (header, mut stream) = CheckpointStream::open(value, seq, &location)?;
         if header.type_name != T::SCHEMA.name {
-            return Err(Error::WrongType {
+            return Err(stream.damage_or(Error::WrongType {
                 seq,
                 location,
                 expected: T::SCHEMA.name.to_owned(),
                 found: header.type_name,
-            });
+            }));
         }
-        let state = read_state::<T>(&header, body, seq, &location, context)?;
+        let state = read_state_streaming::<T>(&header, stream, seq, &location, context)?;
         if let Err(reason) = state.check() {
             return Err(Error::CheckFailed {
                 seq,
@@ -151,7 +153,7 @@ impl Checkpointer {
             meta: Meta {
                 seq,
                 time: header.time,
-                size: bytes.len() as u64,
+                size,
                 type_name: header.type_name,
                 key: key.to_owned(),
                 location,
@@ -170,50 +172,6 @@ const LISTINGS: u32 = 64;
 /// directory, a FIFO, a file it may not read under a checkpoint's name).
 fn is_skippable(e: &Error) -> bool {
     e.is_damage() || matches!(e, Error::Store(StoreError::Unreadable { .. }))
-}
-
-impl Checkpointer {
-    /// The bytes of checkpoint `seq`, never more than its prefix declares:
-    /// the length is checked against the stored size before anything is
-    /// allocated, so a hostile or sparse file cannot exhaust memory.
-    fn read_checkpoint(&self, seq: u64, key: &str, location: &str) -> Result<Arc<Vec<u8>>> {
-        let not_found = || Error::NotFound {
-            seq,
-            location: location.to_owned(),
-        };
-        let prefix = self
-            .store
-            .get_prefix(key, format::PREFIX_LEN)?
-            .ok_or_else(not_found)?;
-        let Some(declared) = format::declared_len(&prefix) else {
-            // Not a checkpoint this release reads: read only what saying
-            // why needs (a newer version's header, to tell it from damage).
-            let head = match format::header_section_len(&prefix) {
-                Some(need) if need > prefix.len() => {
-                    self.store.get_prefix(key, need)?.unwrap_or(prefix)
-                }
-                _ => prefix,
-            };
-            return Err(match format::decode(&head, seq, location) {
-                Err(e) => e,
-                Ok(_) => Error::Malformed {
-                    seq,
-                    location: location.to_owned(),
-                    reason: "its prefix declares no length".to_owned(),
-                },
-            });
-        };
-        match self.store.get_at_most(key, declared) {
-            Ok(Some(bytes)) => Ok(bytes),
-            Ok(None) => Err(not_found()),
-            Err(StoreError::TooLarge { len, .. }) => Err(Error::Malformed {
-                seq,
-                location: location.to_owned(),
-                reason: format!("it is {len} bytes long but its header says {declared}"),
-            }),
-            Err(e) => Err(e.into()),
-        }
-    }
 }
 
 /// Checks the schema a checkpoint was written with against `T`'s, then
@@ -243,7 +201,48 @@ pub(crate) fn read_state<T: Checkpoint>(
         reader.resolving(&header.deep, &T::SCHEMA);
     }
     reader.set_stored(stored);
+    reader.set_compressed(header.compressed());
     T::read_fields(&mut reader, context)
+}
+
+/// [`read_state`] of a checkpoint read from `stream`, frame by frame: the
+/// state is returned only once the whole checkpoint's checksum matches, and
+/// any error is reported as damage when the checkpoint turns out damaged.
+///
+/// # Errors
+///
+/// As [`read_state`], and any damage found while reading.
+fn read_state_streaming<T: Checkpoint>(
+    header: &Header,
+    mut stream: CheckpointStream,
+    seq: u64,
+    location: &str,
+    context: &T::Context,
+) -> Result<T> {
+    let stored = match compare(
+        &header.schema,
+        &T::SCHEMA,
+        Some(&header.deep),
+        seq,
+        location,
+    ) {
+        Ok(stored) => stored,
+        Err(e) => return Err(stream.damage_or(e)),
+    };
+    let mut reader = FieldReader::streaming(stream, T::SCHEMA.name, seq, location.to_owned());
+    if !header.deep.roots().is_empty() {
+        reader.resolving(&header.deep, &T::SCHEMA);
+    }
+    reader.set_stored(stored);
+    reader.set_compressed(header.compressed());
+    match T::read_fields(&mut reader, context) {
+        Ok(state) => {
+            // Verified already unless `read_fields` is written by hand.
+            reader.fields_read()?;
+            Ok(state)
+        }
+        Err(e) => Err(reader.damage_or(e)),
+    }
 }
 
 /// [`check_schema`], knowing the writer's deep schema when recorded;

@@ -89,6 +89,11 @@ pub(crate) fn scan_file(path: &Path, seq: u64, body: bool) -> io::Result<Inspect
         let mut crc = 0u32;
         let mut trailer = Vec::with_capacity(4);
         let mut frames = FrameParser::default();
+        if let Ok(header) = header.as_ref() {
+            frames.compressed = header.compressed();
+            // An enum's variant frame is never compressed.
+            frames.plain_first = matches!(header.schema.shape, ShapeRecord::Enum(_));
+        }
         let mut at;
         let mut feed = |chunk: &[u8], at: u64| {
             if whole {
@@ -195,6 +200,9 @@ fn part(chunk: &[u8], at: u64, from: u64, to: u64) -> &[u8] {
     &chunk[(from - at) as usize..(to - at) as usize]
 }
 
+/// How many bytes of a compressed value tell its codec and raw length.
+const CODEC_HEAD: usize = 9;
+
 /// Parses field frames from a body fed in pieces.
 #[derive(Default)]
 struct FrameParser {
@@ -207,6 +215,12 @@ struct FrameParser {
     pending: Vec<u8>,
     name: String,
     broken: bool,
+    /// Whether values start with a compression codec byte.
+    compressed: bool,
+    /// Whether the first frame is stored plain even so.
+    plain_first: bool,
+    /// The first bytes of the value being read: its codec and raw length.
+    head: Vec<u8>,
 }
 
 #[derive(Default, PartialEq)]
@@ -242,6 +256,8 @@ impl FrameParser {
                 }
                 State::Value { len, left } => {
                     let take = left.min(bytes.len() as u64);
+                    let keep = (CODEC_HEAD - self.head.len()).min(take as usize);
+                    self.head.extend_from_slice(&bytes[..keep]);
                     bytes = &bytes[take as usize..];
                     self.offset += take;
                     self.state = State::Value {
@@ -291,11 +307,21 @@ impl FrameParser {
     }
 
     fn finish_frame(&mut self, len: u64) {
+        let head = std::mem::take(&mut self.head);
+        let raw_len = if self.compressed && !(self.plain_first && self.frames.is_empty()) {
+            match head.first() {
+                Some(0) => Some(len.saturating_sub(1)),
+                _ => crate::compression::raw_len(&head),
+            }
+        } else {
+            None
+        };
         if self.frames.len() < MAX_FRAMES {
             self.frames.push(Frame {
                 name: std::mem::take(&mut self.name),
                 offset: self.start,
                 len,
+                raw_len,
             });
         }
         self.start = self.offset;

@@ -22,7 +22,7 @@ use std::time::SystemTime;
 use serde::{Deserialize, Serialize};
 
 use super::{CommitRecord, Epoch};
-use crate::{format, Checkpoint};
+use crate::{format, Checkpoint, Compression};
 
 const PART_MAGIC: &[u8; 8] = b"CKPTPRT1";
 const COMMIT_MAGIC: &[u8; 8] = b"CKPTCMT2";
@@ -42,7 +42,13 @@ pub(crate) fn encode_part<T: Checkpoint>(
     state: &T,
 ) -> Result<Vec<u8>, Box<crate::Error>> {
     let mut checkpoint = Vec::new();
-    format::encode(state, &mut checkpoint, owner.epoch, SystemTime::now())?;
+    format::encode(
+        state,
+        &mut checkpoint,
+        owner.epoch,
+        SystemTime::now(),
+        Compression::none(),
+    )?;
     let header = postcard::to_allocvec(owner).expect("strings and an integer encode");
     let mut out = Vec::with_capacity(8 + 4 + header.len() + 4 + checkpoint.len());
     out.extend_from_slice(PART_MAGIC);

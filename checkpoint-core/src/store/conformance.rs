@@ -77,8 +77,9 @@ pub fn list_level_lists_one_level(store: &dyn Store) {
     assert_eq!(store.list("conf-lvl/").unwrap(), Vec::<String>::new());
 }
 
-/// `put_if_absent_owned` and `get_shared` keep the same contract as
-/// `put_if_absent` and `get`; a failed owned create hands the bytes back.
+/// `put_if_absent_owned`, `get_shared` and `get_reader` keep the same
+/// contract as `put_if_absent` and `get`; a failed owned create hands the
+/// bytes back.
 pub fn owned_and_shared_agree_with_borrowed(store: &dyn Store) {
     store
         .put_if_absent_owned("conf-owned", b"one".to_vec())
@@ -94,6 +95,12 @@ pub fn owned_and_shared_agree_with_borrowed(store: &dyn Store) {
     );
     assert_eq!(store.get("conf-owned").unwrap().unwrap(), b"one");
     assert_eq!(store.get_shared("conf-absent").unwrap(), None);
+    let mut reader = store.get_reader("conf-owned").unwrap().unwrap();
+    assert_eq!(reader.len(), 3);
+    let mut read = Vec::new();
+    std::io::Read::read_to_end(&mut reader, &mut read).unwrap();
+    assert_eq!(read, b"one");
+    assert!(store.get_reader("conf-absent").unwrap().is_none());
     store.delete("conf-owned").unwrap();
 }
 

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use super::{Store, StoreError};
+use super::{PendingValue, Store, StoreError, ValueReader};
 
 /// Temporary files start with this; `list` never shows them.
 const TEMP_PREFIX: &str = ".tmp-";
@@ -466,6 +466,101 @@ fn has_links(file: &File) -> io::Result<bool> {
     }
 }
 
+/// Removes the temporary file `temp`; one that cannot be removed now is
+/// remembered in `leaked` and removed by a later write.
+fn remove_temp(temp: PathBuf, leaked: &Mutex<Vec<PathBuf>>) {
+    if let Err(e) = fs::remove_file(&temp) {
+        if e.kind() != io::ErrorKind::NotFound {
+            leaked
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(temp);
+        }
+    }
+}
+
+/// Links the synced temporary file `temp` to `path` if `path` does not
+/// exist, removes `temp`, and syncs the directory.
+fn link_temp(
+    temp: &Path,
+    path: &Path,
+    dir: &Path,
+    leaked: &Mutex<Vec<PathBuf>>,
+) -> Result<(), StoreError> {
+    let location = path.display().to_string();
+    let linked = fs::hard_link(temp, path);
+    remove_temp(temp.to_owned(), leaked);
+    match linked {
+        Ok(()) => sync_dir(dir).map_err(|e| StoreError::io("write", location, e)),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            Err(StoreError::AlreadyExists { location })
+        }
+        Err(e) => Err(StoreError::io("write", location, e)),
+    }
+}
+
+/// A value being written to a temporary file of a [`DirStore`].
+#[derive(Debug)]
+struct DirPending {
+    file: io::BufWriter<File>,
+    temp: PathBuf,
+    path: PathBuf,
+    dir: PathBuf,
+    leaked: Arc<Mutex<Vec<PathBuf>>>,
+    persisted: bool,
+}
+
+impl Write for DirPending {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.file.write(buf)
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        self.file.write_all(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
+}
+
+impl io::Seek for DirPending {
+    fn seek(&mut self, pos: io::SeekFrom) -> io::Result<u64> {
+        self.file.seek(pos)
+    }
+}
+
+impl PendingValue for DirPending {
+    fn restart(&mut self) -> io::Result<()> {
+        self.file.flush()?;
+        self.file.get_ref().set_len(0)?;
+        io::Seek::rewind(&mut self.file)
+    }
+
+    fn persist(mut self: Box<Self>) -> Result<(), StoreError> {
+        let location = self.path.display().to_string();
+        let synced = self
+            .file
+            .flush()
+            .and_then(|()| self.file.get_ref().sync_all());
+        // Linked or not, the temporary file is gone after this.
+        self.persisted = true;
+        if let Err(e) = synced {
+            remove_temp(self.temp.clone(), &self.leaked);
+            return Err(StoreError::io("write", location, e));
+        }
+        link_temp(&self.temp, &self.path, &self.dir, &self.leaked)
+    }
+}
+
+impl Drop for DirPending {
+    fn drop(&mut self) {
+        if !self.persisted {
+            remove_temp(self.temp.clone(), &self.leaked);
+        }
+    }
+}
+
 impl Store for DirStore {
     fn put_if_absent(&self, key: &str, bytes: &[u8]) -> Result<(), StoreError> {
         let path = self.path(key, "write")?;
@@ -475,25 +570,34 @@ impl Store for DirStore {
         self.remove_leaked();
         let (temp, mut file) = self.create_temp_in(dir).map_err(io_err)?;
         let written = file.write_all(bytes).and_then(|()| file.sync_all());
-        let linked = written.and_then(|()| fs::hard_link(&temp, &path));
-        if let Err(e) = fs::remove_file(&temp) {
-            if e.kind() != io::ErrorKind::NotFound {
-                self.leaked
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .push(temp);
-            }
+        if let Err(e) = written {
+            remove_temp(temp, &self.leaked);
+            return Err(io_err(e));
         }
+        let linked = link_temp(&temp, &path, dir, &self.leaked);
         // Closing releases the lock: the temporary file, if still there, is
         // needed by nobody now.
         drop(file);
-        match linked {
-            Ok(()) => sync_dir(dir).map_err(io_err),
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                Err(StoreError::AlreadyExists { location })
-            }
-            Err(e) => Err(io_err(e)),
-        }
+        linked
+    }
+
+    fn create_streamed(&self, key: &str) -> Result<Option<Box<dyn PendingValue>>, StoreError> {
+        let path = self.path(key, "write")?;
+        let dir = path.parent().unwrap_or(&self.root).to_owned();
+        self.remove_leaked();
+        // The file keeps its lock until the pending value is persisted or
+        // dropped, so no reclaimer takes it while it is written.
+        let (temp, file) = self
+            .create_temp_in(&dir)
+            .map_err(|e| StoreError::io("write", path.display().to_string(), e))?;
+        Ok(Some(Box::new(DirPending {
+            file: io::BufWriter::with_capacity(256 << 10, file),
+            temp,
+            path,
+            dir,
+            leaked: Arc::clone(&self.leaked),
+            persisted: false,
+        })))
     }
 
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
@@ -515,6 +619,16 @@ impl Store for DirStore {
             });
         }
         read_exactly(file, len, &path).map(|bytes| Some(Arc::new(bytes)))
+    }
+
+    fn get_reader(&self, key: &str) -> Result<Option<ValueReader>, StoreError> {
+        let Some((file, len, _)) = self.open_value(key)? else {
+            return Ok(None);
+        };
+        Ok(Some(ValueReader::new(
+            len,
+            io::BufReader::with_capacity(64 << 10, file),
+        )))
     }
 
     fn get_prefix(&self, key: &str, len: usize) -> Result<Option<Vec<u8>>, StoreError> {

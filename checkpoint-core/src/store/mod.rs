@@ -1,6 +1,7 @@
 //! Where checkpoints live: the [`Store`] trait.
 
 use std::fmt;
+use std::io::{self, Cursor, Read, Seek, Write};
 use std::sync::Arc;
 
 #[doc(hidden)]
@@ -63,6 +64,33 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// As [`get`](Store::get).
     fn get_shared(&self, key: &str) -> Result<Option<Arc<Vec<u8>>>, StoreError> {
         Ok(self.get(key)?.map(Arc::new))
+    }
+
+    /// A value to write to `key` piece by piece, without holding it in
+    /// memory; [`PendingValue::persist`] then creates `key` with the same
+    /// contract as [`put_if_absent`](Store::put_if_absent). `None` when
+    /// this store takes whole values only (the default): `save` then builds
+    /// the checkpoint in memory.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Io`] when the store fails.
+    fn create_streamed(&self, key: &str) -> Result<Option<Box<dyn PendingValue>>, StoreError> {
+        let _ = key;
+        Ok(None)
+    }
+
+    /// The value of `key` as a reader, `None` when it does not exist. A
+    /// restore reads checkpoints through this, frame by frame, so a store
+    /// that can stream (a file) keeps memory bounded however large the
+    /// value. The default reads the whole value with
+    /// [`get_shared`](Store::get_shared).
+    ///
+    /// # Errors
+    ///
+    /// As [`get`](Store::get); errors while reading come from the reader.
+    fn get_reader(&self, key: &str) -> Result<Option<ValueReader>, StoreError> {
+        Ok(self.get_shared(key)?.map(ValueReader::from_shared))
     }
 
     /// At most the first `len` bytes of `key`, `None` when it does not exist.
@@ -205,6 +233,14 @@ impl<S: Store + ?Sized> Store for Arc<S> {
         (**self).get_at_most(key, limit)
     }
 
+    fn get_reader(&self, key: &str) -> Result<Option<ValueReader>, StoreError> {
+        (**self).get_reader(key)
+    }
+
+    fn create_streamed(&self, key: &str) -> Result<Option<Box<dyn PendingValue>>, StoreError> {
+        (**self).create_streamed(key)
+    }
+
     fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
         (**self).list(prefix)
     }
@@ -219,6 +255,77 @@ impl<S: Store + ?Sized> Store for Arc<S> {
 
     fn location(&self, key: &str) -> String {
         (**self).location(key)
+    }
+}
+
+/// A value being written by [`Store::create_streamed`], not yet visible
+/// under its key. Dropping it discards what was written.
+pub trait PendingValue: Write + Seek + Send + fmt::Debug {
+    /// Discards what was written, to write the value again from the start.
+    ///
+    /// # Errors
+    ///
+    /// When the store fails.
+    fn restart(&mut self) -> io::Result<()>;
+
+    /// Makes what was written durable under its key, only if the key does
+    /// not exist, as [`Store::put_if_absent`] does.
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::put_if_absent`].
+    fn persist(self: Box<Self>) -> Result<(), StoreError>;
+}
+
+/// A stored value being read, with its length: what
+/// [`Store::get_reader`] returns.
+pub struct ValueReader {
+    len: u64,
+    inner: Box<dyn Read + Send>,
+}
+
+impl ValueReader {
+    /// A value of `len` bytes read from `inner`.
+    pub fn new(len: u64, inner: impl Read + Send + 'static) -> Self {
+        ValueReader {
+            len,
+            inner: Box::new(inner),
+        }
+    }
+
+    /// A value held in memory.
+    pub fn from_shared(bytes: Arc<Vec<u8>>) -> Self {
+        struct Shared(Arc<Vec<u8>>);
+        impl AsRef<[u8]> for Shared {
+            fn as_ref(&self) -> &[u8] {
+                &self.0
+            }
+        }
+        ValueReader::new(bytes.len() as u64, Cursor::new(Shared(bytes)))
+    }
+
+    /// The value's length in bytes, as the store knows it.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether the value is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+impl Read for ValueReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner.read(buf)
+    }
+}
+
+impl fmt::Debug for ValueReader {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ValueReader")
+            .field("len", &self.len)
+            .finish_non_exhaustive()
     }
 }
 

@@ -8,7 +8,9 @@ use super::{build, codec, private, struct_fields, Case};
 use crate::ast::{Data, Field, Fields, Input, Style};
 use crate::attr::Role;
 
-/// Bodies of `write_fields` and `read_fields`.
+/// Bodies of `write_fields` and `read_fields`. `read_fields` calls
+/// `fields_read` between reading the stored fields and building the derived
+/// ones, so derived expressions only ever see a verified checkpoint.
 pub(super) fn bodies(input: &Input, cases: &[Case]) -> (TokenStream, TokenStream) {
     let p = private();
     let ok = quote!(#p::core::result::Result::Ok);
@@ -21,7 +23,7 @@ pub(super) fn bodies(input: &Input, cases: &[Case]) -> (TokenStream, TokenStream
             let build = build::call(input, case, |f| f.local.to_token_stream());
             (
                 quote!(#copy #(#writes)* #ok(())),
-                quote!(#(#reads)* #ok(#build)),
+                quote!(#(#reads)* __input.fields_read()?; #ok(#build)),
             )
         }
         Data::Enum(_) if cases.is_empty() => (
@@ -48,7 +50,7 @@ pub(super) fn bodies(input: &Input, cases: &[Case]) -> (TokenStream, TokenStream
                 let name = case.name.as_deref().unwrap_or_default();
                 let reads = reads(case);
                 let build = build::call(input, case, |f| f.local.to_token_stream());
-                quote!(#name => { #(#reads)* #ok(#build) })
+                quote!(#name => { #(#reads)* __input.fields_read()?; #ok(#build) })
             });
             (
                 quote! {
