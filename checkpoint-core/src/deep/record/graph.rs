@@ -341,6 +341,18 @@ impl DeepSchema {
         !self.open.contains(&id)
     }
 
+    /// The number of fields of the struct at `id` once sealed (they no
+    /// longer change), `u32::MAX` while open.
+    #[inline(always)]
+    pub(super) fn sealed_len(&self, id: NodeId) -> u32 {
+        match self.nodes.get(id as usize) {
+            Some(SchemaNode::Struct(_, fields)) if self.open.is_empty() || self.sealed(id) => {
+                fields.len() as u32
+            }
+            _ => u32::MAX,
+        }
+    }
+
     fn sealed_mut(&mut self, id: NodeId, sealed: bool) {
         if sealed {
             self.open.retain(|&o| o != id);

@@ -299,11 +299,13 @@ impl<'a, F: postcard::ser_flavors::Flavor> ser::Serializer for Recorder<'a, F> {
         _len: usize,
     ) -> Result<Fields<'a, F>, RecordError> {
         let id = self.schema.structure(self.at, name)?;
+        let expect = self.schema.sealed_len(id);
         Ok(Fields {
             out: self.out,
             schema: self.schema,
             id,
             written: 0,
+            expect,
             variant: None,
         })
     }
@@ -322,11 +324,13 @@ impl<'a, F: postcard::ser_flavors::Flavor> ser::Serializer for Recorder<'a, F> {
             unreachable!("checked by `variant`")
         };
         ser::Serializer::serialize_u32(&mut *self.out, index).map_err(encode)?;
+        let expect = self.schema.sealed_len(id);
         Ok(Fields {
             out: self.out,
             schema: self.schema,
             id,
             written: 0,
+            expect,
             variant: Some(variant),
         })
     }
@@ -476,29 +480,34 @@ pub(crate) struct Fields<'a, F: postcard::ser_flavors::Flavor> {
     schema: &'a mut DeepSchema,
     id: NodeId,
     written: u32,
+    /// The number of fields of a struct whose fields are settled (it has
+    /// seen a whole value), so that ending it is one comparison;
+    /// `u32::MAX` while its first value is being recorded.
+    expect: u32,
     variant: Option<&'static str>,
 }
 
 impl<F: postcard::ser_flavors::Flavor> Fields<'_, F> {
+    #[inline]
     fn field<T: Serialize + ?Sized>(
         &mut self,
         key: &'static str,
         value: &T,
     ) -> Result<(), RecordError> {
-        let result = self
-            .schema
-            .field(self.id, self.written as usize, key)
-            .and_then(|at| {
-                value
-                    .serialize(Recorder {
-                        out: self.out,
-                        schema: self.schema,
-                        at,
-                    })
-                    .map_err(|e| e.at(Seg::Field(key.to_owned())))
-            });
+        let at = match self.schema.field(self.id, self.written as usize, key) {
+            Ok(at) => at,
+            Err(e) => return Err(self.within_variant(e)),
+        };
         self.written += 1;
-        result.map_err(|e| self.within_variant(e))
+        let recorded = value.serialize(Recorder {
+            out: self.out,
+            schema: self.schema,
+            at,
+        });
+        match recorded {
+            Ok(()) => Ok(()),
+            Err(e) => Err(self.within_variant(e.at(Seg::Field(key.to_owned())))),
+        }
     }
 
     fn skip(&mut self, key: &'static str) -> Result<(), RecordError> {
@@ -510,7 +519,17 @@ impl<F: postcard::ser_flavors::Flavor> Fields<'_, F> {
         )
     }
 
+    #[inline]
     fn end(self) -> Result<(), RecordError> {
+        if self.written == self.expect {
+            return Ok(());
+        }
+        self.end_slow()
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn end_slow(self) -> Result<(), RecordError> {
         let variant = self.variant;
         self.schema
             .end_struct(self.id, self.written as usize)
@@ -520,6 +539,8 @@ impl<F: postcard::ser_flavors::Flavor> Fields<'_, F> {
             })
     }
 
+    #[cold]
+    #[inline(never)]
     fn within_variant(&self, e: RecordError) -> RecordError {
         match self.variant {
             Some(v) => e.at(Seg::Variant(v.to_owned())),
