@@ -398,12 +398,19 @@ impl<'a, F: postcard::ser_flavors::Flavor> Compound<'a, F> {
             schema: self.schema,
             at,
         });
-        outcome.map_err(|e| {
-            e.at(match self.children {
-                Children::Same(_) => Seg::Element,
-                Children::Each(_) => Seg::Index(i),
-                Children::Map(..) => Seg::Value,
-            })
+        match outcome {
+            Ok(()) => Ok(()),
+            Err(e) => Err(self.element_failed(e, i)),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn element_failed(&self, e: RecordError, i: usize) -> RecordError {
+        e.at(match self.children {
+            Children::Same(_) => Seg::Element,
+            Children::Each(_) => Seg::Index(i),
+            Children::Map(..) => Seg::Value,
         })
     }
 }
@@ -506,8 +513,14 @@ impl<F: postcard::ser_flavors::Flavor> Fields<'_, F> {
         });
         match recorded {
             Ok(()) => Ok(()),
-            Err(e) => Err(self.within_variant(e.at(Seg::Field(key.to_owned())))),
+            Err(e) => Err(self.field_failed(e, key)),
         }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn field_failed(&self, e: RecordError, key: &'static str) -> RecordError {
+        self.within_variant(e.at(Seg::Field(key.to_owned())))
     }
 
     fn skip(&mut self, key: &'static str) -> Result<(), RecordError> {
