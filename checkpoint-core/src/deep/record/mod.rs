@@ -145,12 +145,14 @@ impl<'a, F: postcard::ser_flavors::Flavor> ser::Serializer for Recorder<'a, F> {
         self.schema.leaf(self.at, Leaf::Unit)
     }
 
+    #[inline]
     fn serialize_none(self) -> Result<(), RecordError> {
         self.schema
             .one_child(self.at, "Option", option_child, SchemaNode::Option)?;
         ser::Serializer::serialize_u8(&mut *self.out, 0).map_err(encode)
     }
 
+    #[inline]
     fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<(), RecordError> {
         let child = self
             .schema
@@ -176,6 +178,7 @@ impl<'a, F: postcard::ser_flavors::Flavor> ser::Serializer for Recorder<'a, F> {
         }
     }
 
+    #[inline]
     fn serialize_unit_variant(
         self,
         name: &'static str,
@@ -215,6 +218,7 @@ impl<'a, F: postcard::ser_flavors::Flavor> ser::Serializer for Recorder<'a, F> {
         })
     }
 
+    #[inline]
     fn serialize_newtype_variant<T: Serialize + ?Sized>(
         self,
         name: &'static str,
@@ -238,6 +242,7 @@ impl<'a, F: postcard::ser_flavors::Flavor> ser::Serializer for Recorder<'a, F> {
             .map_err(|e| e.at(Seg::Variant(variant.to_owned())))
     }
 
+    #[inline]
     fn serialize_seq(self, len: Option<usize>) -> Result<Compound<'a, F>, RecordError> {
         let child = self
             .schema
@@ -293,6 +298,7 @@ impl<'a, F: postcard::ser_flavors::Flavor> ser::Serializer for Recorder<'a, F> {
         Ok(Compound::new(self, Children::Map(k, v)))
     }
 
+    #[inline]
     fn serialize_struct(
         self,
         name: &'static str,
@@ -310,6 +316,7 @@ impl<'a, F: postcard::ser_flavors::Flavor> ser::Serializer for Recorder<'a, F> {
         })
     }
 
+    #[inline]
     fn serialize_struct_variant(
         self,
         name: &'static str,
