@@ -178,6 +178,7 @@ pub(super) struct Named<'a, 'de> {
 impl<'de> MapAccess<'de> for Named<'_, 'de> {
     type Error = ResolveError;
 
+    #[inline]
     fn next_key_seed<K: DeserializeSeed<'de>>(
         &mut self,
         seed: K,
@@ -189,6 +190,7 @@ impl<'de> MapAccess<'de> for Named<'_, 'de> {
         seed.deserialize(key).map(Some)
     }
 
+    #[inline]
     fn next_value_seed<S: DeserializeSeed<'de>>(
         &mut self,
         seed: S,
@@ -275,6 +277,7 @@ impl<'a, 'de> EnumAccess<'de> for OneVariant<'a, 'de> {
     type Error = ResolveError;
     type Variant = InVariant<'a, 'de>;
 
+    #[inline]
     fn variant_seed<S: DeserializeSeed<'de>>(
         self,
         seed: S,
@@ -290,20 +293,29 @@ impl<'a, 'de> EnumAccess<'de> for OneVariant<'a, 'de> {
                     variant: self.variant,
                 },
             )),
-            Err(_) if !self.hints.contains(&name) => {
-                Err(ResolveError::new(ResolveKind::VariantRemoved {
-                    variant: name.to_owned(),
-                    ty: self.ty.to_owned(),
-                }))
-            }
-            Err(e) => Err(e),
+            Err(e) => Err(unknown_variant(e, name, self.hints, self.ty)),
         }
     }
+}
+
+/// The reader refused the written variant's name: removed from its enum,
+/// or refused for another reason it gave.
+#[cold]
+#[inline(never)]
+fn unknown_variant(e: ResolveError, name: &str, hints: &[&str], ty: &str) -> ResolveError {
+    if hints.contains(&name) {
+        return e;
+    }
+    ResolveError::new(ResolveKind::VariantRemoved {
+        variant: name.to_owned(),
+        ty: ty.to_owned(),
+    })
 }
 
 impl<'de> VariantAccess<'de> for InVariant<'_, 'de> {
     type Error = ResolveError;
 
+    #[inline]
     fn unit_variant(self) -> Result<(), ResolveError> {
         match self.variant.content {
             Content::Unit => Ok(()),
@@ -311,6 +323,7 @@ impl<'de> VariantAccess<'de> for InVariant<'_, 'de> {
         }
     }
 
+    #[inline]
     fn newtype_variant_seed<S: DeserializeSeed<'de>>(
         self,
         seed: S,
@@ -327,6 +340,7 @@ impl<'de> VariantAccess<'de> for InVariant<'_, 'de> {
         .map_err(within)
     }
 
+    #[inline]
     fn tuple_variant<V: Visitor<'de>>(
         self,
         len: usize,
@@ -348,6 +362,7 @@ impl<'de> VariantAccess<'de> for InVariant<'_, 'de> {
         .map_err(within)
     }
 
+    #[inline]
     fn struct_variant<V: Visitor<'de>>(
         self,
         fields: &'static [&'static str],
