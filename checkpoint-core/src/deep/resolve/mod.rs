@@ -357,7 +357,8 @@ impl<'de> de::Deserializer<'de> for Resolver<'_, 'de> {
                         at,
                     })
                 }
-                _ => Err(bad_option_tag()),
+                Ok(_) => Err(bad_option_tag()),
+                Err(e) => Err(decode(e)),
             };
         }
         self.option_resolved(visitor)
