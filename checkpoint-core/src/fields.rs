@@ -358,7 +358,16 @@ impl postcard::ser_flavors::Flavor for VecTail<'_> {
 
     #[inline(always)]
     fn try_extend(&mut self, data: &[u8]) -> postcard::Result<()> {
-        self.0.extend_from_slice(data);
+        // Most writes are varints of one to ten bytes: copied in line rather
+        // than through a call to `memcpy`, which costs more than the copy.
+        if data.len() <= 16 {
+            self.0.reserve(data.len());
+            for &b in data {
+                self.0.push(b);
+            }
+        } else {
+            self.0.extend_from_slice(data);
+        }
         Ok(())
     }
 

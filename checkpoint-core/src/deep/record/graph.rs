@@ -13,7 +13,15 @@ const FOLD_AFTER: usize = 3;
 #[inline]
 pub(super) fn same(a: &str, b: &'static str) -> bool {
     // Names come from the same `&'static str` for every value of a type.
-    std::ptr::eq(a.as_ptr(), b.as_ptr()) && a.len() == b.len() || a == b
+    identical(a, b) || a == b
+}
+
+/// The same `&'static str`: the steady-state check, with no string
+/// comparison. A name equal in content but not in address falls to the
+/// full check, which accepts it.
+#[inline(always)]
+fn identical(a: &str, b: &'static str) -> bool {
+    std::ptr::eq(a.as_ptr(), b.as_ptr()) && a.len() == b.len()
 }
 
 impl DeepSchema {
@@ -134,7 +142,23 @@ impl DeepSchema {
     }
 
     /// The child of a one-child node built by `make`, recognised by `get`.
+    #[inline(always)]
     pub(super) fn one_child(
+        &mut self,
+        at: NodeId,
+        what: &str,
+        get: fn(&SchemaNode) -> Option<NodeId>,
+        make: fn(NodeId) -> SchemaNode,
+    ) -> Result<NodeId, RecordError> {
+        if let Some(c) = self.nodes.get(at as usize).and_then(get) {
+            return Ok(c);
+        }
+        self.new_child(at, what, get, make)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn new_child(
         &mut self,
         at: NodeId,
         what: &str,
@@ -190,15 +214,14 @@ impl DeepSchema {
         Ok(id)
     }
 
-    #[inline]
+    #[inline(always)]
     pub(super) fn structure(
         &mut self,
         at: NodeId,
         name: &'static str,
     ) -> Result<NodeId, RecordError> {
-        let id = self.follow(at);
-        match &self.nodes[id as usize] {
-            SchemaNode::Struct(n, _) if same(n, name) => Ok(id),
+        match self.nodes.get(at as usize) {
+            Some(SchemaNode::Struct(n, _)) if identical(n, name) => Ok(at),
             _ => self.new_structure(at, name),
         }
     }
@@ -226,7 +249,7 @@ impl DeepSchema {
     }
 
     /// The variant `index` of enum `name` at `at`, recorded when new.
-    #[inline]
+    #[inline(always)]
     pub(super) fn variant(
         &mut self,
         at: NodeId,
@@ -235,23 +258,18 @@ impl DeepSchema {
         variant: &'static str,
         content: VariantKind,
     ) -> Result<Content, RecordError> {
-        let id = self.follow(at);
-        if let SchemaNode::Enum(n, vs) = &self.nodes[id as usize] {
-            if same(n, name) {
-                if let Ok(i) = crate::deep::find_variant(vs, index) {
-                    let v = &vs[i];
-                    let fits = match (v.content, &content) {
-                        (Content::Unit, VariantKind::Unit)
+        if let Some(SchemaNode::Enum(n, vs)) = self.nodes.get(at as usize) {
+            if let Ok(i) = crate::deep::find_variant(vs, index) {
+                let v = &vs[i];
+                // A tuple variant's length is checked on the full path.
+                let fits = matches!(
+                    (v.content, &content),
+                    (Content::Unit, VariantKind::Unit)
                         | (Content::Newtype(_), VariantKind::Newtype)
-                        | (Content::Struct(_), VariantKind::Struct) => true,
-                        (Content::Tuple(t), VariantKind::Tuple(len)) => {
-                            matches!(self.node(t), SchemaNode::Tuple(cs) if cs.len() == *len)
-                        }
-                        _ => false,
-                    };
-                    if fits && same(&v.name, variant) {
-                        return Ok(v.content);
-                    }
+                        | (Content::Struct(_), VariantKind::Struct)
+                );
+                if fits && identical(n, name) && identical(&v.name, variant) {
+                    return Ok(v.content);
                 }
             }
         }
@@ -341,6 +359,18 @@ impl DeepSchema {
         !self.open.contains(&id)
     }
 
+    /// The number of fields of the struct at `id` once sealed (they no
+    /// longer change), `u32::MAX` while open.
+    #[inline(always)]
+    pub(super) fn sealed_len(&self, id: NodeId) -> u32 {
+        match self.nodes.get(id as usize) {
+            Some(SchemaNode::Struct(_, fields)) if self.open.is_empty() || self.sealed(id) => {
+                fields.len() as u32
+            }
+            _ => u32::MAX,
+        }
+    }
+
     fn sealed_mut(&mut self, id: NodeId, sealed: bool) {
         if sealed {
             self.open.retain(|&o| o != id);
@@ -350,16 +380,16 @@ impl DeepSchema {
     }
 
     /// The node of field `i`, named `key`, of the struct at `id`.
-    #[inline]
+    #[inline(always)]
     pub(super) fn field(
         &mut self,
         id: NodeId,
         i: usize,
         key: &'static str,
     ) -> Result<NodeId, RecordError> {
-        if let SchemaNode::Struct(_, fields) = &self.nodes[id as usize] {
+        if let Some(SchemaNode::Struct(_, fields)) = self.nodes.get(id as usize) {
             if let Some((n, c)) = fields.get(i) {
-                if same(n, key) {
+                if identical(n, key) {
                     return Ok(*c);
                 }
             }

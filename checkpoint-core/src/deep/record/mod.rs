@@ -145,12 +145,14 @@ impl<'a, F: postcard::ser_flavors::Flavor> ser::Serializer for Recorder<'a, F> {
         self.schema.leaf(self.at, Leaf::Unit)
     }
 
+    #[inline]
     fn serialize_none(self) -> Result<(), RecordError> {
         self.schema
             .one_child(self.at, "Option", option_child, SchemaNode::Option)?;
         ser::Serializer::serialize_u8(&mut *self.out, 0).map_err(encode)
     }
 
+    #[inline]
     fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<(), RecordError> {
         let child = self
             .schema
@@ -176,6 +178,7 @@ impl<'a, F: postcard::ser_flavors::Flavor> ser::Serializer for Recorder<'a, F> {
         }
     }
 
+    #[inline]
     fn serialize_unit_variant(
         self,
         name: &'static str,
@@ -215,6 +218,7 @@ impl<'a, F: postcard::ser_flavors::Flavor> ser::Serializer for Recorder<'a, F> {
         })
     }
 
+    #[inline]
     fn serialize_newtype_variant<T: Serialize + ?Sized>(
         self,
         name: &'static str,
@@ -238,6 +242,7 @@ impl<'a, F: postcard::ser_flavors::Flavor> ser::Serializer for Recorder<'a, F> {
             .map_err(|e| e.at(Seg::Variant(variant.to_owned())))
     }
 
+    #[inline]
     fn serialize_seq(self, len: Option<usize>) -> Result<Compound<'a, F>, RecordError> {
         let child = self
             .schema
@@ -293,21 +298,25 @@ impl<'a, F: postcard::ser_flavors::Flavor> ser::Serializer for Recorder<'a, F> {
         Ok(Compound::new(self, Children::Map(k, v)))
     }
 
+    #[inline]
     fn serialize_struct(
         self,
         name: &'static str,
         _len: usize,
     ) -> Result<Fields<'a, F>, RecordError> {
         let id = self.schema.structure(self.at, name)?;
+        let expect = self.schema.sealed_len(id);
         Ok(Fields {
             out: self.out,
             schema: self.schema,
             id,
             written: 0,
+            expect,
             variant: None,
         })
     }
 
+    #[inline]
     fn serialize_struct_variant(
         self,
         name: &'static str,
@@ -322,11 +331,13 @@ impl<'a, F: postcard::ser_flavors::Flavor> ser::Serializer for Recorder<'a, F> {
             unreachable!("checked by `variant`")
         };
         ser::Serializer::serialize_u32(&mut *self.out, index).map_err(encode)?;
+        let expect = self.schema.sealed_len(id);
         Ok(Fields {
             out: self.out,
             schema: self.schema,
             id,
             written: 0,
+            expect,
             variant: Some(variant),
         })
     }
@@ -394,12 +405,19 @@ impl<'a, F: postcard::ser_flavors::Flavor> Compound<'a, F> {
             schema: self.schema,
             at,
         });
-        outcome.map_err(|e| {
-            e.at(match self.children {
-                Children::Same(_) => Seg::Element,
-                Children::Each(_) => Seg::Index(i),
-                Children::Map(..) => Seg::Value,
-            })
+        match outcome {
+            Ok(()) => Ok(()),
+            Err(e) => Err(self.element_failed(e, i)),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn element_failed(&self, e: RecordError, i: usize) -> RecordError {
+        e.at(match self.children {
+            Children::Same(_) => Seg::Element,
+            Children::Each(_) => Seg::Index(i),
+            Children::Map(..) => Seg::Value,
         })
     }
 }
@@ -476,29 +494,40 @@ pub(crate) struct Fields<'a, F: postcard::ser_flavors::Flavor> {
     schema: &'a mut DeepSchema,
     id: NodeId,
     written: u32,
+    /// The number of fields of a struct whose fields are settled (it has
+    /// seen a whole value), so that ending it is one comparison;
+    /// `u32::MAX` while its first value is being recorded.
+    expect: u32,
     variant: Option<&'static str>,
 }
 
 impl<F: postcard::ser_flavors::Flavor> Fields<'_, F> {
+    #[inline]
     fn field<T: Serialize + ?Sized>(
         &mut self,
         key: &'static str,
         value: &T,
     ) -> Result<(), RecordError> {
-        let result = self
-            .schema
-            .field(self.id, self.written as usize, key)
-            .and_then(|at| {
-                value
-                    .serialize(Recorder {
-                        out: self.out,
-                        schema: self.schema,
-                        at,
-                    })
-                    .map_err(|e| e.at(Seg::Field(key.to_owned())))
-            });
+        let at = match self.schema.field(self.id, self.written as usize, key) {
+            Ok(at) => at,
+            Err(e) => return Err(self.within_variant(e)),
+        };
         self.written += 1;
-        result.map_err(|e| self.within_variant(e))
+        let recorded = value.serialize(Recorder {
+            out: self.out,
+            schema: self.schema,
+            at,
+        });
+        match recorded {
+            Ok(()) => Ok(()),
+            Err(e) => Err(self.field_failed(e, key)),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn field_failed(&self, e: RecordError, key: &'static str) -> RecordError {
+        self.within_variant(e.at(Seg::Field(key.to_owned())))
     }
 
     fn skip(&mut self, key: &'static str) -> Result<(), RecordError> {
@@ -510,7 +539,17 @@ impl<F: postcard::ser_flavors::Flavor> Fields<'_, F> {
         )
     }
 
+    #[inline]
     fn end(self) -> Result<(), RecordError> {
+        if self.written == self.expect {
+            return Ok(());
+        }
+        self.end_slow()
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn end_slow(self) -> Result<(), RecordError> {
         let variant = self.variant;
         self.schema
             .end_struct(self.id, self.written as usize)
@@ -520,6 +559,8 @@ impl<F: postcard::ser_flavors::Flavor> Fields<'_, F> {
             })
     }
 
+    #[cold]
+    #[inline(never)]
     fn within_variant(&self, e: RecordError) -> RecordError {
         match self.variant {
             Some(v) => e.at(Seg::Variant(v.to_owned())),

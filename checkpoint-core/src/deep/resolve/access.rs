@@ -22,47 +22,91 @@ pub(super) fn structure<'de, V: Visitor<'de>>(
     fields: &'static [&'static str],
     visitor: V,
 ) -> Result<V::Value, ResolveError> {
-    let key = fields.as_ptr() as usize;
-    let cached = cx.same.get(id as usize);
-    let same = cached.is_some_and(|c| c.get() == key)
-        || (written.len() == fields.len()
-            && written.iter().zip(fields).all(|((w, _), r)| w == r)
-            && {
-                if let Some(c) = cached {
-                    c.set(key);
-                }
-                true
-            });
-    let result = if same {
-        let mut items = Items {
-            de,
-            cx,
-            nodes: Nodes::Fields(written),
-            i: 0,
-        };
-        let value = visitor.visit_seq(&mut items)?;
-        if items.i < written.len() {
-            return Err(de::Error::custom(format!(
-                "`{name}` read {} of its {} fields",
-                items.i,
-                written.len()
-            )));
-        }
-        Ok(value)
-    } else {
-        visitor.visit_map(Named {
+    if cx.same_fields(id, written, fields) {
+        return same_layout(de, cx, written, name, visitor);
+    }
+    visitor
+        .visit_map(Named {
             de,
             cx,
             fields: written,
             i: 0,
         })
+        .map_err(|e| missing_in(e, name))
+}
+
+/// Reads a struct whose reader's fields are the writer's, in order:
+/// straight through as a sequence.
+#[inline]
+pub(super) fn same_layout<'de, V: Visitor<'de>>(
+    de: &mut Postcard<'de>,
+    cx: &Ctx<'_>,
+    written: &[(Name, NodeId)],
+    name: &str,
+    visitor: V,
+) -> Result<V::Value, ResolveError> {
+    let mut items = Items {
+        de,
+        cx,
+        nodes: Nodes::Fields(written),
+        i: 0,
     };
-    result.map_err(|mut e| {
-        if let ResolveKind::MissingField { ty, .. } = &mut e.kind {
-            ty.get_or_insert_with(|| name.to_owned());
+    match visitor.visit_seq(&mut items) {
+        Ok(value) if items.i == written.len() => Ok(value),
+        Ok(_) => Err(short_read(name, items.i, written.len())),
+        Err(e) => Err(missing_in(e, name)),
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn short_read(name: &str, read: usize, len: usize) -> ResolveError {
+    de::Error::custom(format!("`{name}` read {read} of its {len} fields"))
+}
+
+/// Names the struct a missing field was missing from.
+#[cold]
+#[inline(never)]
+fn missing_in(mut e: ResolveError, name: &str) -> ResolveError {
+    if let ResolveKind::MissingField { ty, .. } = &mut e.kind {
+        ty.get_or_insert_with(|| name.to_owned());
+    }
+    e
+}
+
+impl Ctx<'_> {
+    /// Whether the reader's `fields` are the writer's `written` (the node
+    /// `id`), in order: compared once, then remembered by the address of
+    /// `fields`.
+    #[inline]
+    pub(super) fn same_fields(
+        &self,
+        id: NodeId,
+        written: &[(Name, NodeId)],
+        fields: &'static [&'static str],
+    ) -> bool {
+        let key = fields.as_ptr() as usize;
+        match self.same.get(id as usize) {
+            Some(c) if c.get() == key => true,
+            cached => compare_fields(cached, key, written, fields),
         }
-        e
-    })
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn compare_fields(
+    cached: Option<&std::cell::Cell<usize>>,
+    key: usize,
+    written: &[(Name, NodeId)],
+    fields: &[&str],
+) -> bool {
+    let same =
+        written.len() == fields.len() && written.iter().zip(fields).all(|((w, _), r)| w == r);
+    if let (true, Some(c)) = (same, cached) {
+        c.set(key);
+    }
+    same
 }
 
 pub(super) enum Nodes<'a> {
@@ -134,6 +178,7 @@ pub(super) struct Named<'a, 'de> {
 impl<'de> MapAccess<'de> for Named<'_, 'de> {
     type Error = ResolveError;
 
+    #[inline]
     fn next_key_seed<K: DeserializeSeed<'de>>(
         &mut self,
         seed: K,
@@ -145,6 +190,7 @@ impl<'de> MapAccess<'de> for Named<'_, 'de> {
         seed.deserialize(key).map(Some)
     }
 
+    #[inline]
     fn next_value_seed<S: DeserializeSeed<'de>>(
         &mut self,
         seed: S,
@@ -231,6 +277,7 @@ impl<'a, 'de> EnumAccess<'de> for OneVariant<'a, 'de> {
     type Error = ResolveError;
     type Variant = InVariant<'a, 'de>;
 
+    #[inline]
     fn variant_seed<S: DeserializeSeed<'de>>(
         self,
         seed: S,
@@ -246,20 +293,29 @@ impl<'a, 'de> EnumAccess<'de> for OneVariant<'a, 'de> {
                     variant: self.variant,
                 },
             )),
-            Err(_) if !self.hints.contains(&name) => {
-                Err(ResolveError::new(ResolveKind::VariantRemoved {
-                    variant: name.to_owned(),
-                    ty: self.ty.to_owned(),
-                }))
-            }
-            Err(e) => Err(e),
+            Err(e) => Err(unknown_variant(e, name, self.hints, self.ty)),
         }
     }
+}
+
+/// The reader refused the written variant's name: removed from its enum,
+/// or refused for another reason it gave.
+#[cold]
+#[inline(never)]
+fn unknown_variant(e: ResolveError, name: &str, hints: &[&str], ty: &str) -> ResolveError {
+    if hints.contains(&name) {
+        return e;
+    }
+    ResolveError::new(ResolveKind::VariantRemoved {
+        variant: name.to_owned(),
+        ty: ty.to_owned(),
+    })
 }
 
 impl<'de> VariantAccess<'de> for InVariant<'_, 'de> {
     type Error = ResolveError;
 
+    #[inline]
     fn unit_variant(self) -> Result<(), ResolveError> {
         match self.variant.content {
             Content::Unit => Ok(()),
@@ -267,6 +323,7 @@ impl<'de> VariantAccess<'de> for InVariant<'_, 'de> {
         }
     }
 
+    #[inline]
     fn newtype_variant_seed<S: DeserializeSeed<'de>>(
         self,
         seed: S,
@@ -283,6 +340,7 @@ impl<'de> VariantAccess<'de> for InVariant<'_, 'de> {
         .map_err(within)
     }
 
+    #[inline]
     fn tuple_variant<V: Visitor<'de>>(
         self,
         len: usize,
@@ -304,6 +362,7 @@ impl<'de> VariantAccess<'de> for InVariant<'_, 'de> {
         .map_err(within)
     }
 
+    #[inline]
     fn struct_variant<V: Visitor<'de>>(
         self,
         fields: &'static [&'static str],

@@ -18,10 +18,10 @@ use serde::Deserialize;
 
 use postcard::de_flavors::Slice;
 
-use self::access::{structure, Entries, Items, Nodes, OneVariant};
+use self::access::{same_layout, structure, Entries, Items, Nodes, OneVariant};
 use self::leaf::{passthrough, read_leaf, read_same};
 use super::skip::skip;
-use super::{DeepSchema, Leaf, NodeId, Path, SchemaNode, Seg};
+use super::{DeepSchema, Leaf, NodeId, Path, SchemaNode, Seg, Variant};
 
 mod access;
 mod leaf;
@@ -344,21 +344,52 @@ impl<'de> de::Deserializer<'de> for Resolver<'_, 'de> {
         }
     }
 
-    fn deserialize_option<V: Visitor<'de>>(mut self, visitor: V) -> Result<V::Value, ResolveError> {
-        opaque!(self, |de: &mut Postcard<'de>| de
-            .deserialize_option(visitor));
-        match self.peel() {
-            (_, SchemaNode::Option(c)) => match u8::deserialize(&mut *self.de).map_err(decode)? {
-                0 => visitor.visit_none(),
-                1 => visitor.visit_some(self.child(*c)),
-                _ => Err(ResolveError::new(ResolveKind::Decode(
-                    "an `Option` tag is neither 0 nor 1".into(),
-                ))),
-            },
-            (id, SchemaNode::Unknown) => Err(self.changed(id, "Option")),
-            // `T` read as `Option<T>`: always `Some`.
-            _ => visitor.visit_some(self),
+    #[inline]
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ResolveError> {
+        if let Some(SchemaNode::Option(c)) = self.schema().nodes.get(self.at as usize) {
+            return match u8::deserialize(&mut *self.de) {
+                Ok(0) => visitor.visit_none(),
+                Ok(1) => {
+                    let at = *c;
+                    visitor.visit_some(Resolver {
+                        de: self.de,
+                        cx: self.cx,
+                        at,
+                    })
+                }
+                Ok(_) => Err(bad_option_tag()),
+                Err(e) => Err(decode(e)),
+            };
         }
+        self.option_resolved(visitor)
+    }
+
+    #[inline]
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, ResolveError> {
+        if let Some(SchemaNode::Struct(_, written)) = self.schema().nodes.get(self.at as usize) {
+            if self.cx.same_fields(self.at, written, fields) {
+                return same_layout(self.de, self.cx, written, name, visitor);
+            }
+        }
+        self.struct_resolved(name, fields, visitor)
+    }
+
+    #[inline]
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        variants: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, ResolveError> {
+        if let Some(SchemaNode::Enum(_, written)) = self.schema().nodes.get(self.at as usize) {
+            return self.variant(written, name, variants, visitor);
+        }
+        self.enum_resolved(name, variants, visitor)
     }
 
     fn deserialize_unit_struct<V: Visitor<'de>>(
@@ -471,7 +502,44 @@ impl<'de> de::Deserializer<'de> for Resolver<'_, 'de> {
         }
     }
 
-    fn deserialize_struct<V: Visitor<'de>>(
+    fn is_human_readable(&self) -> bool {
+        false
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn unrecorded_variant(index: u32, name: &str) -> ResolveError {
+    ResolveError::new(ResolveKind::Decode(format!(
+        "variant #{index} of `{name}` was never recorded"
+    )))
+}
+
+#[cold]
+#[inline(never)]
+fn bad_option_tag() -> ResolveError {
+    ResolveError::new(ResolveKind::Decode(
+        "an `Option` tag is neither 0 nor 1".into(),
+    ))
+}
+
+impl<'a, 'de> Resolver<'a, 'de> {
+    fn option_resolved<V: Visitor<'de>>(mut self, visitor: V) -> Result<V::Value, ResolveError> {
+        opaque!(self, |de: &mut Postcard<'de>| de
+            .deserialize_option(visitor));
+        match self.peel() {
+            (_, SchemaNode::Option(c)) => match u8::deserialize(&mut *self.de).map_err(decode)? {
+                0 => visitor.visit_none(),
+                1 => visitor.visit_some(self.child(*c)),
+                _ => Err(bad_option_tag()),
+            },
+            (id, SchemaNode::Unknown) => Err(self.changed(id, "Option")),
+            // `T` read as `Option<T>`: always `Some`.
+            _ => visitor.visit_some(self),
+        }
+    }
+
+    fn struct_resolved<V: Visitor<'de>>(
         self,
         name: &'static str,
         fields: &'static [&'static str],
@@ -487,7 +555,7 @@ impl<'de> de::Deserializer<'de> for Resolver<'_, 'de> {
         }
     }
 
-    fn deserialize_enum<V: Visitor<'de>>(
+    fn enum_resolved<V: Visitor<'de>>(
         self,
         name: &'static str,
         variants: &'static [&'static str],
@@ -499,23 +567,29 @@ impl<'de> de::Deserializer<'de> for Resolver<'_, 'de> {
         let SchemaNode::Enum(_, written) = node else {
             return Err(self.changed(id, format!("enum {name}")));
         };
+        self.variant(written, name, variants, visitor)
+    }
+
+    /// Reads a variant index and hands the variant it was written as to
+    /// the reader, by name.
+    #[inline]
+    fn variant<V: Visitor<'de>>(
+        self,
+        written: &'a [Variant],
+        name: &'static str,
+        variants: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, ResolveError> {
         let index = u32::deserialize(&mut *self.de).map_err(decode)?;
         let Ok(at) = super::find_variant(written, index) else {
-            return Err(ResolveError::new(ResolveKind::Decode(format!(
-                "variant #{index} of `{name}` was never recorded"
-            ))));
+            return Err(unrecorded_variant(index, name));
         };
-        let variant = &written[at];
         visitor.visit_enum(OneVariant {
             de: self.de,
             cx: self.cx,
-            variant,
+            variant: &written[at],
             hints: variants,
             ty: name,
         })
-    }
-
-    fn is_human_readable(&self) -> bool {
-        false
     }
 }
