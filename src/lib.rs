@@ -163,6 +163,12 @@
 //! When a restore cannot work, [`Error`]'s message names the checkpoint, the
 //! struct, the field, what differs and the fix. Several participants
 //! checkpoint one logical state together with [`group`].
+//!
+//! Every capture, commit and restore runs in a `tracing` span (target
+//! `checkpoint`) carrying its sequence number, size and duration; the
+//! `metrics` feature also records durations, sizes and failures by kind
+//! through the `metrics` facade. `docs/OBSERVABILITY.md` lists every span,
+//! metric and label.
 
 pub use checkpoint_core::*;
 pub use checkpoint_derive::Checkpoint;

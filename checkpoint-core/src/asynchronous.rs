@@ -266,6 +266,11 @@ async fn blocking<R: Send + 'static>(
     location: String,
     work: impl FnOnce() -> Result<R> + Send + 'static,
 ) -> Result<R> {
+    // The caller's span and subscriber go along, so that the spans of the
+    // work nest in the caller's.
+    let span = tracing::Span::current();
+    let dispatch = tracing::dispatcher::get_default(tracing::Dispatch::clone);
+    let work = move || tracing::dispatcher::with_default(&dispatch, || span.in_scope(work));
     #[cfg(feature = "object-store")]
     let work = move || crate::store::on_blocking_pool(work);
     match tokio::task::spawn_blocking(work).await {

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::SystemTime;
 
+use crate::observe::{self, Op};
 use crate::snapshot::{Meta, Snapshot};
 use crate::store::{DirStore, Store, StoreError};
 use crate::{format, Checkpoint, Error, FieldWriter, Result};
@@ -143,6 +144,12 @@ impl Checkpointer {
     ///
     /// As `capture` and `commit`.
     pub fn save<T: Checkpoint>(&self, state: &T) -> Result<Meta> {
+        observe::observe(Op::Save, observe::save_span(T::SCHEMA.name), || {
+            self.save_unobserved(state)
+        })
+    }
+
+    fn save_unobserved<T: Checkpoint>(&self, state: &T) -> Result<Meta> {
         let mut committed = self.lock_committed();
         let mut attempts = 0;
         let meta = loop {
@@ -172,6 +179,12 @@ impl Checkpointer {
     /// [`Error::FieldEncode`] when a field fails to encode; its sequence
     /// number is then never used.
     pub fn capture<T: Checkpoint>(&self, state: &T) -> Result<Snapshot> {
+        observe::observe(Op::Capture, observe::capture_span(T::SCHEMA.name), || {
+            self.capture_unobserved(state)
+        })
+    }
+
+    fn capture_unobserved<T: Checkpoint>(&self, state: &T) -> Result<Snapshot> {
         let seq = self.next_seq.fetch_add(1, Ordering::SeqCst);
         let time = SystemTime::now();
         let mut bytes = Vec::with_capacity(self.size_hint.load(Ordering::Relaxed));
@@ -212,6 +225,11 @@ impl Checkpointer {
     /// - [`Error::Commit`] when the store fails (a full disk, say); older
     ///   checkpoints are intact and the error hands the snapshot back.
     pub fn commit(&self, snapshot: Snapshot) -> Result<Meta> {
+        let span = observe::commit_span(snapshot.seq());
+        observe::observe(Op::Commit, span, || self.commit_unobserved(snapshot))
+    }
+
+    fn commit_unobserved(&self, snapshot: Snapshot) -> Result<Meta> {
         let mut committed = self.lock_committed();
         let meta = self.commit_locked(&mut committed, snapshot)?;
         let victims = self.retention_victims(&mut committed);

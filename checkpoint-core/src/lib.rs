@@ -14,6 +14,7 @@ mod fields;
 pub mod format;
 pub mod group;
 pub mod inspect;
+mod observe;
 mod restore;
 mod scan;
 mod schema;
@@ -28,6 +29,8 @@ pub use background::Background;
 pub use checkpointer::Checkpointer;
 pub use error::Error;
 pub use fields::{FieldReader, FieldWriter};
+#[cfg(feature = "metrics")]
+pub use observe::describe_metrics;
 pub use schema::{FieldSchema, Schema, Shape, VariantSchema};
 pub use shape::{ChangeKind, FieldShape, ShapeChange, TypeShape, VariantContent, VariantShape};
 pub use snapshot::{Meta, Restored, Skipped, Snapshot};
