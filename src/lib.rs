@@ -158,7 +158,8 @@
 //! Async services on tokio enable the `tokio` feature and use
 //! `AsyncCheckpointer`: the same methods, awaited, with the store's blocking
 //! I/O on tokio's blocking pool; `examples/async_service.rs` shows a service
-//! that checkpoints on a timer and resumes after a crash.
+//! that checkpoints on a timer and resumes after a crash. `group::AsyncGroup`
+//! does the same for group checkpoints.
 //!
 //! When a restore cannot work, [`Error`]'s message names the checkpoint, the
 //! struct, the field, what differs and the fix. Several participants

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
-use checkpoint::group::{Group, GroupError};
+use checkpoint::group::{AsyncGroup, Group, GroupError};
 use checkpoint::{AsyncCheckpointer, Checkpointer, Error, MemStore};
 use common::{file_of, temp_dir, Counter};
 use tracing::field::{Field, Visit};
@@ -255,6 +255,36 @@ fn async_commits_and_restores_nest_in_the_callers_span() {
     let restore = spans.one("restore_latest");
     assert_eq!(restore.parent, Some(request.id));
     assert_eq!(restore.number("seq"), meta.seq);
+}
+
+#[test]
+fn async_group_operations_have_the_spans_of_the_sync_ones() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let (info, spans) = with_spans(|| {
+        runtime.block_on(async {
+            let group = AsyncGroup::new(MemStore::new(), "orders").unwrap();
+            let request = tracing::info_span!("request");
+            let _entered = request.enter();
+            let info = group.save_part(2, "node-a", &Counter::at(3)).await.unwrap();
+            let parts = [info.clone()];
+            group.commit(2, &["node-a"], &parts).await.unwrap();
+            group.restore::<Counter>(2, "node-a").await.unwrap();
+            info
+        })
+    });
+    let request = spans.one("request");
+    let save = spans.one("group_save_part");
+    assert_eq!(save.parent, Some(request.id));
+    assert_eq!(save.number("epoch"), 2);
+    assert_eq!(save.number("bytes"), info.len);
+    save.number("duration_us");
+    for name in ["group_commit", "group_restore"] {
+        let span = spans.one(name);
+        assert_eq!(span.parent, Some(request.id), "{name}");
+        assert_eq!(span.number("epoch"), 2, "{name}");
+    }
 }
 
 #[test]

@@ -194,8 +194,31 @@ pub(crate) fn observe<R: Outcome, E: Labelled>(
     }
     let start = Instant::now();
     let result = span.in_scope(work);
+    finish(op, &span, start, &result);
+    result
+}
+
+/// [`observe`] for an async operation: `work` runs instrumented by `span`,
+/// so the blocking calls it makes nest in it.
+#[cfg(feature = "tokio")]
+pub(crate) async fn observe_async<R: Outcome, E: Labelled>(
+    op: Op,
+    span: Span,
+    work: impl std::future::Future<Output = Result<R, E>>,
+) -> Result<R, E> {
+    use tracing::Instrument;
+    if span.is_disabled() && !cfg!(feature = "metrics") {
+        return work.await;
+    }
+    let start = Instant::now();
+    let result = work.instrument(span.clone()).await;
+    finish(op, &span, start, &result);
+    result
+}
+
+fn finish<R: Outcome, E: Labelled>(op: Op, span: &Span, start: Instant, result: &Result<R, E>) {
     let elapsed = start.elapsed();
-    match &result {
+    match result {
         Ok(outcome) => {
             if let Some(seq) = outcome.seq() {
                 span.record("seq", seq);
@@ -203,7 +226,7 @@ pub(crate) fn observe<R: Outcome, E: Labelled>(
             if let Some(bytes) = outcome.bytes() {
                 span.record("bytes", bytes);
             }
-            outcome.record_on(&span);
+            outcome.record_on(span);
             succeeded(op, elapsed, outcome.bytes());
         }
         Err(e) => {
@@ -215,7 +238,6 @@ pub(crate) fn observe<R: Outcome, E: Labelled>(
         "duration_us",
         u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
     );
-    result
 }
 
 #[cfg(feature = "metrics")]

@@ -90,6 +90,8 @@
 //! # Ok(()) }
 //! ```
 
+#[cfg(feature = "tokio")]
+mod asynchronous;
 mod error;
 mod part;
 
@@ -103,6 +105,8 @@ use crate::observe::{self, Op};
 use crate::store::{Store, StoreError};
 use crate::{format, Checkpoint};
 
+#[cfg(feature = "tokio")]
+pub use asynchronous::AsyncGroup;
 pub use error::GroupError;
 
 /// How often `restore_latest` moves on to a newer committed epoch when a
@@ -268,17 +272,44 @@ impl Group {
         participant: &str,
         state: &T,
     ) -> Result<PartInfo, GroupError> {
+        let bytes = self.encode_part(epoch, participant, state)?;
+        self.write_part(epoch, participant, bytes)
+    }
+
+    /// The bytes of `participant`'s part of `epoch` holding `state`: the
+    /// half of [`save_part`](Self::save_part) that reads the state.
+    pub(crate) fn encode_part<T: Checkpoint>(
+        &self,
+        epoch: Epoch,
+        participant: &str,
+        state: &T,
+    ) -> Result<Vec<u8>, GroupError> {
         check_name("participant id", participant)?;
         let owner = part::PartOwner {
             group: &self.name,
             participant,
             epoch,
         };
-        let bytes = part::encode_part(&owner, state).map_err(|source| GroupError::Encode {
+        part::encode_part(&owner, state).map_err(|source| GroupError::Encode {
             participant: participant.to_owned(),
             epoch,
             source,
-        })?;
+        })
+    }
+
+    /// Writes a part made by [`encode_part`](Self::encode_part): the half of
+    /// [`save_part`](Self::save_part) that does I/O.
+    pub(crate) fn write_part(
+        &self,
+        epoch: Epoch,
+        participant: &str,
+        bytes: Vec<u8>,
+    ) -> Result<PartInfo, GroupError> {
+        let owner = part::PartOwner {
+            group: &self.name,
+            participant,
+            epoch,
+        };
         let key = self.part_key(epoch, participant);
         // An epoch at or below the newest committed one can never be
         // restored; refusing it keeps the saver from believing otherwise.
