@@ -159,7 +159,8 @@ impl Outcome for CommitRecord {
     }
 }
 
-/// A group restore's state: its epoch and size are the span's already.
+/// A group restore's state: the span names its epoch already, and the
+/// part's size is not known where the state is returned.
 pub(crate) struct GroupState<T>(pub(crate) T);
 
 impl<T> Outcome for GroupState<T> {}
