@@ -11,7 +11,7 @@ mod common;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use checkpoint::group::{AsyncGroup, Group, GroupError};
 use checkpoint::{AsyncCheckpointer, Checkpointer, Error, MemStore};
@@ -138,6 +138,19 @@ impl Subscriber for Spans {
     }
 }
 
+/// Keeps every callsite open to the subscribers of the tests.
+///
+/// A callsite remembers whether any subscriber may want it. The tests run
+/// in parallel, each with a subscriber of its own thread, so a callsite
+/// first reached on a thread without one could be remembered as never
+/// wanted while another test's subscriber comes and goes. One subscriber
+/// that wants everything, alive from the start of the first test on, rules
+/// that out. Every test calls this first.
+fn keep_callsites_open() {
+    static OPEN: OnceLock<tracing::Dispatch> = OnceLock::new();
+    OPEN.get_or_init(|| tracing::Dispatch::new(Spans::default()));
+}
+
 /// Runs `work` with `spans` collecting the spans of this thread.
 fn with_spans<R>(work: impl FnOnce() -> R) -> (R, Spans) {
     let spans = Spans::default();
@@ -147,6 +160,7 @@ fn with_spans<R>(work: impl FnOnce() -> R) -> (R, Spans) {
 
 #[test]
 fn save_has_a_span_with_seq_bytes_and_duration_around_its_capture() {
+    keep_callsites_open();
     let ckpt = Checkpointer::new(MemStore::new()).unwrap();
     let (meta, spans) = with_spans(|| ckpt.save(&Counter::at(5)).unwrap());
     let save = spans.one("save");
@@ -166,6 +180,7 @@ fn save_has_a_span_with_seq_bytes_and_duration_around_its_capture() {
 
 #[test]
 fn capture_and_commit_have_spans_of_their_own() {
+    keep_callsites_open();
     let ckpt = Checkpointer::new(MemStore::new()).unwrap();
     let (meta, spans) = with_spans(|| {
         let snapshot = ckpt.capture(&Counter::at(3)).unwrap();
@@ -183,6 +198,7 @@ fn capture_and_commit_have_spans_of_their_own() {
 
 #[test]
 fn a_failed_commit_records_the_kind_of_its_error() {
+    keep_callsites_open();
     let ckpt = Checkpointer::new(MemStore::new()).unwrap();
     let older = ckpt.capture(&Counter::at(1)).unwrap();
     ckpt.save(&Counter::at(2)).unwrap();
@@ -196,6 +212,7 @@ fn a_failed_commit_records_the_kind_of_its_error() {
 
 #[test]
 fn restore_spans_say_what_was_restored_and_what_was_skipped() {
+    keep_callsites_open();
     let dir = temp_dir();
     let ckpt = Checkpointer::open(dir.path()).unwrap();
     ckpt.save(&Counter::at(1)).unwrap();
@@ -220,6 +237,7 @@ fn restore_spans_say_what_was_restored_and_what_was_skipped() {
 
 #[test]
 fn background_commits_report_to_the_subscriber_of_the_thread_that_started_them() {
+    keep_callsites_open();
     let ckpt = Checkpointer::new(MemStore::new()).unwrap();
     let (meta, spans) = with_spans(|| {
         let bg = ckpt.background();
@@ -234,6 +252,7 @@ fn background_commits_report_to_the_subscriber_of_the_thread_that_started_them()
 
 #[test]
 fn async_commits_and_restores_nest_in_the_callers_span() {
+    keep_callsites_open();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
@@ -259,6 +278,7 @@ fn async_commits_and_restores_nest_in_the_callers_span() {
 
 #[test]
 fn async_group_operations_have_the_spans_of_the_sync_ones() {
+    keep_callsites_open();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
@@ -289,6 +309,7 @@ fn async_group_operations_have_the_spans_of_the_sync_ones() {
 
 #[test]
 fn group_operations_have_spans_naming_group_participant_and_epoch() {
+    keep_callsites_open();
     let group = Group::new(MemStore::new(), "orders").unwrap();
     let ((info, record), spans) = with_spans(|| {
         let info = group.save_part(7, "node-a", &Counter::at(3)).unwrap();
@@ -319,6 +340,7 @@ fn group_operations_have_spans_naming_group_participant_and_epoch() {
 
 #[test]
 fn a_failed_group_commit_records_the_kind_of_its_error() {
+    keep_callsites_open();
     let group = Group::new(MemStore::new(), "orders").unwrap();
     let (err, spans) = with_spans(|| group.commit_verifying(1, &["node-a"]).unwrap_err());
     assert!(matches!(err, GroupError::PartMissing { .. }), "{err}");
@@ -345,7 +367,7 @@ mod metrics_feature {
     use metrics_util::MetricKind;
 
     use super::common::{file_of, temp_dir, Counter};
-    use super::corrupt;
+    use super::{corrupt, keep_callsites_open};
 
     /// A metric as a test names it: its name and its labels, sorted.
     type Name = (String, Vec<(String, String)>);
@@ -394,6 +416,7 @@ mod metrics_feature {
 
     #[test]
     fn saves_and_commits_record_durations_and_sizes_by_op() {
+        keep_callsites_open();
         let ckpt = Checkpointer::new(MemStore::new()).unwrap();
         let mut metas = Vec::new();
         let (counters, histograms) = recorded(|| {
@@ -420,6 +443,7 @@ mod metrics_feature {
 
     #[test]
     fn restores_record_durations_sizes_skips_and_failures_by_kind() {
+        keep_callsites_open();
         let dir = temp_dir();
         let ckpt = Checkpointer::open(dir.path()).unwrap();
         let first = ckpt.save(&Counter::at(1)).unwrap();
@@ -470,6 +494,7 @@ mod metrics_feature {
 
     #[test]
     fn a_restore_of_an_empty_store_records_a_duration_and_no_size() {
+        keep_callsites_open();
         let ckpt = Checkpointer::new(MemStore::new()).unwrap();
         let (counters, histograms) = recorded(|| {
             assert!(ckpt.restore_latest::<Counter>().unwrap().is_none());
@@ -483,6 +508,7 @@ mod metrics_feature {
 
     #[test]
     fn failed_saves_and_commits_count_by_kind() {
+        keep_callsites_open();
         let ckpt = Checkpointer::new(MemStore::new()).unwrap();
         let older = ckpt.capture(&Counter::at(1)).unwrap();
         let (counters, _) = recorded(|| {
@@ -503,6 +529,7 @@ mod metrics_feature {
 
     #[test]
     fn replaced_background_snapshots_are_counted() {
+        keep_callsites_open();
         let ckpt = Checkpointer::new(MemStore::new()).unwrap();
         let older = ckpt.capture(&Counter::at(1)).unwrap();
         let newer = ckpt.capture(&Counter::at(2)).unwrap();
@@ -521,6 +548,7 @@ mod metrics_feature {
 
     #[test]
     fn group_operations_record_durations_sizes_and_failures() {
+        keep_callsites_open();
         let group = Group::new(MemStore::new(), "orders").unwrap();
         let mut len = 0;
         let (counters, histograms) = recorded(|| {
@@ -565,6 +593,7 @@ mod metrics_feature {
 
     #[test]
     fn describing_the_metrics_gives_their_units() {
+        keep_callsites_open();
         let recorder = DebuggingRecorder::new();
         let snapshotter = recorder.snapshotter();
         metrics::with_local_recorder(&recorder, || {

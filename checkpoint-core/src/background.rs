@@ -30,12 +30,20 @@ impl Checkpointer {
         let checkpointer = self.share();
         let worker_shared = Arc::clone(&shared);
         // The commits' spans go where this thread's would: to a subscriber
-        // set for this thread alone too, not only to the global one.
-        let dispatch = tracing::dispatcher::get_default(tracing::Dispatch::clone);
+        // set for this thread alone too, not only to the global one. With
+        // none yet, the thread follows the global one, set later perhaps.
+        let dispatch = tracing::dispatcher::get_default(|dispatch| {
+            (!dispatch.is::<tracing::subscriber::NoSubscriber>()).then(|| dispatch.clone())
+        });
         let worker = thread::Builder::new()
             .name("checkpoint-background".to_owned())
-            .spawn(move || {
-                tracing::dispatcher::with_default(&dispatch, || run(&checkpointer, &worker_shared));
+            .spawn(move || match dispatch {
+                Some(dispatch) => {
+                    tracing::dispatcher::with_default(&dispatch, || {
+                        run(&checkpointer, &worker_shared)
+                    });
+                }
+                None => run(&checkpointer, &worker_shared),
             })
             .expect("failed to start the checkpoint background thread");
         Background {

@@ -75,8 +75,13 @@ pub fn gated_store() -> (GatedStore, Arc<MemStore>, Gate) {
 
 impl Store for GatedStore {
     fn put_if_absent(&self, key: &str, bytes: &[u8]) -> Result<(), StoreError> {
+        // The release channel is taken before the write says it started, so
+        // the test's next release goes to the write it last heard of, even
+        // when another write (a retry of an abandoned one) comes right after.
+        let releases = self.release.lock().unwrap();
         self.entered.lock().unwrap().send(key.to_owned()).unwrap();
-        let release = self.release.lock().unwrap().recv_timeout(PATIENCE);
+        let release = releases.recv_timeout(PATIENCE);
+        drop(releases);
         let release = release.expect("the test never released this write");
         match release {
             Release::Write => self.inner.put_if_absent(key, bytes),
