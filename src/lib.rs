@@ -158,7 +158,8 @@
 //! Async services on tokio enable the `tokio` feature and use
 //! `AsyncCheckpointer`: the same methods, awaited, with the store's blocking
 //! I/O on tokio's blocking pool; `examples/async_service.rs` shows a service
-//! that checkpoints on a timer and resumes after a crash.
+//! that checkpoints on a timer and resumes after a crash. `group::AsyncGroup`
+//! does the same for group checkpoints.
 //!
 //! Large state: on a directory store `save` writes the checkpoint as it
 //! encodes it and a restore reads it field by field, so either needs about
@@ -190,6 +191,12 @@
 //! When a restore cannot work, [`Error`]'s message names the checkpoint, the
 //! struct, the field, what differs and the fix. Several participants
 //! checkpoint one logical state together with [`group`].
+//!
+//! Every capture, commit and restore runs in a `tracing` span (target
+//! `checkpoint`) carrying its sequence number, size and duration; the
+//! `metrics` feature also records durations, sizes and failures by kind
+//! through the `metrics` facade. `docs/OBSERVABILITY.md` lists every span,
+//! metric and label.
 
 pub use checkpoint_core::*;
 pub use checkpoint_derive::Checkpoint;

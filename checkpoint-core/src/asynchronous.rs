@@ -8,7 +8,7 @@ use tokio::sync::Mutex;
 
 use crate::snapshot::{Meta, Restored, Snapshot};
 use crate::store::{Store, StoreError};
-use crate::{Background, Checkpoint, Checkpointer, Error, Result};
+use crate::{Background, Checkpoint, Checkpointer, Result};
 
 /// A [`Checkpointer`] for async code: store I/O never runs on the async
 /// workers.
@@ -86,7 +86,7 @@ impl AsyncCheckpointer {
     ///
     /// # Errors
     ///
-    /// [`Error::Store`] when the directory cannot be created or listed.
+    /// [`Error::Store`](crate::Error::Store) when the directory cannot be created or listed.
     pub async fn open(dir: impl AsRef<Path>) -> Result<Self> {
         let dir = dir.as_ref().to_path_buf();
         let location = dir.display().to_string();
@@ -104,7 +104,7 @@ impl AsyncCheckpointer {
     ///
     /// # Errors
     ///
-    /// [`Error::Store`] when the store cannot be listed.
+    /// [`Error::Store`](crate::Error::Store) when the store cannot be listed.
     pub async fn new(store: impl Store + 'static) -> Result<Self> {
         let location = store.location("");
         let checkpointer = blocking(location, move || Checkpointer::new(store)).await?;
@@ -262,16 +262,25 @@ impl fmt::Debug for AsyncCheckpointer {
 
 /// Runs `work` on tokio's blocking pool. A panic in it is resumed here; a
 /// runtime shutting down before it ran is a store error at `location`.
-async fn blocking<R: Send + 'static>(
+pub(crate) async fn blocking<R, E>(
     location: String,
-    work: impl FnOnce() -> Result<R> + Send + 'static,
-) -> Result<R> {
+    work: impl FnOnce() -> Result<R, E> + Send + 'static,
+) -> Result<R, E>
+where
+    R: Send + 'static,
+    E: From<StoreError> + Send + 'static,
+{
+    // The caller's span and subscriber go along, so that the spans of the
+    // work nest in the caller's.
+    let span = tracing::Span::current();
+    let dispatch = tracing::dispatcher::get_default(tracing::Dispatch::clone);
+    let work = move || tracing::dispatcher::with_default(&dispatch, || span.in_scope(work));
     #[cfg(feature = "object-store")]
     let work = move || crate::store::on_blocking_pool(work);
     match tokio::task::spawn_blocking(work).await {
         Ok(result) => result,
         Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-        Err(e) => Err(Error::Store(StoreError::Io {
+        Err(e) => Err(E::from(StoreError::Io {
             operation: "run a store call on",
             location,
             source: Box::new(e),

@@ -29,9 +29,22 @@ impl Checkpointer {
         });
         let checkpointer = self.share();
         let worker_shared = Arc::clone(&shared);
+        // The commits' spans go where this thread's would: to a subscriber
+        // set for this thread alone too, not only to the global one. With
+        // none yet, the thread follows the global one, set later perhaps.
+        let dispatch = tracing::dispatcher::get_default(|dispatch| {
+            (!dispatch.is::<tracing::subscriber::NoSubscriber>()).then(|| dispatch.clone())
+        });
         let worker = thread::Builder::new()
             .name("checkpoint-background".to_owned())
-            .spawn(move || run(&checkpointer, &worker_shared))
+            .spawn(move || match dispatch {
+                Some(dispatch) => {
+                    tracing::dispatcher::with_default(&dispatch, || {
+                        run(&checkpointer, &worker_shared)
+                    });
+                }
+                None => run(&checkpointer, &worker_shared),
+            })
             .expect("failed to start the checkpoint background thread");
         Background {
             shared,
@@ -244,10 +257,12 @@ impl Background {
         let seq = snapshot.seq();
         if seq < state.newest_submitted {
             state.replaced += 1;
+            crate::observe::replaced();
         } else {
             state.newest_submitted = seq;
             if state.waiting.replace(snapshot).is_some() {
                 state.replaced += 1;
+                crate::observe::replaced();
             }
             self.shared.work.notify_one();
         }

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::SystemTime;
 
+use crate::observe::{self, Op};
 use crate::snapshot::{Meta, Snapshot};
 use crate::store::{DirStore, PendingValue, Store, StoreError};
 use crate::{format, Checkpoint, Compression, Error, Result};
@@ -193,6 +194,12 @@ impl Checkpointer {
     /// returns [`Error::Store`] (there is no in-memory snapshot to hand
     /// back); older checkpoints are intact.
     pub fn save<T: Checkpoint>(&self, state: &T) -> Result<Meta> {
+        observe::observe(Op::Save, observe::save_span(T::SCHEMA.name), || {
+            self.save_unobserved(state)
+        })
+    }
+
+    fn save_unobserved<T: Checkpoint>(&self, state: &T) -> Result<Meta> {
         let mut committed = self.lock_committed();
         let mut attempts = 0;
         let meta = loop {
@@ -200,7 +207,7 @@ impl Checkpointer {
             let attempt = match self.store.create_streamed(&key_of(seq))? {
                 Some(pending) => self.save_streamed(&mut committed, state, seq, pending),
                 None => self
-                    .capture_as(state, seq)
+                    .capture_at(state, seq)
                     .and_then(|snapshot| self.commit_locked(&mut committed, snapshot)),
             };
             match attempt {
@@ -271,7 +278,15 @@ impl Checkpointer {
     /// [`Error::FieldEncode`] when a field fails to encode; its sequence
     /// number is then never used.
     pub fn capture<T: Checkpoint>(&self, state: &T) -> Result<Snapshot> {
-        self.capture_as(state, self.next_seq.fetch_add(1, Ordering::SeqCst))
+        self.capture_at(state, self.next_seq.fetch_add(1, Ordering::SeqCst))
+    }
+
+    /// [`capture`](Self::capture) under a number already taken, observed as
+    /// a capture (inside a `save` too).
+    fn capture_at<T: Checkpoint>(&self, state: &T, seq: u64) -> Result<Snapshot> {
+        observe::observe(Op::Capture, observe::capture_span(T::SCHEMA.name), || {
+            self.capture_as(state, seq)
+        })
     }
 
     fn capture_as<T: Checkpoint>(&self, state: &T, seq: u64) -> Result<Snapshot> {
@@ -312,6 +327,11 @@ impl Checkpointer {
     /// - [`Error::Commit`] when the store fails (a full disk, say); older
     ///   checkpoints are intact and the error hands the snapshot back.
     pub fn commit(&self, snapshot: Snapshot) -> Result<Meta> {
+        let span = observe::commit_span(snapshot.seq());
+        observe::observe(Op::Commit, span, || self.commit_unobserved(snapshot))
+    }
+
+    fn commit_unobserved(&self, snapshot: Snapshot) -> Result<Meta> {
         let mut committed = self.lock_committed();
         let meta = self.commit_locked(&mut committed, snapshot)?;
         let victims = self.retention_victims(&mut committed);

@@ -16,6 +16,7 @@ mod fields;
 pub mod format;
 pub mod group;
 pub mod inspect;
+mod observe;
 mod restore;
 mod scan;
 mod schema;
@@ -33,6 +34,8 @@ pub use compression::Compression;
 pub use deep::{Content, DeepSchema, Leaf, Name, NodeId, SchemaNode, Variant};
 pub use error::Error;
 pub use fields::{FieldReader, FieldWriter};
+#[cfg(feature = "metrics")]
+pub use observe::describe_metrics;
 pub use schema::{FieldSchema, Schema, Shape, VariantSchema};
 pub use shape::{ChangeKind, FieldShape, ShapeChange, TypeShape, VariantContent, VariantShape};
 pub use snapshot::{Meta, Restored, Skipped, Snapshot};

@@ -5,6 +5,7 @@ use crate::checkpointer::key_of;
 use crate::deep::{DeepSchema, SchemaNode};
 use crate::fields::{FieldReader, Stored};
 use crate::format::{FieldRecord, Header, SchemaRecord, ShapeRecord};
+use crate::observe::{self, Op};
 use crate::schema::{FieldSchema, Schema, Shape};
 use crate::snapshot::{Meta, Restored, Skipped};
 use crate::store::StoreError;
@@ -50,6 +51,16 @@ impl Checkpointer {
         &self,
         context: &T::Context,
     ) -> Result<Option<Restored<T>>> {
+        let span = observe::restore_latest_span(T::SCHEMA.name);
+        observe::observe(Op::RestoreLatest, span, || {
+            self.restore_latest_unobserved(context)
+        })
+    }
+
+    fn restore_latest_unobserved<T: Checkpoint>(
+        &self,
+        context: &T::Context,
+    ) -> Result<Option<Restored<T>>> {
         let mut skipped: Vec<Skipped> = Vec::new();
         let mut newest_damage = None;
         for _ in 0..LISTINGS {
@@ -72,6 +83,7 @@ impl Checkpointer {
                     }
                     Err(e) if is_skippable(&e) => {
                         tracing::warn!("skipping checkpoint #{seq}, restoring an older one: {e}");
+                        observe::skipped(&e);
                         skipped.push(Skipped {
                             seq,
                             location: self.store.location(&key),
@@ -116,7 +128,8 @@ impl Checkpointer {
         seq: u64,
         context: &T::Context,
     ) -> Result<Restored<T>> {
-        self.load(seq, &key_of(seq), context)
+        let span = observe::restore_span(T::SCHEMA.name, seq);
+        observe::observe(Op::Restore, span, || self.load(seq, &key_of(seq), context))
     }
 
     fn load<T: Checkpoint>(

@@ -43,12 +43,24 @@ impl Gate {
         assert_eq!(key, format!("{seq:020}.ckpt"), "unexpected write");
     }
 
+    /// Waits until a write is in progress and returns its key.
+    pub fn expect_key(&self) -> String {
+        let key = self.entered.recv_timeout(PATIENCE);
+        key.expect("no write started")
+    }
+
     pub fn release(&self, what: Release) {
         self.release.send(what).unwrap();
     }
 }
 
 pub fn gated() -> (Checkpointer, Arc<MemStore>, Gate) {
+    let (store, inner, gate) = gated_store();
+    (Checkpointer::new(store).unwrap(), inner, gate)
+}
+
+/// A [`GatedStore`] over the returned `MemStore`, and its gate.
+pub fn gated_store() -> (GatedStore, Arc<MemStore>, Gate) {
     let inner = Arc::new(MemStore::new());
     let (entered_tx, entered) = mpsc::channel();
     let (release, release_rx) = mpsc::channel();
@@ -58,13 +70,18 @@ pub fn gated() -> (Checkpointer, Arc<MemStore>, Gate) {
         release: Mutex::new(release_rx),
     };
     let gate = Gate { entered, release };
-    (Checkpointer::new(store).unwrap(), inner, gate)
+    (store, inner, gate)
 }
 
 impl Store for GatedStore {
     fn put_if_absent(&self, key: &str, bytes: &[u8]) -> Result<(), StoreError> {
+        // The release channel is taken before the write says it started, so
+        // the test's next release goes to the write it last heard of, even
+        // when another write (a retry of an abandoned one) comes right after.
+        let releases = self.release.lock().unwrap();
         self.entered.lock().unwrap().send(key.to_owned()).unwrap();
-        let release = self.release.lock().unwrap().recv_timeout(PATIENCE);
+        let release = releases.recv_timeout(PATIENCE);
+        drop(releases);
         let release = release.expect("the test never released this write");
         match release {
             Release::Write => self.inner.put_if_absent(key, bytes),

@@ -90,6 +90,8 @@
 //! # Ok(()) }
 //! ```
 
+#[cfg(feature = "tokio")]
+mod asynchronous;
 mod error;
 mod part;
 
@@ -99,9 +101,12 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::checkpointer::parse_padded;
+use crate::observe::{self, Op};
 use crate::store::{Store, StoreError};
 use crate::{format, Checkpoint};
 
+#[cfg(feature = "tokio")]
+pub use asynchronous::AsyncGroup;
 pub use error::GroupError;
 
 /// How often `restore_latest` moves on to a newer committed epoch when a
@@ -255,17 +260,56 @@ impl Group {
         participant: &str,
         state: &T,
     ) -> Result<PartInfo, GroupError> {
+        let span = observe::group_save_part_span(&self.name, participant, epoch);
+        observe::observe(Op::GroupSavePart, span, || {
+            self.save_part_unobserved(epoch, participant, state)
+        })
+    }
+
+    fn save_part_unobserved<T: Checkpoint>(
+        &self,
+        epoch: Epoch,
+        participant: &str,
+        state: &T,
+    ) -> Result<PartInfo, GroupError> {
+        let bytes = self.encode_part(epoch, participant, state)?;
+        self.write_part(epoch, participant, bytes)
+    }
+
+    /// The bytes of `participant`'s part of `epoch` holding `state`: the
+    /// half of [`save_part`](Self::save_part) that reads the state.
+    pub(crate) fn encode_part<T: Checkpoint>(
+        &self,
+        epoch: Epoch,
+        participant: &str,
+        state: &T,
+    ) -> Result<Vec<u8>, GroupError> {
         check_name("participant id", participant)?;
         let owner = part::PartOwner {
             group: &self.name,
             participant,
             epoch,
         };
-        let bytes = part::encode_part(&owner, state).map_err(|source| GroupError::Encode {
+        part::encode_part(&owner, state).map_err(|source| GroupError::Encode {
             participant: participant.to_owned(),
             epoch,
             source,
-        })?;
+        })
+    }
+
+    /// Writes a part made by [`encode_part`](Self::encode_part): the half of
+    /// [`save_part`](Self::save_part) that does I/O.
+    pub(crate) fn write_part(
+        &self,
+        epoch: Epoch,
+        participant: &str,
+        bytes: Vec<u8>,
+    ) -> Result<PartInfo, GroupError> {
+        let owner = part::PartOwner {
+            group: &self.name,
+            participant,
+            epoch,
+        };
         let key = self.part_key(epoch, participant);
         // An epoch at or below the newest committed one can never be
         // restored; refusing it keeps the saver from believing otherwise.
@@ -344,6 +388,18 @@ impl Group {
         participants: &[&str],
         parts: &[PartInfo],
     ) -> Result<CommitRecord, GroupError> {
+        let span = observe::group_commit_span(&self.name, epoch, false);
+        observe::observe(Op::GroupCommit, span, || {
+            self.commit_unobserved(epoch, participants, parts)
+        })
+    }
+
+    fn commit_unobserved(
+        &self,
+        epoch: Epoch,
+        participants: &[&str],
+        parts: &[PartInfo],
+    ) -> Result<CommitRecord, GroupError> {
         let ids = check_participants(participants)?;
         let mut handed = BTreeMap::new();
         for info in parts {
@@ -408,6 +464,17 @@ impl Group {
     /// [`GroupError::InvalidName`] for an empty, repeated or invalid
     /// participant id, [`GroupError::Store`] when the store fails.
     pub fn commit_verifying(
+        &self,
+        epoch: Epoch,
+        participants: &[&str],
+    ) -> Result<CommitRecord, GroupError> {
+        let span = observe::group_commit_span(&self.name, epoch, true);
+        observe::observe(Op::GroupCommit, span, || {
+            self.commit_verifying_unobserved(epoch, participants)
+        })
+    }
+
+    fn commit_verifying_unobserved(
         &self,
         epoch: Epoch,
         participants: &[&str],
@@ -520,6 +587,19 @@ impl Group {
         participant: &str,
         context: &T::Context,
     ) -> Result<Option<GroupRestored<T>>, GroupError> {
+        let span = observe::group_restore_latest_span(&self.name, participant);
+        let restored = span.in_scope(|| self.restore_latest_unobserved(participant, context));
+        if let Ok(Some(restored)) = &restored {
+            span.record("epoch", restored.epoch);
+        }
+        restored
+    }
+
+    fn restore_latest_unobserved<T: Checkpoint>(
+        &self,
+        participant: &str,
+        context: &T::Context,
+    ) -> Result<Option<GroupRestored<T>>, GroupError> {
         let mut retries = 0;
         loop {
             let Some(epoch) = self.latest_committed_epoch()? else {
@@ -570,6 +650,20 @@ impl Group {
     ///
     /// As [`Group::restore`].
     pub fn restore_with<T: Checkpoint>(
+        &self,
+        epoch: Epoch,
+        participant: &str,
+        context: &T::Context,
+    ) -> Result<T, GroupError> {
+        let span = observe::group_restore_span(&self.name, participant, epoch);
+        observe::observe(Op::GroupRestore, span, || {
+            self.restore_unobserved(epoch, participant, context)
+                .map(observe::GroupState)
+        })
+        .map(|state| state.0)
+    }
+
+    fn restore_unobserved<T: Checkpoint>(
         &self,
         epoch: Epoch,
         participant: &str,
