@@ -62,6 +62,10 @@ SERVER_FLAGS=(
 # socket it listens on is bound to 127.0.0.1 (or ::1).
 check() {
     local pid="$1" cmdline inode local_addr state bad=0
+    if [[ ! "$pid" =~ ^[0-9]+$ ]]; then
+        echo "check: no server started by this script is running (no pid in $PIDFILE)" >&2
+        return 1
+    fi
     if ! cmdline="$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)"; then
         echo "check: no process $pid" >&2
         return 1

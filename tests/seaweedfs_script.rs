@@ -108,3 +108,16 @@ fn running_server_has_telemetry_off_and_listens_on_loopback_only() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn check_without_a_pid_fails_instead_of_reading_the_kernels_command_line() {
+    // An empty pid once made the check read `/proc//cmdline`, which is the
+    // kernel's command line, and report on it as if it were the server.
+    let out = script(&["check", ""]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no server started by this script"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
