@@ -111,9 +111,16 @@ fn running_server_has_telemetry_off_and_listens_on_loopback_only() {
 
 #[test]
 fn check_without_a_pid_fails_instead_of_reading_the_kernels_command_line() {
-    // An empty pid once made the check read `/proc//cmdline`, which is the
-    // kernel's command line, and report on it as if it were the server.
-    let out = script(&["check", ""]);
+    // With no server started (no pid file), the check once ran on an empty
+    // pid, read `/proc//cmdline` (the kernel's command line) and reported
+    // on it as if it were the server.
+    let nothing_started = tempfile::tempdir().unwrap();
+    let out = Command::new("bash")
+        .arg(SCRIPT)
+        .arg("check")
+        .env("CHECKPOINT_SEAWEEDFS_DIR", nothing_started.path())
+        .output()
+        .expect("run scripts/seaweedfs.sh");
     assert!(!out.status.success());
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("no server started by this script"),
