@@ -158,9 +158,16 @@ impl fmt::Display for FrameError {
 
 /// The length of a stored value before compression, as its head declares.
 pub(crate) fn raw_len(stored: &[u8]) -> Option<u64> {
-    match *stored.first()? {
-        PLAIN => Some(stored.len() as u64 - 1),
-        ZSTD => Some(u64::from_le_bytes(stored.get(1..9)?.try_into().ok()?)),
+    raw_len_of(stored, stored.len() as u64)
+}
+
+/// [`raw_len`] of a stored value of `stored_len` bytes of which `head` holds
+/// the first (at least 9, or all of them): for a reader that streams the
+/// value past without keeping it.
+pub(crate) fn raw_len_of(head: &[u8], stored_len: u64) -> Option<u64> {
+    match *head.first()? {
+        PLAIN => Some(stored_len - 1),
+        ZSTD => Some(u64::from_le_bytes(head.get(1..9)?.try_into().ok()?)),
         _ => None,
     }
 }

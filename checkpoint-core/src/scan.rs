@@ -309,10 +309,7 @@ impl FrameParser {
     fn finish_frame(&mut self, len: u64) {
         let head = std::mem::take(&mut self.head);
         let raw_len = if self.compressed && !(self.plain_first && self.frames.is_empty()) {
-            match head.first() {
-                Some(0) => Some(len.saturating_sub(1)),
-                _ => crate::compression::raw_len(&head),
-            }
+            crate::compression::raw_len_of(&head, len)
         } else {
             None
         };
