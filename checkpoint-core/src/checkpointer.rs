@@ -238,7 +238,8 @@ impl Checkpointer {
         let key = key_of(seq);
         let time = SystemTime::now();
         let location = self.store.location(&key);
-        let size = format::encode_to(state, &mut *pending, &location, seq, time, self.compression)?;
+        let size =
+            crate::encode::encode_to(state, &mut *pending, &location, seq, time, self.compression)?;
         match pending.persist() {
             Ok(()) => {
                 committed.newest = seq;
@@ -292,7 +293,7 @@ impl Checkpointer {
     fn capture_as<T: Checkpoint>(&self, state: &T, seq: u64) -> Result<Snapshot> {
         let time = SystemTime::now();
         let mut bytes = Vec::with_capacity(self.size_hint.load(Ordering::Relaxed));
-        format::encode(state, &mut bytes, seq, time, self.compression)?;
+        crate::encode::encode(state, &mut bytes, seq, time, self.compression)?;
         self.size_hint.store(bytes.len(), Ordering::Relaxed);
         let key = key_of(seq);
         Ok(Snapshot {

@@ -35,7 +35,9 @@ use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::format::{self, FieldRecord, Header, SchemaRecord, ShapeRecord, VariantRecord};
+use crate::format::{
+    self, FieldRecord, FrameSource, Header, SchemaRecord, ShapeRecord, VariantRecord,
+};
 use crate::restore::same_type;
 use crate::{Error, ShapeChange};
 
@@ -225,7 +227,7 @@ pub fn inspect(bytes: &[u8], seq: u64, location: &str) -> Inspection {
             // and the frames that precede the damage.
             match format::decode_header(bytes, seq, location) {
                 Ok(header) => {
-                    let start = format::PREFIX_LEN + header.header_len as usize + 4;
+                    let start = header.body_start();
                     // A whole file ends with the checksum; a torn one ends
                     // inside the body.
                     let end = if bytes.len() as u64 >= header.total_len() {
@@ -291,21 +293,24 @@ fn frame_len(frame: &Frame) -> u64 {
 /// The frames of `body` that read, and whether all of it did.
 fn frames_of(body: &[u8]) -> (Vec<Frame>, bool) {
     let mut frames = Vec::new();
-    let mut rest = body;
-    while !rest.is_empty() {
-        let offset = (body.len() - rest.len()) as u64;
-        let Some((name, value, tail)) = crate::fields::split_frame(rest) else {
-            return (frames, false);
-        };
-        frames.push(Frame {
-            name: name.to_owned(),
-            offset,
-            len: value.len() as u64,
-            raw_len: None,
-        });
-        rest = tail;
+    let mut body = format::Body::new(body, 0, "");
+    loop {
+        match body.frame_head() {
+            Ok(None) => return (frames, true),
+            Ok(Some(head)) => {
+                frames.push(Frame {
+                    name: head.name.into_owned(),
+                    offset: head.offset,
+                    len: head.len,
+                    raw_len: None,
+                });
+                if body.skip(head.len).is_err() {
+                    return (frames, false);
+                }
+            }
+            Err(_) => return (frames, false),
+        }
     }
-    (frames, true)
 }
 
 /// One difference between the schemas of two checkpoints, found by [`diff`].

@@ -10,9 +10,9 @@ mod background;
 mod checkpointer;
 mod compression;
 mod deep;
+mod encode;
 mod error;
 mod fields;
-#[doc(hidden)]
 pub mod format;
 pub mod group;
 pub mod inspect;

@@ -42,7 +42,7 @@ pub(crate) fn encode_part<T: Checkpoint>(
     state: &T,
 ) -> Result<Vec<u8>, Box<crate::Error>> {
     let mut checkpoint = Vec::new();
-    format::encode(
+    crate::encode::encode(
         state,
         &mut checkpoint,
         owner.epoch,
@@ -104,11 +104,8 @@ pub(crate) fn same_part(existing: &[u8], ours: &[u8], owner: &PartOwner<'_>) -> 
         return false;
     };
     let owner_len = existing.len() - theirs.len();
-    let time = format::PREFIX_LEN..format::PREFIX_LEN + 12;
-    let header_crc = {
-        let end = format::PREFIX_LEN + header.header_len as usize + 4;
-        end - 4..end
-    };
+    let time = format::TIME_AT..format::TIME_AT + format::TIME_LEN;
+    let header_crc = header.body_start() - 4..header.body_start();
     let body = header_crc.end..theirs.len() - 4;
     existing[..owner_len] == ours[..owner_len]
         && theirs[..time.start] == mine[..time.start]
@@ -376,7 +373,7 @@ mod binding {
         assert_ne!(part_checksum(&first), part_checksum(&again));
 
         let owner_end = first.len() - open_part(&first, &owner).unwrap().len();
-        let time = owner_end + format::PREFIX_LEN;
+        let time = owner_end + format::TIME_AT;
         let mut edited = first.clone();
         edited[time] ^= 1;
         reseal(&mut edited);
