@@ -9,9 +9,7 @@ use std::time::SystemTime;
 use crate::observe::{self, Op};
 use crate::snapshot::{Meta, Snapshot};
 use crate::store::{DirStore, PendingValue, Store, StoreError};
-use crate::{format, Checkpoint, Compression, Error, Result};
-
-const KEY_SUFFIX: &str = ".ckpt";
+use crate::{format, keys, Checkpoint, Compression, Error, Result};
 
 /// How often `save` captures again when its number is taken by something
 /// that is not a checkpoint.
@@ -204,7 +202,7 @@ impl Checkpointer {
         let mut attempts = 0;
         let meta = loop {
             let seq = self.next_seq.fetch_add(1, Ordering::SeqCst);
-            let attempt = match self.store.create_streamed(&key_of(seq))? {
+            let attempt = match self.store.create_streamed(&keys::checkpoint(seq))? {
                 Some(pending) => self.save_streamed(&mut committed, state, seq, pending),
                 None => self
                     .capture_at(state, seq)
@@ -235,7 +233,7 @@ impl Checkpointer {
         seq: u64,
         mut pending: Box<dyn PendingValue>,
     ) -> Result<Meta> {
-        let key = key_of(seq);
+        let key = keys::checkpoint(seq);
         let time = SystemTime::now();
         let location = self.store.location(&key);
         let size =
@@ -295,7 +293,7 @@ impl Checkpointer {
         let mut bytes = Vec::with_capacity(self.size_hint.load(Ordering::Relaxed));
         crate::encode::encode(state, &mut bytes, seq, time, self.compression)?;
         self.size_hint.store(bytes.len(), Ordering::Relaxed);
-        let key = key_of(seq);
+        let key = keys::checkpoint(seq);
         Ok(Snapshot {
             meta: Meta {
                 seq,
@@ -454,7 +452,7 @@ impl Checkpointer {
         // The save is durable already: a failed cleanup is worth a warning,
         // not an error.
         for seq in victims {
-            if let Err(e) = self.store.delete(&key_of(seq)) {
+            if let Err(e) = self.store.delete(&keys::checkpoint(seq)) {
                 tracing::warn!("checkpoint retention could not delete an old checkpoint: {e}");
             }
         }
@@ -462,7 +460,7 @@ impl Checkpointer {
 
     /// The checkpoint keys in the store with their sequence numbers, oldest first.
     pub(crate) fn keys(&self) -> Result<Vec<(u64, String)>> {
-        keys(&*self.store)
+        keys::checkpoints(&*self.store)
     }
 
     /// Every checkpoint in the store whose header reads, oldest first. Reads
@@ -514,35 +512,6 @@ impl Checkpointer {
     }
 }
 
-/// The key of checkpoint `seq`: zero-padded so keys sort by number.
-pub(crate) fn key_of(seq: u64) -> String {
-    format!("{seq:020}{KEY_SUFFIX}")
-}
-
-/// The sequence number a checkpoint key (or a directory store's file name)
-/// stands for.
-pub(crate) fn seq_of(key: &str) -> Option<u64> {
-    parse_padded(key.strip_suffix(KEY_SUFFIX)?)
-}
-
-/// A number written with exactly 20 digits, as keys write sequence numbers
-/// and epochs so that listing order is numeric order.
-pub(crate) fn parse_padded(digits: &str) -> Option<u64> {
-    (digits.len() == 20 && digits.bytes().all(|b| b.is_ascii_digit()))
-        .then(|| digits.parse().ok())
-        .flatten()
-}
-
-fn keys(store: &dyn Store) -> Result<Vec<(u64, String)>> {
-    // Checkpoints live at the top level: listing it alone keeps the cost
-    // independent of what else the store holds (groups, chunks).
-    Ok(store
-        .list_level("")?
-        .into_iter()
-        .filter_map(|key| Some((seq_of(&key)?, key)))
-        .collect())
-}
-
 /// Sequence numbers as a store's listing shows them.
 ///
 /// The rule (`docs/FORMAT.md`): numbering continues after the newest
@@ -558,10 +527,13 @@ struct Numbering {
 
 impl Numbering {
     fn of(store: &dyn Store) -> Result<Self> {
-        let names: BTreeSet<u64> = keys(store)?.into_iter().map(|(seq, _)| seq).collect();
+        let names: BTreeSet<u64> = keys::checkpoints(store)?
+            .into_iter()
+            .map(|(seq, _)| seq)
+            .collect();
         let mut newest = 0;
         for &seq in names.iter().rev() {
-            let prefix = match store.get_prefix(&key_of(seq), format::PREFIX_LEN) {
+            let prefix = match store.get_prefix(&keys::checkpoint(seq), format::PREFIX_LEN) {
                 Ok(prefix) => prefix,
                 Err(StoreError::Unreadable { .. }) => None,
                 Err(e) => return Err(e.into()),
@@ -593,15 +565,6 @@ impl Numbering {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn keys_sort_by_sequence_number() {
-        assert!(key_of(9) < key_of(10));
-        assert_eq!(seq_of(&key_of(u64::MAX)), Some(u64::MAX));
-        assert_eq!(seq_of("00000000000000000007.ckpt"), Some(7));
-        assert_eq!(seq_of("7.ckpt"), None);
-        assert_eq!(seq_of("other"), None);
-    }
 
     #[test]
     fn checkpointer_is_send_and_sync() {

@@ -56,7 +56,7 @@ pub fn checkpoint_files(dir: &Path) -> io::Result<Vec<(u64, PathBuf)>> {
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
         let name = entry.file_name();
-        let Some(seq) = name.to_str().and_then(crate::checkpointer::seq_of) else {
+        let Some(seq) = name.to_str().and_then(crate::keys::checkpoint_seq) else {
             continue;
         };
         // Whatever it is: a FIFO or a directory under a checkpoint's name

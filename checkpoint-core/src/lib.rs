@@ -16,6 +16,7 @@ mod fields;
 pub mod format;
 pub mod group;
 pub mod inspect;
+mod keys;
 mod observe;
 mod restore;
 mod scan;

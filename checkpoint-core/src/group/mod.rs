@@ -100,10 +100,10 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::checkpointer::parse_padded;
+use crate::keys;
 use crate::observe::{self, Op};
-use crate::store::{Store, StoreError};
-use crate::{format, Checkpoint};
+use crate::store::{Store, StoreError, ValueReader};
+use crate::{format, Checkpoint, Error};
 
 #[cfg(feature = "tokio")]
 pub use asynchronous::AsyncGroup;
@@ -526,7 +526,7 @@ impl Group {
             .store
             .list(&prefix)?
             .iter()
-            .filter_map(|key| parse_padded(&key[prefix.len()..]))
+            .filter_map(|key| keys::commit_epoch(&prefix, key))
             .collect();
         epochs.sort_unstable();
         Ok(epochs)
@@ -711,14 +711,17 @@ impl Group {
             epoch,
         };
         let checkpoint = part::open_part(&bytes, &owner).map_err(unreadable)?;
-        let (header, body) =
-            format::decode(checkpoint, epoch, &location).map_err(|e| unreadable(e.to_string()))?;
         let checksum = if record.legacy {
             part::legacy_part_checksum(&bytes)
         } else {
             part::part_checksum(&bytes)
         };
         if checksum != entry.checksum || bytes.len() as u64 != entry.len {
+            // Damage is named as damage; an intact part that differs, as not
+            // the one committed.
+            if let Err(e) = format::decode(checkpoint, epoch, &location) {
+                return Err(unreadable(e.to_string()));
+            }
             return Err(unreadable(format!(
                 "it is not the part that was committed (checksum {checksum:#010x}, {} bytes; committed {:#010x}, {} bytes)",
                 bytes.len(),
@@ -726,28 +729,25 @@ impl Group {
                 entry.len
             )));
         }
-        if header.type_name != T::SCHEMA.name {
-            return Err(unreadable(format!(
-                "it holds a `{}`, not a `{}`",
-                header.type_name,
-                T::SCHEMA.name
-            )));
+        let owner_len = bytes.len() - checkpoint.len();
+        let value = ValueReader::shared_from(bytes, owner_len);
+        match crate::restore::load_value::<T>(value, epoch, &location, context) {
+            Ok((state, _)) => Ok(state),
+            Err(e @ Error::WrongType { .. }) => Err(unreadable(e.to_string())),
+            Err(e) if e.is_damage() => Err(unreadable(e.to_string())),
+            Err(Error::CheckFailed { reason, .. }) => Err(GroupError::CheckFailed {
+                group: self.name.clone(),
+                epoch,
+                participant: participant.to_owned(),
+                reason,
+            }),
+            Err(source) => Err(GroupError::Restore {
+                group: self.name.clone(),
+                epoch,
+                participant: participant.to_owned(),
+                source: Box::new(source),
+            }),
         }
-        let restore_error = |source| GroupError::Restore {
-            group: self.name.clone(),
-            epoch,
-            participant: participant.to_owned(),
-            source: Box::new(source),
-        };
-        let state = crate::restore::read_state::<T>(&header, body, epoch, &location, context)
-            .map_err(restore_error)?;
-        state.check().map_err(|reason| GroupError::CheckFailed {
-            group: self.name.clone(),
-            epoch,
-            participant: participant.to_owned(),
-            reason,
-        })?;
-        Ok(state)
     }
 
     /// Deletes what no restore can need: committed epochs older than the
@@ -781,7 +781,7 @@ impl Group {
         let prefix = self.parts_prefix();
         let mut uncommitted = BTreeSet::new();
         for key in self.store.list(&prefix)? {
-            let Some(epoch) = key[prefix.len()..].split('/').next().and_then(parse_padded) else {
+            let Some(epoch) = keys::part_epoch(&prefix, &key) else {
                 continue;
             };
             if epoch >= newest || kept.contains(&epoch) {
@@ -944,19 +944,19 @@ impl Group {
     }
 
     fn commits_prefix(&self) -> String {
-        format!("group/{}/commits/", self.name)
+        keys::group_commits(&self.name)
     }
 
     fn parts_prefix(&self) -> String {
-        format!("group/{}/parts/", self.name)
+        keys::group_parts(&self.name)
     }
 
     fn commit_key(&self, epoch: Epoch) -> String {
-        format!("{}{epoch:020}", self.commits_prefix())
+        keys::group_commit(&self.name, epoch)
     }
 
     fn part_key(&self, epoch: Epoch, participant: &str) -> String {
-        format!("{}{epoch:020}/{participant}", self.parts_prefix())
+        keys::group_part(&self.name, epoch, participant)
     }
 }
 
