@@ -35,18 +35,10 @@ struct Committed {
 /// # Examples
 ///
 /// ```
-/// use checkpoint_core::{Checkpointer, MemStore};
-/// # use checkpoint_core::{Checkpoint, FieldReader, FieldWriter, FieldSchema, Schema, Shape};
-/// # #[derive(Debug, PartialEq)]
-/// # struct Counter { n: u64 }
-/// # impl Checkpoint for Counter {
-/// #     type Context = ();
-/// #     const SCHEMA: Schema = Schema::new("Counter", Shape::Struct(&[FieldSchema::serialized("n", "u64")]));
-/// #     fn write_fields(&self, out: &mut FieldWriter<'_>) -> checkpoint_core::Result<()> { out.field("n", &self.n) }
-/// #     fn read_fields(input: &mut FieldReader<'_>, _: &()) -> checkpoint_core::Result<Self> {
-/// #         Ok(Counter { n: input.field("n")? })
-/// #     }
-/// # }
+/// use checkpoint::{Checkpointer, MemStore};
+/// use checkpoint::Checkpoint;
+/// #[derive(Debug, PartialEq, Checkpoint)]
+/// struct Counter { n: u64 }
 ///
 /// let ckpt = Checkpointer::new(MemStore::new())?;
 /// assert!(ckpt.restore_latest::<Counter>()?.is_none());
@@ -54,7 +46,7 @@ struct Committed {
 /// assert_eq!(ckpt.save(&Counter { n: 42 })?.seq, 2);
 /// let restored = ckpt.restore_latest::<Counter>()?.unwrap();
 /// assert_eq!((restored.state, restored.meta.seq), (Counter { n: 42 }, 2));
-/// # Ok::<(), checkpoint_core::Error>(())
+/// # Ok::<(), checkpoint::Error>(())
 /// ```
 #[derive(Debug)]
 pub struct Checkpointer {
@@ -140,18 +132,10 @@ impl Checkpointer {
     /// # Examples
     ///
     /// ```
-    /// use checkpoint_core::{Checkpointer, Compression, MemStore};
-    /// # use checkpoint_core::{Checkpoint, FieldReader, FieldWriter, FieldSchema, Schema, Shape};
-    /// # #[derive(Debug, PartialEq)]
-    /// # struct Log { lines: Vec<String> }
-    /// # impl Checkpoint for Log {
-    /// #     type Context = ();
-    /// #     const SCHEMA: Schema = Schema::new("Log", Shape::Struct(&[FieldSchema::serialized("lines", "Vec<String>")]));
-    /// #     fn write_fields(&self, out: &mut FieldWriter<'_>) -> checkpoint_core::Result<()> { out.field("lines", &self.lines) }
-    /// #     fn read_fields(input: &mut FieldReader<'_>, _: &()) -> checkpoint_core::Result<Self> {
-    /// #         Ok(Log { lines: input.field("lines")? })
-    /// #     }
-    /// # }
+    /// use checkpoint::{Checkpointer, Compression, MemStore};
+    /// use checkpoint::Checkpoint;
+    /// #[derive(Debug, PartialEq, Checkpoint)]
+    /// struct Log { lines: Vec<String> }
     ///
     /// let store = std::sync::Arc::new(MemStore::new());
     /// let log = Log { lines: vec!["the same line".to_owned(); 1000] };
@@ -162,7 +146,7 @@ impl Checkpointer {
     /// // Both restore, whatever the setting.
     /// assert_eq!(ckpt.restore::<Log>(plain.seq)?.state, log);
     /// assert_eq!(ckpt.restore::<Log>(small.seq)?.state, log);
-    /// # Ok::<(), checkpoint_core::Error>(())
+    /// # Ok::<(), checkpoint::Error>(())
     /// ```
     #[must_use]
     pub fn compression(mut self, compression: Compression) -> Self {

@@ -7,17 +7,11 @@
 //! # Examples
 //!
 //! ```
-//! use checkpoint_core::inspect::{self, Status};
-//! # use checkpoint_core::{Checkpoint, Checkpointer, FieldReader, FieldWriter, FieldSchema, Schema, Shape};
-//! # struct Counter { n: u64 }
-//! # impl Checkpoint for Counter {
-//! #     type Context = ();
-//! #     const SCHEMA: Schema = Schema::new("Counter", Shape::Struct(&[FieldSchema::serialized("n", "u64")]));
-//! #     fn write_fields(&self, out: &mut FieldWriter<'_>) -> checkpoint_core::Result<()> { out.field("n", &self.n) }
-//! #     fn read_fields(input: &mut FieldReader<'_>, _: &()) -> checkpoint_core::Result<Self> {
-//! #         Ok(Counter { n: input.field("n")? })
-//! #     }
-//! # }
+//! use checkpoint::inspect::{self, Status};
+//! use checkpoint::{Checkpoint, Checkpointer};
+//!
+//! #[derive(Checkpoint)]
+//! struct Counter { n: u64 }
 //!
 //! let dir = tempfile::tempdir()?;
 //! Checkpointer::open(dir.path())?.save(&Counter { n: 7 })?;
@@ -39,7 +33,8 @@ use crate::format::{
     self, FieldRecord, FrameSource, Header, SchemaRecord, ShapeRecord, VariantRecord,
 };
 use crate::restore::same_type;
-use crate::{Error, ShapeChange};
+use crate::schema::DeepChange;
+use crate::Error;
 
 /// The checkpoint files of a directory written by the directory store
 /// (`{seq:020}.ckpt`), with their sequence numbers, oldest first. Other
@@ -390,7 +385,7 @@ pub enum SchemaChange {
         field: String,
         /// The first difference, its path starting at the field
         /// (`log[].payload.sender`).
-        change: ShapeChange,
+        change: DeepChange,
     },
 }
 

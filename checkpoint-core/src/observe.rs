@@ -333,7 +333,7 @@ impl Error {
     /// # Examples
     ///
     /// ```
-    /// use checkpoint_core::Error;
+    /// use checkpoint::Error;
     ///
     /// let e = Error::NotFound { seq: 7, location: "state/7.ckpt".into() };
     /// assert_eq!(e.kind(), "not_found");
@@ -377,7 +377,7 @@ impl GroupError {
     /// # Examples
     ///
     /// ```
-    /// use checkpoint_core::group::GroupError;
+    /// use checkpoint::group::GroupError;
     ///
     /// let e = GroupError::NotCommitted { group: "orders".into(), epoch: 3 };
     /// assert_eq!(e.kind(), "not_committed");

@@ -49,7 +49,7 @@ pub struct FieldReader<'de> {
 }
 
 impl<'de> FieldReader<'de> {
-    /// A reader over frames written by [`FieldWriter`] for `type_name`.
+    /// A reader over frames written by [`FieldWriter`](crate::FieldWriter) for `type_name`.
     ///
     /// # Errors
     ///

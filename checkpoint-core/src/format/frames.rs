@@ -44,20 +44,13 @@ pub(crate) type Frame<'a> = (Cow<'a, str>, Cow<'a, [u8]>);
 /// long its value is. The value follows; read it with
 /// [`FrameSource::value`] or pass it with [`FrameSource::skip`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FrameHead<'a> {
+pub(crate) struct FrameHead<'a> {
     /// The field's (or the variant's) name.
-    pub name: Cow<'a, str>,
+    pub(crate) name: Cow<'a, str>,
     /// Where the frame starts, from the start of the body.
-    pub offset: u64,
+    pub(crate) offset: u64,
     /// The value's length in bytes.
-    pub len: u64,
-}
-
-impl FrameHead<'_> {
-    /// The whole frame's length: name length, name, value length, value.
-    pub fn frame_len(&self) -> u64 {
-        4 + self.name.len() as u64 + 8 + self.len
-    }
+    pub(crate) len: u64,
 }
 
 /// A body being read, frame by frame. Implementors say where the bytes

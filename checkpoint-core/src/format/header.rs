@@ -5,11 +5,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 
 use super::prefix::{split_u32, split_u64, total_len, Prefix};
+use super::v2::V2Type;
 use super::{FLAG_ZSTD, MAGIC, MAX_HEADER_LEN, VERSION};
 use crate::deep::{from_field_shapes, DeepSchema};
+use crate::format::v2::{decode_field_shapes, V2FieldTypes};
 use crate::schema::{FieldSchema, Schema, Shape};
-use crate::shape::{decode_field_shapes, FieldShapes};
-use crate::{Error, Result, TypeShape};
+use crate::{Error, Result};
 
 /// The schema a checkpoint was written with, as stored in its header.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -122,7 +123,7 @@ pub struct Header {
     /// The deep shape of each serialized field's type, by field name
     /// (`Variant::field` in an enum), as version 2 stored it; empty in
     /// other versions.
-    pub field_shapes: Vec<(String, TypeShape)>,
+    pub field_shapes: Vec<(String, V2Type)>,
     /// The writer's schema of each stored field, down to the leaves: as
     /// recorded (version 3) or read from the field shapes (version 2);
     /// empty in version 1.
@@ -257,7 +258,7 @@ pub fn decode_header(bytes: &[u8], key_seq: u64, location: &str) -> Result<Heade
     let (schema, rest): (SchemaRecord, _) = postcard::take_from_bytes(&rest[name_len..])
         .map_err(|e| malformed(format!("its schema does not decode: {e}")))?;
     let (field_shapes, deep, rest) = match version {
-        1 => (FieldShapes::new(), DeepSchema::default(), rest),
+        1 => (V2FieldTypes::new(), DeepSchema::default(), rest),
         2 => {
             let (shapes, rest) = decode_field_shapes(rest)
                 .map_err(|e| malformed(format!("its field shapes do not decode: {e}")))?;
@@ -269,7 +270,7 @@ pub fn decode_header(bytes: &[u8], key_seq: u64, location: &str) -> Result<Heade
                 .map_err(|e| malformed(format!("its recorded schema does not decode: {e}")))?;
             deep.validate()
                 .map_err(|e| malformed(format!("its recorded schema is invalid: {e}")))?;
-            (FieldShapes::new(), deep, rest)
+            (V2FieldTypes::new(), deep, rest)
         }
     };
     if !rest.is_empty() {

@@ -18,6 +18,7 @@
 mod frames;
 mod header;
 mod prefix;
+pub mod v2;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -25,7 +26,6 @@ use crate::deep::DeepSchema;
 use crate::schema::Schema;
 use crate::{Error, Result};
 
-pub use frames::FrameHead;
 pub(crate) use frames::{begin_frame, end_frame, Body, Frame, FrameSource};
 pub(crate) use header::schema_tail;
 pub use header::{decode_header, FieldRecord, Header, SchemaRecord, ShapeRecord, VariantRecord};

@@ -32,23 +32,13 @@
 //! only, so it cannot commit and is never restored.
 //!
 //! ```
-//! use checkpoint_core::group::{Group, GroupError};
-//! use checkpoint_core::DirStore;
-//! # use checkpoint_core::{Checkpoint, FieldReader, FieldSchema, FieldWriter, Schema, Shape};
-//! # #[derive(Debug, PartialEq)] struct Counter(u64);
-//! # impl Checkpoint for Counter {
-//! #     type Context = ();
-//! #     const SCHEMA: Schema = Schema::new("Counter", Shape::Tuple(&[FieldSchema::serialized("0", "u64")]));
-//! #     fn write_fields(&self, out: &mut FieldWriter<'_>) -> checkpoint_core::Result<()> { out.field("0", &self.0) }
-//! #     fn read_fields(input: &mut FieldReader<'_>, _: &()) -> checkpoint_core::Result<Self> { Ok(Counter(input.field("0")?)) }
-//! # }
-//! # #[derive(Debug, PartialEq)] struct Ledger(i64);
-//! # impl Checkpoint for Ledger {
-//! #     type Context = ();
-//! #     const SCHEMA: Schema = Schema::new("Ledger", Shape::Tuple(&[FieldSchema::serialized("0", "i64")]));
-//! #     fn write_fields(&self, out: &mut FieldWriter<'_>) -> checkpoint_core::Result<()> { out.field("0", &self.0) }
-//! #     fn read_fields(input: &mut FieldReader<'_>, _: &()) -> checkpoint_core::Result<Self> { Ok(Ledger(input.field("0")?)) }
-//! # }
+//! use checkpoint::group::{Group, GroupError};
+//! use checkpoint::DirStore;
+//! use checkpoint::Checkpoint;
+//! #[derive(Debug, PartialEq, Checkpoint)]
+//! struct Counter(u64);
+//! #[derive(Debug, PartialEq, Checkpoint)]
+//! struct Ledger(i64);
 //! # fn main() -> Result<(), GroupError> {
 //! let dir = tempfile::tempdir().expect("a temporary directory");
 //! let group = Group::new(DirStore::open(dir.path())?, "orders")?;

@@ -39,14 +39,14 @@ static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 /// # Examples
 ///
 /// ```
-/// use checkpoint_core::{DirStore, Store};
+/// use checkpoint::{DirStore, Store};
 ///
 /// let dir = std::env::temp_dir().join(format!("checkpoint-doc-dirstore-{}", std::process::id()));
 /// let store = DirStore::open(&dir)?;
 /// store.put_if_absent("runs/a", b"1")?;
 /// assert_eq!(store.list("runs/")?, ["runs/a"]);
 /// # std::fs::remove_dir_all(&dir).unwrap();
-/// # Ok::<(), checkpoint_core::StoreError>(())
+/// # Ok::<(), checkpoint::StoreError>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct DirStore {

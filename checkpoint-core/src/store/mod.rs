@@ -4,7 +4,7 @@ use std::fmt;
 use std::io::{self, Cursor, Read, Seek, Write};
 use std::sync::Arc;
 
-#[doc(hidden)]
+#[cfg(feature = "conformance")]
 pub mod conformance;
 pub(crate) mod dir;
 mod mem;
