@@ -203,6 +203,40 @@ fn a_part_copied_into_another_slot_is_refused(store: Arc<dyn Store>) {
     );
 }
 
+fn a_damaged_part_keeps_the_checkpoint_error_as_its_source(store: Arc<dyn Store>) {
+    let group = Group::from_shared(store.clone(), "g").unwrap();
+    save_and_commit(&group, 1);
+    let key = part_key(&group, 1, "b");
+    let mut bytes = store.get(&key).unwrap().unwrap();
+    // A byte of the checkpoint's body, inside the part.
+    let at = bytes.len() - 5;
+    bytes[at] ^= 0x01;
+    overwrite(&*store, &key, &bytes);
+    let err = group.restore_latest::<NodeState>("b").unwrap_err();
+    assert!(matches!(err, GroupError::PartUnreadable { .. }), "{err:?}");
+    let source = std::error::Error::source(&err).expect("the checkpoint error");
+    let source = source
+        .downcast_ref::<checkpoint::Error>()
+        .expect("a checkpoint::Error");
+    assert!(source.is_damage(), "{source:?}");
+
+    // At commit, a damaged part is PartCorrupt, with the same kind of source.
+    group.save_part(2, "a", &NodeState::at("a", 2)).unwrap();
+    group.save_part(2, "b", &NodeState::at("b", 2)).unwrap();
+    group.save_part(2, "c", &NodeState::at("c", 2)).unwrap();
+    let key = part_key(&group, 2, "c");
+    let mut bytes = store.get(&key).unwrap().unwrap();
+    let at = bytes.len() - 5;
+    bytes[at] ^= 0x01;
+    overwrite(&*store, &key, &bytes);
+    let err = group.commit_verifying(2, &NODES).unwrap_err();
+    assert!(matches!(err, GroupError::PartCorrupt { .. }), "{err:?}");
+    let source = std::error::Error::source(&err).expect("the checkpoint error");
+    assert!(source
+        .downcast_ref::<checkpoint::Error>()
+        .is_some_and(checkpoint::Error::is_damage));
+}
+
 fn uncommitted_epochs_are_never_restored(store: Arc<dyn Store>) {
     let group = Group::from_shared(store, "g").unwrap();
     save_and_commit(&group, 1);
@@ -774,6 +808,12 @@ macro_rules! protocol_tests {
         fn uncommitted_epochs_are_never_restored() {
             if let Some((s, _keep)) = $store {
                 super::uncommitted_epochs_are_never_restored(s)
+            }
+        }
+        #[test]
+        fn a_damaged_part_keeps_the_checkpoint_error_as_its_source() {
+            if let Some((s, _keep)) = $store {
+                super::a_damaged_part_keeps_the_checkpoint_error_as_its_source(s)
             }
         }
         #[test]

@@ -675,13 +675,15 @@ impl Group {
                 participant: participant.to_owned(),
             })?;
         let key = self.part_key(epoch, participant);
-        let unreadable = |reason: String| GroupError::PartUnreadable {
+        let because = |reason: String, source: Option<Error>| GroupError::PartUnreadable {
             group: self.name.clone(),
             epoch,
             participant: participant.to_owned(),
             location: self.store.location(&key),
             reason,
+            source: source.map(Box::new),
         };
+        let unreadable = |reason: String| because(reason, None);
         // Never more than the record says the part holds.
         let bytes = match self.store.get_at_most(&key, entry.len) {
             Ok(Some(bytes)) => bytes,
@@ -710,7 +712,7 @@ impl Group {
             // Damage is named as damage; an intact part that differs, as not
             // the one committed.
             if let Err(e) = format::decode(checkpoint, epoch, &location) {
-                return Err(unreadable(e.to_string()));
+                return Err(because(e.to_string(), Some(e)));
             }
             return Err(unreadable(format!(
                 "it is not the part that was committed (checksum {checksum:#010x}, {} bytes; committed {:#010x}, {} bytes)",
@@ -723,8 +725,8 @@ impl Group {
         let value = ValueReader::shared_from(bytes, owner_len);
         match crate::restore::load_value::<T>(value, epoch, &location, context) {
             Ok((state, _)) => Ok(state),
-            Err(e @ Error::WrongType { .. }) => Err(unreadable(e.to_string())),
-            Err(e) if e.is_damage() => Err(unreadable(e.to_string())),
+            Err(e @ Error::WrongType { .. }) => Err(because(e.to_string(), Some(e))),
+            Err(e) if e.is_damage() => Err(because(e.to_string(), Some(e))),
             Err(Error::CheckFailed { reason, .. }) => Err(GroupError::CheckFailed {
                 group: self.name.clone(),
                 epoch,
@@ -871,11 +873,11 @@ impl Group {
             epoch,
         };
         let checkpoint = part::open_part(&bytes, &owner)
-            .map_err(|reason| self.corrupt(epoch, participant, reason))?;
+            .map_err(|reason| self.corrupt(epoch, participant, reason, None))?;
         // `decode` checks the whole checksum and that the part was written
         // for this epoch (its sequence number).
         format::decode(checkpoint, epoch, &self.store.location(&key))
-            .map_err(|e| self.corrupt(epoch, participant, e.to_string()))?;
+            .map_err(|e| self.corrupt(epoch, participant, e.to_string(), Some(e)))?;
         Ok(part_info(participant, epoch, &bytes))
     }
 
@@ -914,13 +916,20 @@ impl Group {
         }
     }
 
-    fn corrupt(&self, epoch: Epoch, participant: &str, reason: String) -> GroupError {
+    fn corrupt(
+        &self,
+        epoch: Epoch,
+        participant: &str,
+        reason: String,
+        source: Option<Error>,
+    ) -> GroupError {
         GroupError::PartCorrupt {
             group: self.name.clone(),
             epoch,
             participant: participant.to_owned(),
             location: self.store.location(&self.part_key(epoch, participant)),
             reason,
+            source: source.map(Box::new),
         }
     }
 
