@@ -1,7 +1,7 @@
 //! The group commit protocol, run on every store: memory, files, and (with
 //! a server, see `scripts/test.sh`) S3.
 
-mod group_common;
+mod common;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -10,7 +10,7 @@ use std::time::Duration;
 use checkpoint::group::{Group, GroupError, PartInfo};
 use checkpoint::{DirStore, MemStore};
 use checkpoint::{Store, StoreError};
-use group_common::{overwrite, Ledger, NodeState};
+use common::group::{overwrite, Ledger, NodeState};
 
 const NODES: [&str; 3] = ["a", "b", "c"];
 
@@ -888,7 +888,7 @@ mod directory {
 mod s3 {
     use super::*;
     fn store() -> Option<(Arc<dyn Store>, ())> {
-        group_common::s3_store("group protocol on S3").map(|s| (Arc::new(s) as Arc<dyn Store>, ()))
+        common::group::s3_store("group protocol on S3").map(|s| (Arc::new(s) as Arc<dyn Store>, ()))
     }
     protocol_tests!(store());
 }
