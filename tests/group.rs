@@ -237,6 +237,46 @@ fn a_damaged_part_keeps_the_checkpoint_error_as_its_source(store: Arc<dyn Store>
         .is_some_and(checkpoint::Error::is_damage));
 }
 
+fn compressed_parts_commit_and_restore_beside_plain_ones(store: Arc<dyn Store>) {
+    let plain = Group::from_shared(store.clone(), "g").unwrap();
+    let zstd = Group::from_shared(store.clone(), "g")
+        .unwrap()
+        .compression(checkpoint::Compression::zstd(3));
+    // Epoch 1: every part compressed, committed by a verifying coordinator.
+    for node in NODES {
+        zstd.save_part(1, node, &NodeState::at(node, 1)).unwrap();
+    }
+    plain.commit_verifying(1, &NODES).unwrap();
+    for node in NODES {
+        assert_eq!(
+            plain.restore::<NodeState>(1, node).unwrap(),
+            NodeState::at(node, 1)
+        );
+    }
+    // Epoch 2: participants differ; a damaged compressed part is named.
+    let infos: Vec<PartInfo> = NODES
+        .iter()
+        .enumerate()
+        .map(|(i, node)| {
+            let group = if i % 2 == 0 { &zstd } else { &plain };
+            group.save_part(2, node, &NodeState::at(node, 2)).unwrap()
+        })
+        .collect();
+    zstd.commit(2, &NODES, &infos).unwrap();
+    let key = part_key(&zstd, 2, "a");
+    let mut bytes = store.get(&key).unwrap().unwrap();
+    let at = bytes.len() - 5;
+    bytes[at] ^= 0x01;
+    overwrite(&*store, &key, &bytes);
+    let err = zstd.restore_latest::<NodeState>("a").unwrap_err();
+    assert!(
+        matches!(err, GroupError::PartUnreadable { epoch: 2, .. }),
+        "{err:?}"
+    );
+    let restored = zstd.restore_latest::<NodeState>("b").unwrap().unwrap();
+    assert_eq!((restored.epoch, restored.state), (2, NodeState::at("b", 2)));
+}
+
 fn uncommitted_epochs_are_never_restored(store: Arc<dyn Store>) {
     let group = Group::from_shared(store, "g").unwrap();
     save_and_commit(&group, 1);
@@ -814,6 +854,12 @@ macro_rules! protocol_tests {
         fn a_damaged_part_keeps_the_checkpoint_error_as_its_source() {
             if let Some((s, _keep)) = $store {
                 super::a_damaged_part_keeps_the_checkpoint_error_as_its_source(s)
+            }
+        }
+        #[test]
+        fn compressed_parts_commit_and_restore_beside_plain_ones() {
+            if let Some((s, _keep)) = $store {
+                super::compressed_parts_commit_and_restore_beside_plain_ones(s)
             }
         }
         #[test]

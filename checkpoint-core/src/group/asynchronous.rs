@@ -78,6 +78,15 @@ impl AsyncGroup {
         Group::from_shared(store, name).map(Self::from)
     }
 
+    /// Compresses the parts this group saves from now on:
+    /// [`Group::compression`].
+    #[must_use]
+    pub fn compression(self, compression: crate::Compression) -> Self {
+        AsyncGroup {
+            inner: self.inner.compression(compression),
+        }
+    }
+
     /// The synchronous group underneath, for calls from blocking code.
     pub fn group(&self) -> &Group {
         &self.inner

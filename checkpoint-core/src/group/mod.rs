@@ -95,7 +95,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::keys;
 use crate::store::Store;
-use crate::{Checkpoint, Error};
+use crate::{Checkpoint, Compression, Error};
 
 #[cfg(feature = "tokio")]
 pub use asynchronous::AsyncGroup;
@@ -173,6 +173,7 @@ pub struct GarbageReport {
 pub struct Group {
     store: Arc<dyn Store>,
     name: String,
+    compression: Compression,
 }
 
 /// One participant of a [`Group`]: the group's calls with the id filled in.
@@ -203,7 +204,40 @@ impl Group {
         Ok(Group {
             store,
             name: name.to_owned(),
+            compression: Compression::none(),
         })
+    }
+
+    /// Compresses the parts this group saves from now on (default: none),
+    /// as [`Checkpointer::compression`](crate::Checkpointer::compression)
+    /// does checkpoints. Restores and commits read compressed and plain
+    /// parts alike, whatever this setting; participants of one epoch may
+    /// differ.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use checkpoint::group::Group;
+    /// use checkpoint::{Checkpoint, Compression, MemStore};
+    ///
+    /// #[derive(Debug, PartialEq, Checkpoint)]
+    /// struct Log { lines: Vec<String> }
+    ///
+    /// let log = Log { lines: vec!["the same line".to_owned(); 1000] };
+    /// let store = std::sync::Arc::new(MemStore::new());
+    /// let plain = Group::from_shared(store.clone(), "g")?.save_part(1, "a", &log)?;
+    /// let group = Group::from_shared(store, "g")?.compression(Compression::zstd(3));
+    /// let small = group.save_part(1, "b", &log)?;
+    /// assert!(small.len * 10 < plain.len);
+    /// group.commit(1, &["a", "b"], &[plain, small])?;
+    /// assert_eq!(group.restore::<Log>(1, "b")?, log);
+    /// assert_eq!(group.restore::<Log>(1, "a")?, log);
+    /// # Ok::<(), checkpoint::group::GroupError>(())
+    /// ```
+    #[must_use]
+    pub fn compression(mut self, compression: Compression) -> Self {
+        self.compression = compression;
+        self
     }
 
     /// The group's name.

@@ -58,7 +58,7 @@ impl Group {
             participant,
             epoch,
         };
-        part::encode_part(&owner, state).map_err(|source| GroupError::Encode {
+        part::encode_part(&owner, state, self.compression).map_err(|source| GroupError::Encode {
             participant: participant.to_owned(),
             epoch,
             source,
