@@ -206,7 +206,9 @@ pub use checkpoint_core::{
 pub use checkpoint_derive::Checkpoint;
 
 // `AsyncCheckpointer` (feature `tokio`) and `describe_metrics` (feature
-// `metrics`), as checkpoint-core is built.
+// `metrics`), as checkpoint-core is built: none of them without those
+// features.
+#[allow(unused_imports)]
 pub use checkpoint_core::__optional::*;
 
 pub use checkpoint_core::{format, group, inspect, schema, store, testing};

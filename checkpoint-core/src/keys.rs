@@ -17,7 +17,12 @@ const CHECKPOINT_SUFFIX: &str = ".ckpt";
 
 /// The key of checkpoint `seq`.
 pub(crate) fn checkpoint(seq: u64) -> String {
-    format!("{seq:020}{CHECKPOINT_SUFFIX}")
+    use std::fmt::Write as _;
+    // Sized once: a save names its checkpoint on the steady-state path.
+    let mut key = String::with_capacity(20 + CHECKPOINT_SUFFIX.len());
+    // Writing to a String cannot fail.
+    let _ = write!(key, "{seq:020}{CHECKPOINT_SUFFIX}");
+    key
 }
 
 /// The sequence number a checkpoint key (or a directory store's file name)

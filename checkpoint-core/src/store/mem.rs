@@ -86,6 +86,9 @@ impl Store for MemStore {
     }
 
     fn location(&self, key: &str) -> String {
-        format!("memory:{key}")
+        let mut location = String::with_capacity("memory:".len() + key.len());
+        location.push_str("memory:");
+        location.push_str(key);
+        location
     }
 }
