@@ -24,7 +24,6 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use checkpoint::store::ObjectStore;
 use checkpoint::{AsyncCheckpointer, Checkpoint, Checkpointer, DirStore, Store};
 use common::{median, setting};
 use tokio::runtime::Runtime;
@@ -132,18 +131,6 @@ async fn off_task(
     }
 }
 
-/// Whether a server listens at `endpoint` (`http://host:port`).
-fn answers(endpoint: &str) -> bool {
-    use std::net::ToSocketAddrs;
-    let addr = endpoint.trim_start_matches("http://").trim_end_matches('/');
-    addr.to_socket_addrs()
-        .ok()
-        .and_then(|mut addrs| addrs.next())
-        .is_some_and(|addr| {
-            std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_ok()
-        })
-}
-
 fn mib_per_s(mib: usize, ops: usize, d: Duration) -> f64 {
     (mib * ops) as f64 / d.as_secs_f64()
 }
@@ -233,41 +220,20 @@ fn main() {
         ops,
         rounds,
     );
-    match std::env::var("CHECKPOINT_S3_ENDPOINT") {
-        Ok(endpoint) if !quick && !answers(&endpoint) => {
-            println!("(S3 skipped: nothing answers at {endpoint})");
-        }
+    match common::s3_endpoint() {
         Ok(endpoint) if !quick => {
-            let var = |name: &str, default: &str| {
-                std::env::var(name).unwrap_or_else(|_| default.to_owned())
-            };
-            let prefix = format!(
-                "async-throughput-{}-{}",
-                std::process::id(),
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .unwrap()
-                    .as_nanos()
-            );
+            let name = format!("async-throughput-{}", std::process::id());
             bench(
                 &rt,
                 "SeaweedFS (S3)",
-                |way| {
-                    ObjectStore::s3(
-                        &endpoint,
-                        &var("CHECKPOINT_S3_BUCKET", "checkpoint-test"),
-                        &format!("{prefix}/{way}"),
-                        &var("CHECKPOINT_S3_ACCESS_KEY_ID", "checkpoint"),
-                        &var("CHECKPOINT_S3_SECRET_ACCESS_KEY", "checkpoint"),
-                    )
-                    .unwrap()
-                },
+                |way| common::s3_store(&endpoint, &format!("{name}-{way}")),
                 Blocking::OwnThread,
                 mib,
                 ops,
                 rounds,
             );
         }
-        _ => println!("(S3 skipped: set CHECKPOINT_S3_ENDPOINT to include SeaweedFS)"),
+        Ok(_) => {}
+        Err(why) => println!("(S3 skipped: {why})"),
     }
 }

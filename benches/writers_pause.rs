@@ -17,7 +17,8 @@
 //! Run with `cargo bench --bench writers_pause`; the directory store lives
 //! under `CHECKPOINT_BENCH_DIR` (default: the system temp dir). Settings:
 //! `WRITERS` (default 2), `SECONDS` per way and round (default 5),
-//! `ROUNDS` (default 3; the ways are interleaved in each round, so that
+//! `STORE=s3` to checkpoint to the S3 server at `CHECKPOINT_S3_ENDPOINT`
+//! instead, `ROUNDS` (default 3; the ways are interleaved in each round, so that
 //! other load on the machine spreads over all of them), `PERIOD_MS` between
 //! checkpoints (default 1000), `MIB` (default 64).
 //! docs/PERFORMANCE.md has the figures.
@@ -230,22 +231,30 @@ fn main() {
     };
     let rounds = if quick { 1 } else { setting("ROUNDS", 3) };
     let state = Mutex::new(state(settings.mib));
-    let base = std::env::var_os("CHECKPOINT_BENCH_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(std::env::temp_dir);
-    let dir = tempfile::Builder::new()
-        .prefix("checkpoint-writers-pause-")
-        .tempdir_in(base)
-        .unwrap();
-    let ckpt = Checkpointer::open(dir.path()).unwrap().keep_last(2);
+    let dir = common::bench_dir("checkpoint-writers-pause-");
+    // `STORE=s3`: SeaweedFS (or any S3) at CHECKPOINT_S3_ENDPOINT.
+    let (ckpt, store) = match std::env::var("STORE").as_deref() {
+        Ok("s3") => {
+            let endpoint = common::s3_endpoint().unwrap_or_else(|why| panic!("STORE=s3: {why}"));
+            let store = common::s3_store(&endpoint, "writers-pause");
+            (
+                Checkpointer::new(store).unwrap(),
+                format!("S3 at {endpoint}"),
+            )
+        }
+        _ => (
+            Checkpointer::open(dir.path()).unwrap(),
+            format!("directory store in {}", dir.path().display()),
+        ),
+    };
+    let ckpt = ckpt.keep_last(2);
     println!(
         "{} writers, {} MiB state, a checkpoint every {} ms, {} ms per way and round, {rounds} \
-         rounds with the ways interleaved, directory store in {}",
+         rounds with the ways interleaved, {store}",
         settings.writers,
         settings.mib,
         settings.period.as_millis(),
         settings.duration.as_millis(),
-        dir.path().display()
     );
 
     const WAYS: [Way; 4] = [Way::None, Way::Save, Way::CaptureCommit, Way::Background];

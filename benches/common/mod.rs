@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use checkpoint::store::ObjectStore;
 use checkpoint::Checkpoint;
 
 /// One record of the benchmark state.
@@ -71,4 +72,49 @@ pub fn setting(name: &str, default: u64) -> u64 {
 pub fn median(mut values: Vec<Duration>) -> Duration {
     values.sort();
     values.get(values.len() / 2).copied().unwrap_or_default()
+}
+
+/// Whether a server listens at `endpoint` (`http://host:port`).
+pub fn answers(endpoint: &str) -> bool {
+    use std::net::ToSocketAddrs;
+    let addr = endpoint.trim_start_matches("http://").trim_end_matches('/');
+    addr.to_socket_addrs()
+        .ok()
+        .and_then(|mut addrs| addrs.next())
+        .is_some_and(|addr| {
+            std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_ok()
+        })
+}
+
+/// The S3 server of `CHECKPOINT_S3_ENDPOINT` (as `scripts/seaweedfs.sh env`
+/// prints it), when one is set and answers; `Err` says why not.
+pub fn s3_endpoint() -> Result<String, String> {
+    match std::env::var("CHECKPOINT_S3_ENDPOINT") {
+        Ok(endpoint) if answers(&endpoint) => Ok(endpoint),
+        Ok(endpoint) => Err(format!("nothing answers at {endpoint}")),
+        Err(_) => Err("set CHECKPOINT_S3_ENDPOINT to include SeaweedFS".to_owned()),
+    }
+}
+
+/// A store under a fresh prefix (`name`, the process and the time) of the
+/// test bucket at `endpoint`.
+pub fn s3_store(endpoint: &str, name: &str) -> ObjectStore {
+    let var =
+        |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.to_owned());
+    let prefix = format!(
+        "{name}-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    );
+    ObjectStore::s3(
+        endpoint,
+        &var("CHECKPOINT_S3_BUCKET", "checkpoint-test"),
+        &prefix,
+        &var("CHECKPOINT_S3_ACCESS_KEY_ID", "checkpoint"),
+        &var("CHECKPOINT_S3_SECRET_ACCESS_KEY", "checkpoint"),
+    )
+    .unwrap()
 }
