@@ -410,6 +410,51 @@ impl Error {
     }
 }
 
+impl Error {
+    /// A short, stable label for this kind of error (`"corrupt"`,
+    /// `"missing_field"`, ...): one per variant, in `snake_case`. The
+    /// `metrics` feature labels failures with it; it never changes for a
+    /// variant, so dashboards and alerts may match on it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use checkpoint::Error;
+    ///
+    /// let e = Error::NotFound { seq: 7, location: "state/7.ckpt".into() };
+    /// assert_eq!(e.kind(), "not_found");
+    /// ```
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::FieldEncode { .. } => "field_encode",
+            Error::Corrupt { .. } => "corrupt",
+            Error::Truncated { .. } => "truncated",
+            Error::NotACheckpoint { .. } => "not_a_checkpoint",
+            Error::Malformed { .. } => "malformed",
+            Error::UnsupportedVersion { .. } => "unsupported_version",
+            Error::WrongType { .. } => "wrong_type",
+            Error::ShapeChanged { .. } => "shape_changed",
+            Error::MissingField { .. } => "missing_field",
+            Error::UnexpectedField { .. } => "unexpected_field",
+            Error::FieldTypeChanged { .. } => "field_type_changed",
+            Error::NestedTypeChanged { .. } => "nested_type_changed",
+            Error::NestedChange { .. } => "nested_change",
+            Error::Unrestorable { .. } => "unrestorable",
+            Error::CompressionUnavailable { .. } => "compression_unavailable",
+            Error::FieldDecode { .. } => "field_decode",
+            Error::UnknownVariant { .. } => "unknown_variant",
+            Error::CheckFailed { .. } => "check_failed",
+            Error::NotFound { .. } => "not_found",
+            Error::OlderCapture { .. } => "older_capture",
+            Error::SequenceTaken { .. } => "sequence_taken",
+            Error::SequenceOccupied { .. } => "sequence_occupied",
+            Error::Vanished { .. } => "vanished",
+            Error::Commit { .. } => "commit",
+            Error::Store(_) => "store",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

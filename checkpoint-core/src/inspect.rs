@@ -32,7 +32,7 @@ use std::path::{Path, PathBuf};
 use crate::format::{
     self, FieldRecord, FrameSource, Header, SchemaRecord, ShapeRecord, VariantRecord,
 };
-use crate::restore::same_type;
+use crate::schema::same_type;
 use crate::schema::DeepChange;
 use crate::Error;
 
@@ -525,12 +525,7 @@ pub fn diff_headers(older: &Header, newer: &Header) -> Vec<SchemaChange> {
 
 /// What a stored shape is, in words.
 pub fn shape_name(shape: &ShapeRecord) -> &'static str {
-    match shape {
-        ShapeRecord::Struct(_) => "a struct",
-        ShapeRecord::Tuple(_) => "a tuple struct",
-        ShapeRecord::Unit => "a unit struct",
-        ShapeRecord::Enum(_) => "an enum",
-    }
+    shape.describe()
 }
 
 fn variant_kind_name(kind: u8) -> &'static str {

@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 use tracing::field::Empty;
 use tracing::Span;
 
-use crate::group::{CommitRecord, GroupError, PartInfo};
 use crate::snapshot::{Meta, Restored, Snapshot};
 use crate::Error;
 
@@ -176,18 +175,6 @@ impl<T: Outcome> Outcome for Option<T> {
     }
 }
 
-impl Outcome for PartInfo {
-    fn bytes(&self) -> Option<u64> {
-        Some(self.len)
-    }
-}
-
-impl Outcome for CommitRecord {
-    fn record_on(&self, span: &Span) {
-        span.record("parts", self.parts.len());
-    }
-}
-
 /// A group restore's state: the span names its epoch already, and the
 /// part's size is not known where the state is returned.
 pub(crate) struct GroupState<T>(pub(crate) T);
@@ -200,12 +187,6 @@ pub(crate) trait Labelled {
 }
 
 impl Labelled for Error {
-    fn label(&self) -> &'static str {
-        self.kind()
-    }
-}
-
-impl Labelled for GroupError {
     fn label(&self) -> &'static str {
         self.kind()
     }
@@ -362,82 +343,3 @@ const FAILURES: &str = "checkpoint_failures_total";
 const SKIPPED: &str = "checkpoint_skipped_total";
 #[cfg(feature = "metrics")]
 const REPLACED: &str = "checkpoint_background_replaced_total";
-
-impl Error {
-    /// A short, stable label for this kind of error (`"corrupt"`,
-    /// `"missing_field"`, ...): one per variant, in `snake_case`. The
-    /// `metrics` feature labels failures with it; it never changes for a
-    /// variant, so dashboards and alerts may match on it.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use checkpoint::Error;
-    ///
-    /// let e = Error::NotFound { seq: 7, location: "state/7.ckpt".into() };
-    /// assert_eq!(e.kind(), "not_found");
-    /// ```
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Error::FieldEncode { .. } => "field_encode",
-            Error::Corrupt { .. } => "corrupt",
-            Error::Truncated { .. } => "truncated",
-            Error::NotACheckpoint { .. } => "not_a_checkpoint",
-            Error::Malformed { .. } => "malformed",
-            Error::UnsupportedVersion { .. } => "unsupported_version",
-            Error::WrongType { .. } => "wrong_type",
-            Error::ShapeChanged { .. } => "shape_changed",
-            Error::MissingField { .. } => "missing_field",
-            Error::UnexpectedField { .. } => "unexpected_field",
-            Error::FieldTypeChanged { .. } => "field_type_changed",
-            Error::NestedTypeChanged { .. } => "nested_type_changed",
-            Error::NestedChange { .. } => "nested_change",
-            Error::Unrestorable { .. } => "unrestorable",
-            Error::CompressionUnavailable { .. } => "compression_unavailable",
-            Error::FieldDecode { .. } => "field_decode",
-            Error::UnknownVariant { .. } => "unknown_variant",
-            Error::CheckFailed { .. } => "check_failed",
-            Error::NotFound { .. } => "not_found",
-            Error::OlderCapture { .. } => "older_capture",
-            Error::SequenceTaken { .. } => "sequence_taken",
-            Error::SequenceOccupied { .. } => "sequence_occupied",
-            Error::Vanished { .. } => "vanished",
-            Error::Commit { .. } => "commit",
-            Error::Store(_) => "store",
-        }
-    }
-}
-
-impl GroupError {
-    /// A short, stable label for this kind of error (`"part_missing"`,
-    /// `"epoch_superseded"`, ...): one per variant, in `snake_case`, as
-    /// [`Error::kind`].
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use checkpoint::group::GroupError;
-    ///
-    /// let e = GroupError::NotCommitted { group: "orders".into(), epoch: 3 };
-    /// assert_eq!(e.kind(), "not_committed");
-    /// ```
-    pub fn kind(&self) -> &'static str {
-        match self {
-            GroupError::InvalidName { .. } => "invalid_name",
-            GroupError::PartMissing { .. } => "part_missing",
-            GroupError::PartsMismatch { .. } => "parts_mismatch",
-            GroupError::PartCorrupt { .. } => "part_corrupt",
-            GroupError::PartExists { .. } => "part_exists",
-            GroupError::CommitConflict { .. } => "commit_conflict",
-            GroupError::EpochSuperseded { .. } => "epoch_superseded",
-            GroupError::NotCommitted { .. } => "not_committed",
-            GroupError::NotAParticipant { .. } => "not_a_participant",
-            GroupError::PartUnreadable { .. } => "part_unreadable",
-            GroupError::CommitRecordCorrupt { .. } => "commit_record_corrupt",
-            GroupError::Encode { .. } => "encode",
-            GroupError::Restore { .. } => "restore",
-            GroupError::CheckFailed { .. } => "check_failed",
-            GroupError::Store(_) => "store",
-        }
-    }
-}

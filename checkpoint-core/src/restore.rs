@@ -6,7 +6,7 @@ use crate::fields::{FieldReader, Stored};
 use crate::format::{FieldRecord, Header, SchemaRecord, ShapeRecord};
 use crate::keys;
 use crate::observe::{self, Op};
-use crate::schema::{FieldSchema, Schema, Shape};
+use crate::schema::{same_type, FieldSchema, Schema, Shape};
 use crate::snapshot::{Meta, Restored, Skipped};
 use crate::store::{StoreError, ValueReader};
 use crate::stream::CheckpointStream;
@@ -296,7 +296,7 @@ impl Comparison<'_> {
                 location: location.to_owned(),
                 type_name: current.name.to_owned(),
                 expected: shape_name(&expected),
-                found: crate::inspect::shape_name(found),
+                found: found.describe(),
             }),
         }
     }
@@ -394,14 +394,6 @@ impl Comparison<'_> {
         }
         Ok(())
     }
-}
-
-/// Type names compare without whitespace, which differs between how types
-/// are written and how they are printed.
-pub(crate) fn same_type(a: &str, b: &str) -> bool {
-    a.chars()
-        .filter(|c| !c.is_whitespace())
-        .eq(b.chars().filter(|c| !c.is_whitespace()))
 }
 
 #[cfg(test)]

@@ -148,3 +148,11 @@ impl FieldSchema {
         self
     }
 }
+
+/// Type names compare without whitespace, which differs between how types
+/// are written and how they are printed.
+pub(crate) fn same_type(a: &str, b: &str) -> bool {
+    a.chars()
+        .filter(|c| !c.is_whitespace())
+        .eq(b.chars().filter(|c| !c.is_whitespace()))
+}

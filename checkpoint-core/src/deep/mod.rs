@@ -22,10 +22,8 @@ mod compare;
 pub(crate) mod record;
 pub(crate) mod resolve;
 mod skip;
-mod v2;
 
 pub use self::change::{DeepChange, DeepChangeKind};
-pub(crate) use self::v2::from_field_shapes;
 
 /// A name recorded by the writer: borrowed while recording, owned once read.
 pub type Name = Cow<'static, str>;
@@ -201,6 +199,23 @@ impl Leaf {
 pub(crate) const MAX_DEPTH: usize = 256;
 
 impl DeepSchema {
+    /// Appends `node` to a schema built from a stored description (version
+    /// 2's field shapes) rather than recorded; returns its id.
+    pub(crate) fn push_built(&mut self, node: SchemaNode) -> NodeId {
+        self.nodes.push(node);
+        (self.nodes.len() - 1) as NodeId
+    }
+
+    /// Replaces node `id` of a schema being built.
+    pub(crate) fn set_built(&mut self, id: NodeId, node: SchemaNode) {
+        self.nodes[id as usize] = node;
+    }
+
+    /// Adds the root of stored field `key` to a schema being built.
+    pub(crate) fn push_root(&mut self, key: Name, id: NodeId) {
+        self.roots.push((key, id));
+    }
+
     /// Each stored field (`Variant::field` in an enum) and its node.
     pub fn roots(&self) -> &[(Name, NodeId)] {
         &self.roots

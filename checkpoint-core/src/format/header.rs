@@ -5,9 +5,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 
 use super::prefix::{split_u32, split_u64, total_len, Prefix};
+use super::v2::from_field_shapes;
 use super::v2::V2Type;
 use super::{FLAG_ZSTD, MAGIC, MAX_HEADER_LEN, VERSION};
-use crate::deep::{from_field_shapes, DeepSchema};
+use crate::deep::DeepSchema;
 use crate::format::v2::{decode_field_shapes, V2FieldTypes};
 use crate::schema::{FieldSchema, Schema, Shape};
 use crate::{Error, Result};
@@ -34,6 +35,18 @@ pub enum ShapeRecord {
     Unit,
     /// An enum.
     Enum(Vec<VariantRecord>),
+}
+
+impl ShapeRecord {
+    /// What the shape is, in words: "a struct", "an enum", ...
+    pub fn describe(&self) -> &'static str {
+        match self {
+            ShapeRecord::Struct(_) => "a struct",
+            ShapeRecord::Tuple(_) => "a tuple struct",
+            ShapeRecord::Unit => "a unit struct",
+            ShapeRecord::Enum(_) => "an enum",
+        }
+    }
 }
 
 /// One variant of a stored enum. Its shape cannot be an enum, which keeps

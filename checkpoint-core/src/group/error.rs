@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use crate::observe::Labelled;
 use crate::store::StoreError;
 
 use super::Epoch;
@@ -222,5 +223,45 @@ fn superseded(group: &str, epoch: Epoch, committed: Epoch) -> String {
              {committed}, so it can never be restored as the latest; save and commit under an \
              epoch above {committed}"
         )
+    }
+}
+
+impl GroupError {
+    /// A short, stable label for this kind of error (`"part_missing"`,
+    /// `"epoch_superseded"`, ...): one per variant, in `snake_case`, as
+    /// [`Error::kind`](crate::Error::kind).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use checkpoint::group::GroupError;
+    ///
+    /// let e = GroupError::NotCommitted { group: "orders".into(), epoch: 3 };
+    /// assert_eq!(e.kind(), "not_committed");
+    /// ```
+    pub fn kind(&self) -> &'static str {
+        match self {
+            GroupError::InvalidName { .. } => "invalid_name",
+            GroupError::PartMissing { .. } => "part_missing",
+            GroupError::PartsMismatch { .. } => "parts_mismatch",
+            GroupError::PartCorrupt { .. } => "part_corrupt",
+            GroupError::PartExists { .. } => "part_exists",
+            GroupError::CommitConflict { .. } => "commit_conflict",
+            GroupError::EpochSuperseded { .. } => "epoch_superseded",
+            GroupError::NotCommitted { .. } => "not_committed",
+            GroupError::NotAParticipant { .. } => "not_a_participant",
+            GroupError::PartUnreadable { .. } => "part_unreadable",
+            GroupError::CommitRecordCorrupt { .. } => "commit_record_corrupt",
+            GroupError::Encode { .. } => "encode",
+            GroupError::Restore { .. } => "restore",
+            GroupError::CheckFailed { .. } => "check_failed",
+            GroupError::Store(_) => "store",
+        }
+    }
+}
+
+impl Labelled for GroupError {
+    fn label(&self) -> &'static str {
+        self.kind()
     }
 }

@@ -94,6 +94,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::keys;
+use crate::observe::Outcome;
 use crate::store::Store;
 use crate::{Checkpoint, Compression, Error};
 
@@ -321,6 +322,18 @@ impl Group {
 
     fn part_key(&self, epoch: Epoch, participant: &str) -> String {
         keys::group_part(&self.name, epoch, participant)
+    }
+}
+
+impl Outcome for PartInfo {
+    fn bytes(&self) -> Option<u64> {
+        Some(self.len)
+    }
+}
+
+impl Outcome for CommitRecord {
+    fn record_on(&self, span: &tracing::Span) {
+        span.record("parts", self.parts.len());
     }
 }
 

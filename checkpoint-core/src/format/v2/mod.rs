@@ -11,7 +11,10 @@ use serde::{Deserialize, Serialize};
 
 use self::depth::DepthLimited;
 
+mod deep;
 mod depth;
+
+pub(crate) use self::deep::from_field_shapes;
 
 /// The serde data model of a type as format version 2 stored it.
 ///

@@ -1,8 +1,8 @@
 //! Version 2 checkpoints stored a traced shape per field; read as a writer's
 //! schema, they restore through the same resolution as version 3.
 
-use super::{Content, DeepSchema, Leaf, Name, NodeId, SchemaNode, Variant};
-use crate::format::v2::{V2Field, V2Type, V2VariantContent};
+use super::{V2Field, V2Type, V2VariantContent};
+use crate::deep::{Content, DeepSchema, Leaf, Name, NodeId, SchemaNode, Variant};
 
 /// The writer's schema a version 2 header's field shapes describe. A shape
 /// the tracer could not describe is [`SchemaNode::Opaque`].
@@ -10,14 +10,13 @@ pub(crate) fn from_field_shapes(shapes: &[(String, V2Type)]) -> DeepSchema {
     let mut schema = DeepSchema::default();
     for (name, shape) in shapes {
         let id = convert(&mut schema, shape, &mut Vec::new());
-        schema.roots.push((Name::Owned(name.clone()), id));
+        schema.push_root(Name::Owned(name.clone()), id);
     }
     schema
 }
 
 fn push(schema: &mut DeepSchema, node: SchemaNode) -> NodeId {
-    schema.nodes.push(node);
-    (schema.nodes.len() - 1) as NodeId
+    schema.push_built(node)
 }
 
 /// Converts `shape`; `named` holds the enclosing named containers, for
@@ -144,6 +143,6 @@ fn container(
     named.push((name.to_owned(), id));
     let node = build(schema, named);
     named.pop();
-    schema.nodes[id as usize] = node;
+    schema.set_built(id, node);
     id
 }
