@@ -36,6 +36,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::format::{self, FieldRecord, Header, SchemaRecord, ShapeRecord, VariantRecord};
+pub use crate::incremental::Chunks;
 use crate::restore::same_type;
 use crate::{Error, ShapeChange};
 
@@ -86,6 +87,9 @@ pub struct Inspection {
     /// Why the checkpoint would not restore, whatever the type: `None` when
     /// it is intact.
     pub problem: Option<Error>,
+    /// For an incremental checkpoint, the chunks its manifest lists; `len`,
+    /// `header` and `frames` then describe the checkpoint they make up.
+    pub chunks: Option<Chunks>,
 }
 
 /// One field frame of a checkpoint's body.
@@ -128,7 +132,7 @@ impl Status {
     /// The status of a checkpoint that failed with `error`.
     fn of(error: &Error) -> Status {
         match error {
-            Error::Corrupt { .. } => Status::Corrupt,
+            Error::Corrupt { .. } | Error::DamagedChunk { .. } => Status::Corrupt,
             Error::Truncated { .. } => Status::Truncated,
             Error::NotACheckpoint { .. } => Status::NotACheckpoint,
             Error::UnsupportedVersion { .. } => Status::UnsupportedVersion,
@@ -213,6 +217,7 @@ pub fn inspect(bytes: &[u8], seq: u64, location: &str) -> Inspection {
         variant: None,
         frames: Vec::new(),
         problem: None,
+        chunks: None,
     };
     let body = match format::decode(bytes, seq, location) {
         Ok((header, body)) => {

@@ -15,6 +15,7 @@ mod fields;
 #[doc(hidden)]
 pub mod format;
 pub mod group;
+mod incremental;
 pub mod inspect;
 mod observe;
 mod restore;

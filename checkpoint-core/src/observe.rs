@@ -342,6 +342,7 @@ impl Error {
         match self {
             Error::FieldEncode { .. } => "field_encode",
             Error::Corrupt { .. } => "corrupt",
+            Error::DamagedChunk { .. } => "damaged_chunk",
             Error::Truncated { .. } => "truncated",
             Error::NotACheckpoint { .. } => "not_a_checkpoint",
             Error::Malformed { .. } => "malformed",

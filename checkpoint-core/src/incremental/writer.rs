@@ -1,0 +1,154 @@
+//! Writing an incremental checkpoint: cutting an encoded checkpoint into
+//! content-defined chunks and storing the ones the store lacks, under the
+//! saver's side of the chunk protocol.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use fastcdc::v2020::FastCDC;
+
+use super::lease::{self, Marker, INTENTS, SWEEPING};
+use super::manifest::{ChunkRef, Manifest};
+use super::{is_chunk_key, CHUNKS};
+use crate::store::{Store, StoreError};
+
+/// The smallest chunk FastCDC cuts (but the last).
+pub(crate) const MIN_CHUNK: u32 = 16 << 10;
+/// The chunk size FastCDC aims at.
+pub(crate) const AVG_CHUNK: u32 = 64 << 10;
+/// The largest chunk FastCDC cuts.
+pub(crate) const MAX_CHUNK: u32 = 256 << 10;
+
+/// How often a saver that saw a sweep looks again whether it has ended.
+const POLL: Duration = Duration::from_millis(20);
+
+/// A checkpoint's chunks are stored; its manifest is ready to commit.
+#[derive(Debug)]
+pub(crate) struct Prepared<'a> {
+    /// The manifest's bytes.
+    pub manifest: Vec<u8>,
+    /// How many chunk bytes this save wrote (the others were stored).
+    pub written: u64,
+    /// The saver's intent: keep it until the manifest is committed.
+    pub intent: Marker<'a>,
+}
+
+/// The chunks of `bytes`, each with where it lies in `bytes`.
+pub(crate) fn cut(bytes: &[u8]) -> Vec<(usize, ChunkRef)> {
+    FastCDC::new(
+        bytes,
+        MIN_CHUNK as usize,
+        AVG_CHUNK as usize,
+        MAX_CHUNK as usize,
+    )
+    .map(|c| {
+        (
+            c.offset,
+            ChunkRef::of(&bytes[c.offset..c.offset + c.length]),
+        )
+    })
+    .collect()
+}
+
+/// Stores the chunks of checkpoint `seq`, whose bytes are `bytes`, that
+/// the store lacks, and builds its manifest. The saver's side of the chunk
+/// protocol: announce the save (an intent), then look for sweeps; when one
+/// was running, wait for it to end and store again what it deleted.
+///
+/// # Errors
+///
+/// When the store fails; chunks written so far stay for a later save or
+/// sweep.
+pub(crate) fn prepare<'a>(
+    store: &'a dyn Store,
+    bytes: &[u8],
+    seq: u64,
+    lease_time: Duration,
+) -> Result<Prepared<'a>, StoreError> {
+    let mut intent = Marker::put(store, INTENTS)?;
+    let sweeps = lease::markers(store, SWEEPING, lease_time)?.live;
+    let chunks = cut(bytes);
+    let renew = lease_time / 4;
+    let mut written = put_missing(store, bytes, &chunks, &mut intent, renew)?;
+    if !sweeps.is_empty() {
+        // A sweep that began before this save's intent may delete chunks
+        // this save found stored: once it has ended (or died), every chunk
+        // is looked for again.
+        loop {
+            let live = lease::markers(store, SWEEPING, lease_time)?.live;
+            if !live.iter().any(|key| sweeps.contains(key)) {
+                break;
+            }
+            intent.renew_after(renew)?;
+            std::thread::sleep(POLL);
+        }
+        written += put_missing(store, bytes, &chunks, &mut intent, renew)?;
+    }
+    let manifest = Manifest {
+        seq,
+        total_len: bytes.len() as u64,
+        chunks: chunks.iter().map(|(_, chunk)| *chunk).collect(),
+    };
+    Ok(Prepared {
+        manifest: manifest.encode(),
+        written,
+        intent,
+    })
+}
+
+/// Writes the chunks the store does not list; returns the bytes written.
+fn put_missing(
+    store: &dyn Store,
+    bytes: &[u8],
+    chunks: &[(usize, ChunkRef)],
+    intent: &mut Marker<'_>,
+    renew: Duration,
+) -> Result<u64, StoreError> {
+    let mut stored = stored_chunks(store)?;
+    let mut written = 0;
+    for (offset, chunk) in chunks {
+        let key = chunk.key();
+        if stored.contains(&key) {
+            continue;
+        }
+        intent.renew_after(renew)?;
+        match store.put_if_absent(&key, &bytes[*offset..*offset + chunk.len as usize]) {
+            // Another save stored the same bytes first.
+            Ok(()) | Err(StoreError::AlreadyExists { .. }) => {}
+            Err(e) => return Err(e),
+        }
+        written += u64::from(chunk.len);
+        stored.insert(key);
+    }
+    Ok(written)
+}
+
+/// The keys of every chunk in the store.
+pub(crate) fn stored_chunks(store: &dyn Store) -> Result<HashSet<String>, StoreError> {
+    Ok(store
+        .list(CHUNKS)?
+        .into_iter()
+        .filter(|key| is_chunk_key(key))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_cover_the_bytes_within_their_bounds() {
+        let bytes: Vec<u8> = (0..3_000_000u64)
+            .map(|i| (i.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 56) as u8)
+            .collect();
+        let chunks = cut(&bytes);
+        let mut at = 0;
+        for (i, (offset, chunk)) in chunks.iter().enumerate() {
+            assert_eq!(*offset, at);
+            assert!(chunk.len <= MAX_CHUNK);
+            assert!(chunk.len >= MIN_CHUNK || i == chunks.len() - 1);
+            at += chunk.len as usize;
+        }
+        assert_eq!(at, bytes.len());
+    }
+}
