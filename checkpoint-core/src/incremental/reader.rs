@@ -3,6 +3,7 @@
 //! chunk is named and never decoded.
 
 use std::io::{self, Read};
+use std::sync::mpsc::{sync_channel, Receiver};
 use std::sync::Arc;
 
 use super::manifest::{self, ChunkRef, Manifest};
@@ -55,27 +56,48 @@ pub(crate) fn fetch(store: &dyn Store, chunk: &ChunkRef) -> Result<Arc<Vec<u8>>,
     }
 }
 
-/// The bytes of a checkpoint, read from its chunks one at a time.
+/// How many chunks are fetched and checked ahead of the one being read.
+const READ_AHEAD: usize = 2;
+
+/// The bytes of a checkpoint, read from its chunks in order. A thread
+/// fetches and checks the next chunks while the current one is decoded,
+/// so a restore reads chunks about as fast as one file; at most
+/// [`READ_AHEAD`] chunks wait in memory.
 pub(crate) struct ChunkReader {
-    store: Arc<dyn Store>,
-    chunks: Vec<ChunkRef>,
-    /// The index of the chunk after `current`.
+    fetched: Receiver<Result<Arc<Vec<u8>>, ChunkFailure>>,
+    /// How many chunks were received, of how many.
     next: usize,
+    total: usize,
     current: Arc<Vec<u8>>,
     pos: usize,
-    /// A damaged chunk is reported again on every later read.
+    /// A damaged chunk, or the store's failure, is reported again on every
+    /// later read: never as an early end.
     damaged: Option<ChunkDamage>,
+    failed: Option<Arc<StoreError>>,
 }
 
 impl ChunkReader {
     pub(crate) fn new(store: Arc<dyn Store>, manifest: Manifest) -> Self {
+        let (send, fetched) = sync_channel(READ_AHEAD);
+        let total = manifest.chunks.len();
+        std::thread::spawn(move || {
+            for chunk in &manifest.chunks {
+                let result = fetch(&*store, chunk);
+                let failed = result.is_err();
+                // The reader was dropped, or will not read past a failure.
+                if send.send(result).is_err() || failed {
+                    return;
+                }
+            }
+        });
         ChunkReader {
-            store,
-            chunks: manifest.chunks,
+            fetched,
             next: 0,
+            total,
             current: Arc::new(Vec::new()),
             pos: 0,
             damaged: None,
+            failed: None,
         }
     }
 
@@ -90,22 +112,31 @@ impl Read for ChunkReader {
         if let Some(damage) = &self.damaged {
             return Err(io::Error::new(io::ErrorKind::InvalidData, damage.clone()));
         }
+        if let Some(failed) = &self.failed {
+            return Err(io::Error::other(Arc::clone(failed)));
+        }
         while self.pos == self.current.len() {
-            let Some(chunk) = self.chunks.get(self.next) else {
+            if self.next == self.total {
                 return Ok(0);
+            }
+            let Ok(fetched) = self.fetched.recv() else {
+                return Err(io::Error::other("the thread reading chunks stopped"));
             };
-            match fetch(&*self.store, chunk) {
+            self.next += 1;
+            match fetched {
                 Ok(bytes) => {
                     self.current = bytes;
                     self.pos = 0;
-                    self.next += 1;
                 }
                 Err(ChunkFailure::Damaged(damage)) => {
-                    self.next += 1;
                     self.damaged = Some(damage.clone());
                     return Err(io::Error::new(io::ErrorKind::InvalidData, damage));
                 }
-                Err(ChunkFailure::Store(e)) => return Err(io::Error::other(e)),
+                Err(ChunkFailure::Store(e)) => {
+                    let failed = Arc::new(e);
+                    self.failed = Some(Arc::clone(&failed));
+                    return Err(io::Error::other(failed));
+                }
             }
         }
         let n = buf.len().min(self.current.len() - self.pos);

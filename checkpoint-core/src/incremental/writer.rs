@@ -3,6 +3,7 @@
 //! saver's side of the chunk protocol.
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use fastcdc::v2020::FastCDC;
@@ -18,6 +19,11 @@ pub(crate) const MIN_CHUNK: u32 = 16 << 10;
 pub(crate) const AVG_CHUNK: u32 = 64 << 10;
 /// The largest chunk FastCDC cuts.
 pub(crate) const MAX_CHUNK: u32 = 256 << 10;
+
+/// How many chunk writes are in flight at once.
+const PUT_THREADS: usize = 8;
+/// How many chunks are written between two checks of the intent's age.
+const PUT_BATCH: usize = 256;
 
 /// How often a saver that saw a sweep looks again whether it has ended.
 const POLL: Duration = Duration::from_millis(20);
@@ -105,22 +111,47 @@ fn put_missing(
     renew: Duration,
 ) -> Result<u64, StoreError> {
     let mut stored = stored_chunks(store)?;
-    let mut written = 0;
-    for (offset, chunk) in chunks {
-        let key = chunk.key();
-        if stored.contains(&key) {
-            continue;
-        }
+    let missing: Vec<(usize, ChunkRef, String)> = chunks
+        .iter()
+        .filter_map(|(offset, chunk)| {
+            let key = chunk.key();
+            stored.insert(key.clone()).then_some((*offset, *chunk, key))
+        })
+        .collect();
+    // Each write waits for its sync (a file) or round trip (an object
+    // store): several in flight keep the disk or the network busy. The
+    // intent is renewed between batches.
+    for batch in missing.chunks(PUT_BATCH) {
         intent.renew_after(renew)?;
-        match store.put_if_absent(&key, &bytes[*offset..*offset + chunk.len as usize]) {
-            // Another save stored the same bytes first.
-            Ok(()) | Err(StoreError::AlreadyExists { .. }) => {}
-            Err(e) => return Err(e),
-        }
-        written += u64::from(chunk.len);
-        stored.insert(key);
+        let next = AtomicUsize::new(0);
+        let put = || -> Result<(), StoreError> {
+            while let Some((offset, chunk, key)) = batch.get(next.fetch_add(1, Ordering::Relaxed)) {
+                match store.put_if_absent(key, &bytes[*offset..*offset + chunk.len as usize]) {
+                    // Another save stored the same bytes first.
+                    Ok(()) | Err(StoreError::AlreadyExists { .. }) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(())
+        };
+        std::thread::scope(|scope| {
+            let writers: Vec<_> = (1..PUT_THREADS.min(batch.len()))
+                .map(|_| scope.spawn(put))
+                .collect();
+            let mine = put();
+            writers
+                .into_iter()
+                .map(|w| {
+                    w.join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                })
+                .fold(mine, Result::and)
+        })?;
     }
-    Ok(written)
+    Ok(missing
+        .iter()
+        .map(|(_, chunk, _)| u64::from(chunk.len))
+        .sum())
 }
 
 /// The keys of every chunk in the store.
