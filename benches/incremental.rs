@@ -7,11 +7,15 @@
 //! ```text
 //! cargo bench --bench incremental                      # 128 MiB states
 //! CHECKPOINT_BENCH_MIB=256 cargo bench --bench incremental
+//! scripts/seaweedfs.sh start && eval "$(scripts/seaweedfs.sh env)"
+//! cargo bench --bench incremental                      # and on S3
 //! ```
 //!
-//! Both stores live in the same temporary directory (on the same disk) and
-//! every file is synced, as the directory store always does. Restores read
-//! from the page cache in both cases. docs/PERFORMANCE.md has the figures.
+//! On the directory store both stores live in the same temporary directory
+//! (on the same disk) and every file is synced, as the directory store
+//! always does; restores read from the page cache in both cases. With
+//! `CHECKPOINT_S3_ENDPOINT` set, two of the cases run on S3 too.
+//! docs/PERFORMANCE.md has the figures.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -80,7 +84,7 @@ fn change(table: &mut Table, seed: &mut u64, clustered: bool) {
 /// Counts the bytes written through it.
 #[derive(Debug)]
 struct Counting {
-    inner: DirStore,
+    inner: Arc<dyn Store>,
     written: AtomicU64,
 }
 
@@ -126,6 +130,35 @@ fn ms(d: Duration) -> String {
     format!("{:.0} ms", d.as_secs_f64() * 1e3)
 }
 
+/// Two empty stores of one kind: one for whole checkpoints, one for
+/// incremental ones.
+fn stores(
+    kind: &str,
+    root: &std::path::Path,
+) -> Result<(Arc<dyn Store>, Arc<dyn Store>), Box<dyn std::error::Error>> {
+    if kind == "dir" {
+        return Ok((
+            Arc::new(DirStore::open(root.join("full"))?),
+            Arc::new(DirStore::open(root.join("incremental"))?),
+        ));
+    }
+    let endpoint = std::env::var("CHECKPOINT_S3_ENDPOINT")?;
+    let var = |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.into());
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_nanos();
+    let s3 = |which: &str| {
+        checkpoint::store::ObjectStore::s3(
+            &endpoint,
+            &var("CHECKPOINT_S3_BUCKET", "checkpoint-test"),
+            &format!("bench-incremental-{nanos}-{which}"),
+            &var("CHECKPOINT_S3_ACCESS_KEY_ID", "checkpoint"),
+            &var("CHECKPOINT_S3_SECRET_ACCESS_KEY", "checkpoint"),
+        )
+    };
+    Ok((Arc::new(s3("full")?), Arc::new(s3("incremental")?)))
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     // `cargo bench` passes `--bench`; `cargo test --benches` runs it once, small.
     let quick = !std::env::args().any(|a| a == "--bench");
@@ -135,8 +168,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .unwrap_or(if quick { 4 } else { 128 });
     let rounds = if quick { 1 } else { 3 };
     println!("state {mib} MiB, 1% of records changed per checkpoint, median of {rounds}");
+    let mut kinds = vec!["dir"];
+    if std::env::var("CHECKPOINT_S3_ENDPOINT").is_ok() {
+        kinds.push("s3");
+    } else {
+        eprintln!("no CHECKPOINT_S3_ENDPOINT: measuring the directory store only");
+    }
     println!(
-        "{:<22} {:>10} {:>12} {:>8} {:>10} {:>10} {:>10} {:>10}",
+        "{:<6}{:<22} {:>10} {:>12} {:>8} {:>10} {:>10} {:>10} {:>10}",
+        "store",
         "records",
         "full bytes",
         "incr. bytes",
@@ -146,16 +186,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "full rest.",
         "incr. rest."
     );
-    for (record, clustered) in [
+    let cases = [
         (16 << 10, false),
         (4 << 10, false),
         (256, false),
         (256, true),
-    ] {
+    ];
+    // On S3, the case nearest the goal and the cluster of changes.
+    let runs = kinds
+        .iter()
+        .flat_map(|k| cases.iter().map(move |c| (*k, *c)))
+        .filter(|(k, (record, clustered))| *k == "dir" || *record == 16 << 10 || *clustered);
+    for (kind, (record, clustered)) in runs {
         let root = tempfile::tempdir()?;
-        let full = Checkpointer::open(root.path().join("full"))?.keep_last(2);
+        let (full_store, incremental_store) = stores(kind, root.path())?;
+        let full = Checkpointer::new(full_store)?.keep_last(2);
         let counting = Arc::new(Counting {
-            inner: DirStore::open(root.path().join("incremental"))?,
+            inner: incremental_store,
             written: AtomicU64::new(0),
         });
         let incremental = Checkpointer::new(Arc::clone(&counting))?
@@ -197,7 +244,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
         );
         println!(
-            "{:<22} {:>10} {:>12} {:>7.1}% {:>10} {:>10} {:>10} {:>10}",
+            "{:<6}{:<22} {:>10} {:>12} {:>7.1}% {:>10} {:>10} {:>10} {:>10}",
+            kind,
             name,
             full_bytes,
             incr_bytes,

@@ -149,6 +149,14 @@ fn incremental_checkpoints_restore_on_s3() {
     let latest = ckpt.restore_latest::<Blocks>().unwrap().unwrap();
     assert_eq!(latest.state, state);
     assert_eq!(ckpt.list().unwrap().len(), 1);
+    // Only the kept checkpoint's chunks remain.
+    let alone = Arc::new(MemStore::new());
+    let copy = Checkpointer::new(Arc::clone(&alone))
+        .unwrap()
+        .incremental(true);
+    copy.save(&state).unwrap();
+    assert_eq!(chunk_keys(&*store).len(), chunk_keys(&*alone).len());
+    assert!(store.list("chunks/intents/").unwrap().is_empty());
 }
 
 /// Counts the chunk bytes written through it.
