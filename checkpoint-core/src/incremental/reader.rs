@@ -56,15 +56,16 @@ pub(crate) fn fetch(store: &dyn Store, chunk: &ChunkRef) -> Result<Arc<Vec<u8>>,
     }
 }
 
-/// How many chunks are fetched and checked ahead of the one being read.
-const READ_AHEAD: usize = 2;
+/// How many threads fetch and check chunks ahead of the one being read.
+const FETCHERS: usize = 8;
 
-/// The bytes of a checkpoint, read from its chunks in order. A thread
-/// fetches and checks the next chunks while the current one is decoded,
-/// so a restore reads chunks about as fast as one file; at most
-/// [`READ_AHEAD`] chunks wait in memory.
+/// The bytes of a checkpoint, read from its chunks in order. Threads fetch
+/// and check the next chunks while the current one is decoded (fetcher
+/// `k` takes chunks `k`, `k + FETCHERS`, ...), so a restore is not held up
+/// by one chunk's latency (an object store's round trip); at most two
+/// chunks per fetcher wait in memory.
 pub(crate) struct ChunkReader {
-    fetched: Receiver<Result<Arc<Vec<u8>>, ChunkFailure>>,
+    fetched: Vec<Receiver<Result<Arc<Vec<u8>>, ChunkFailure>>>,
     /// How many chunks were received, of how many.
     next: usize,
     total: usize,
@@ -78,18 +79,25 @@ pub(crate) struct ChunkReader {
 
 impl ChunkReader {
     pub(crate) fn new(store: Arc<dyn Store>, manifest: Manifest) -> Self {
-        let (send, fetched) = sync_channel(READ_AHEAD);
         let total = manifest.chunks.len();
-        std::thread::spawn(move || {
-            for chunk in &manifest.chunks {
-                let result = fetch(&*store, chunk);
-                let failed = result.is_err();
-                // The reader was dropped, or will not read past a failure.
-                if send.send(result).is_err() || failed {
-                    return;
-                }
-            }
-        });
+        let chunks: Arc<[ChunkRef]> = manifest.chunks.into();
+        let fetched = (0..FETCHERS.min(total))
+            .map(|k| {
+                let (send, fetched) = sync_channel(1);
+                let (store, chunks) = (Arc::clone(&store), Arc::clone(&chunks));
+                std::thread::spawn(move || {
+                    for chunk in chunks.iter().skip(k).step_by(FETCHERS) {
+                        let result = fetch(&*store, chunk);
+                        let failed = result.is_err();
+                        // The reader was dropped, or reads no further.
+                        if send.send(result).is_err() || failed {
+                            return;
+                        }
+                    }
+                });
+                fetched
+            })
+            .collect();
         ChunkReader {
             fetched,
             next: 0,
@@ -119,7 +127,7 @@ impl Read for ChunkReader {
             if self.next == self.total {
                 return Ok(0);
             }
-            let Ok(fetched) = self.fetched.recv() else {
+            let Ok(fetched) = self.fetched[self.next % FETCHERS].recv() else {
                 return Err(io::Error::other("the thread reading chunks stopped"));
             };
             self.next += 1;
