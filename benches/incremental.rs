@@ -130,12 +130,15 @@ fn ms(d: Duration) -> String {
     format!("{:.0} ms", d.as_secs_f64() * 1e3)
 }
 
+/// Where whole and incremental checkpoints go.
+type StorePair = (Arc<dyn Store>, Arc<dyn Store>);
+
 /// Two empty stores of one kind: one for whole checkpoints, one for
 /// incremental ones.
 fn stores(
     kind: &str,
     root: &std::path::Path,
-) -> Result<(Arc<dyn Store>, Arc<dyn Store>), Box<dyn std::error::Error>> {
+) -> Result<StorePair, Box<dyn std::error::Error>> {
     if kind == "dir" {
         return Ok((
             Arc::new(DirStore::open(root.join("full"))?),
