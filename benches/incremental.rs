@@ -135,10 +135,7 @@ type StorePair = (Arc<dyn Store>, Arc<dyn Store>);
 
 /// Two empty stores of one kind: one for whole checkpoints, one for
 /// incremental ones.
-fn stores(
-    kind: &str,
-    root: &std::path::Path,
-) -> Result<StorePair, Box<dyn std::error::Error>> {
+fn stores(kind: &str, root: &std::path::Path) -> Result<StorePair, Box<dyn std::error::Error>> {
     if kind == "dir" {
         return Ok((
             Arc::new(DirStore::open(root.join("full"))?),

@@ -326,6 +326,22 @@ fn a_damaged_shared_chunk_fails_every_checkpoint_listing_it() {
 }
 
 #[test]
+fn incremental_fixtures_guard_restores_and_inspection_changes_nothing() {
+    let dir = common::temp_dir();
+    let ckpt = Checkpointer::open(dir.path()).unwrap().incremental(true);
+    let mut state = Blocks::new(10, 10_000);
+    ckpt.save(&state).unwrap();
+    state.change(4);
+    ckpt.save(&state).unwrap();
+    checkpoint::testing::assert_restores::<Blocks>(dir.path());
+    // A temporary file a writer left: inspecting leaves it where it is.
+    let leftover = dir.path().join("chunks").join(".tmp-left");
+    std::fs::write(&leftover, b"x").unwrap();
+    listed_chunks(dir.path());
+    assert!(leftover.exists());
+}
+
+#[test]
 fn retention_deletes_exactly_the_chunks_no_kept_checkpoint_lists() {
     let dir = common::temp_dir();
     let ckpt = Checkpointer::open(dir.path())

@@ -607,8 +607,9 @@ impl Checkpointer {
     }
 
     /// Every checkpoint in the store whose header reads, oldest first. Reads
-    /// headers only, never bodies; a checkpoint whose header is damaged is
-    /// left out (restoring it reports why).
+    /// headers only, never bodies (of an incremental checkpoint, its
+    /// manifest and the chunks that hold the header); a checkpoint whose
+    /// header is damaged is left out (restoring it reports why).
     ///
     /// # Errors
     ///

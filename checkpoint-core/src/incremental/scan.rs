@@ -110,7 +110,7 @@ pub(crate) fn scan_manifest(
         }
     };
     let dir = path.parent().unwrap_or_else(|| Path::new("."));
-    let store: Arc<dyn Store> = Arc::new(DirStore::open(dir).map_err(io::Error::other)?);
+    let store: Arc<dyn Store> = Arc::new(DirStore::open_read_only(dir));
     inspection.len = manifest.total_len;
     let mut chunks = Chunks {
         manifest_len: stored,
