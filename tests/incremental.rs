@@ -587,3 +587,26 @@ fn killed_incremental_saves_and_sweeps_lose_nothing_committed() {
     assert!(store.list("chunks/intents/").unwrap().is_empty());
     assert!(store.list("chunks/sweeping/").unwrap().is_empty());
 }
+
+#[test]
+fn async_checkpointers_save_incrementally_too() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap();
+    let store = Arc::new(MemStore::new());
+    let sync = Checkpointer::new(Arc::clone(&store))
+        .unwrap()
+        .incremental(true)
+        .keep_last(1);
+    let ckpt = checkpoint::AsyncCheckpointer::from(sync);
+    let mut state = Blocks::new(20, 10_000);
+    let restored = runtime.block_on(async {
+        ckpt.save(&state).await.unwrap();
+        state.change(1);
+        let meta = ckpt.save(&state).await.unwrap();
+        assert!(is_manifest(&*store, &meta.key));
+        ckpt.restore_latest::<Blocks>().await.unwrap().unwrap()
+    });
+    assert_eq!(restored.state, state);
+}
