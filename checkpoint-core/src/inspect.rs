@@ -207,7 +207,10 @@ pub fn inspect_file_header(path: &Path, seq: u64) -> io::Result<Inspection> {
 
 /// Inspects the bytes of a checkpoint stored under sequence number `seq` at
 /// `location`. Never fails: damage is reported in [`Inspection::problem`],
-/// with as much of the header and frames as could be read.
+/// with as much of the header and frames as could be read. The manifest of
+/// an incremental checkpoint (format version 5) is not a whole checkpoint:
+/// its chunks are elsewhere in the store, so [`inspect_file`] reads it, and
+/// this reports it as [`Status::UnsupportedVersion`].
 pub fn inspect(bytes: &[u8], seq: u64, location: &str) -> Inspection {
     let mut inspection = Inspection {
         seq,
