@@ -26,7 +26,10 @@ use std::time::{Duration, Instant};
 
 use checkpoint::store::ObjectStore;
 use checkpoint::{AsyncCheckpointer, Checkpoint, Checkpointer, DirStore, Store};
+use common::{median, setting};
 use tokio::runtime::Runtime;
+
+mod common;
 
 #[derive(Debug, Checkpoint)]
 struct Blob {
@@ -139,18 +142,6 @@ fn answers(endpoint: &str) -> bool {
         .is_some_and(|addr| {
             std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_ok()
         })
-}
-
-fn setting(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn median(mut values: Vec<Duration>) -> Duration {
-    values.sort();
-    values.get(values.len() / 2).copied().unwrap_or_default()
 }
 
 fn mib_per_s(mib: usize, ops: usize, d: Duration) -> f64 {

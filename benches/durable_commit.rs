@@ -11,10 +11,11 @@
 
 use std::fs::{self, File};
 use std::io::Write;
-use std::path::PathBuf;
 
 use checkpoint::{Checkpoint, Checkpointer};
 use divan::Bencher;
+
+mod common;
 
 #[derive(Checkpoint)]
 struct Blob {
@@ -30,13 +31,7 @@ fn blob(mib: usize) -> Blob {
 }
 
 fn temp_dir() -> tempfile::TempDir {
-    let base = std::env::var_os("CHECKPOINT_BENCH_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(std::env::temp_dir);
-    tempfile::Builder::new()
-        .prefix("checkpoint-durable-commit-")
-        .tempdir_in(base)
-        .unwrap()
+    common::bench_dir("checkpoint-durable-commit-")
 }
 
 const SIZES: [usize; 2] = [1, 64];

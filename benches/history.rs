@@ -14,11 +14,12 @@
 //! history is cut to 10 entries so the run stays short.
 
 use std::cell::Cell;
-use std::path::PathBuf;
 
 use checkpoint::group::Group;
 use checkpoint::{Checkpoint, Checkpointer, DirStore};
 use divan::Bencher;
+
+mod common;
 
 #[derive(Debug, Checkpoint)]
 struct Shard {
@@ -49,13 +50,7 @@ fn length(n: u64) -> u64 {
 }
 
 fn bench_dir() -> tempfile::TempDir {
-    let base = std::env::var_os("CHECKPOINT_BENCH_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(std::env::temp_dir);
-    tempfile::Builder::new()
-        .prefix("checkpoint-history-")
-        .tempdir_in(base)
-        .expect("a temporary directory")
+    common::bench_dir("checkpoint-history-")
 }
 
 /// A group that committed `n` epochs of two participants, collecting all

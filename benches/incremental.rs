@@ -101,7 +101,7 @@ impl Store for Counting {
     fn get_at_most(&self, key: &str, limit: u64) -> Result<Option<Arc<Vec<u8>>>, StoreError> {
         self.inner.get_at_most(key, limit)
     }
-    fn get_reader(&self, key: &str) -> Result<Option<checkpoint::ValueReader>, StoreError> {
+    fn get_reader(&self, key: &str) -> Result<Option<checkpoint::store::ValueReader>, StoreError> {
         self.inner.get_reader(key)
     }
     fn get_prefix(&self, key: &str, len: usize) -> Result<Option<Vec<u8>>, StoreError> {

@@ -11,45 +11,10 @@
 use std::sync::LazyLock;
 
 use checkpoint::{Checkpoint, Checkpointer, MemStore};
+use common::{state, State};
 use divan::Bencher;
 
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-struct Record {
-    id: u64,
-    value: f64,
-    tag: String,
-}
-
-#[derive(Debug, Checkpoint)]
-struct State {
-    last_seq: u64,
-    records: Vec<Record>,
-    samples: Vec<u32>,
-    #[derived(from = records.len())]
-    len: usize,
-}
-
-/// A state whose postcard encoding is about `mib` MiB: half records, half
-/// samples.
-fn state(mib: usize) -> State {
-    let half = mib << 19;
-    let records: Vec<Record> = (0..half / 24)
-        .map(|i| Record {
-            id: i as u64 * 7919,
-            value: i as f64 * 0.5,
-            tag: format!("tag-{:08}", i % 100_000),
-        })
-        .collect();
-    let samples = (0..half / 3)
-        .map(|i| (i as u32).wrapping_mul(2_654_435_761) >> 12)
-        .collect();
-    State {
-        last_seq: 42,
-        len: records.len(),
-        records,
-        samples,
-    }
-}
+mod common;
 
 /// `State` with `Record`'s fields reordered and one added.
 mod evolved {

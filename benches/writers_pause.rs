@@ -27,42 +27,10 @@ use std::sync::{Barrier, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use checkpoint::{Checkpoint, Checkpointer};
+use checkpoint::Checkpointer;
+use common::{median, setting, state, State};
 
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-struct Record {
-    id: u64,
-    value: f64,
-    tag: String,
-}
-
-#[derive(Debug, Checkpoint)]
-struct State {
-    last_seq: u64,
-    records: Vec<Record>,
-    samples: Vec<u32>,
-}
-
-/// A state whose postcard encoding is about `mib` MiB: half records, half
-/// samples (as in `save_restore`).
-fn state(mib: usize) -> State {
-    let half = mib << 19;
-    let records = (0..half / 24)
-        .map(|i| Record {
-            id: i as u64 * 7919,
-            value: i as f64 * 0.5,
-            tag: format!("tag-{:08}", i % 100_000),
-        })
-        .collect();
-    let samples = (0..half / 3)
-        .map(|i| (i as u32).wrapping_mul(2_654_435_761) >> 12)
-        .collect();
-    State {
-        last_seq: 0,
-        records,
-        samples,
-    }
-}
+mod common;
 
 /// Lock waits in log-linear buckets: 8 per power of two (12.5% wide).
 struct Waits {
@@ -236,18 +204,6 @@ struct Settings {
     duration: Duration,
     period: Duration,
     mib: usize,
-}
-
-fn setting(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn median(mut values: Vec<Duration>) -> Duration {
-    values.sort();
-    values.get(values.len() / 2).copied().unwrap_or_default()
 }
 
 fn ms(d: Duration) -> String {

@@ -223,8 +223,20 @@
 //! through the `metrics` facade. `docs/OBSERVABILITY.md` lists every span,
 //! metric and label.
 
-pub use checkpoint_core::*;
+pub use checkpoint_core::{
+    Background, Checkpoint, Checkpointer, Compression, DirStore, Error, FieldReader, FieldSchema,
+    FieldWriter, MemStore, Meta, Restored, Result, Schema, Shape, Skipped, Snapshot, Store,
+    StoreError, VariantSchema,
+};
 pub use checkpoint_derive::Checkpoint;
+
+// `AsyncCheckpointer` (feature `tokio`) and `describe_metrics` (feature
+// `metrics`), as checkpoint-core is built: none of them without those
+// features.
+#[allow(unused_imports)]
+pub use checkpoint_core::__optional::*;
+
+pub use checkpoint_core::{format, group, inspect, schema, store, testing};
 
 // The README's examples compile as doc tests.
 #[cfg(doctest)]

@@ -8,33 +8,17 @@
 //! `eval "$(scripts/seaweedfs.sh env)"`, or run `scripts/test.sh`.
 
 mod common;
-mod gated;
-mod group_common;
-
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll, Waker};
 
 use checkpoint::store::ObjectStore;
 use checkpoint::{AsyncCheckpointer, Checkpointer, Error, MemStore, Store};
-use common::Counter;
-use gated::{gated, Release};
-use tokio::runtime::Runtime;
+use common::gated::{gated, Release};
+use common::{poll_once, runtime, Counter};
 
-fn runtime() -> Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap()
-}
-
-/// Polls `future` once, as an executor would before it stops for an event.
-fn poll_once<F: Future>(future: &mut Pin<Box<F>>) -> Poll<F::Output> {
-    future
-        .as_mut()
-        .poll(&mut Context::from_waker(Waker::noop()))
-}
-
-fn gated_async() -> (AsyncCheckpointer, std::sync::Arc<MemStore>, gated::Gate) {
+fn gated_async() -> (
+    AsyncCheckpointer,
+    std::sync::Arc<MemStore>,
+    common::gated::Gate,
+) {
     let (ckpt, store, gate) = gated();
     (AsyncCheckpointer::from(ckpt.keep_last(100)), store, gate)
 }
@@ -309,12 +293,12 @@ fn the_object_store_backend_works_from_async_code() {
 
 #[test]
 fn s3_works_from_async_code() {
-    let prefix = group_common::unique("s3_works_from_async_code");
-    if group_common::s3_store_at("s3_works_from_async_code", &prefix).is_none() {
+    let prefix = common::group::unique("s3_works_from_async_code");
+    if common::group::s3_store_at("s3_works_from_async_code", &prefix).is_none() {
         return;
     }
     runtime().block_on(round_trip(|| {
-        group_common::s3_store_at("s3_works_from_async_code", &prefix).unwrap()
+        common::group::s3_store_at("s3_works_from_async_code", &prefix).unwrap()
     }));
 }
 

@@ -9,35 +9,17 @@
 //! `eval "$(scripts/seaweedfs.sh env)"`, or run `scripts/test.sh`.
 
 mod common;
-mod gated;
-mod group_common;
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll, Waker};
 
 use checkpoint::group::{AsyncGroup, Group, GroupError, PartInfo};
 use checkpoint::store::ObjectStore;
 use checkpoint::{DirStore, MemStore, Store};
-use gated::{gated_store, Gate, Release};
-use group_common::{Ledger, NodeState};
-use tokio::runtime::Runtime;
+use common::gated::{gated_store, Gate, Release};
+use common::group::{Ledger, NodeState};
+use common::{poll_once, runtime};
 
 const IDS: [&str; 2] = ["node-a", "node-b"];
-
-fn runtime() -> Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap()
-}
-
-/// Polls `future` once, as an executor would before it stops for an event.
-fn poll_once<F: Future>(future: &mut Pin<Box<F>>) -> Poll<F::Output> {
-    future
-        .as_mut()
-        .poll(&mut Context::from_waker(Waker::noop()))
-}
 
 fn gated_group() -> (AsyncGroup, Arc<MemStore>, Gate) {
     let (store, inner, gate) = gated_store();
@@ -293,7 +275,7 @@ fn the_object_store_backend_works_from_async_code() {
 
 #[test]
 fn s3_works_from_async_code() {
-    let Some(store) = group_common::s3_store("async_group_s3") else {
+    let Some(store) = common::group::s3_store("async_group_s3") else {
         return;
     };
     let store: Arc<dyn Store> = Arc::new(store);

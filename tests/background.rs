@@ -4,15 +4,14 @@
 //! to release them ([`gated`]), never by sleeping.
 
 mod common;
-mod gated;
 
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::{Barrier, Mutex};
 use std::thread;
 
 use checkpoint::{Checkpointer, Error, MemStore, Snapshot, Store};
-use common::Counter;
-use gated::{gated, Release};
+use common::gated::{gated, Release};
+use common::{Counter, Journal};
 
 fn capture(ckpt: &Checkpointer, n: u64) -> Snapshot {
     ckpt.capture(&Counter::at(n)).unwrap()
@@ -261,31 +260,6 @@ fn threads_submitting_together_commit_the_newest_capture() {
     bg.close().unwrap();
 }
 
-common::state!(Ledger as "Ledger" { count: u64, entries: Vec<u64>, sum: u64 });
-
-impl Ledger {
-    fn next(&self) -> Ledger {
-        let count = self.count + 1;
-        let entries: Vec<u64> = (0..count % 512 * 64).map(|i| i ^ count).collect();
-        Ledger {
-            count,
-            sum: entries.iter().sum(),
-            entries,
-        }
-    }
-
-    /// Holds for every state the child captures, and for no torn mix of two.
-    fn is_consistent(&self) -> bool {
-        self.entries.len() as u64 == self.count % 512 * 64
-            && self.entries.iter().sum::<u64>() == self.sum
-            && self
-                .entries
-                .iter()
-                .enumerate()
-                .all(|(i, e)| *e == i as u64 ^ self.count)
-    }
-}
-
 const CHILD_ENV: &str = "CHECKPOINT_BACKGROUND_CHILD_DIR";
 
 /// The child: resumes from the store, then submits snapshots forever,
@@ -298,7 +272,7 @@ fn child_commits_in_the_background() {
     };
     let ckpt = Checkpointer::open(dir).unwrap().keep_last(3);
     let mut state = ckpt
-        .restore_latest::<Ledger>()
+        .restore_latest::<Journal>()
         .unwrap()
         .map(|r| r.state)
         .unwrap_or_default();
@@ -320,24 +294,17 @@ fn child_commits_in_the_background() {
 #[test]
 fn a_process_killed_during_background_commits_keeps_what_was_committed() {
     use std::io::{BufRead, BufReader};
-    use std::process::{Command, Stdio};
+    use std::process::Stdio;
 
     let dir = common::temp_dir();
-    let exe = std::env::current_exe().unwrap();
     let (mut reported_seq, mut reported_count) = (0, 0);
     for kill in 0..12 {
-        let mut child = Command::new(&exe)
-            .args([
-                "--exact",
-                "child_commits_in_the_background",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env(CHILD_ENV, dir.path())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = common::spawn_test_child(
+            "child_commits_in_the_background",
+            CHILD_ENV,
+            dir.path(),
+            Stdio::piped(),
+        );
         let lines = BufReader::new(child.stdout.take().unwrap()).lines();
         let mut reports = lines.map(Result::unwrap).filter_map(|line| {
             let mut words = line.strip_prefix("committed ")?.split(' ');
@@ -351,7 +318,7 @@ fn a_process_killed_during_background_commits_keeps_what_was_committed() {
         child.wait().unwrap();
 
         let ckpt = Checkpointer::open(dir.path()).unwrap();
-        let restored = ckpt.restore_latest::<Ledger>().unwrap().unwrap();
+        let restored = ckpt.restore_latest::<Journal>().unwrap().unwrap();
         assert!(restored.state.is_consistent(), "kill {kill}: torn state");
         assert!(
             restored.meta.skipped.is_empty(),

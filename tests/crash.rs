@@ -5,36 +5,11 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use checkpoint::Checkpointer;
-use common::state;
-
-state!(Ledger as "Ledger" { count: u64, entries: Vec<u64>, sum: u64 });
-
-impl Ledger {
-    fn next(&self) -> Ledger {
-        let count = self.count + 1;
-        let entries: Vec<u64> = (0..count * 64).map(|i| i ^ count).collect();
-        Ledger {
-            count,
-            sum: entries.iter().sum(),
-            entries,
-        }
-    }
-
-    /// Holds for every state the child saves, and for no torn mix of two.
-    fn is_consistent(&self) -> bool {
-        self.entries.len() as u64 == self.count * 64
-            && self.entries.iter().sum::<u64>() == self.sum
-            && self
-                .entries
-                .iter()
-                .enumerate()
-                .all(|(i, e)| *e == i as u64 ^ self.count)
-    }
-}
+use common::Journal;
 
 const CHILD_ENV: &str = "CHECKPOINT_CRASH_CHILD_DIR";
 
@@ -47,7 +22,7 @@ fn child_saves_in_a_loop() {
     };
     let ckpt = Checkpointer::open(dir).unwrap().keep_last(3);
     let mut state = ckpt
-        .restore_latest::<Ledger>()
+        .restore_latest::<Journal>()
         .unwrap()
         .map(|r| r.state)
         .unwrap_or_default();
@@ -60,7 +35,6 @@ fn child_saves_in_a_loop() {
 #[test]
 fn killed_saver_leaves_a_restorable_store() {
     let dir = common::temp_dir();
-    let exe = std::env::current_exe().unwrap();
     let mut seed = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
@@ -70,18 +44,12 @@ fn killed_saver_leaves_a_restorable_store() {
     let mut last_seq = 0;
     let mut last_count = 0;
     for kill in 0..20 {
-        let mut child = Command::new(&exe)
-            .args([
-                "--exact",
-                "child_saves_in_a_loop",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env(CHILD_ENV, dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = common::spawn_test_child(
+            "child_saves_in_a_loop",
+            CHILD_ENV,
+            dir.path(),
+            Stdio::null(),
+        );
         seed ^= seed << 13;
         seed ^= seed >> 7;
         seed ^= seed << 17;
@@ -98,7 +66,7 @@ fn killed_saver_leaves_a_restorable_store() {
             .filter(|name| name.starts_with(".tmp-"))
             .collect();
         assert!(leftovers.is_empty(), "kill {kill}: {leftovers:?} left");
-        let Some(restored) = ckpt.restore_latest::<Ledger>().unwrap() else {
+        let Some(restored) = ckpt.restore_latest::<Journal>().unwrap() else {
             continue;
         };
         assert!(restored.state.is_consistent(), "kill {kill}: torn state");
@@ -116,7 +84,7 @@ fn killed_saver_leaves_a_restorable_store() {
     }
     assert!(last_seq > 0, "the child never saved");
     let ckpt = Checkpointer::open(dir.path()).unwrap();
-    let next = ckpt.save(&Ledger::default().next()).unwrap().seq;
+    let next = ckpt.save(&Journal::default().next()).unwrap().seq;
     assert!(next > last_seq);
     assert!(started.elapsed() < Duration::from_secs(30));
 }

@@ -199,7 +199,7 @@ fn a_hostile_deep_shape_is_an_error_not_a_stack_overflow() {
     // one field `x` whose shape is Option<Option<Option<...>>> nested far
     // deeper than any type, then never closed
     let mut shapes = vec![1, 1, b'x'];
-    let option = 17; // `TypeShape::Option`'s variant index
+    let option = 17; // `V2Type::Option`'s variant index
     shapes.extend(std::iter::repeat_n(option, 500_000));
     let bytes = with_field_shapes(&shapes);
     let err = checkpoint::format::decode(&bytes, 1, "here").unwrap_err();

@@ -4,7 +4,6 @@
 //! no temporary file is left behind.
 
 mod common;
-mod group_common;
 
 use std::io;
 use std::path::Path;
@@ -14,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use checkpoint::group::Group;
 use checkpoint::{Checkpointer, DirStore, Error, Store, StoreError};
+use common::group::NodeState;
 use common::{temp_dir, Counter};
-use group_common::NodeState;
 
 /// How an injected failure happens.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -340,7 +339,7 @@ fn retention_against_readers_on_the_directory_store() {
 
 #[test]
 fn retention_against_readers_on_s3() {
-    let Some(store) = group_common::s3_store("retention_against_readers_on_s3") else {
+    let Some(store) = common::group::s3_store("retention_against_readers_on_s3") else {
         return;
     };
     let restores = retention_against_readers(store, Duration::from_secs(3));

@@ -1,7 +1,7 @@
 //! The group commit protocol, run on every store: memory, files, and (with
 //! a server, see `scripts/test.sh`) S3.
 
-mod group_common;
+mod common;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -10,7 +10,7 @@ use std::time::Duration;
 use checkpoint::group::{Group, GroupError, PartInfo};
 use checkpoint::{DirStore, MemStore};
 use checkpoint::{Store, StoreError};
-use group_common::{overwrite, Ledger, NodeState};
+use common::group::{overwrite, Ledger, NodeState};
 
 const NODES: [&str; 3] = ["a", "b", "c"];
 
@@ -201,6 +201,80 @@ fn a_part_copied_into_another_slot_is_refused(store: Arc<dyn Store>) {
             .state,
         NodeState::at("a", 2)
     );
+}
+
+fn a_damaged_part_keeps_the_checkpoint_error_as_its_source(store: Arc<dyn Store>) {
+    let group = Group::from_shared(store.clone(), "g").unwrap();
+    save_and_commit(&group, 1);
+    let key = part_key(&group, 1, "b");
+    let mut bytes = store.get(&key).unwrap().unwrap();
+    // A byte of the checkpoint's body, inside the part.
+    let at = bytes.len() - 5;
+    bytes[at] ^= 0x01;
+    overwrite(&*store, &key, &bytes);
+    let err = group.restore_latest::<NodeState>("b").unwrap_err();
+    assert!(matches!(err, GroupError::PartUnreadable { .. }), "{err:?}");
+    let source = std::error::Error::source(&err).expect("the checkpoint error");
+    let source = source
+        .downcast_ref::<checkpoint::Error>()
+        .expect("a checkpoint::Error");
+    assert!(source.is_damage(), "{source:?}");
+
+    // At commit, a damaged part is PartCorrupt, with the same kind of source.
+    group.save_part(2, "a", &NodeState::at("a", 2)).unwrap();
+    group.save_part(2, "b", &NodeState::at("b", 2)).unwrap();
+    group.save_part(2, "c", &NodeState::at("c", 2)).unwrap();
+    let key = part_key(&group, 2, "c");
+    let mut bytes = store.get(&key).unwrap().unwrap();
+    let at = bytes.len() - 5;
+    bytes[at] ^= 0x01;
+    overwrite(&*store, &key, &bytes);
+    let err = group.commit_verifying(2, &NODES).unwrap_err();
+    assert!(matches!(err, GroupError::PartCorrupt { .. }), "{err:?}");
+    let source = std::error::Error::source(&err).expect("the checkpoint error");
+    assert!(source
+        .downcast_ref::<checkpoint::Error>()
+        .is_some_and(checkpoint::Error::is_damage));
+}
+
+fn compressed_parts_commit_and_restore_beside_plain_ones(store: Arc<dyn Store>) {
+    let plain = Group::from_shared(store.clone(), "g").unwrap();
+    let zstd = Group::from_shared(store.clone(), "g")
+        .unwrap()
+        .compression(checkpoint::Compression::zstd(3));
+    // Epoch 1: every part compressed, committed by a verifying coordinator.
+    for node in NODES {
+        zstd.save_part(1, node, &NodeState::at(node, 1)).unwrap();
+    }
+    plain.commit_verifying(1, &NODES).unwrap();
+    for node in NODES {
+        assert_eq!(
+            plain.restore::<NodeState>(1, node).unwrap(),
+            NodeState::at(node, 1)
+        );
+    }
+    // Epoch 2: participants differ; a damaged compressed part is named.
+    let infos: Vec<PartInfo> = NODES
+        .iter()
+        .enumerate()
+        .map(|(i, node)| {
+            let group = if i % 2 == 0 { &zstd } else { &plain };
+            group.save_part(2, node, &NodeState::at(node, 2)).unwrap()
+        })
+        .collect();
+    zstd.commit(2, &NODES, &infos).unwrap();
+    let key = part_key(&zstd, 2, "a");
+    let mut bytes = store.get(&key).unwrap().unwrap();
+    let at = bytes.len() - 5;
+    bytes[at] ^= 0x01;
+    overwrite(&*store, &key, &bytes);
+    let err = zstd.restore_latest::<NodeState>("a").unwrap_err();
+    assert!(
+        matches!(err, GroupError::PartUnreadable { epoch: 2, .. }),
+        "{err:?}"
+    );
+    let restored = zstd.restore_latest::<NodeState>("b").unwrap().unwrap();
+    assert_eq!((restored.epoch, restored.state), (2, NodeState::at("b", 2)));
 }
 
 fn uncommitted_epochs_are_never_restored(store: Arc<dyn Store>) {
@@ -777,6 +851,18 @@ macro_rules! protocol_tests {
             }
         }
         #[test]
+        fn a_damaged_part_keeps_the_checkpoint_error_as_its_source() {
+            if let Some((s, _keep)) = $store {
+                super::a_damaged_part_keeps_the_checkpoint_error_as_its_source(s)
+            }
+        }
+        #[test]
+        fn compressed_parts_commit_and_restore_beside_plain_ones() {
+            if let Some((s, _keep)) = $store {
+                super::compressed_parts_commit_and_restore_beside_plain_ones(s)
+            }
+        }
+        #[test]
         fn an_unreadable_committed_part_is_an_error_not_a_fallback() {
             if let Some((s, _keep)) = $store {
                 super::an_unreadable_committed_part_is_an_error_not_a_fallback(s)
@@ -848,7 +934,7 @@ mod directory {
 mod s3 {
     use super::*;
     fn store() -> Option<(Arc<dyn Store>, ())> {
-        group_common::s3_store("group protocol on S3").map(|s| (Arc::new(s) as Arc<dyn Store>, ()))
+        common::group::s3_store("group protocol on S3").map(|s| (Arc::new(s) as Arc<dyn Store>, ()))
     }
     protocol_tests!(store());
 }

@@ -12,7 +12,7 @@
 //! Child processes are this test binary run again with `GROUP_FAULT_ROLE`.
 //! The S3 variants need `scripts/seaweedfs.sh start` and its `env`.
 
-mod group_common;
+mod common;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use checkpoint::group::{Group, GroupError};
 use checkpoint::{DirStore, Store};
-use group_common::NodeState;
+use common::group::NodeState;
 
 const GROUP: &str = "faults";
 const IDS: [&str; 3] = ["p0", "p1", "p2"];
@@ -33,7 +33,7 @@ fn open_store(spec: &str) -> Arc<dyn Store> {
         return Arc::new(DirStore::open(path).unwrap());
     }
     if let Some(prefix) = spec.strip_prefix("s3:") {
-        return Arc::new(group_common::s3_store_at("fault child", prefix).expect("S3 is up"));
+        return Arc::new(common::group::s3_store_at("fault child", prefix).expect("S3 is up"));
     }
     panic!("unknown store `{spec}`")
 }
@@ -351,8 +351,8 @@ mod s3 {
     static SERVER: Mutex<()> = Mutex::new(());
 
     fn spec(test: &str) -> Option<String> {
-        group_common::s3_endpoint(test)?;
-        Some(format!("s3:{}", group_common::unique(test)))
+        common::group::s3_endpoint(test)?;
+        Some(format!("s3:{}", common::group::unique(test)))
     }
 
     #[test]

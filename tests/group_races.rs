@@ -2,15 +2,14 @@
 //! refused save, and what a collection leaves behind.
 
 mod common;
-mod group_common;
 
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 
 use checkpoint::group::{Group, GroupError};
 use checkpoint::{DirStore, Store, StoreError};
+use common::group::NodeState;
 use common::{forward_to_inner, temp_dir};
-use group_common::NodeState;
 
 /// When the race runs: after the listing of the commits, or after the
 /// read of the commit record.

@@ -7,7 +7,6 @@
 //! The S3 test needs a server: see `tests/object_store.rs`.
 
 mod common;
-mod group_common;
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -131,7 +130,7 @@ fn incremental_checkpoints_restore_in_memory() {
 
 #[test]
 fn incremental_checkpoints_restore_on_s3() {
-    let Some(store) = group_common::s3_store("incremental_checkpoints_restore_on_s3") else {
+    let Some(store) = common::group::s3_store("incremental_checkpoints_restore_on_s3") else {
         return;
     };
     let store = Arc::new(store);

@@ -5,13 +5,13 @@
 //! `eval "$(scripts/seaweedfs.sh env)"`, then
 //! `cargo test --test object_store`, or run `scripts/test.sh`.
 
-mod group_common;
+mod common;
 
 use std::sync::Arc;
 
 use checkpoint::store::{conformance, ObjectStore};
 use checkpoint::{Checkpointer, Error, Store, StoreError};
-use group_common::{s3_store, s3_store_at, unique, NodeState};
+use common::group::{s3_store, s3_store_at, unique, NodeState};
 
 #[test]
 fn in_memory_backend_conforms() {

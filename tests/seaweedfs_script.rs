@@ -4,7 +4,7 @@
 //! applies it to the running server.
 #![cfg(target_os = "linux")]
 
-mod group_common;
+mod common;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Output, Stdio};
@@ -98,7 +98,7 @@ fn check_rejects_a_listener_beyond_127_0_0_1() {
 
 #[test]
 fn running_server_has_telemetry_off_and_listens_on_loopback_only() {
-    if group_common::s3_endpoint("running_server_has_telemetry_off").is_none() {
+    if common::group::s3_endpoint("running_server_has_telemetry_off").is_none() {
         return;
     }
     let out = script(&["check"]);

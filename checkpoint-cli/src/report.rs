@@ -6,7 +6,7 @@ use std::path::Path;
 
 use checkpoint_core::format::{FieldRecord, SchemaRecord, ShapeRecord, MAGIC};
 use checkpoint_core::inspect::{self, Frame, Inspection, SchemaChange};
-use checkpoint_core::ChangeKind;
+use checkpoint_core::schema::DeepChangeKind;
 use serde::Serialize;
 
 use crate::time;
@@ -531,7 +531,7 @@ impl ChangeReport {
             }
             SchemaChange::NestedTypeChanged { change, .. } => {
                 report.path = Some(change.path().to_owned());
-                if let ChangeKind::TypeChanged { from, to } = change.kind() {
+                if let DeepChangeKind::TypeChanged { from, to } = change.kind() {
                     report.from = Some(from.clone());
                     report.to = Some(to.clone());
                 }

@@ -41,18 +41,10 @@ use crate::{Background, Checkpoint, Checkpointer, Result};
 /// # Examples
 ///
 /// ```
-/// use checkpoint_core::AsyncCheckpointer;
-/// # use checkpoint_core::{Checkpoint, FieldReader, FieldWriter, FieldSchema, Schema, Shape};
-/// # #[derive(Debug, PartialEq)]
-/// # struct Counter { n: u64 }
-/// # impl Checkpoint for Counter {
-/// #     type Context = ();
-/// #     const SCHEMA: Schema = Schema::new("Counter", Shape::Struct(&[FieldSchema::serialized("n", "u64")]));
-/// #     fn write_fields(&self, out: &mut FieldWriter<'_>) -> checkpoint_core::Result<()> { out.field("n", &self.n) }
-/// #     fn read_fields(input: &mut FieldReader<'_>, _: &()) -> checkpoint_core::Result<Self> {
-/// #         Ok(Counter { n: input.field("n")? })
-/// #     }
-/// # }
+/// use checkpoint::AsyncCheckpointer;
+/// use checkpoint::Checkpoint;
+/// #[derive(Debug, PartialEq, Checkpoint)]
+/// struct Counter { n: u64 }
 /// # let dir = tempfile::tempdir().unwrap();
 /// # let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
 /// # runtime.block_on(async {
@@ -68,7 +60,7 @@ use crate::{Background, Checkpoint, Checkpointer, Result};
 /// let snapshot = ckpt.capture(&counter)?;
 /// assert_eq!(ckpt.commit(snapshot).await?.seq, 2);
 /// assert_eq!(ckpt.list().await?.len(), 2);
-/// # Ok::<(), checkpoint_core::Error>(())
+/// # Ok::<(), checkpoint::Error>(())
 /// # }).unwrap();
 /// ```
 #[derive(Clone)]

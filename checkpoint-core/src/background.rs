@@ -87,18 +87,10 @@ impl Checkpointer {
 ///
 /// ```
 /// use std::sync::Mutex;
-/// use checkpoint_core::{Checkpointer, MemStore};
-/// # use checkpoint_core::{Checkpoint, FieldReader, FieldWriter, FieldSchema, Schema, Shape};
-/// # #[derive(Debug, PartialEq)]
-/// # struct Counter { n: u64 }
-/// # impl Checkpoint for Counter {
-/// #     type Context = ();
-/// #     const SCHEMA: Schema = Schema::new("Counter", Shape::Struct(&[FieldSchema::serialized("n", "u64")]));
-/// #     fn write_fields(&self, out: &mut FieldWriter<'_>) -> checkpoint_core::Result<()> { out.field("n", &self.n) }
-/// #     fn read_fields(input: &mut FieldReader<'_>, _: &()) -> checkpoint_core::Result<Self> {
-/// #         Ok(Counter { n: input.field("n")? })
-/// #     }
-/// # }
+/// use checkpoint::{Checkpointer, MemStore};
+/// use checkpoint::Checkpoint;
+/// #[derive(Debug, PartialEq, Checkpoint)]
+/// struct Counter { n: u64 }
 ///
 /// let ckpt = Checkpointer::new(MemStore::new())?;
 /// let state = Mutex::new(Counter { n: 0 });
@@ -112,7 +104,7 @@ impl Checkpointer {
 /// let newest = bg.close()?.expect("at least the last snapshot is committed");
 /// assert_eq!(newest.seq, 100);
 /// assert_eq!(ckpt.restore_latest::<Counter>()?.unwrap().state, Counter { n: 100 });
-/// # Ok::<(), checkpoint_core::Error>(())
+/// # Ok::<(), checkpoint::Error>(())
 /// ```
 pub struct Background {
     shared: Arc<Shared>,

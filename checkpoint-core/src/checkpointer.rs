@@ -10,9 +10,7 @@ use crate::incremental::{self, sweep::Swept, Chunking};
 use crate::observe::{self, Op};
 use crate::snapshot::{Meta, Snapshot};
 use crate::store::{DirStore, PendingValue, Store, StoreError};
-use crate::{format, Checkpoint, Compression, Error, Result};
-
-const KEY_SUFFIX: &str = ".ckpt";
+use crate::{format, keys, Checkpoint, Compression, Error, Result};
 
 /// How often `save` captures again when its number is taken by something
 /// that is not a checkpoint.
@@ -38,18 +36,10 @@ struct Committed {
 /// # Examples
 ///
 /// ```
-/// use checkpoint_core::{Checkpointer, MemStore};
-/// # use checkpoint_core::{Checkpoint, FieldReader, FieldWriter, FieldSchema, Schema, Shape};
-/// # #[derive(Debug, PartialEq)]
-/// # struct Counter { n: u64 }
-/// # impl Checkpoint for Counter {
-/// #     type Context = ();
-/// #     const SCHEMA: Schema = Schema::new("Counter", Shape::Struct(&[FieldSchema::serialized("n", "u64")]));
-/// #     fn write_fields(&self, out: &mut FieldWriter<'_>) -> checkpoint_core::Result<()> { out.field("n", &self.n) }
-/// #     fn read_fields(input: &mut FieldReader<'_>, _: &()) -> checkpoint_core::Result<Self> {
-/// #         Ok(Counter { n: input.field("n")? })
-/// #     }
-/// # }
+/// use checkpoint::{Checkpointer, MemStore};
+/// use checkpoint::Checkpoint;
+/// #[derive(Debug, PartialEq, Checkpoint)]
+/// struct Counter { n: u64 }
 ///
 /// let ckpt = Checkpointer::new(MemStore::new())?;
 /// assert!(ckpt.restore_latest::<Counter>()?.is_none());
@@ -57,7 +47,7 @@ struct Committed {
 /// assert_eq!(ckpt.save(&Counter { n: 42 })?.seq, 2);
 /// let restored = ckpt.restore_latest::<Counter>()?.unwrap();
 /// assert_eq!((restored.state, restored.meta.seq), (Counter { n: 42 }, 2));
-/// # Ok::<(), checkpoint_core::Error>(())
+/// # Ok::<(), checkpoint::Error>(())
 /// ```
 #[derive(Debug)]
 pub struct Checkpointer {
@@ -146,18 +136,10 @@ impl Checkpointer {
     /// # Examples
     ///
     /// ```
-    /// use checkpoint_core::{Checkpointer, Compression, MemStore};
-    /// # use checkpoint_core::{Checkpoint, FieldReader, FieldWriter, FieldSchema, Schema, Shape};
-    /// # #[derive(Debug, PartialEq)]
-    /// # struct Log { lines: Vec<String> }
-    /// # impl Checkpoint for Log {
-    /// #     type Context = ();
-    /// #     const SCHEMA: Schema = Schema::new("Log", Shape::Struct(&[FieldSchema::serialized("lines", "Vec<String>")]));
-    /// #     fn write_fields(&self, out: &mut FieldWriter<'_>) -> checkpoint_core::Result<()> { out.field("lines", &self.lines) }
-    /// #     fn read_fields(input: &mut FieldReader<'_>, _: &()) -> checkpoint_core::Result<Self> {
-    /// #         Ok(Log { lines: input.field("lines")? })
-    /// #     }
-    /// # }
+    /// use checkpoint::{Checkpointer, Compression, MemStore};
+    /// use checkpoint::Checkpoint;
+    /// #[derive(Debug, PartialEq, Checkpoint)]
+    /// struct Log { lines: Vec<String> }
     ///
     /// let store = std::sync::Arc::new(MemStore::new());
     /// let log = Log { lines: vec!["the same line".to_owned(); 1000] };
@@ -168,7 +150,7 @@ impl Checkpointer {
     /// // Both restore, whatever the setting.
     /// assert_eq!(ckpt.restore::<Log>(plain.seq)?.state, log);
     /// assert_eq!(ckpt.restore::<Log>(small.seq)?.state, log);
-    /// # Ok::<(), checkpoint_core::Error>(())
+    /// # Ok::<(), checkpoint::Error>(())
     /// ```
     #[must_use]
     pub fn compression(mut self, compression: Compression) -> Self {
@@ -277,7 +259,7 @@ impl Checkpointer {
             let streamed = if self.chunking.on {
                 None
             } else {
-                self.store.create_streamed(&key_of(seq))?
+                self.store.create_streamed(&keys::checkpoint(seq))?
             };
             let attempt = match streamed {
                 Some(pending) => self.save_streamed(&mut committed, state, seq, pending),
@@ -310,10 +292,11 @@ impl Checkpointer {
         seq: u64,
         mut pending: Box<dyn PendingValue>,
     ) -> Result<Meta> {
-        let key = key_of(seq);
+        let key = keys::checkpoint(seq);
         let time = SystemTime::now();
         let location = self.store.location(&key);
-        let size = format::encode_to(state, &mut *pending, &location, seq, time, self.compression)?;
+        let size =
+            crate::encode::encode_to(state, &mut *pending, &location, seq, time, self.compression)?;
         match pending.persist() {
             Ok(()) => {
                 committed.newest = seq;
@@ -367,9 +350,9 @@ impl Checkpointer {
     fn capture_as<T: Checkpoint>(&self, state: &T, seq: u64) -> Result<Snapshot> {
         let time = SystemTime::now();
         let mut bytes = Vec::with_capacity(self.size_hint.load(Ordering::Relaxed));
-        format::encode(state, &mut bytes, seq, time, self.compression)?;
+        crate::encode::encode(state, &mut bytes, seq, time, self.compression)?;
         self.size_hint.store(bytes.len(), Ordering::Relaxed);
-        let key = key_of(seq);
+        let key = keys::checkpoint(seq);
         Ok(Snapshot {
             meta: Meta {
                 seq,
@@ -578,7 +561,7 @@ impl Checkpointer {
         // not an error.
         let mut sweep = self.chunking.on && !victims.is_empty();
         for seq in victims {
-            let key = key_of(seq);
+            let key = keys::checkpoint(seq);
             // Incremental checkpoints written with other settings leave
             // chunks too.
             sweep = sweep
@@ -603,7 +586,7 @@ impl Checkpointer {
 
     /// The checkpoint keys in the store with their sequence numbers, oldest first.
     pub(crate) fn keys(&self) -> Result<Vec<(u64, String)>> {
-        keys(&*self.store)
+        keys::checkpoints(&*self.store)
     }
 
     /// Every checkpoint in the store whose header reads, oldest first. Reads
@@ -673,36 +656,6 @@ impl Checkpointer {
     }
 }
 
-/// The key of checkpoint `seq`: zero-padded so keys sort by number.
-pub(crate) fn key_of(seq: u64) -> String {
-    format!("{seq:020}{KEY_SUFFIX}")
-}
-
-/// The sequence number a checkpoint key (or a directory store's file name)
-/// stands for.
-pub(crate) fn seq_of(key: &str) -> Option<u64> {
-    parse_padded(key.strip_suffix(KEY_SUFFIX)?)
-}
-
-/// A number written with exactly 20 digits, as keys write sequence numbers
-/// and epochs so that listing order is numeric order.
-pub(crate) fn parse_padded(digits: &str) -> Option<u64> {
-    (digits.len() == 20 && digits.bytes().all(|b| b.is_ascii_digit()))
-        .then(|| digits.parse().ok())
-        .flatten()
-}
-
-/// The checkpoint keys of `store` with their numbers, oldest first.
-pub(crate) fn keys(store: &dyn Store) -> Result<Vec<(u64, String)>> {
-    // Checkpoints live at the top level: listing it alone keeps the cost
-    // independent of what else the store holds (groups, chunks).
-    Ok(store
-        .list_level("")?
-        .into_iter()
-        .filter_map(|key| Some((seq_of(&key)?, key)))
-        .collect())
-}
-
 /// Sequence numbers as a store's listing shows them.
 ///
 /// The rule (`docs/FORMAT.md`): numbering continues after the newest
@@ -718,10 +671,13 @@ struct Numbering {
 
 impl Numbering {
     fn of(store: &dyn Store) -> Result<Self> {
-        let names: BTreeSet<u64> = keys(store)?.into_iter().map(|(seq, _)| seq).collect();
+        let names: BTreeSet<u64> = keys::checkpoints(store)?
+            .into_iter()
+            .map(|(seq, _)| seq)
+            .collect();
         let mut newest = 0;
         for &seq in names.iter().rev() {
-            let prefix = match store.get_prefix(&key_of(seq), format::PREFIX_LEN) {
+            let prefix = match store.get_prefix(&keys::checkpoint(seq), format::PREFIX_LEN) {
                 Ok(prefix) => prefix,
                 Err(StoreError::Unreadable { .. }) => None,
                 Err(e) => return Err(e.into()),
@@ -753,15 +709,6 @@ impl Numbering {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn keys_sort_by_sequence_number() {
-        assert!(key_of(9) < key_of(10));
-        assert_eq!(seq_of(&key_of(u64::MAX)), Some(u64::MAX));
-        assert_eq!(seq_of("00000000000000000007.ckpt"), Some(7));
-        assert_eq!(seq_of("7.ckpt"), None);
-        assert_eq!(seq_of("other"), None);
-    }
 
     #[test]
     fn checkpointer_is_send_and_sync() {

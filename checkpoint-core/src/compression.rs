@@ -24,12 +24,12 @@ use std::fmt;
 /// # Examples
 ///
 /// ```
-/// use checkpoint_core::{Checkpointer, Compression, MemStore};
+/// use checkpoint::{Checkpointer, Compression, MemStore};
 ///
 /// assert_eq!(Compression::default(), Compression::none());
 /// assert_eq!(Compression::zstd(3).zstd_level(), Some(3));
 /// let ckpt = Checkpointer::new(MemStore::new())?.compression(Compression::zstd(3));
-/// # Ok::<(), checkpoint_core::Error>(())
+/// # Ok::<(), checkpoint::Error>(())
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq, Default)]
 pub struct Compression {

@@ -7,17 +7,11 @@
 //! # Examples
 //!
 //! ```
-//! use checkpoint_core::inspect::{self, Status};
-//! # use checkpoint_core::{Checkpoint, Checkpointer, FieldReader, FieldWriter, FieldSchema, Schema, Shape};
-//! # struct Counter { n: u64 }
-//! # impl Checkpoint for Counter {
-//! #     type Context = ();
-//! #     const SCHEMA: Schema = Schema::new("Counter", Shape::Struct(&[FieldSchema::serialized("n", "u64")]));
-//! #     fn write_fields(&self, out: &mut FieldWriter<'_>) -> checkpoint_core::Result<()> { out.field("n", &self.n) }
-//! #     fn read_fields(input: &mut FieldReader<'_>, _: &()) -> checkpoint_core::Result<Self> {
-//! #         Ok(Counter { n: input.field("n")? })
-//! #     }
-//! # }
+//! use checkpoint::inspect::{self, Status};
+//! use checkpoint::{Checkpoint, Checkpointer};
+//!
+//! #[derive(Checkpoint)]
+//! struct Counter { n: u64 }
 //!
 //! let dir = tempfile::tempdir()?;
 //! Checkpointer::open(dir.path())?.save(&Counter { n: 7 })?;
@@ -35,10 +29,13 @@ use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::format::{self, FieldRecord, Header, SchemaRecord, ShapeRecord, VariantRecord};
-pub use crate::incremental::Chunks;
+use crate::format::{
+    self, FieldRecord, FrameSource, Header, SchemaRecord, ShapeRecord, VariantRecord,
+};
+pub use crate::incremental::{Chunk, Chunks, DamagedChunk};
 use crate::restore::same_type;
-use crate::{Error, ShapeChange};
+use crate::schema::DeepChange;
+use crate::Error;
 
 /// The checkpoint files of a directory written by the directory store
 /// (`{seq:020}.ckpt`), with their sequence numbers, oldest first. Other
@@ -55,7 +52,7 @@ pub fn checkpoint_files(dir: &Path) -> io::Result<Vec<(u64, PathBuf)>> {
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
         let name = entry.file_name();
-        let Some(seq) = name.to_str().and_then(crate::checkpointer::seq_of) else {
+        let Some(seq) = name.to_str().and_then(crate::keys::checkpoint_seq) else {
             continue;
         };
         // Whatever it is: a FIFO or a directory under a checkpoint's name
@@ -233,7 +230,7 @@ pub fn inspect(bytes: &[u8], seq: u64, location: &str) -> Inspection {
             // and the frames that precede the damage.
             match format::decode_header(bytes, seq, location) {
                 Ok(header) => {
-                    let start = format::PREFIX_LEN + header.header_len as usize + 4;
+                    let start = header.body_start();
                     // A whole file ends with the checksum; a torn one ends
                     // inside the body.
                     let end = if bytes.len() as u64 >= header.total_len() {
@@ -299,21 +296,24 @@ fn frame_len(frame: &Frame) -> u64 {
 /// The frames of `body` that read, and whether all of it did.
 fn frames_of(body: &[u8]) -> (Vec<Frame>, bool) {
     let mut frames = Vec::new();
-    let mut rest = body;
-    while !rest.is_empty() {
-        let offset = (body.len() - rest.len()) as u64;
-        let Some((name, value, tail)) = crate::fields::split_frame(rest) else {
-            return (frames, false);
-        };
-        frames.push(Frame {
-            name: name.to_owned(),
-            offset,
-            len: value.len() as u64,
-            raw_len: None,
-        });
-        rest = tail;
+    let mut body = format::Body::new(body, 0, "");
+    loop {
+        match body.frame_head() {
+            Ok(None) => return (frames, true),
+            Ok(Some(head)) => {
+                frames.push(Frame {
+                    name: head.name.into_owned(),
+                    offset: head.offset,
+                    len: head.len,
+                    raw_len: None,
+                });
+                if body.skip(head.len).is_err() {
+                    return (frames, false);
+                }
+            }
+            Err(_) => return (frames, false),
+        }
     }
-    (frames, true)
 }
 
 /// One difference between the schemas of two checkpoints, found by [`diff`].
@@ -393,7 +393,7 @@ pub enum SchemaChange {
         field: String,
         /// The first difference, its path starting at the field
         /// (`log[].payload.sender`).
-        change: ShapeChange,
+        change: DeepChange,
     },
 }
 

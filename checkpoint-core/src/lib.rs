@@ -10,18 +10,18 @@ mod background;
 mod checkpointer;
 mod compression;
 mod deep;
+mod encode;
 mod error;
 mod fields;
-#[doc(hidden)]
 pub mod format;
 pub mod group;
 mod incremental;
 pub mod inspect;
+mod keys;
 mod observe;
 mod restore;
 mod scan;
-mod schema;
-mod shape;
+pub mod schema;
 mod snapshot;
 pub mod store;
 mod stream;
@@ -32,15 +32,13 @@ pub use asynchronous::AsyncCheckpointer;
 pub use background::Background;
 pub use checkpointer::Checkpointer;
 pub use compression::Compression;
-pub use deep::{Content, DeepSchema, Leaf, Name, NodeId, SchemaNode, Variant};
 pub use error::Error;
 pub use fields::{FieldReader, FieldWriter};
 #[cfg(feature = "metrics")]
 pub use observe::describe_metrics;
 pub use schema::{FieldSchema, Schema, Shape, VariantSchema};
-pub use shape::{ChangeKind, FieldShape, ShapeChange, TypeShape, VariantContent, VariantShape};
 pub use snapshot::{Meta, Restored, Skipped, Snapshot};
-pub use store::{DirStore, MemStore, PendingValue, Store, StoreError, ValueReader};
+pub use store::{DirStore, MemStore, Store, StoreError};
 
 /// The result type of this crate.
 pub type Result<T, E = Error> = core::result::Result<T, E>;
@@ -85,3 +83,14 @@ pub trait Checkpoint: Sized {
 
 #[doc(hidden)]
 pub mod __private;
+
+/// The items behind this crate's optional features, for the `checkpoint`
+/// crate to re-export as this build has them (a feature enabled by any
+/// crate in the build enables it here). Not public API.
+#[doc(hidden)]
+pub mod __optional {
+    #[cfg(feature = "metrics")]
+    pub use crate::describe_metrics;
+    #[cfg(feature = "tokio")]
+    pub use crate::AsyncCheckpointer;
+}

@@ -48,6 +48,35 @@ impl Op {
             Op::GroupRestore => "group_restore",
         }
     }
+
+    /// The `op` label, built at compile time: recording a steady-state
+    /// operation's metrics allocates nothing.
+    #[cfg(feature = "metrics")]
+    const fn labels(self) -> &'static [metrics::Label] {
+        const fn op(value: &'static str) -> [metrics::Label; 1] {
+            [metrics::Label::from_static_parts("op", value)]
+        }
+        macro_rules! labels {
+            ($($op:ident),*) => {
+                match self {
+                    $(Op::$op => {
+                        static LABELS: [metrics::Label; 1] = op(Op::$op.label());
+                        &LABELS
+                    })*
+                }
+            };
+        }
+        labels!(
+            Capture,
+            Save,
+            Commit,
+            Restore,
+            RestoreLatest,
+            GroupSavePart,
+            GroupCommit,
+            GroupRestore
+        )
+    }
 }
 
 // One function per span, so that every span's name, level and fields are
@@ -243,12 +272,22 @@ fn finish<R: Outcome, E: Labelled>(op: Op, span: &Span, start: Instant, result: 
 
 #[cfg(feature = "metrics")]
 fn succeeded(op: Op, elapsed: Duration, bytes: Option<u64>) {
-    metrics::histogram!(DURATION, "op" => op.label()).record(elapsed.as_secs_f64());
+    histogram(DURATION, op).record(elapsed.as_secs_f64());
     if let Some(bytes) = bytes {
         // Exact below 2^53 bytes, which is far beyond any checkpoint.
         #[allow(clippy::cast_precision_loss)]
-        metrics::histogram!(SIZE, "op" => op.label()).record(bytes as f64);
+        histogram(SIZE, op).record(bytes as f64);
     }
+}
+
+/// The histogram `name` of `op` in the installed recorder, as
+/// `metrics::histogram!` registers it, from a key that needs no allocation.
+#[cfg(feature = "metrics")]
+fn histogram(name: &'static str, op: Op) -> metrics::Histogram {
+    static METADATA: metrics::Metadata<'static> =
+        metrics::Metadata::new(module_path!(), metrics::Level::INFO, Some(module_path!()));
+    let key = metrics::Key::from_static_parts(name, op.labels());
+    metrics::with_recorder(|recorder| recorder.register_histogram(&key, &METADATA))
 }
 
 #[cfg(not(feature = "metrics"))]
@@ -333,7 +372,7 @@ impl Error {
     /// # Examples
     ///
     /// ```
-    /// use checkpoint_core::Error;
+    /// use checkpoint::Error;
     ///
     /// let e = Error::NotFound { seq: 7, location: "state/7.ckpt".into() };
     /// assert_eq!(e.kind(), "not_found");
@@ -378,7 +417,7 @@ impl GroupError {
     /// # Examples
     ///
     /// ```
-    /// use checkpoint_core::group::GroupError;
+    /// use checkpoint::group::GroupError;
     ///
     /// let e = GroupError::NotCommitted { group: "orders".into(), epoch: 3 };
     /// assert_eq!(e.kind(), "not_committed");

@@ -1,15 +1,15 @@
 //! Restore: reading a checkpoint back, checking it against the type's
 //! schema before decoding, and falling back past damaged checkpoints.
 
-use crate::checkpointer::key_of;
 use crate::deep::{DeepSchema, SchemaNode};
 use crate::fields::{FieldReader, Stored};
 use crate::format::{FieldRecord, Header, SchemaRecord, ShapeRecord};
 use crate::incremental;
+use crate::keys;
 use crate::observe::{self, Op};
 use crate::schema::{FieldSchema, Schema, Shape};
 use crate::snapshot::{Meta, Restored, Skipped};
-use crate::store::StoreError;
+use crate::store::{StoreError, ValueReader};
 use crate::stream::CheckpointStream;
 use crate::{Checkpoint, Checkpointer, Error, Result};
 
@@ -130,7 +130,9 @@ impl Checkpointer {
         context: &T::Context,
     ) -> Result<Restored<T>> {
         let span = observe::restore_span(T::SCHEMA.name, seq);
-        observe::observe(Op::Restore, span, || self.load(seq, &key_of(seq), context))
+        observe::observe(Op::Restore, span, || {
+            self.load(seq, &keys::checkpoint(seq), context)
+        })
     }
 
     fn load<T: Checkpoint>(
@@ -139,11 +141,11 @@ impl Checkpointer {
         key: &str,
         context: &T::Context,
     ) -> Result<Restored<T>> {
-        self.load_value(seq, key, context)
+        self.load_checkpoint(seq, key, context)
             .map_err(|e| incremental::damage_in(e, seq, &self.store.location(key)))
     }
 
-    fn load_value<T: Checkpoint>(
+    fn load_checkpoint<T: Checkpoint>(
         &self,
         seq: u64,
         key: &str,
@@ -154,24 +156,7 @@ impl Checkpointer {
             return Err(Error::NotFound { seq, location });
         };
         let size = value.len();
-        let (header, mut stream) = CheckpointStream::open(value, seq, &location)?;
-        if header.type_name != T::SCHEMA.name {
-            return Err(stream.damage_or(Error::WrongType {
-                seq,
-                location,
-                expected: T::SCHEMA.name.to_owned(),
-                found: header.type_name,
-            }));
-        }
-        let state = read_state_streaming::<T>(&header, stream, seq, &location, context)?;
-        if let Err(reason) = state.check() {
-            return Err(Error::CheckFailed {
-                seq,
-                location,
-                type_name: header.type_name,
-                reason,
-            });
-        }
+        let (state, header) = load_value::<T>(value, seq, &location, context)?;
         Ok(Restored {
             state,
             meta: Meta {
@@ -187,6 +172,43 @@ impl Checkpointer {
     }
 }
 
+/// The one way a checkpoint becomes state, whatever holds it (a
+/// checkpoint, a group's part): reads the checkpoint in `value`, stored as
+/// `seq` at `location`, frame by frame; checks that it holds a `T`,
+/// resolves its recorded schema against `T`'s, decodes the state, and runs
+/// `T::check` on it once the whole checkpoint's checksum has matched.
+///
+/// # Errors
+///
+/// Damage ([`Error::is_damage`]), [`Error::WrongType`], any schema or
+/// decoding error, [`Error::CheckFailed`].
+pub(crate) fn load_value<T: Checkpoint>(
+    value: ValueReader,
+    seq: u64,
+    location: &str,
+    context: &T::Context,
+) -> Result<(T, Header)> {
+    let (header, mut stream) = CheckpointStream::open(value, seq, location)?;
+    if header.type_name != T::SCHEMA.name {
+        return Err(stream.damage_or(Error::WrongType {
+            seq,
+            location: location.to_owned(),
+            expected: T::SCHEMA.name.to_owned(),
+            found: header.type_name,
+        }));
+    }
+    let state = read_state::<T>(&header, stream, seq, location, context)?;
+    if let Err(reason) = state.check() {
+        return Err(Error::CheckFailed {
+            seq,
+            location: location.to_owned(),
+            type_name: header.type_name,
+            reason,
+        });
+    }
+    Ok((state, header))
+}
+
 /// How many listings `restore_latest` makes when every checkpoint it listed
 /// was deleted before it could read it.
 const LISTINGS: u32 = 64;
@@ -199,44 +221,17 @@ fn is_skippable(e: &Error) -> bool {
 }
 
 /// Checks the schema a checkpoint was written with against `T`'s, then
-/// decodes its body as a `T`, resolving the writer's schema of each field
-/// (where the checkpoint records one) against `T`'s types by name.
+/// decodes its body from `stream`, frame by frame, as a `T`, resolving the
+/// writer's schema of each field (where the checkpoint records one) against
+/// `T`'s types by name. The state is returned only once the whole
+/// checkpoint's checksum matches, and any error is reported as damage when
+/// the checkpoint turns out damaged.
 ///
 /// # Errors
 ///
 /// Any schema error, [`Error::NestedTypeChanged`], [`Error::NestedChange`],
-/// or a decoding error.
-pub(crate) fn read_state<T: Checkpoint>(
-    header: &Header,
-    body: &[u8],
-    seq: u64,
-    location: &str,
-    context: &T::Context,
-) -> Result<T> {
-    let stored = compare(
-        &header.schema,
-        &T::SCHEMA,
-        Some(&header.deep),
-        seq,
-        location,
-    )?;
-    let mut reader = FieldReader::parse(body, T::SCHEMA.name, seq, location.to_owned())?;
-    if !header.deep.roots().is_empty() {
-        reader.resolving(&header.deep, &T::SCHEMA);
-    }
-    reader.set_stored(stored);
-    reader.set_compressed(header.compressed());
-    T::read_fields(&mut reader, context)
-}
-
-/// [`read_state`] of a checkpoint read from `stream`, frame by frame: the
-/// state is returned only once the whole checkpoint's checksum matches, and
-/// any error is reported as damage when the checkpoint turns out damaged.
-///
-/// # Errors
-///
-/// As [`read_state`], and any damage found while reading.
-fn read_state_streaming<T: Checkpoint>(
+/// a decoding error, or the damage found while reading.
+fn read_state<T: Checkpoint>(
     header: &Header,
     mut stream: CheckpointStream,
     seq: u64,

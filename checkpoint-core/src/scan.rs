@@ -97,7 +97,7 @@ pub(crate) fn scan_value(
         let whole = len == total;
         let end = len.min(total);
         let body_start = match header.as_ref() {
-            Ok(header) => (format::PREFIX_LEN + header.header_len as usize + 4) as u64,
+            Ok(header) => header.body_start() as u64,
             Err(_) => end,
         };
         let body_end = if whole { total - 4 } else { end }.max(body_start);
@@ -190,14 +190,9 @@ pub(crate) fn scan_value(
 /// length by (a header longer than allowed is judged by its header check):
 /// the body is streamed, so no length here drives an allocation.
 fn declared_total(head: &[u8]) -> Option<u64> {
-    format::prefix_seq(head)?;
-    let version = u16::from_le_bytes([head[8], head[9]]);
-    if !(format::OLDEST_VERSION..=format::VERSION).contains(&version) {
-        return None;
-    }
-    let header_len = u32::from_le_bytes(head[12..16].try_into().ok()?);
-    let body_len = u64::from_le_bytes(head[16..24].try_into().ok()?);
-    (format::PREFIX_LEN as u64 + 8 + u64::from(header_len)).checked_add(body_len)
+    format::Prefix::read(head)
+        .filter(format::Prefix::known)?
+        .total_len()
 }
 
 fn read_up_to(file: &mut impl Read, n: u64) -> io::Result<Vec<u8>> {

@@ -1,4 +1,10 @@
-//! The schema a type is checkpointed with, as the derive states it.
+//! Schemas: the one a type is checkpointed with, as the derive states it
+//! ([`Schema`]), and the writer's schema a checkpoint records of its
+//! stored fields, down to the leaves ([`DeepSchema`]).
+
+pub use crate::deep::{
+    Content, DeepChange, DeepChangeKind, DeepSchema, Leaf, Name, NodeId, SchemaNode, Variant,
+};
 
 /// A type's schema, known at compile time.
 ///

@@ -57,7 +57,7 @@ impl Snapshot {
 /// A restored state and the checkpoint it came from.
 ///
 /// ```
-/// # use checkpoint_core::{Meta, Restored};
+/// # use checkpoint::{Meta, Restored};
 /// fn split<T>(restored: Restored<T>) -> (T, Meta) {
 ///     let Restored { state, meta } = restored;
 ///     (state, meta)

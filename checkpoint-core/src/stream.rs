@@ -17,15 +17,13 @@
 //! - when reading fails, the rest is read and the checksum verified first:
 //!   damage is reported as damage, never as a schema or decoding error.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::io::{self, Read};
 
-use crate::format::{self, Header, PREFIX_LEN};
+use crate::format::{self, FrameSource, Header, PREFIX_LEN};
 use crate::store::ValueReader;
 use crate::{Error, Result};
-
-/// Longer frame names are malformed: names are identifiers.
-const MAX_NAME_LEN: u32 = 64 << 10;
 
 /// A checkpoint being read: its body's frames, then its checksum.
 pub(crate) struct CheckpointStream {
@@ -110,27 +108,13 @@ impl CheckpointStream {
         Ok((header, stream))
     }
 
-    /// The next frame's name and value; `None` at the end of the body.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Malformed`] when a frame runs past the end of the body or
-    /// its name is not UTF-8, [`Error::Store`] when reading fails.
-    pub(crate) fn next_frame(&mut self) -> Result<Option<(String, Vec<u8>)>> {
-        let Some((name, len)) = self.frame_head()? else {
-            return Ok(None);
-        };
-        let value = self.read_body(len, "value")?;
-        Ok(Some((name, value)))
-    }
-
     /// Reads the rest of the body, frame by frame without keeping it, and
     /// the trailing checksum.
     ///
     /// # Errors
     ///
     /// [`Error::Corrupt`] when the checksum does not match; otherwise as
-    /// [`next_frame`](Self::next_frame).
+    /// [`FrameSource::frame_head`].
     pub(crate) fn finish(&mut self) -> Result<()> {
         if self.verified {
             return Ok(());
@@ -152,13 +136,6 @@ impl CheckpointStream {
         }
     }
 
-    fn skip_frames(&mut self) -> Result<()> {
-        while let Some((_, len)) = self.frame_head()? {
-            self.skip_body(len)?;
-        }
-        Ok(())
-    }
-
     fn skip_raw(&mut self) -> Result<()> {
         self.skip_body(self.body_left)
     }
@@ -178,50 +155,6 @@ impl CheckpointStream {
         }
         self.verified = true;
         Ok(())
-    }
-
-    /// The next frame's name and value length.
-    fn frame_head(&mut self) -> Result<Option<(String, u64)>> {
-        if self.body_left == 0 {
-            return Ok(None);
-        }
-        let offset = self.body_len - self.body_left;
-        let len = self.read_body(4, "name length")?;
-        let name_len = u32::from_le_bytes(len.try_into().unwrap_or([0; 4]));
-        if name_len > MAX_NAME_LEN {
-            return Err(self.malformed(format!(
-                "the field frame at body offset {offset} has a name of {name_len} bytes"
-            )));
-        }
-        let name = self.read_body(u64::from(name_len), "name")?;
-        let Ok(name) = String::from_utf8(name) else {
-            return Err(self.malformed(format!(
-                "the field frame at body offset {offset} has a name that is not UTF-8"
-            )));
-        };
-        let len = self.read_body(8, "value length")?;
-        let len = u64::from_le_bytes(len.try_into().unwrap_or([0; 8]));
-        if len > self.body_left {
-            return Err(self.malformed(format!(
-                "the field frame at body offset {offset} runs past the end of the body"
-            )));
-        }
-        Ok(Some((name, len)))
-    }
-
-    /// Reads `n` bytes of the body; never allocates more than the body
-    /// has left, which the store's length has confirmed.
-    fn read_body(&mut self, n: u64, what: &str) -> Result<Vec<u8>> {
-        if n > self.body_left {
-            let offset = self.body_len - self.body_left;
-            return Err(self.malformed(format!(
-                "a field frame's {what} at body offset {offset} runs past the end of the body"
-            )));
-        }
-        let mut bytes = vec![0; usize::try_from(n).unwrap_or(usize::MAX)];
-        self.read_exact(&mut bytes)?;
-        self.body_left -= n;
-        Ok(bytes)
     }
 
     fn skip_body(&mut self, mut n: u64) -> Result<()> {
@@ -252,6 +185,29 @@ impl CheckpointStream {
             }),
             Err(e) => Err(store_error(&self.location, e)),
         }
+    }
+}
+
+impl FrameSource<'static> for CheckpointStream {
+    fn body_len(&self) -> u64 {
+        self.body_len
+    }
+
+    fn body_left(&self) -> u64 {
+        self.body_left
+    }
+
+    /// Never allocates more than the body has left, which the store's
+    /// length has confirmed.
+    fn take(&mut self, n: u64) -> Result<Cow<'static, [u8]>> {
+        let mut bytes = vec![0; usize::try_from(n).unwrap_or(usize::MAX)];
+        self.read_exact(&mut bytes)?;
+        self.body_left -= n;
+        Ok(Cow::Owned(bytes))
+    }
+
+    fn skip(&mut self, n: u64) -> Result<()> {
+        self.skip_body(n)
     }
 
     fn malformed(&self, reason: String) -> Error {

@@ -15,23 +15,11 @@
 //! # Examples
 //!
 //! ```
-//! use checkpoint_core::testing::assert_restores_or_bless;
-//! // With the `checkpoint` crate: `#[derive(Checkpoint)] struct Counter { n: u64, history: Vec<u64> }`
-//! # use checkpoint_core::{Checkpoint, FieldReader, FieldWriter, FieldSchema, Schema, Shape};
-//! # struct Counter { n: u64, history: Vec<u64> }
-//! # impl Checkpoint for Counter {
-//! #     type Context = ();
-//! #     const SCHEMA: Schema = Schema::new("Counter", Shape::Struct(&[
-//! #         FieldSchema::serialized("n", "u64"), FieldSchema::serialized("history", "Vec<u64>"),
-//! #     ]));
-//! #     fn write_fields(&self, out: &mut FieldWriter<'_>) -> checkpoint_core::Result<()> {
-//! #         out.field("n", &self.n)?;
-//! #         out.field("history", &self.history)
-//! #     }
-//! #     fn read_fields(input: &mut FieldReader<'_>, _: &()) -> checkpoint_core::Result<Self> {
-//! #         Ok(Counter { n: input.field("n")?, history: input.field("history")? })
-//! #     }
-//! # }
+//! use checkpoint::testing::assert_restores_or_bless;
+//! use checkpoint::Checkpoint;
+//!
+//! #[derive(Checkpoint)]
+//! struct Counter { n: u64, history: Vec<u64> }
 //!
 //! # let fixtures = tempfile::tempdir().unwrap();
 //! # let dir = fixtures.path();
@@ -41,7 +29,7 @@
 //! assert_restores_or_bless::<Counter>(dir, || Counter { n: 3, history: vec![1, 2, 3] });
 //! # std::env::remove_var("CHECKPOINT_BLESS");
 //! # assert_restores_or_bless::<Counter>(dir, || unreachable!());
-//! # assert_eq!(checkpoint_core::inspect::checkpoint_files(dir).unwrap().len(), 1);
+//! # assert_eq!(checkpoint::inspect::checkpoint_files(dir).unwrap().len(), 1);
 //! ```
 //!
 //! A sample with data in every collection and every enum variant you can
@@ -79,24 +67,14 @@ pub const BLESS_VAR: &str = "CHECKPOINT_BLESS";
 /// # Examples
 ///
 /// ```no_run
-/// # use checkpoint_core::{Checkpoint, FieldReader, FieldWriter, FieldSchema, Schema, Shape};
-/// # struct Counter { n: u64, history: Vec<u64> }
-/// # impl Checkpoint for Counter {
-/// #     type Context = ();
-/// #     const SCHEMA: Schema = Schema::new("Counter", Shape::Struct(&[
-/// #         FieldSchema::serialized("n", "u64"), FieldSchema::serialized("history", "Vec<u64>"),
-/// #     ]));
-/// #     fn write_fields(&self, out: &mut FieldWriter<'_>) -> checkpoint_core::Result<()> {
-/// #         out.field("n", &self.n)?;
-/// #         out.field("history", &self.history)
-/// #     }
-/// #     fn read_fields(input: &mut FieldReader<'_>, _: &()) -> checkpoint_core::Result<Self> {
-/// #         Ok(Counter { n: input.field("n")?, history: input.field("history")? })
-/// #     }
-/// # }
+/// use checkpoint::Checkpoint;
+///
+/// #[derive(Checkpoint)]
+/// struct Counter { n: u64, history: Vec<u64> }
+///
 /// #[test]
 /// fn old_counters_restore() {
-///     checkpoint_core::testing::assert_restores::<Counter>("tests/fixtures/counter");
+///     checkpoint::testing::assert_restores::<Counter>("tests/fixtures/counter");
 /// }
 /// ```
 #[track_caller]

@@ -1,5 +1,10 @@
-//! Test states shared by the runtime tests.
+//! What the runtime tests share: test states, store wrappers, helpers; the
+//! types of the group tests ([`group`]) and a store whose writes wait for
+//! the test ([`gated`]). Each test file uses a part of it.
 #![allow(dead_code, unused_macros)]
+
+pub mod gated;
+pub mod group;
 
 use std::path::PathBuf;
 
@@ -104,4 +109,67 @@ pub fn temp_dir() -> tempfile::TempDir {
 /// The file of checkpoint `seq` in a directory store.
 pub fn file_of(dir: &std::path::Path, seq: u64) -> PathBuf {
     dir.join(format!("{seq:020}.ckpt"))
+}
+
+state!(Journal as "Journal" { count: u64, entries: Vec<u64>, sum: u64 });
+
+impl Journal {
+    /// The state after this one: every entry depends on the count, so a
+    /// mix of two states' bytes does not pass [`Journal::is_consistent`].
+    /// Sizes cycle, so a long-running child does not grow without bound.
+    pub fn next(&self) -> Journal {
+        let count = self.count + 1;
+        let entries: Vec<u64> = (0..count % 512 * 64).map(|i| i ^ count).collect();
+        Journal {
+            count,
+            sum: entries.iter().sum(),
+            entries,
+        }
+    }
+
+    /// Holds for every state [`Journal::next`] makes, and for no torn mix
+    /// of two.
+    pub fn is_consistent(&self) -> bool {
+        self.entries.len() as u64 == self.count % 512 * 64
+            && self.entries.iter().sum::<u64>() == self.sum
+            && self
+                .entries
+                .iter()
+                .enumerate()
+                .all(|(i, e)| *e == i as u64 ^ self.count)
+    }
+}
+
+/// Starts this test binary again, running only the test `name` with `env`
+/// set to `dir`: the process a SIGKILL test kills. The child test does
+/// nothing unless `env` is set.
+pub fn spawn_test_child(
+    name: &str,
+    env: &str,
+    dir: &std::path::Path,
+    stdout: std::process::Stdio,
+) -> std::process::Child {
+    std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", name, "--nocapture", "--test-threads=1"])
+        .env(env, dir)
+        .stdout(stdout)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// A single-threaded tokio runtime, for the async tests.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
+}
+
+/// Polls `future` once, as an executor would before it stops for an event.
+pub fn poll_once<F: std::future::Future>(
+    future: &mut std::pin::Pin<Box<F>>,
+) -> std::task::Poll<F::Output> {
+    future
+        .as_mut()
+        .poll(&mut std::task::Context::from_waker(std::task::Waker::noop()))
 }

@@ -3,8 +3,8 @@
 
 use std::collections::HashSet;
 
+use super::change::{DeepChange, DeepChangeKind};
 use super::{Content, DeepSchema, NodeId, SchemaNode};
-use crate::shape::{ChangeKind, ShapeChange};
 
 impl DeepSchema {
     /// What a restore of bytes written as `older`'s node `a` into the
@@ -12,7 +12,7 @@ impl DeepSchema {
     /// not widen, fields added and removed, variants removed or moved. Paths
     /// are relative to the compared nodes. Positions either side never
     /// wrote are not compared.
-    pub fn diff(&self, a: NodeId, newer: &DeepSchema, b: NodeId) -> Vec<ShapeChange> {
+    pub fn diff(&self, a: NodeId, newer: &DeepSchema, b: NodeId) -> Vec<DeepChange> {
         let mut out = Vec::new();
         let mut cmp = Compare {
             older: self,
@@ -29,7 +29,7 @@ struct Compare<'a> {
     older: &'a DeepSchema,
     newer: &'a DeepSchema,
     seen: HashSet<(NodeId, NodeId)>,
-    out: &'a mut Vec<ShapeChange>,
+    out: &'a mut Vec<DeepChange>,
 }
 
 impl Compare<'_> {
@@ -45,9 +45,9 @@ impl Compare<'_> {
     }
 
     fn changed(&mut self, path: &str, a: NodeId, b: NodeId) {
-        self.out.push(ShapeChange::new(
+        self.out.push(DeepChange::new(
             path.to_owned(),
-            ChangeKind::TypeChanged {
+            DeepChangeKind::TypeChanged {
                 from: self.older.type_name(a),
                 to: self.newer.type_name(b),
             },
@@ -92,16 +92,16 @@ impl Compare<'_> {
             (N::Enum(_, xs), N::Enum(_, ys)) => {
                 for x in xs {
                     let Some(y) = ys.iter().find(|y| y.name == x.name) else {
-                        self.out.push(ShapeChange::new(
+                        self.out.push(DeepChange::new(
                             path.clone(),
-                            ChangeKind::VariantMissing(x.name.to_string()),
+                            DeepChangeKind::VariantMissing(x.name.to_string()),
                         ));
                         continue;
                     };
                     if x.index != y.index {
-                        self.out.push(ShapeChange::new(
+                        self.out.push(DeepChange::new(
                             path.clone(),
-                            ChangeKind::VariantMoved {
+                            DeepChangeKind::VariantMoved {
                                 name: x.name.to_string(),
                                 from: x.index,
                                 to: y.index,
@@ -120,9 +120,9 @@ impl Compare<'_> {
                                 self.fields(xs, ys, &at, d);
                             }
                         }
-                        _ => self.out.push(ShapeChange::new(
+                        _ => self.out.push(DeepChange::new(
                             at,
-                            ChangeKind::TypeChanged {
+                            DeepChangeKind::TypeChanged {
                                 from: kind(x.content).to_owned(),
                                 to: kind(y.content).to_owned(),
                             },
@@ -144,16 +144,16 @@ impl Compare<'_> {
         for (name, x) in xs {
             match ys.iter().find(|(n, _)| n == name) {
                 Some((_, y)) => self.node(*x, *y, format!("{path}.{name}"), d),
-                None => self.out.push(ShapeChange::new(
+                None => self.out.push(DeepChange::new(
                     path.to_owned(),
-                    ChangeKind::FieldMissing(name.to_string()),
+                    DeepChangeKind::FieldMissing(name.to_string()),
                 )),
             }
         }
         for (name, _) in ys.iter().filter(|(n, _)| xs.iter().all(|(m, _)| m != n)) {
-            self.out.push(ShapeChange::new(
+            self.out.push(DeepChange::new(
                 path.to_owned(),
-                ChangeKind::FieldAdded(name.to_string()),
+                DeepChangeKind::FieldAdded(name.to_string()),
             ));
         }
     }

@@ -17,12 +17,14 @@ use std::fmt::{self, Write as _};
 
 use serde::{Deserialize, Serialize};
 
+mod change;
 mod compare;
 pub(crate) mod record;
 pub(crate) mod resolve;
 mod skip;
 mod v2;
 
+pub use self::change::{DeepChange, DeepChangeKind};
 pub(crate) use self::v2::from_field_shapes;
 
 /// A name recorded by the writer: borrowed while recording, owned once read.
@@ -36,7 +38,7 @@ pub type NodeId = u32;
 /// # Examples
 ///
 /// ```
-/// # use checkpoint_core::DeepSchema;
+/// # use checkpoint::schema::DeepSchema;
 /// let schema = DeepSchema::default();
 /// assert!(schema.roots().is_empty());
 /// ```

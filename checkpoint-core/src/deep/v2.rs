@@ -2,11 +2,11 @@
 //! schema, they restore through the same resolution as version 3.
 
 use super::{Content, DeepSchema, Leaf, Name, NodeId, SchemaNode, Variant};
-use crate::shape::{FieldShape, TypeShape, VariantContent};
+use crate::format::v2::{V2Field, V2Type, V2VariantContent};
 
 /// The writer's schema a version 2 header's field shapes describe. A shape
 /// the tracer could not describe is [`SchemaNode::Opaque`].
-pub(crate) fn from_field_shapes(shapes: &[(String, TypeShape)]) -> DeepSchema {
+pub(crate) fn from_field_shapes(shapes: &[(String, V2Type)]) -> DeepSchema {
     let mut schema = DeepSchema::default();
     for (name, shape) in shapes {
         let id = convert(&mut schema, shape, &mut Vec::new());
@@ -22,63 +22,59 @@ fn push(schema: &mut DeepSchema, node: SchemaNode) -> NodeId {
 
 /// Converts `shape`; `named` holds the enclosing named containers, for
 /// `Recursive` references.
-fn convert(
-    schema: &mut DeepSchema,
-    shape: &TypeShape,
-    named: &mut Vec<(String, NodeId)>,
-) -> NodeId {
+fn convert(schema: &mut DeepSchema, shape: &V2Type, named: &mut Vec<(String, NodeId)>) -> NodeId {
     let leaf = |l| SchemaNode::Leaf(l);
     let node = match shape {
-        TypeShape::Unit => leaf(Leaf::Unit),
-        TypeShape::Bool => leaf(Leaf::Bool),
-        TypeShape::I8 => leaf(Leaf::I8),
-        TypeShape::I16 => leaf(Leaf::I16),
-        TypeShape::I32 => leaf(Leaf::I32),
-        TypeShape::I64 => leaf(Leaf::I64),
-        TypeShape::I128 => leaf(Leaf::I128),
-        TypeShape::U8 => leaf(Leaf::U8),
-        TypeShape::U16 => leaf(Leaf::U16),
-        TypeShape::U32 => leaf(Leaf::U32),
-        TypeShape::U64 => leaf(Leaf::U64),
-        TypeShape::U128 => leaf(Leaf::U128),
-        TypeShape::F32 => leaf(Leaf::F32),
-        TypeShape::F64 => leaf(Leaf::F64),
-        TypeShape::Char => leaf(Leaf::Char),
-        TypeShape::Str => leaf(Leaf::Str),
-        TypeShape::Bytes => leaf(Leaf::Bytes),
-        TypeShape::Option(inner) => SchemaNode::Option(convert(schema, inner, named)),
-        TypeShape::Seq(inner) => SchemaNode::Seq(convert(schema, inner, named)),
-        TypeShape::Map { key, value } => {
+        V2Type::Unit => leaf(Leaf::Unit),
+        V2Type::Bool => leaf(Leaf::Bool),
+        V2Type::I8 => leaf(Leaf::I8),
+        V2Type::I16 => leaf(Leaf::I16),
+        V2Type::I32 => leaf(Leaf::I32),
+        V2Type::I64 => leaf(Leaf::I64),
+        V2Type::I128 => leaf(Leaf::I128),
+        V2Type::U8 => leaf(Leaf::U8),
+        V2Type::U16 => leaf(Leaf::U16),
+        V2Type::U32 => leaf(Leaf::U32),
+        V2Type::U64 => leaf(Leaf::U64),
+        V2Type::U128 => leaf(Leaf::U128),
+        V2Type::F32 => leaf(Leaf::F32),
+        V2Type::F64 => leaf(Leaf::F64),
+        V2Type::Char => leaf(Leaf::Char),
+        V2Type::Str => leaf(Leaf::Str),
+        V2Type::Bytes => leaf(Leaf::Bytes),
+        V2Type::Option(inner) => SchemaNode::Option(convert(schema, inner, named)),
+        V2Type::Seq(inner) => SchemaNode::Seq(convert(schema, inner, named)),
+        V2Type::Map { key, value } => {
             let k = convert(schema, key, named);
             SchemaNode::Map(k, convert(schema, value, named))
         }
-        TypeShape::Tuple(items) => {
+        V2Type::Tuple(items) => {
             SchemaNode::Tuple(items.iter().map(|s| convert(schema, s, named)).collect())
         }
-        TypeShape::TupleArray { element, len } => match usize::try_from(*len) {
+        V2Type::TupleArray { element, len } => match usize::try_from(*len) {
             Ok(len) if len <= 1 << 16 => {
                 let c = convert(schema, element, named);
                 SchemaNode::Tuple(vec![c; len])
             }
             _ => SchemaNode::Opaque,
         },
-        TypeShape::Recursive(name) => match named.iter().rev().find(|(n, _)| n == name) {
+        V2Type::Recursive(name) => match named.iter().rev().find(|(n, _)| n == name) {
             Some((_, id)) => SchemaNode::Ref(*id),
             None => SchemaNode::Opaque,
         },
-        TypeShape::UnitStruct { name } => SchemaNode::UnitStruct(Name::Owned(name.clone())),
-        TypeShape::NewtypeStruct { name, inner } => {
+        V2Type::UnitStruct { name } => SchemaNode::UnitStruct(Name::Owned(name.clone())),
+        V2Type::NewtypeStruct { name, inner } => {
             return container(schema, named, name, |schema, named| {
                 SchemaNode::Newtype(Name::Owned(name.clone()), convert(schema, inner, named))
             })
         }
-        TypeShape::TupleStruct { name, fields } => {
+        V2Type::TupleStruct { name, fields } => {
             return container(schema, named, name, |schema, named| {
                 let cs = fields.iter().map(|s| convert(schema, s, named)).collect();
                 SchemaNode::TupleStruct(Name::Owned(name.clone()), cs)
             })
         }
-        TypeShape::Struct { name, fields } => {
+        V2Type::Struct { name, fields } => {
             return container(schema, named, name, |schema, named| {
                 SchemaNode::Struct(
                     Name::Owned(name.clone()),
@@ -86,7 +82,7 @@ fn convert(
                 )
             })
         }
-        TypeShape::Enum { name, variants } => {
+        V2Type::Enum { name, variants } => {
             return container(schema, named, name, |schema, named| {
                 let mut vs: Vec<Variant> = variants
                     .iter()
@@ -94,15 +90,15 @@ fn convert(
                         index: v.index,
                         name: Name::Owned(v.name.clone()),
                         content: match &v.content {
-                            VariantContent::Unit => Content::Unit,
-                            VariantContent::Newtype(s) => {
+                            V2VariantContent::Unit => Content::Unit,
+                            V2VariantContent::Newtype(s) => {
                                 Content::Newtype(convert(schema, s, named))
                             }
-                            VariantContent::Tuple(items) => {
+                            V2VariantContent::Tuple(items) => {
                                 let cs = items.iter().map(|s| convert(schema, s, named)).collect();
                                 Content::Tuple(push(schema, SchemaNode::Tuple(cs)))
                             }
-                            VariantContent::Struct(fields) => {
+                            V2VariantContent::Struct(fields) => {
                                 let fs = struct_fields(schema, fields, named);
                                 let node = SchemaNode::Struct(Name::Owned(v.name.clone()), fs);
                                 Content::Struct(push(schema, node))
@@ -122,7 +118,7 @@ fn convert(
 
 fn struct_fields(
     schema: &mut DeepSchema,
-    fields: &[FieldShape],
+    fields: &[V2Field],
     named: &mut Vec<(String, NodeId)>,
 ) -> Vec<(Name, NodeId)> {
     fields

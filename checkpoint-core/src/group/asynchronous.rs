@@ -33,16 +33,11 @@ use super::{CommitRecord, Epoch, GarbageReport, Group, GroupError, GroupRestored
 /// # Examples
 ///
 /// ```
-/// use checkpoint_core::group::{AsyncGroup, GroupError};
-/// use checkpoint_core::MemStore;
-/// # use checkpoint_core::{Checkpoint, FieldReader, FieldSchema, FieldWriter, Schema, Shape};
-/// # #[derive(Debug, PartialEq)] struct Counter(u64);
-/// # impl Checkpoint for Counter {
-/// #     type Context = ();
-/// #     const SCHEMA: Schema = Schema::new("Counter", Shape::Tuple(&[FieldSchema::serialized("0", "u64")]));
-/// #     fn write_fields(&self, out: &mut FieldWriter<'_>) -> checkpoint_core::Result<()> { out.field("0", &self.0) }
-/// #     fn read_fields(input: &mut FieldReader<'_>, _: &()) -> checkpoint_core::Result<Self> { Ok(Counter(input.field("0")?)) }
-/// # }
+/// use checkpoint::group::{AsyncGroup, GroupError};
+/// use checkpoint::MemStore;
+/// use checkpoint::Checkpoint;
+/// #[derive(Debug, PartialEq, Checkpoint)]
+/// struct Counter(u64);
 /// # let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
 /// # runtime.block_on(async {
 /// let group = AsyncGroup::new(MemStore::new(), "orders")?;
@@ -81,6 +76,15 @@ impl AsyncGroup {
     /// As [`Group::new`].
     pub fn from_shared(store: Arc<dyn Store>, name: &str) -> Result<Self, GroupError> {
         Group::from_shared(store, name).map(Self::from)
+    }
+
+    /// Compresses the parts this group saves from now on:
+    /// [`Group::compression`].
+    #[must_use]
+    pub fn compression(self, compression: crate::Compression) -> Self {
+        AsyncGroup {
+            inner: self.inner.compression(compression),
+        }
     }
 
     /// The synchronous group underneath, for calls from blocking code.

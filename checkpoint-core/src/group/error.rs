@@ -1,16 +1,17 @@
 //! What can go wrong with a group checkpoint.
 
+use std::fmt;
+
 use crate::store::StoreError;
 
 use super::Epoch;
 
 /// An error of a [`Group`](super::Group) operation. Each one names the
 /// group, the epoch and, where one is at fault, the participant.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug)]
 #[non_exhaustive]
 pub enum GroupError {
     /// A group name or participant id is not usable as part of a key.
-    #[error("invalid {what} `{name}`: {reason}")]
     InvalidName {
         /// What the name is for.
         what: &'static str,
@@ -21,9 +22,6 @@ pub enum GroupError {
     },
     /// A commit found a participant's part absent (or, given the saved
     /// parts, not among them); nothing was committed.
-    #[error(
-        "cannot commit epoch {epoch} of group `{group}`: participant `{participant}` has no saved part (`{location}`); commit once it has saved it"
-    )]
     PartMissing {
         /// The group.
         group: String,
@@ -36,9 +34,6 @@ pub enum GroupError {
     },
     /// The parts handed to a commit do not fit its epoch and participant
     /// set; nothing was committed.
-    #[error(
-        "cannot commit epoch {epoch} of group `{group}`: the part handed over for participant `{participant}` does not fit: {reason}; hand over what each participant's save of this epoch returned"
-    )]
     PartsMismatch {
         /// The group.
         group: String,
@@ -50,9 +45,6 @@ pub enum GroupError {
         reason: String,
     },
     /// A commit found a participant's part damaged; nothing was committed.
-    #[error(
-        "cannot commit epoch {epoch} of group `{group}`: the part of participant `{participant}` at `{location}` is corrupt ({reason}); parts are written once, so save every part under a new epoch"
-    )]
     PartCorrupt {
         /// The group.
         group: String,
@@ -64,11 +56,10 @@ pub enum GroupError {
         location: String,
         /// What is wrong with it.
         reason: String,
+        /// The checkpoint error behind `reason`, when one is.
+        source: Option<Box<crate::Error>>,
     },
     /// The participant already saved a different part of this epoch.
-    #[error(
-        "participant `{participant}` already saved a different part of epoch {epoch} of group `{group}` (`{location}`); parts are written once, save under the next epoch"
-    )]
     PartExists {
         /// The group.
         group: String,
@@ -80,9 +71,6 @@ pub enum GroupError {
         location: String,
     },
     /// Another coordinator committed this epoch with different parts.
-    #[error(
-        "epoch {epoch} of group `{group}` is already committed with a different set of parts (`{location}`); the committed record stands"
-    )]
     CommitConflict {
         /// The group.
         group: String,
@@ -94,7 +82,6 @@ pub enum GroupError {
     /// A newer epoch is already committed, so this one can never be the
     /// latest. A commit retried after its epoch was superseded and collected
     /// ends here too.
-    #[error("{}", superseded(group, *epoch, *committed))]
     EpochSuperseded {
         /// The group.
         group: String,
@@ -104,7 +91,6 @@ pub enum GroupError {
         committed: Epoch,
     },
     /// A restore asked for an epoch that has no commit record.
-    #[error("epoch {epoch} of group `{group}` is not committed; only committed epochs restore")]
     NotCommitted {
         /// The group.
         group: String,
@@ -112,9 +98,6 @@ pub enum GroupError {
         epoch: Epoch,
     },
     /// The committed epoch does not list this participant.
-    #[error(
-        "participant `{participant}` has no part in committed epoch {epoch} of group `{group}`"
-    )]
     NotAParticipant {
         /// The group.
         group: String,
@@ -124,9 +107,6 @@ pub enum GroupError {
         participant: String,
     },
     /// A part of a committed epoch cannot be read back as committed.
-    #[error(
-        "the part of participant `{participant}` in committed epoch {epoch} of group `{group}` is unreadable at `{location}`: {reason}; restoring another epoch would mix rounds, so restore that part from a backup or start the group afresh"
-    )]
     PartUnreadable {
         /// The group.
         group: String,
@@ -138,9 +118,10 @@ pub enum GroupError {
         location: String,
         /// What is wrong.
         reason: String,
+        /// The checkpoint error behind `reason`, when one is.
+        source: Option<Box<crate::Error>>,
     },
     /// A commit record does not pass its checksum.
-    #[error("the commit record of epoch {epoch} of group `{group}` at `{location}` is corrupt: {reason}")]
     CommitRecordCorrupt {
         /// The group.
         group: String,
@@ -152,20 +133,15 @@ pub enum GroupError {
         reason: String,
     },
     /// The participant's state failed to encode.
-    #[error("participant `{participant}` could not encode its part of epoch {epoch}: {source}")]
     Encode {
         /// The participant.
         participant: String,
         /// The epoch.
         epoch: Epoch,
         /// Why.
-        #[source]
         source: Box<crate::Error>,
     },
     /// The participant's part is intact but its fields do not restore.
-    #[error(
-        "the part of participant `{participant}` in epoch {epoch} of group `{group}` does not restore: {source}"
-    )]
     Restore {
         /// The group.
         group: String,
@@ -174,13 +150,9 @@ pub enum GroupError {
         /// The participant.
         participant: String,
         /// Why.
-        #[source]
         source: Box<crate::Error>,
     },
     /// The restored state failed its `check`.
-    #[error(
-        "the restored part of participant `{participant}` in epoch {epoch} of group `{group}` failed its check: {reason}"
-    )]
     CheckFailed {
         /// The group.
         group: String,
@@ -192,8 +164,50 @@ pub enum GroupError {
         reason: String,
     },
     /// The store failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
+    Store(StoreError),
+}
+
+impl fmt::Display for GroupError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            GroupError::InvalidName { what, name, reason } => write!(f, "invalid {what} `{name}`: {reason}"),
+            GroupError::PartMissing { group, epoch, participant, location } => write!(f, "cannot commit epoch {epoch} of group `{group}`: participant `{participant}` has no saved part (`{location}`); commit once it has saved it"),
+            GroupError::PartsMismatch { group, epoch, participant, reason } => write!(f, "cannot commit epoch {epoch} of group `{group}`: the part handed over for participant `{participant}` does not fit: {reason}; hand over what each participant's save of this epoch returned"),
+            GroupError::PartCorrupt { group, epoch, participant, location, reason, .. } => write!(f, "cannot commit epoch {epoch} of group `{group}`: the part of participant `{participant}` at `{location}` is corrupt ({reason}); parts are written once, so save every part under a new epoch"),
+            GroupError::PartExists { group, epoch, participant, location } => write!(f, "participant `{participant}` already saved a different part of epoch {epoch} of group `{group}` (`{location}`); parts are written once, save under the next epoch"),
+            GroupError::CommitConflict { group, epoch, location } => write!(f, "epoch {epoch} of group `{group}` is already committed with a different set of parts (`{location}`); the committed record stands"),
+            GroupError::EpochSuperseded { group, epoch, committed } => write!(f, "{}", superseded(group, *epoch, *committed)),
+            GroupError::NotCommitted { group, epoch } => write!(f, "epoch {epoch} of group `{group}` is not committed; only committed epochs restore"),
+            GroupError::NotAParticipant { group, epoch, participant } => write!(f, "participant `{participant}` has no part in committed epoch {epoch} of group `{group}`"),
+            GroupError::PartUnreadable { group, epoch, participant, location, reason, .. } => write!(f, "the part of participant `{participant}` in committed epoch {epoch} of group `{group}` is unreadable at `{location}`: {reason}; restoring another epoch would mix rounds, so restore that part from a backup or start the group afresh"),
+            GroupError::CommitRecordCorrupt { group, epoch, location, reason } => write!(f, "the commit record of epoch {epoch} of group `{group}` at `{location}` is corrupt: {reason}"),
+            GroupError::Encode { participant, epoch, source } => write!(f, "participant `{participant}` could not encode its part of epoch {epoch}: {source}"),
+            GroupError::Restore { group, epoch, participant, source } => write!(f, "the part of participant `{participant}` in epoch {epoch} of group `{group}` does not restore: {source}"),
+            GroupError::CheckFailed { group, epoch, participant, reason } => write!(f, "the restored part of participant `{participant}` in epoch {epoch} of group `{group}` failed its check: {reason}"),
+            GroupError::Store(e) => fmt::Display::fmt(e, f),
+        }
+    }
+}
+
+impl std::error::Error for GroupError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            GroupError::Encode { source, .. } | GroupError::Restore { source, .. } => {
+                Some(&**source)
+            }
+            GroupError::PartCorrupt { source, .. } | GroupError::PartUnreadable { source, .. } => {
+                source.as_deref().map(|e| e as _)
+            }
+            GroupError::Store(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<StoreError> for GroupError {
+    fn from(e: StoreError) -> Self {
+        GroupError::Store(e)
+    }
 }
 
 fn superseded(group: &str, epoch: Epoch, committed: Epoch) -> String {

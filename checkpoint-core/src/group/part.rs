@@ -40,14 +40,15 @@ pub(crate) struct PartOwner<'a> {
 pub(crate) fn encode_part<T: Checkpoint>(
     owner: &PartOwner<'_>,
     state: &T,
+    compression: Compression,
 ) -> Result<Vec<u8>, Box<crate::Error>> {
     let mut checkpoint = Vec::new();
-    format::encode(
+    crate::encode::encode(
         state,
         &mut checkpoint,
         owner.epoch,
         SystemTime::now(),
-        Compression::none(),
+        compression,
     )?;
     let header = postcard::to_allocvec(owner).expect("strings and an integer encode");
     let mut out = Vec::with_capacity(8 + 4 + header.len() + 4 + checkpoint.len());
@@ -104,11 +105,8 @@ pub(crate) fn same_part(existing: &[u8], ours: &[u8], owner: &PartOwner<'_>) -> 
         return false;
     };
     let owner_len = existing.len() - theirs.len();
-    let time = format::PREFIX_LEN..format::PREFIX_LEN + 12;
-    let header_crc = {
-        let end = format::PREFIX_LEN + header.header_len as usize + 4;
-        end - 4..end
-    };
+    let time = format::TIME_AT..format::TIME_AT + format::TIME_LEN;
+    let header_crc = header.body_start() - 4..header.body_start();
     let body = header_crc.end..theirs.len() - 4;
     existing[..owner_len] == ours[..owner_len]
         && theirs[..time.start] == mine[..time.start]
@@ -223,7 +221,7 @@ mod tests {
             participant: "a",
             epoch: 3,
         };
-        let bytes = encode_part(&owner, &Unit).unwrap();
+        let bytes = encode_part(&owner, &Unit, Compression::none()).unwrap();
         let checkpoint = open_part(&bytes, &owner).unwrap();
         format::decode(checkpoint, 3, "here").unwrap();
         for other in [
@@ -278,18 +276,18 @@ mod tests {
             participant: "a",
             epoch: 3,
         };
-        let first = encode_part(&owner, &Count(7)).unwrap();
+        let first = encode_part(&owner, &Count(7), Compression::none()).unwrap();
         std::thread::sleep(std::time::Duration::from_millis(2));
-        let again = encode_part(&owner, &Count(7)).unwrap();
+        let again = encode_part(&owner, &Count(7), Compression::none()).unwrap();
         assert_ne!(first, again, "the capture time differs");
         assert!(same_part(&first, &again, &owner));
         assert!(!same_part(
             &first,
-            &encode_part(&owner, &Count(8)).unwrap(),
+            &encode_part(&owner, &Count(8), Compression::none()).unwrap(),
             &owner
         ));
         let other_slot = PartOwner { epoch: 4, ..owner };
-        let moved = encode_part(&other_slot, &Count(7)).unwrap();
+        let moved = encode_part(&other_slot, &Count(7), Compression::none()).unwrap();
         assert!(!same_part(&moved, &again, &owner));
         for at in 0..first.len() {
             let mut bad = first.clone();
@@ -368,15 +366,15 @@ mod binding {
             participant: "a",
             epoch: 3,
         };
-        let first = encode_part(&owner, &Count(7)).unwrap();
+        let first = encode_part(&owner, &Count(7), Compression::none()).unwrap();
         std::thread::sleep(std::time::Duration::from_millis(2));
-        let again = encode_part(&owner, &Count(7)).unwrap();
+        let again = encode_part(&owner, &Count(7), Compression::none()).unwrap();
         // The flaw of the trailing CRC: the same for both captures.
         assert_eq!(legacy_part_checksum(&first), legacy_part_checksum(&again));
         assert_ne!(part_checksum(&first), part_checksum(&again));
 
         let owner_end = first.len() - open_part(&first, &owner).unwrap().len();
-        let time = owner_end + format::PREFIX_LEN;
+        let time = owner_end + format::TIME_AT;
         let mut edited = first.clone();
         edited[time] ^= 1;
         reseal(&mut edited);
@@ -402,6 +400,7 @@ mod binding {
                 epoch: 1,
             },
             &Count(7),
+            Compression::none(),
         )
         .unwrap();
         let original = store.get(&key).unwrap().unwrap();

@@ -27,7 +27,7 @@ use std::time::Duration;
 
 pub(crate) use manifest::is_manifest;
 pub(crate) use reader::{checkpoint_reader, damage_in, header_of};
-pub use scan::Chunks;
+pub use scan::{Chunk, Chunks, DamagedChunk};
 
 /// Where chunks, intents and sweep markers live in a store.
 pub(crate) const CHUNKS: &str = "chunks/";

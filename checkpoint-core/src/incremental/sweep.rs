@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::lease::{self, Marker, INTENTS, SWEEPING};
 use super::reader::read_manifest;
 use super::writer::stored_chunks;
-use crate::checkpointer::keys as checkpoint_keys;
+use crate::keys::checkpoints as checkpoint_keys;
 use crate::{Error, Result, Store};
 
 /// What a sweep did.

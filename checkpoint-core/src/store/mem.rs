@@ -14,13 +14,13 @@ use super::{Store, StoreError};
 /// # Examples
 ///
 /// ```
-/// use checkpoint_core::{MemStore, Store};
+/// use checkpoint::{MemStore, Store};
 ///
 /// let store = MemStore::new();
 /// store.put_if_absent("a", b"1")?;
 /// assert_eq!(store.get("a")?, Some(b"1".to_vec()));
 /// assert!(store.put_if_absent("a", b"2").is_err());
-/// # Ok::<(), checkpoint_core::StoreError>(())
+/// # Ok::<(), checkpoint::StoreError>(())
 /// ```
 #[derive(Debug, Default)]
 pub struct MemStore {
@@ -86,6 +86,9 @@ impl Store for MemStore {
     }
 
     fn location(&self, key: &str) -> String {
-        format!("memory:{key}")
+        let mut location = String::with_capacity("memory:".len() + key.len());
+        location.push_str("memory:");
+        location.push_str(key);
+        location
     }
 }

@@ -4,7 +4,7 @@ use std::fmt;
 use std::io::{self, Cursor, Read, Seek, Write};
 use std::sync::Arc;
 
-#[doc(hidden)]
+#[cfg(feature = "conformance")]
 pub mod conformance;
 pub(crate) mod dir;
 mod mem;
@@ -295,13 +295,23 @@ impl ValueReader {
 
     /// A value held in memory.
     pub fn from_shared(bytes: Arc<Vec<u8>>) -> Self {
+        Self::shared_from(bytes, 0)
+    }
+
+    /// The bytes of `bytes` from `start` on (all of them when `start` is
+    /// past the end).
+    pub(crate) fn shared_from(bytes: Arc<Vec<u8>>, start: usize) -> Self {
         struct Shared(Arc<Vec<u8>>);
         impl AsRef<[u8]> for Shared {
             fn as_ref(&self) -> &[u8] {
                 &self.0
             }
         }
-        ValueReader::new(bytes.len() as u64, Cursor::new(Shared(bytes)))
+        let start = start.min(bytes.len());
+        let len = (bytes.len() - start) as u64;
+        let mut cursor = Cursor::new(Shared(bytes));
+        cursor.set_position(start as u64);
+        ValueReader::new(len, cursor)
     }
 
     /// The value's length in bytes, as the store knows it.

@@ -56,9 +56,9 @@ pub(crate) fn on_blocking_pool<R>(work: impl FnOnce() -> R) -> R {
 /// error instead of blocking the executor.
 ///
 /// ```no_run
-/// # fn main() -> Result<(), checkpoint_core::StoreError> {
-/// use checkpoint_core::store::ObjectStore;
-/// use checkpoint_core::Store;
+/// # fn main() -> Result<(), checkpoint::StoreError> {
+/// use checkpoint::store::ObjectStore;
+/// use checkpoint::Store;
 ///
 /// let store = ObjectStore::s3(
 ///     "http://127.0.0.1:8333",
@@ -140,10 +140,10 @@ impl ObjectStore {
     /// # Examples
     ///
     /// ```
-    /// # fn main() -> Result<(), checkpoint_core::StoreError> {
+    /// # fn main() -> Result<(), checkpoint::StoreError> {
     /// use std::sync::Arc;
-    /// use checkpoint_core::store::ObjectStore;
-    /// use checkpoint_core::{Store, StoreError};
+    /// use checkpoint::store::ObjectStore;
+    /// use checkpoint::{Store, StoreError};
     ///
     /// let memory = Arc::new(object_store::memory::InMemory::new());
     /// let store = ObjectStore::from_object_store(memory, "app")?;

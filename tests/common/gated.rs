@@ -1,6 +1,5 @@
 //! A store whose writes each wait for the test to release them, to force
 //! interleavings without sleeping.
-#![allow(dead_code)]
 
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
@@ -8,7 +7,7 @@ use std::time::Duration;
 
 use checkpoint::{Checkpointer, MemStore, Store, StoreError};
 
-use crate::common::forward_to_inner;
+use super::forward_to_inner;
 
 /// A bound on every wait, so that a failing test ends instead of hanging.
 const PATIENCE: Duration = Duration::from_secs(60);

@@ -1,0 +1,328 @@
+//! Committing an epoch: one create-if-absent of its commit record, after
+//! the parts it lists are known durable and intact.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::{
+    beside, check_participants, part, part_info, CommitRecord, Epoch, Group, GroupError, PartInfo,
+};
+use crate::observe::{self, Op};
+use crate::store::StoreError;
+use crate::{format, keys};
+
+impl Group {
+    /// Commits `epoch` with exactly the parts of `participants`, given the
+    /// [`PartInfo`] each participant's save returned: one create-if-absent
+    /// of the commit record, and no read of any part.
+    ///
+    /// This is the commit of a coordinator that collects what the saves
+    /// return (the same process, or `PartInfo`s sent to it: they are serde
+    /// types). Every participant of the set must have handed its `PartInfo`:
+    /// a part is never assumed. A coordinator that has no `PartInfo`s uses
+    /// [`Group::commit_verifying`], which reads the parts back instead.
+    ///
+    /// Of two coordinators committing one epoch at once, exactly one writes
+    /// the record; the other, like any retry, finds an identical record and
+    /// succeeds too, even when newer epochs were committed since. Once the
+    /// record is created the epoch is committed: a failure of the listing
+    /// of the commits beside the create is logged, not returned.
+    ///
+    /// # Errors
+    ///
+    /// [`GroupError::PartMissing`] naming the first participant of the set
+    /// whose `PartInfo` was not handed over, [`GroupError::PartsMismatch`]
+    /// for a `PartInfo` of another epoch, of a participant outside the set,
+    /// or two different ones for one participant (nothing is written in
+    /// either case), [`GroupError::CommitConflict`] when a different record
+    /// for `epoch` exists, [`GroupError::EpochSuperseded`] when a newer epoch
+    /// is committed (a retry whose earlier commit was already removed by
+    /// [`Group::collect_garbage`] ends here too), [`GroupError::InvalidName`]
+    /// for an empty, repeated or invalid participant id,
+    /// [`GroupError::Store`] when the store fails.
+    ///
+    /// # Examples
+    ///
+    /// See [the module documentation](crate::group).
+    pub fn commit(
+        &self,
+        epoch: Epoch,
+        participants: &[&str],
+        parts: &[PartInfo],
+    ) -> Result<CommitRecord, GroupError> {
+        let span = observe::group_commit_span(&self.name, epoch, false);
+        observe::observe(Op::GroupCommit, span, || {
+            self.commit_unobserved(epoch, participants, parts)
+        })
+    }
+
+    fn commit_unobserved(
+        &self,
+        epoch: Epoch,
+        participants: &[&str],
+        parts: &[PartInfo],
+    ) -> Result<CommitRecord, GroupError> {
+        let ids = check_participants(participants)?;
+        let mut handed = BTreeMap::new();
+        for info in parts {
+            let mismatch = |reason: String| GroupError::PartsMismatch {
+                group: self.name.clone(),
+                epoch,
+                participant: info.participant.clone(),
+                reason,
+            };
+            if !ids.contains(info.participant.as_str()) {
+                return Err(mismatch(
+                    "it is not in the participant set of the commit".to_owned(),
+                ));
+            }
+            if info.epoch != epoch {
+                return Err(mismatch(format!("its part is of epoch {}", info.epoch)));
+            }
+            if let Some(other) = handed.insert(info.participant.as_str(), info) {
+                if other != info {
+                    return Err(mismatch("two different parts were handed over".to_owned()));
+                }
+            }
+        }
+        let parts = ids
+            .iter()
+            .map(|id| {
+                handed
+                    .get(id)
+                    .map(|&info| info.clone())
+                    .ok_or_else(|| self.missing(epoch, id))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let record = CommitRecord {
+            group: self.name.clone(),
+            epoch,
+            parts,
+            legacy: false,
+        };
+        self.create_record(record)
+    }
+
+    /// Commits `epoch` with exactly the parts of `participants`, reading
+    /// every part back first: for a coordinator that was not handed the
+    /// [`PartInfo`]s (for instance one in another process that only knows
+    /// the participant set).
+    ///
+    /// Checks that every part is there, intact and saved as the part of
+    /// that participant and epoch, then writes the commit record with one
+    /// create-if-absent. It costs one round of reads (in parallel) more than
+    /// [`Group::commit`]. Concurrent coordinators and retries behave as with
+    /// [`Group::commit`].
+    ///
+    /// # Errors
+    ///
+    /// [`GroupError::PartMissing`] or [`GroupError::PartCorrupt`] naming the
+    /// first participant whose part is absent, damaged or saved for another
+    /// slot (nothing is written), [`GroupError::CommitConflict`] when a
+    /// different record for `epoch` exists, [`GroupError::EpochSuperseded`]
+    /// when a newer epoch is committed and `epoch` has no record (a retry
+    /// whose earlier commit was already removed by
+    /// [`Group::collect_garbage`] ends here, not at a missing part),
+    /// [`GroupError::InvalidName`] for an empty, repeated or invalid
+    /// participant id, [`GroupError::Store`] when the store fails.
+    pub fn commit_verifying(
+        &self,
+        epoch: Epoch,
+        participants: &[&str],
+    ) -> Result<CommitRecord, GroupError> {
+        let span = observe::group_commit_span(&self.name, epoch, true);
+        observe::observe(Op::GroupCommit, span, || {
+            self.commit_verifying_unobserved(epoch, participants)
+        })
+    }
+
+    fn commit_verifying_unobserved(
+        &self,
+        epoch: Epoch,
+        participants: &[&str],
+    ) -> Result<CommitRecord, GroupError> {
+        let ids = check_participants(participants)?;
+        let parts = match self.verify_parts(epoch, &ids) {
+            Ok(parts) => parts,
+            Err(e @ (GroupError::PartMissing { .. } | GroupError::PartCorrupt { .. })) => {
+                // A retry of a commit that went through, was superseded
+                // and was collected finds its parts gone: say what happened
+                // to the epoch, not to one of its parts.
+                return Err(match self.latest_committed_epoch() {
+                    Ok(Some(committed))
+                        if committed > epoch && matches!(self.commit_record(epoch), Ok(None)) =>
+                    {
+                        self.superseded(epoch, committed)
+                    }
+                    _ => e,
+                });
+            }
+            Err(e) => return Err(e),
+        };
+        self.create_record(CommitRecord {
+            group: self.name.clone(),
+            epoch,
+            parts,
+            legacy: false,
+        })
+    }
+
+    /// The newest committed epoch, `None` before the first commit. Every
+    /// participant gets the same answer from the same store.
+    ///
+    /// # Errors
+    ///
+    /// [`GroupError::Store`] when the store fails.
+    pub fn latest_committed_epoch(&self) -> Result<Option<Epoch>, GroupError> {
+        Ok(self.committed_epochs()?.last().copied())
+    }
+
+    /// Every committed epoch, oldest first.
+    ///
+    /// # Errors
+    ///
+    /// [`GroupError::Store`] when the store fails.
+    pub fn committed_epochs(&self) -> Result<Vec<Epoch>, GroupError> {
+        let prefix = self.commits_prefix();
+        let mut epochs: Vec<Epoch> = self
+            .store
+            .list(&prefix)?
+            .iter()
+            .filter_map(|key| keys::commit_epoch(&prefix, key))
+            .collect();
+        epochs.sort_unstable();
+        Ok(epochs)
+    }
+
+    /// The commit record of `epoch`, `None` when it is not committed.
+    ///
+    /// # Errors
+    ///
+    /// [`GroupError::CommitRecordCorrupt`] when the record does not pass its
+    /// checksum, [`GroupError::Store`] when the store fails.
+    pub fn commit_record(&self, epoch: Epoch) -> Result<Option<CommitRecord>, GroupError> {
+        let Some(bytes) = self.store.get(&self.commit_key(epoch))? else {
+            return Ok(None);
+        };
+        let record = part::decode_commit(&bytes).map_err(|r| self.record_corrupt(epoch, r))?;
+        if record.epoch != epoch || record.group != self.name {
+            return Err(self.record_corrupt(
+                epoch,
+                format!(
+                    "it belongs to epoch {} of group `{}`",
+                    record.epoch, record.group
+                ),
+            ));
+        }
+        Ok(Some(record))
+    }
+
+    /// The commit point of both commits: creates `record` if absent, with a
+    /// listing of the commits beside the create.
+    ///
+    /// A record below the newest committed epoch would only ever be restored
+    /// by asking for its epoch, and a collection may already have removed its
+    /// parts (they were uncommitted when it ran): when the listing shows a
+    /// newer epoch, the record just created is taken back and the commit is
+    /// `EpochSuperseded`. A listing that ran before the newer epoch's record
+    /// and collection does not see them; `docs/GROUP.md` states that window.
+    fn create_record(&self, record: CommitRecord) -> Result<CommitRecord, GroupError> {
+        let epoch = record.epoch;
+        let key = self.commit_key(epoch);
+        let bytes = part::encode_commit(&record);
+        let (created, latest) = beside(
+            || self.store.put_if_absent(&key, &bytes),
+            || self.latest_committed_epoch(),
+        );
+        match created {
+            Ok(()) => match latest {
+                Ok(Some(committed)) if committed > epoch => {
+                    self.store.delete(&key)?;
+                    Err(self.superseded(epoch, committed))
+                }
+                Ok(_) => Ok(record),
+                // The record is durable: the epoch is committed, whatever
+                // the listing beside it hit.
+                Err(e) => {
+                    tracing::warn!(
+                        "committed epoch {epoch} of group `{}`, but could not list the commits: {e}",
+                        self.name
+                    );
+                    Ok(record)
+                }
+            },
+            Err(StoreError::AlreadyExists { .. }) => self.existing_or_conflict(record),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn verify_parts(
+        &self,
+        epoch: Epoch,
+        ids: &BTreeSet<&str>,
+    ) -> Result<Vec<PartInfo>, GroupError> {
+        let ids: Vec<&str> = ids.iter().copied().collect();
+        // Parts are independent reads: on an object store each is a round
+        // trip, so read them side by side.
+        let workers = ids.len().clamp(1, 16);
+        let chunk = ids.len().div_ceil(workers);
+        let results: Vec<Result<PartInfo, GroupError>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = ids
+                .chunks(chunk)
+                .map(|chunk| {
+                    scope.spawn(move || {
+                        chunk
+                            .iter()
+                            .map(|id| self.verify_part(epoch, id))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| match h.join() {
+                    Ok(results) => results,
+                    Err(panic) => std::panic::resume_unwind(panic),
+                })
+                .collect()
+        });
+        results.into_iter().collect()
+    }
+
+    fn verify_part(&self, epoch: Epoch, participant: &str) -> Result<PartInfo, GroupError> {
+        let key = self.part_key(epoch, participant);
+        let bytes = self
+            .store
+            .get(&key)?
+            .ok_or_else(|| self.missing(epoch, participant))?;
+        let owner = part::PartOwner {
+            group: &self.name,
+            participant,
+            epoch,
+        };
+        let checkpoint = part::open_part(&bytes, &owner)
+            .map_err(|reason| self.corrupt(epoch, participant, reason, None))?;
+        // `decode` checks the whole checksum and that the part was written
+        // for this epoch (its sequence number).
+        format::decode(checkpoint, epoch, &self.store.location(&key))
+            .map_err(|e| self.corrupt(epoch, participant, e.to_string(), Some(e)))?;
+        Ok(part_info(participant, epoch, &bytes))
+    }
+
+    /// After a create found the record present: the same record (a retry or
+    /// a concurrent coordinator) is a success, another one a conflict.
+    fn existing_or_conflict(&self, ours: CommitRecord) -> Result<CommitRecord, GroupError> {
+        let epoch = ours.epoch;
+        let existing = self.commit_record(epoch)?.ok_or_else(|| {
+            self.record_corrupt(epoch, "it vanished after a conflicting create".to_owned())
+        })?;
+        if existing == ours {
+            Ok(existing)
+        } else {
+            Err(GroupError::CommitConflict {
+                group: self.name.clone(),
+                epoch,
+                location: self.store.location(&self.commit_key(epoch)),
+            })
+        }
+    }
+}
