@@ -535,6 +535,12 @@ fn killed_incremental_saves_and_sweeps_lose_nothing_committed() {
         | 1;
     let mut last_seq = 0;
     for kill in 0..16 {
+        if kill >= 10 {
+            // The markers of killed children are stale by now: this child's
+            // sweeps delete chunks rather than wait for them, and the kill
+            // may land while they do.
+            std::thread::sleep(LEASE);
+        }
         let mut child = Command::new(&exe)
             .args([
                 "--exact",
@@ -553,6 +559,14 @@ fn killed_incremental_saves_and_sweeps_lose_nothing_committed() {
         std::thread::sleep(Duration::from_millis(100 + seed % 300));
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
+        // What the kill interrupted, for the log: a save (an intent left)
+        // or a sweep (a marker left).
+        let left = |dir: &str| std::fs::read_dir(dir).map_or(0, |d| d.count());
+        eprintln!(
+            "kill {kill}: {} intents, {} sweep markers left",
+            left(&dir.path().join("chunks/intents").display().to_string()),
+            left(&dir.path().join("chunks/sweeping").display().to_string()),
+        );
 
         // Every checkpoint in the store is whole, chunks included.
         listed_chunks(dir.path());
