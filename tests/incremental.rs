@@ -623,3 +623,48 @@ fn async_checkpointers_save_incrementally_too() {
     });
     assert_eq!(restored.state, state);
 }
+
+/// Writes chunks slowly and counts the looks for sweeps.
+#[derive(Debug)]
+struct Slow {
+    inner: MemStore,
+    sweep_looks: AtomicU64,
+}
+
+impl Store for Slow {
+    fn put_if_absent(&self, key: &str, bytes: &[u8]) -> Result<(), StoreError> {
+        if !key.starts_with("chunks/intents/") {
+            std::thread::sleep(Duration::from_millis(60));
+        }
+        self.inner.put_if_absent(key, bytes)
+    }
+
+    fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        if prefix == "chunks/sweeping/" {
+            self.sweep_looks.fetch_add(1, Ordering::SeqCst);
+        }
+        self.inner.list(prefix)
+    }
+    forward_to_inner!(get, get_prefix, get_at_most, delete, location);
+}
+
+#[test]
+fn a_save_whose_intent_may_have_lapsed_announces_itself_again() {
+    let store = Arc::new(Slow {
+        inner: MemStore::new(),
+        sweep_looks: AtomicU64::new(0),
+    });
+    let ckpt = Checkpointer::new(Arc::clone(&store))
+        .unwrap()
+        .incremental(true)
+        .chunk_lease(Duration::from_millis(100));
+    // About 20 chunks, written 8 at a time, 60 ms each: longer than half
+    // the lease without a renewal.
+    let state = Blocks::new(40, 30_000);
+    ckpt.save(&state).unwrap();
+    assert_eq!(store.sweep_looks.load(Ordering::SeqCst), 2);
+    assert_eq!(
+        ckpt.restore_latest::<Blocks>().unwrap().unwrap().state,
+        state
+    );
+}

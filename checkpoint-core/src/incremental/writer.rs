@@ -72,23 +72,26 @@ pub(crate) fn prepare<'a>(
     lease_time: Duration,
 ) -> Result<Prepared<'a>, StoreError> {
     let mut intent = Marker::put(store, INTENTS)?;
-    let sweeps = lease::markers(store, SWEEPING, lease_time)?.live;
+    let mut sweeps = lease::markers(store, SWEEPING, lease_time)?.live;
     let chunks = cut(bytes);
-    let renew = lease_time / 4;
-    let mut written = put_missing(store, bytes, &chunks, &mut intent, renew)?;
-    if !sweeps.is_empty() {
+    let mut written = 0;
+    loop {
+        let (more, lapsed) = put_missing(store, bytes, &chunks, &mut intent, lease_time)?;
+        written += more;
+        if lapsed {
+            // Writing took so long between renewals that a sweep may have
+            // taken this save for dead: announce it afresh, look for sweeps
+            // again, and look for every chunk again once they have ended.
+            intent.renew_after(Duration::ZERO)?;
+            sweeps = lease::markers(store, SWEEPING, lease_time)?.live;
+        } else if sweeps.is_empty() {
+            break;
+        }
         // A sweep that began before this save's intent may delete chunks
         // this save found stored: once it has ended (or died), every chunk
         // is looked for again.
-        loop {
-            let live = lease::markers(store, SWEEPING, lease_time)?.live;
-            if !live.iter().any(|key| sweeps.contains(key)) {
-                break;
-            }
-            intent.renew_after(renew)?;
-            std::thread::sleep(POLL);
-        }
-        written += put_missing(store, bytes, &chunks, &mut intent, renew)?;
+        wait_for_sweeps(store, &sweeps, &mut intent, lease_time)?;
+        sweeps.clear();
     }
     let manifest = Manifest {
         seq,
@@ -102,14 +105,35 @@ pub(crate) fn prepare<'a>(
     })
 }
 
-/// Writes the chunks the store does not list; returns the bytes written.
+/// Waits until each of the sweep markers `sweeps` is gone or stale.
+fn wait_for_sweeps(
+    store: &dyn Store,
+    sweeps: &[String],
+    intent: &mut Marker<'_>,
+    lease_time: Duration,
+) -> Result<(), StoreError> {
+    while !sweeps.is_empty() {
+        let live = lease::markers(store, SWEEPING, lease_time)?.live;
+        if !live.iter().any(|key| sweeps.contains(key)) {
+            break;
+        }
+        intent.renew_after(lease_time / 4)?;
+        std::thread::sleep(POLL);
+    }
+    Ok(())
+}
+
+/// Writes the chunks the store does not list; returns the bytes written
+/// and whether the intent lapsed: went half a lease without renewal, so
+/// that a sweep may have seen it as stale.
 fn put_missing(
     store: &dyn Store,
     bytes: &[u8],
     chunks: &[(usize, ChunkRef)],
     intent: &mut Marker<'_>,
-    renew: Duration,
-) -> Result<u64, StoreError> {
+    lease_time: Duration,
+) -> Result<(u64, bool), StoreError> {
+    let mut lapsed = false;
     let mut stored = stored_chunks(store)?;
     let missing: Vec<(usize, ChunkRef, String)> = chunks
         .iter()
@@ -122,7 +146,8 @@ fn put_missing(
     // store): several in flight keep the disk or the network busy. The
     // intent is renewed between batches.
     for batch in missing.chunks(PUT_BATCH) {
-        intent.renew_after(renew)?;
+        lapsed |= intent.age() >= lease_time / 2;
+        intent.renew_after(lease_time / 4)?;
         let next = AtomicUsize::new(0);
         let put = || -> Result<(), StoreError> {
             while let Some((offset, chunk, key)) = batch.get(next.fetch_add(1, Ordering::Relaxed)) {
@@ -148,10 +173,12 @@ fn put_missing(
                 .fold(mine, Result::and)
         })?;
     }
-    Ok(missing
+    lapsed |= intent.age() >= lease_time / 2;
+    let written = missing
         .iter()
         .map(|(_, chunk, _)| u64::from(chunk.len))
-        .sum())
+        .sum();
+    Ok((written, lapsed))
 }
 
 /// The keys of every chunk in the store.
