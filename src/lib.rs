@@ -188,6 +188,31 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! When a state changes a little between checkpoints,
+//! [`Checkpointer::incremental`] stores each checkpoint as content-defined
+//! chunks, each kept once per store under its hash: a save writes only the
+//! chunks the store lacks, retention deletes chunks no kept checkpoint
+//! lists, and a damaged chunk fails (and names itself in) every checkpoint
+//! that lists it, so `restore_latest` falls back past them:
+//!
+//! ```
+//! use checkpoint::{Checkpoint, Checkpointer};
+//!
+//! #[derive(Checkpoint, Debug, PartialEq)]
+//! struct Index {
+//!     entries: Vec<(u64, String)>,
+//! }
+//!
+//! let dir = tempfile::tempdir()?;
+//! let ckpt = Checkpointer::open(dir.path())?.incremental(true).keep_last(3);
+//! let mut index = Index { entries: (0..50_000).map(|i| (i, format!("doc-{i}"))).collect() };
+//! ckpt.save(&index)?;
+//! index.entries[25_000].1 = "renamed".into();
+//! ckpt.save(&index)?;
+//! assert_eq!(ckpt.restore_latest::<Index>()?.unwrap().state, index);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! When a restore cannot work, [`Error`]'s message names the checkpoint, the
 //! struct, the field, what differs and the fix. Several participants
 //! checkpoint one logical state together with [`group`].

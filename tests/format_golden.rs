@@ -67,6 +67,19 @@ fn long_journal() -> Journal {
     journal
 }
 
+/// A journal of a few chunks: version 5's sample.
+fn chunked_journal() -> Journal {
+    let mut journal = journal();
+    journal.entries = (0..3000)
+        .map(|id| Entry {
+            id,
+            text: format!("deposit {} into account {}", id * 10, id % 97),
+        })
+        .collect();
+    journal.len = journal.entries.len();
+    journal
+}
+
 fn golden(version: u32) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("tests/golden/v{version}"))
 }
@@ -74,8 +87,21 @@ fn golden(version: u32) -> PathBuf {
 /// Writes the samples the golden files hold: plain ones in version 3,
 /// compressed ones in version 4.
 fn write_samples(dir: &std::path::Path, compression: Compression, journal: &Journal) {
+    write_samples_as(dir, compression, false, journal);
+}
+
+/// [`write_samples`], incremental ones (version 5) when `incremental`.
+fn write_samples_as(
+    dir: &std::path::Path,
+    compression: Compression,
+    incremental: bool,
+    journal: &Journal,
+) {
     let _ = std::fs::remove_dir_all(dir);
-    let ckpt = Checkpointer::open(dir).unwrap().compression(compression);
+    let ckpt = Checkpointer::open(dir)
+        .unwrap()
+        .compression(compression)
+        .incremental(incremental);
     ckpt.save(journal).unwrap();
     ckpt.save(&Pair(9, Some("nine".into()))).unwrap();
     ckpt.save(&Phase::Idle).unwrap();
@@ -177,6 +203,34 @@ fn version_4_compressed_checkpoints_restore() {
     assert!(entries.len * 2 < entries.raw_len.unwrap(), "{entries:?}");
     let last_seq = found.frame("last_seq").unwrap();
     assert_eq!(last_seq.len, last_seq.raw_len.unwrap() + 1);
+}
+
+#[test]
+fn version_5_incremental_checkpoints_restore() {
+    let dir = golden(5);
+    if std::env::var_os("CHECKPOINT_BLESS").is_some() {
+        write_samples_as(&dir, Compression::none(), true, &chunked_journal());
+    }
+    restores_samples_with(&dir, &chunked_journal());
+    for seq in 1..=5 {
+        let path = dir.join(format!("{seq:020}.ckpt"));
+        let bytes = std::fs::read(&path).unwrap();
+        assert_eq!(&bytes[8..10], &5u16.to_le_bytes(), "#{seq}");
+        let found = checkpoint::inspect::inspect_file(&path, seq).unwrap();
+        assert_eq!(
+            found.status(),
+            checkpoint::inspect::Status::Ok,
+            "#{seq}: {:?}",
+            found.problem
+        );
+        let chunks = found.chunks.unwrap();
+        assert_eq!(chunks.manifest_len, bytes.len() as u64);
+        // The chunks make up a plain version 3 checkpoint.
+        assert_eq!(found.header.unwrap().version, 3);
+        if seq == 1 {
+            assert!(chunks.chunks.len() > 1, "{chunks:?}");
+        }
+    }
 }
 
 fn restores_samples(dir: &std::path::Path) {

@@ -102,7 +102,14 @@ fn run(cli: &Cli) -> Result<ExitCode, Failure> {
                     .ok_or_else(|| Failure(format!("{} holds no checkpoint", dir.display())))?,
             };
             let inspection = read(&path, seq)?;
-            let report = InspectReport::of(&inspection);
+            let mut report = InspectReport::of(&inspection);
+            // An incremental checkpoint is compared with the one before it.
+            if let Some((prev, prev_path)) = files.iter().rev().find(|(s, _)| *s < seq) {
+                if inspection.chunks.is_some() {
+                    report =
+                        report.with_previous(&inspection, &read_header_only(prev_path, *prev)?);
+                }
+            }
             if cli.json {
                 print_json(&mut out, &report)?;
             } else {

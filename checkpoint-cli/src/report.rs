@@ -106,6 +106,30 @@ pub struct InspectReport {
     schema: Option<SchemaReport>,
     variant: Option<String>,
     frames: Vec<FrameReport>,
+    /// For an incremental checkpoint (a manifest of chunks); `None` otherwise.
+    incremental: Option<IncrementalReport>,
+}
+
+/// The chunks of an incremental checkpoint.
+#[derive(Debug, Serialize)]
+struct IncrementalReport {
+    chunks: usize,
+    manifest_len: u64,
+    /// Bytes of its distinct chunks plus its manifest.
+    stored: u64,
+    /// The checkpoint before it, when that one is incremental too.
+    previous: Option<u64>,
+    /// How many of its distinct chunks the previous checkpoint lists too.
+    shared_with_previous: Option<usize>,
+    /// Bytes of its chunks the previous checkpoint does not list.
+    new_bytes: Option<u64>,
+    damaged_chunks: Vec<DamagedChunkReport>,
+}
+
+#[derive(Debug, Serialize)]
+struct DamagedChunkReport {
+    chunk: String,
+    reason: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -210,7 +234,37 @@ impl InspectReport {
                     },
                 )
                 .collect(),
+            incremental: inspection.chunks.as_ref().map(|c| IncrementalReport {
+                chunks: c.chunks.len(),
+                manifest_len: c.manifest_len,
+                stored: c.stored_len(),
+                previous: None,
+                shared_with_previous: None,
+                new_bytes: None,
+                damaged_chunks: c
+                    .damaged
+                    .iter()
+                    .map(|d| DamagedChunkReport {
+                        chunk: d.location.clone(),
+                        reason: d.reason.clone(),
+                    })
+                    .collect(),
+            }),
         }
+    }
+
+    /// Adds what this checkpoint shares with `previous`, the one before it.
+    pub fn with_previous(mut self, current: &Inspection, previous: &Inspection) -> Self {
+        if let (Some(report), Some(chunks), Some(theirs)) = (
+            self.incremental.as_mut(),
+            current.chunks.as_ref(),
+            previous.chunks.as_ref(),
+        ) {
+            report.previous = Some(previous.seq);
+            report.shared_with_previous = Some(chunks.shared_with(theirs));
+            report.new_bytes = Some(chunks.bytes_not_in(theirs));
+        }
+        self
     }
 
     pub fn write(&self, out: &mut impl Write) -> io::Result<()> {
@@ -224,7 +278,14 @@ impl InspectReport {
             return writeln!(out, "header    unreadable");
         };
         writeln!(out, "magic     {} (ok)", spaced_hex(&h.magic))?;
-        writeln!(out, "version   {}", h.version)?;
+        match &self.incremental {
+            Some(_) => writeln!(
+                out,
+                "version   {} (stored as chunks: a version 5 manifest)",
+                h.version
+            )?,
+            None => writeln!(out, "version   {}", h.version)?,
+        }
         writeln!(out, "seq       {}", h.seq)?;
         writeln!(out, "time      {}", h.time)?;
         writeln!(out, "type      {}", h.type_name)?;
@@ -245,6 +306,22 @@ impl InspectReport {
                 "compress  {}: field values {stored} bytes stored, {raw} uncompressed",
                 h.compression
             )?;
+        }
+        if let Some(inc) = &self.incremental {
+            write!(
+                out,
+                "chunks    incremental, {} chunks, {} bytes stored (manifest {})",
+                inc.chunks, inc.stored, inc.manifest_len
+            )?;
+            match (inc.previous, inc.shared_with_previous, inc.new_bytes) {
+                (Some(prev), Some(shared), Some(new)) => {
+                    writeln!(out, "; {shared} shared with #{prev}, {new} bytes new")?
+                }
+                _ => writeln!(out)?,
+            }
+            for d in &inc.damaged_chunks {
+                writeln!(out, "damaged   chunk {} {}", d.chunk, d.reason)?;
+            }
         }
         match &self.problem {
             None => writeln!(out, "checksum  ok")?,
@@ -515,6 +592,15 @@ pub struct VerifyReport {
     /// How many checkpoints are damaged; the exit code is 1 when above 0.
     pub problems: usize,
     checkpoints: Vec<VerifyLine>,
+    /// Each damaged or missing chunk, with the checkpoints that list it.
+    damaged_chunks: Vec<DamagedChunkLine>,
+}
+
+#[derive(Debug, Serialize)]
+struct DamagedChunkLine {
+    chunk: String,
+    reason: String,
+    checkpoints: Vec<u64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -536,11 +622,25 @@ impl VerifyReport {
                 problem: i.problem.as_ref().map(ToString::to_string),
             })
             .collect();
+        let mut damaged_chunks: Vec<DamagedChunkLine> = Vec::new();
+        for i in inspections {
+            for d in i.chunks.iter().flat_map(|c| &c.damaged) {
+                match damaged_chunks.iter_mut().find(|l| l.chunk == d.location) {
+                    Some(line) => line.checkpoints.push(i.seq),
+                    None => damaged_chunks.push(DamagedChunkLine {
+                        chunk: d.location.clone(),
+                        reason: d.reason.clone(),
+                        checkpoints: vec![i.seq],
+                    }),
+                }
+            }
+        }
         VerifyReport {
             dir: dir.display().to_string(),
             checked: checkpoints.len(),
             problems: checkpoints.iter().filter(|c| c.problem.is_some()).count(),
             checkpoints,
+            damaged_chunks,
         }
     }
 
@@ -552,6 +652,16 @@ impl VerifyReport {
                     writeln!(out, "{:<10} #{} {problem}", c.status.to_uppercase(), c.seq)?
                 }
             }
+        }
+        for d in &self.damaged_chunks {
+            let seqs: Vec<String> = d.checkpoints.iter().map(|s| format!("#{s}")).collect();
+            writeln!(
+                out,
+                "DAMAGED    chunk {} {}: affects {}",
+                d.chunk,
+                d.reason,
+                seqs.join(", ")
+            )?;
         }
         let plural = if self.checked == 1 { "" } else { "s" };
         if self.problems == 0 {

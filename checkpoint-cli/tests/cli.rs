@@ -499,3 +499,80 @@ fn inspect_shows_compressed_and_stored_sizes() {
     assert_eq!(v["frames"][1]["raw_len"], raw);
     assert_eq!(run(&["verify", "DIR"], dir.path()).status.code(), Some(0));
 }
+
+#[test]
+fn incremental_checkpoints_show_their_chunks_and_verify_names_a_damaged_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let ckpt = Checkpointer::open(dir.path()).unwrap().incremental(true);
+    let mut state = ProcessorV2 {
+        log: (0..20_000)
+            .map(|i| format!("message {i} of the log"))
+            .collect(),
+        ..v2(7)
+    };
+    ckpt.save(&state).unwrap();
+    state.log[10_000] = "changed".into();
+    ckpt.save(&state).unwrap();
+
+    let out = run(&["inspect", "DIR", "2"], dir.path());
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let line = text.lines().find(|l| l.starts_with("chunks ")).unwrap();
+    assert!(
+        line.starts_with("chunks    incremental, ") && line.contains(" shared with #1, "),
+        "{line}"
+    );
+    let v = json(&run(&["inspect", "DIR", "2", "--json"], dir.path()));
+    let inc = &v["incremental"];
+    let chunks = inc["chunks"].as_u64().unwrap();
+    let shared = inc["shared_with_previous"].as_u64().unwrap();
+    assert!(
+        chunks > 3 && shared + 3 >= chunks && shared < chunks,
+        "{inc}"
+    );
+    assert_eq!(inc["previous"], 1);
+    assert_eq!(v["status"], "ok");
+
+    // Damage a chunk both list: verify names it and both checkpoints.
+    let first = json(&run(&["inspect", "DIR", "1", "--json"], dir.path()));
+    assert_eq!(first["incremental"]["chunks"].as_u64().unwrap(), chunks);
+    let chunk_dir = dir.path().join("chunks");
+    let mut shared_chunk = None;
+    for sub in fs::read_dir(&chunk_dir).unwrap() {
+        let sub = sub.unwrap().path();
+        if !sub.is_dir() || sub.file_name().unwrap().len() != 2 {
+            continue;
+        }
+        for f in fs::read_dir(&sub).unwrap() {
+            let path = f.unwrap().path();
+            let original = fs::read(&path).unwrap();
+            fs::write(&path, b"swapped").unwrap();
+            let out = run(&["verify", "DIR"], dir.path());
+            if stdout(&out).contains("affects #1, #2") {
+                shared_chunk = Some((path, out));
+                break;
+            }
+            fs::write(&path, original).unwrap();
+        }
+        if shared_chunk.is_some() {
+            break;
+        }
+    }
+    let (path, out) = shared_chunk.expect("a chunk both checkpoints list");
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    let name = path.file_name().unwrap().to_str().unwrap();
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("DAMAGED    chunk ") && l.contains(name)),
+        "{text}"
+    );
+    let v = json(&run(&["verify", "DIR", "--json"], dir.path()));
+    assert_eq!(v["damaged_chunks"].as_array().unwrap().len(), 1);
+    let damaged = &v["damaged_chunks"][0];
+    assert!(
+        damaged["chunk"].as_str().unwrap().ends_with(name),
+        "{damaged}"
+    );
+    assert_eq!(damaged["checkpoints"], serde_json::json!([1, 2]));
+}

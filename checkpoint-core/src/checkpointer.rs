@@ -4,8 +4,9 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
+use crate::incremental::{self, sweep::Swept, Chunking};
 use crate::observe::{self, Op};
 use crate::snapshot::{Meta, Snapshot};
 use crate::store::{DirStore, PendingValue, Store, StoreError};
@@ -57,6 +58,7 @@ pub struct Checkpointer {
     committed: Arc<Mutex<Committed>>,
     keep: usize,
     compression: Compression,
+    chunking: Chunking,
     size_hint: Arc<AtomicUsize>,
 }
 
@@ -93,6 +95,7 @@ impl Checkpointer {
             })),
             keep: Self::DEFAULT_KEEP,
             compression: Compression::none(),
+            chunking: Chunking::default(),
             size_hint: Arc::new(AtomicUsize::new(0)),
         })
     }
@@ -107,6 +110,7 @@ impl Checkpointer {
             committed: Arc::clone(&self.committed),
             keep: self.keep,
             compression: self.compression,
+            chunking: self.chunking,
             size_hint: Arc::clone(&self.size_hint),
         }
     }
@@ -154,6 +158,71 @@ impl Checkpointer {
         self
     }
 
+    /// Writes checkpoints from now on as incremental ones when `on` (the
+    /// default is off): the encoded checkpoint is cut into content-defined
+    /// chunks (FastCDC, 16 KiB to 256 KiB, 64 KiB on average), each stored
+    /// once per store under its BLAKE3 hash (`chunks/ab/abcd…`), and the
+    /// checkpoint's key holds a manifest listing them. A save writes only
+    /// the chunks the store lacks: a state that changed in a few places
+    /// writes a few chunks. Restores read incremental and whole checkpoints
+    /// alike, whatever this setting, and check every chunk against its hash.
+    ///
+    /// Retention ([`keep_last`](Self::keep_last)) then also deletes the
+    /// chunks no remaining checkpoint lists, never one that a save in
+    /// progress, in this process or another, may list (the protocol is in
+    /// `docs/FORMAT.md`). A save writes its checkpoint in memory first, as
+    /// [`capture`](Self::capture) does, then its chunks.
+    ///
+    /// With [`compression`](Self::compression) each field is compressed
+    /// whole, so a field that changed at all is stored again whole: chunks
+    /// pay most without compression, or with a state of many fields.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use checkpoint_core::{Checkpointer, MemStore, Store};
+    /// # use checkpoint_core::{Checkpoint, FieldReader, FieldWriter, FieldSchema, Schema, Shape};
+    /// // With the `checkpoint` crate: `#[derive(Checkpoint)] struct Log { lines: Vec<String> }`
+    /// # #[derive(Debug, PartialEq)]
+    /// # struct Log { lines: Vec<String> }
+    /// # impl Checkpoint for Log {
+    /// #     type Context = ();
+    /// #     const SCHEMA: Schema = Schema::new("Log", Shape::Struct(&[FieldSchema::serialized("lines", "Vec<String>")]));
+    /// #     fn write_fields(&self, out: &mut FieldWriter<'_>) -> checkpoint_core::Result<()> { out.field("lines", &self.lines) }
+    /// #     fn read_fields(input: &mut FieldReader<'_>, _: &()) -> checkpoint_core::Result<Self> {
+    /// #         Ok(Log { lines: input.field("lines")? })
+    /// #     }
+    /// # }
+    ///
+    /// let store = std::sync::Arc::new(MemStore::new());
+    /// let ckpt = Checkpointer::new(store.clone())?.incremental(true);
+    /// let mut log = Log { lines: (0..100_000).map(|i| format!("line {i}")).collect() };
+    /// ckpt.save(&log)?;
+    /// let chunks = store.list("chunks/")?.len();
+    /// log.lines[500] = "changed".to_owned();
+    /// ckpt.save(&log)?;
+    /// // A few new chunks, not a second copy of the whole log.
+    /// assert!(store.list("chunks/")?.len() < chunks + 4);
+    /// assert_eq!(ckpt.restore_latest::<Log>()?.unwrap().state, log);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn incremental(mut self, on: bool) -> Self {
+        self.chunking.on = on;
+        self
+    }
+
+    /// How long an incremental save's or a chunk sweep's marker counts as
+    /// live (default 60 s). A process killed while saving postpones chunk
+    /// sweeps, and one killed while sweeping makes incremental saves wait,
+    /// for at most this long. It must exceed the wall-clock skew between
+    /// the machines sharing a store, and any pause of a live process.
+    #[must_use]
+    pub fn chunk_lease(mut self, lease: Duration) -> Self {
+        self.chunking.lease = lease;
+        self
+    }
+
     /// The store.
     pub fn store(&self) -> &dyn Store {
         &*self.store
@@ -186,7 +255,13 @@ impl Checkpointer {
         let mut attempts = 0;
         let meta = loop {
             let seq = self.next_seq.fetch_add(1, Ordering::SeqCst);
-            let attempt = match self.store.create_streamed(&keys::checkpoint(seq))? {
+            // Chunks are cut from a checkpoint encoded whole, in memory.
+            let streamed = if self.chunking.on {
+                None
+            } else {
+                self.store.create_streamed(&keys::checkpoint(seq))?
+            };
+            let attempt = match streamed {
                 Some(pending) => self.save_streamed(&mut committed, state, seq, pending),
                 None => self
                     .capture_at(state, seq)
@@ -332,6 +407,55 @@ impl Checkpointer {
     }
 
     fn commit_locked(&self, committed: &mut Committed, snapshot: Snapshot) -> Result<Meta> {
+        if !self.chunking.on {
+            return self.commit_value(committed, snapshot);
+        }
+        if snapshot.seq() < committed.newest {
+            return Err(Error::OlderCapture {
+                seq: snapshot.seq(),
+                newest: committed.newest,
+            });
+        }
+        let prepared = incremental::writer::prepare(
+            &*self.store,
+            &snapshot.bytes,
+            snapshot.seq(),
+            self.chunking.lease,
+        );
+        let prepared = match prepared {
+            Ok(prepared) => prepared,
+            Err(source) => {
+                return Err(Error::Commit {
+                    snapshot: Box::new(snapshot),
+                    source,
+                })
+            }
+        };
+        tracing::debug!(
+            seq = snapshot.seq(),
+            chunk_bytes_written = prepared.written,
+            "incremental checkpoint's chunks stored"
+        );
+        let manifest = Snapshot {
+            meta: snapshot.meta.clone(),
+            bytes: prepared.manifest,
+        };
+        // The manifest commits like any checkpoint; the intent is dropped
+        // (deleted) only after, so no sweep deletes a chunk it lists.
+        let committed_manifest = self.commit_value(committed, manifest);
+        drop(prepared.intent);
+        match committed_manifest {
+            // Handed back whole: committing it again cuts it again.
+            Err(Error::Commit { source, .. }) => Err(Error::Commit {
+                snapshot: Box::new(snapshot),
+                source,
+            }),
+            result => result,
+        }
+    }
+
+    /// Commits `snapshot`'s bytes, a checkpoint or a manifest, under its key.
+    fn commit_value(&self, committed: &mut Committed, snapshot: Snapshot) -> Result<Meta> {
         let seq = snapshot.seq();
         if seq < committed.newest {
             return Err(Error::OlderCapture {
@@ -435,9 +559,27 @@ impl Checkpointer {
     fn delete_old(&self, victims: Vec<u64>) {
         // The save is durable already: a failed cleanup is worth a warning,
         // not an error.
+        let mut sweep = self.chunking.on && !victims.is_empty();
         for seq in victims {
-            if let Err(e) = self.store.delete(&keys::checkpoint(seq)) {
+            let key = keys::checkpoint(seq);
+            // Incremental checkpoints written with other settings leave
+            // chunks too.
+            sweep = sweep
+                || matches!(self.store.get_prefix(&key, format::PREFIX_LEN),
+                    Ok(Some(prefix)) if incremental::is_manifest(&prefix));
+            if let Err(e) = self.store.delete(&key) {
                 tracing::warn!("checkpoint retention could not delete an old checkpoint: {e}");
+            }
+        }
+        if sweep {
+            match incremental::sweep::sweep(&*self.store, self.chunking.lease) {
+                Ok(Swept::Done { deleted }) => {
+                    tracing::debug!(deleted, "chunks no checkpoint lists deleted");
+                }
+                Ok(Swept::Postponed(reason)) => {
+                    tracing::debug!("chunk sweep postponed to a later retention: {reason}");
+                }
+                Err(e) => tracing::warn!("checkpoint retention could not sweep chunks: {e}"),
             }
         }
     }
@@ -448,8 +590,9 @@ impl Checkpointer {
     }
 
     /// Every checkpoint in the store whose header reads, oldest first. Reads
-    /// headers only, never bodies; a checkpoint whose header is damaged is
-    /// left out (restoring it reports why).
+    /// headers only, never bodies (of an incremental checkpoint, its
+    /// manifest and the chunks that hold the header); a checkpoint whose
+    /// header is damaged is left out (restoring it reports why).
     ///
     /// # Errors
     ///
@@ -465,6 +608,23 @@ impl Checkpointer {
                 Ok(None) | Err(StoreError::Unreadable { .. }) => continue,
                 Err(e) => return Err(e.into()),
             };
+            if incremental::is_manifest(&bytes) {
+                let header = match incremental::header_of(&self.store, &key, seq, &location) {
+                    Ok(Some(header)) => header,
+                    Err(e @ Error::Store(StoreError::Io { .. })) => return Err(e),
+                    Ok(None) | Err(_) => continue,
+                };
+                metas.push(Meta {
+                    seq,
+                    time: header.time,
+                    size: header.total_len(),
+                    type_name: header.type_name,
+                    key,
+                    location,
+                    skipped: Vec::new(),
+                });
+                continue;
+            }
             let mut header = format::decode_header(&bytes, seq, &location);
             if let Err(Error::Truncated { .. }) = header {
                 // A header longer than the probe: its length is in the

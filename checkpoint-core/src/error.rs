@@ -54,6 +54,24 @@ pub enum Error {
         found: u64,
     },
 
+    /// A chunk of an incremental checkpoint is missing, of the wrong
+    /// length, or holds bytes that do not hash to its name. Every
+    /// checkpoint that lists the chunk fails so.
+    #[error(
+        "checkpoint #{seq} ({location}) is damaged: its chunk `{chunk}` {reason}; every \
+         checkpoint listing that chunk is damaged, restore an older checkpoint"
+    )]
+    DamagedChunk {
+        /// The checkpoint's sequence number.
+        seq: u64,
+        /// Where its manifest lives.
+        location: String,
+        /// Where the chunk lives.
+        chunk: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+
     /// The bytes do not start with the checkpoint magic.
     #[error("{location} is not a checkpoint: it does not start with the checkpoint magic bytes")]
     NotACheckpoint {
@@ -397,12 +415,13 @@ impl Error {
     }
 
     /// Whether the error means the checkpoint's bytes are damaged (corrupt,
-    /// truncated, not a checkpoint, malformed): `restore_latest` skips such
+    /// a damaged or missing chunk, truncated, not a checkpoint, malformed): `restore_latest` skips such
     /// checkpoints. Schema errors are not damage.
     pub fn is_damage(&self) -> bool {
         matches!(
             self,
             Error::Corrupt { .. }
+                | Error::DamagedChunk { .. }
                 | Error::Truncated { .. }
                 | Error::NotACheckpoint { .. }
                 | Error::Malformed { .. }
@@ -428,6 +447,7 @@ impl Error {
         match self {
             Error::FieldEncode { .. } => "field_encode",
             Error::Corrupt { .. } => "corrupt",
+            Error::DamagedChunk { .. } => "damaged_chunk",
             Error::Truncated { .. } => "truncated",
             Error::NotACheckpoint { .. } => "not_a_checkpoint",
             Error::Malformed { .. } => "malformed",

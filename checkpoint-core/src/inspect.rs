@@ -32,6 +32,7 @@ use std::path::{Path, PathBuf};
 use crate::format::{
     self, FieldRecord, FrameSource, Header, SchemaRecord, ShapeRecord, VariantRecord,
 };
+pub use crate::incremental::{Chunk, Chunks, DamagedChunk};
 use crate::schema::same_type;
 use crate::schema::DeepChange;
 use crate::Error;
@@ -83,6 +84,9 @@ pub struct Inspection {
     /// Why the checkpoint would not restore, whatever the type: `None` when
     /// it is intact.
     pub problem: Option<Error>,
+    /// For an incremental checkpoint, the chunks its manifest lists; `len`,
+    /// `header` and `frames` then describe the checkpoint they make up.
+    pub chunks: Option<Chunks>,
 }
 
 /// One field frame of a checkpoint's body.
@@ -125,7 +129,7 @@ impl Status {
     /// The status of a checkpoint that failed with `error`.
     fn of(error: &Error) -> Status {
         match error {
-            Error::Corrupt { .. } => Status::Corrupt,
+            Error::Corrupt { .. } | Error::DamagedChunk { .. } => Status::Corrupt,
             Error::Truncated { .. } => Status::Truncated,
             Error::NotACheckpoint { .. } => Status::NotACheckpoint,
             Error::UnsupportedVersion { .. } => Status::UnsupportedVersion,
@@ -200,7 +204,10 @@ pub fn inspect_file_header(path: &Path, seq: u64) -> io::Result<Inspection> {
 
 /// Inspects the bytes of a checkpoint stored under sequence number `seq` at
 /// `location`. Never fails: damage is reported in [`Inspection::problem`],
-/// with as much of the header and frames as could be read.
+/// with as much of the header and frames as could be read. The manifest of
+/// an incremental checkpoint (format version 5) is not a whole checkpoint:
+/// its chunks are elsewhere in the store, so [`inspect_file`] reads it, and
+/// this reports it as [`Status::UnsupportedVersion`].
 pub fn inspect(bytes: &[u8], seq: u64, location: &str) -> Inspection {
     let mut inspection = Inspection {
         seq,
@@ -210,6 +217,7 @@ pub fn inspect(bytes: &[u8], seq: u64, location: &str) -> Inspection {
         variant: None,
         frames: Vec::new(),
         problem: None,
+        chunks: None,
     };
     let body = match format::decode(bytes, seq, location) {
         Ok((header, body)) => {

@@ -15,6 +15,7 @@ mod error;
 mod fields;
 pub mod format;
 pub mod group;
+mod incremental;
 pub mod inspect;
 mod keys;
 mod observe;

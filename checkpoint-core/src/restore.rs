@@ -4,6 +4,7 @@
 use crate::deep::{DeepSchema, SchemaNode};
 use crate::fields::{FieldReader, Stored};
 use crate::format::{FieldRecord, Header, SchemaRecord, ShapeRecord};
+use crate::incremental;
 use crate::keys;
 use crate::observe::{self, Op};
 use crate::schema::{same_type, FieldSchema, Schema, Shape};
@@ -140,8 +141,18 @@ impl Checkpointer {
         key: &str,
         context: &T::Context,
     ) -> Result<Restored<T>> {
+        self.load_checkpoint(seq, key, context)
+            .map_err(|e| incremental::damage_in(e, seq, &self.store.location(key)))
+    }
+
+    fn load_checkpoint<T: Checkpoint>(
+        &self,
+        seq: u64,
+        key: &str,
+        context: &T::Context,
+    ) -> Result<Restored<T>> {
         let location = self.store.location(key);
-        let Some(value) = self.store.get_reader(key)? else {
+        let Some(value) = incremental::checkpoint_reader(&self.store, key, seq, &location)? else {
             return Err(Error::NotFound { seq, location });
         };
         let size = value.len();

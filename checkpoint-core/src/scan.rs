@@ -2,8 +2,7 @@
 //! header, then (unless only the header is wanted) the body streamed
 //! through the checksum and a frame parser, never held whole.
 
-use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom};
+use std::io::{self, Read};
 use std::path::Path;
 
 use crate::format::{self, ShapeRecord};
@@ -30,6 +29,7 @@ pub(crate) fn scan_file(path: &Path, seq: u64, body: bool) -> io::Result<Inspect
         variant: None,
         frames: Vec::new(),
         problem: None,
+        chunks: None,
     };
     let unreadable = |reason: String| {
         Error::Store(StoreError::Unreadable {
@@ -57,8 +57,23 @@ pub(crate) fn scan_file(path: &Path, seq: u64, body: bool) -> io::Result<Inspect
     }
     let len = meta.len();
     inspection.len = len;
+    let head = read_up_to(&mut file, format::HEADER_PROBE_LEN as u64)?;
+    if crate::incremental::is_manifest(&head) {
+        return crate::incremental::scan::scan_manifest(path, inspection, head, file, body);
+    }
+    scan_value(inspection, head, file, body)
+}
 
-    let mut head = read_up_to(&mut file, format::HEADER_PROBE_LEN as u64)?;
+/// Inspects the checkpoint of `inspection.len` bytes whose first bytes are
+/// `head` and whose others `file` reads: see [`scan_file`].
+pub(crate) fn scan_value(
+    mut inspection: Inspection,
+    mut head: Vec<u8>,
+    mut file: impl Read,
+    body: bool,
+) -> io::Result<Inspection> {
+    let (seq, len) = (inspection.seq, inspection.len);
+    let location = inspection.location.clone();
     if let Some(need) = format::header_section_len(&head).filter(|&need| need > head.len()) {
         let more = read_up_to(&mut file, (need - head.len()) as u64)?;
         head.extend_from_slice(&more);
@@ -104,8 +119,8 @@ pub(crate) fn scan_file(path: &Path, seq: u64, body: bool) -> io::Result<Inspect
         };
         let taken = head.len().min(end as usize);
         feed(&head[..taken], 0);
+        // `file` is at `head.len()`: past `end` when `taken` is shorter.
         at = taken as u64;
-        file.seek(SeekFrom::Start(at))?;
         let mut buf = vec![0; CHUNK];
         while at < end {
             let want = ((end - at) as usize).min(CHUNK);
@@ -180,7 +195,7 @@ fn declared_total(head: &[u8]) -> Option<u64> {
         .total_len()
 }
 
-fn read_up_to(file: &mut File, n: u64) -> io::Result<Vec<u8>> {
+fn read_up_to(file: &mut impl Read, n: u64) -> io::Result<Vec<u8>> {
     let mut bytes = Vec::new();
     file.by_ref().take(n).read_to_end(&mut bytes)?;
     Ok(bytes)

@@ -10,7 +10,9 @@ pub struct Meta {
     pub seq: u64,
     /// The wall-clock time of its capture.
     pub time: SystemTime,
-    /// Its size in bytes, header and checksum included.
+    /// Its size in bytes, header and checksum included; for an incremental
+    /// checkpoint, the size of the checkpoint its chunks make up (what a
+    /// save wrote is less: the chunks the store lacked and a manifest).
     pub size: u64,
     /// The checkpoint name of the type it holds.
     pub type_name: String,

@@ -82,6 +82,17 @@ impl DirStore {
         Ok(store)
     }
 
+    /// The store at `dir` for reading only: unlike [`open`](Self::open),
+    /// nothing is created, synced or cleaned up. For inspection, which
+    /// promises to change nothing.
+    pub(crate) fn open_read_only(dir: impl AsRef<Path>) -> Self {
+        DirStore {
+            root: dir.as_ref().to_path_buf(),
+            durable_dirs: Arc::default(),
+            leaked: Arc::default(),
+        }
+    }
+
     /// The directory.
     pub fn root(&self) -> &Path {
         &self.root

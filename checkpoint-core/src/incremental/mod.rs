@@ -1,0 +1,88 @@
+//! Incremental checkpoints ([`Checkpointer::incremental`]): a checkpoint
+//! encoded as usual is cut into content-defined chunks, each stored once
+//! per store under its hash, and committed as a manifest listing them.
+//!
+//! - [`manifest`]: the manifest's bytes (format version 5);
+//! - [`writer`]: cutting and storing chunks, the saver's side of the chunk
+//!   protocol;
+//! - [`reader`]: reading a checkpoint back from its chunks, each checked
+//!   against its hash;
+//! - [`sweep`]: deleting chunks no checkpoint lists, the sweeper's side;
+//! - [`lease`]: the markers both sides write;
+//! - [`scan`]: what `inspect` and the command-line tool show.
+//!
+//! The format and the protocol, with why it is safe, are in
+//! `docs/FORMAT.md`.
+//!
+//! [`Checkpointer::incremental`]: crate::Checkpointer::incremental
+
+mod lease;
+pub(crate) mod manifest;
+pub(crate) mod reader;
+pub(crate) mod scan;
+pub(crate) mod sweep;
+pub(crate) mod writer;
+
+use std::time::Duration;
+
+pub(crate) use manifest::is_manifest;
+pub(crate) use reader::{checkpoint_reader, damage_in, header_of};
+pub use scan::{Chunk, Chunks, DamagedChunk};
+
+/// Where chunks, intents and sweep markers live in a store.
+pub(crate) const CHUNKS: &str = "chunks/";
+
+/// How long an intent or sweep marker counts as its writer's, unless
+/// [`Checkpointer::chunk_lease`](crate::Checkpointer::chunk_lease) says
+/// otherwise.
+pub(crate) const DEFAULT_LEASE: Duration = Duration::from_secs(60);
+
+/// Whether `key` names a chunk: `chunks/<2 hex>/<64 hex>`.
+pub(crate) fn is_chunk_key(key: &str) -> bool {
+    let Some(rest) = key.strip_prefix(CHUNKS) else {
+        return false;
+    };
+    let hex = |s: &str| s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    match rest.split_once('/') {
+        Some((dir, name)) => {
+            dir.len() == 2
+                && name.len() == 2 * manifest::HASH_LEN
+                && hex(dir)
+                && hex(name)
+                && name.starts_with(dir)
+        }
+        None => false,
+    }
+}
+
+/// How a checkpointer writes checkpoints: whole, or as chunks.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Chunking {
+    /// Whether checkpoints are written as chunks and a manifest.
+    pub on: bool,
+    /// How long a marker of the chunk protocol counts as live.
+    pub lease: Duration,
+}
+
+impl Default for Chunking {
+    fn default() -> Self {
+        Chunking {
+            on: false,
+            lease: DEFAULT_LEASE,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunk_keys_are_told_from_markers() {
+        let chunk = manifest::ChunkRef::of(b"x");
+        assert!(is_chunk_key(&chunk.key()));
+        assert!(!is_chunk_key("chunks/intents/123"));
+        assert!(!is_chunk_key("chunks/sweeping/123"));
+        assert!(!is_chunk_key("00000000000000000001.ckpt"));
+    }
+}

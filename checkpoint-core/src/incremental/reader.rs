@@ -1,0 +1,309 @@
+//! Reading an incremental checkpoint: its chunks in order, each checked
+//! against its hash before any of its bytes are handed on, so a damaged
+//! chunk is named and never decoded.
+
+use std::io::{self, Read};
+use std::sync::mpsc::{sync_channel, Receiver};
+use std::sync::Arc;
+
+use super::manifest::{self, ChunkRef, Manifest};
+use crate::format::{self, Header, PREFIX_LEN};
+use crate::store::{Store, StoreError, ValueReader};
+use crate::{Error, Result};
+
+/// A chunk that is not what its manifest says: missing, of another
+/// length, or with bytes that do not hash to its name.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("chunk `{chunk}` {reason}")]
+pub(crate) struct ChunkDamage {
+    /// Where the chunk lives.
+    pub chunk: String,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+/// Why a chunk could not be read.
+#[derive(Debug)]
+pub(crate) enum ChunkFailure {
+    /// The chunk is damaged or missing: every checkpoint listing it is.
+    Damaged(ChunkDamage),
+    /// The store failed; the chunk may be intact.
+    Store(StoreError),
+}
+
+/// The bytes of `chunk`, checked against its length and hash.
+pub(crate) fn fetch(store: &dyn Store, chunk: &ChunkRef) -> Result<Arc<Vec<u8>>, ChunkFailure> {
+    let key = chunk.key();
+    let damaged = |reason: String| {
+        ChunkFailure::Damaged(ChunkDamage {
+            chunk: store.location(&key),
+            reason,
+        })
+    };
+    let wrong_len = |len: u64| damaged(format!("is {len} bytes long, not {}", chunk.len));
+    match store.get_at_most(&key, u64::from(chunk.len)) {
+        Ok(Some(bytes)) if bytes.len() != chunk.len as usize => Err(wrong_len(bytes.len() as u64)),
+        Ok(Some(bytes)) if *blake3::hash(&bytes).as_bytes() != chunk.hash => Err(damaged(
+            "does not hash to its name: its bytes were changed".to_owned(),
+        )),
+        Ok(Some(bytes)) => Ok(bytes),
+        Ok(None) => Err(damaged("is missing".to_owned())),
+        Err(StoreError::TooLarge { len, .. }) => Err(wrong_len(len)),
+        Err(StoreError::Unreadable { reason, .. }) => {
+            Err(damaged(format!("cannot be read: {reason}")))
+        }
+        Err(e) => Err(ChunkFailure::Store(e)),
+    }
+}
+
+/// How many threads fetch and check chunks ahead of the one being read.
+const FETCHERS: usize = 8;
+
+/// The bytes of a checkpoint, read from its chunks in order. Threads fetch
+/// and check the next chunks while the current one is decoded (fetcher
+/// `k` takes chunks `k`, `k + FETCHERS`, ...), so a restore is not held up
+/// by one chunk's latency (an object store's round trip); at most two
+/// chunks per fetcher wait in memory.
+pub(crate) struct ChunkReader {
+    fetched: Vec<Receiver<Result<Arc<Vec<u8>>, ChunkFailure>>>,
+    /// How many chunks were received, of how many.
+    next: usize,
+    total: usize,
+    current: Arc<Vec<u8>>,
+    pos: usize,
+    /// A damaged chunk, or the store's failure, is reported again on every
+    /// later read: never as an early end.
+    damaged: Option<ChunkDamage>,
+    failed: Option<Arc<StoreError>>,
+}
+
+impl ChunkReader {
+    pub(crate) fn new(store: Arc<dyn Store>, manifest: Manifest) -> Self {
+        let total = manifest.chunks.len();
+        let chunks: Arc<[ChunkRef]> = manifest.chunks.into();
+        let fetched = (0..FETCHERS.min(total))
+            .map(|k| {
+                let (send, fetched) = sync_channel(1);
+                let (store, chunks) = (Arc::clone(&store), Arc::clone(&chunks));
+                std::thread::spawn(move || {
+                    for chunk in chunks.iter().skip(k).step_by(FETCHERS) {
+                        let result = fetch(&*store, chunk);
+                        let failed = result.is_err();
+                        // The reader was dropped, or reads no further.
+                        if send.send(result).is_err() || failed {
+                            return;
+                        }
+                    }
+                });
+                fetched
+            })
+            .collect();
+        ChunkReader {
+            fetched,
+            next: 0,
+            total,
+            current: Arc::new(Vec::new()),
+            pos: 0,
+            damaged: None,
+            failed: None,
+        }
+    }
+
+    /// How many chunks were read whole (or found damaged).
+    pub(crate) fn chunks_read(&self) -> usize {
+        self.next
+    }
+}
+
+impl Read for ChunkReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if let Some(damage) = &self.damaged {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, damage.clone()));
+        }
+        if let Some(failed) = &self.failed {
+            return Err(io::Error::other(Arc::clone(failed)));
+        }
+        while self.pos == self.current.len() {
+            if self.next == self.total {
+                return Ok(0);
+            }
+            let Ok(fetched) = self.fetched[self.next % FETCHERS].recv() else {
+                return Err(io::Error::other("the thread reading chunks stopped"));
+            };
+            self.next += 1;
+            match fetched {
+                Ok(bytes) => {
+                    self.current = bytes;
+                    self.pos = 0;
+                }
+                Err(ChunkFailure::Damaged(damage)) => {
+                    self.damaged = Some(damage.clone());
+                    return Err(io::Error::new(io::ErrorKind::InvalidData, damage));
+                }
+                Err(ChunkFailure::Store(e)) => {
+                    let failed = Arc::new(e);
+                    self.failed = Some(Arc::clone(&failed));
+                    return Err(io::Error::other(failed));
+                }
+            }
+        }
+        let n = buf.len().min(self.current.len() - self.pos);
+        buf[..n].copy_from_slice(&self.current[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+/// The manifest stored at `key`, when the value there is one; `Ok(None)`
+/// when it is not a manifest or is absent.
+///
+/// # Errors
+///
+/// Damage to the manifest, or [`Error::Store`].
+pub(crate) fn read_manifest(
+    store: &dyn Store,
+    key: &str,
+    seq: u64,
+    location: &str,
+) -> Result<Option<Manifest>> {
+    let Some(mut value) = store.get_reader(key)? else {
+        return Ok(None);
+    };
+    let head = read_head(&mut value, location)?;
+    if !manifest::is_manifest(&head) {
+        return Ok(None);
+    }
+    manifest_of(head, value, seq, location).map(Some)
+}
+
+fn read_head(value: &mut ValueReader, location: &str) -> Result<Vec<u8>> {
+    let mut head = Vec::with_capacity(PREFIX_LEN);
+    value
+        .take(PREFIX_LEN as u64)
+        .read_to_end(&mut head)
+        .map_err(|e| read_error(location, e))?;
+    Ok(head)
+}
+
+/// Reads the rest of a manifest whose first bytes are `head`.
+fn manifest_of(
+    mut head: Vec<u8>,
+    value: ValueReader,
+    seq: u64,
+    location: &str,
+) -> Result<Manifest> {
+    let len = value.len();
+    match manifest::declared_len(&head) {
+        Some(total) if len > total => {
+            return Err(Error::Malformed {
+                seq,
+                location: location.to_owned(),
+                reason: format!("it is {len} bytes long but its manifest header says {total}"),
+            })
+        }
+        Some(_) => {
+            value
+                .take(len)
+                .read_to_end(&mut head)
+                .map_err(|e| read_error(location, e))?;
+        }
+        // Too short to say, or declaring too much: decoding says which.
+        None => {}
+    }
+    Manifest::decode(&head, seq, location)
+}
+
+/// The value of checkpoint `key` as a reader of the checkpoint's bytes:
+/// the stored value itself, or, when it is a manifest, its chunks in order.
+/// `None` when the key does not exist.
+///
+/// # Errors
+///
+/// Damage to a manifest, or [`Error::Store`].
+pub(crate) fn checkpoint_reader(
+    store: &Arc<dyn Store>,
+    key: &str,
+    seq: u64,
+    location: &str,
+) -> Result<Option<ValueReader>> {
+    let Some(mut value) = store.get_reader(key)? else {
+        return Ok(None);
+    };
+    let head = read_head(&mut value, location)?;
+    if !manifest::is_manifest(&head) {
+        let len = value.len();
+        return Ok(Some(ValueReader::new(
+            len,
+            io::Cursor::new(head).chain(value),
+        )));
+    }
+    let manifest = manifest_of(head, value, seq, location)?;
+    let total = manifest.total_len;
+    Ok(Some(ValueReader::new(
+        total,
+        ChunkReader::new(Arc::clone(store), manifest),
+    )))
+}
+
+/// The header of the checkpoint a manifest stands for, read from its
+/// first chunks.
+///
+/// # Errors
+///
+/// Damage to the manifest, its chunks or the header, or [`Error::Store`].
+pub(crate) fn header_of(
+    store: &Arc<dyn Store>,
+    key: &str,
+    seq: u64,
+    location: &str,
+) -> Result<Option<Header>> {
+    let Some(mut value) = checkpoint_reader(store, key, seq, location)? else {
+        return Ok(None);
+    };
+    let result = (|| {
+        let mut head = read_head(&mut value, location)?;
+        if let Some(need) = format::header_section_len(&head) {
+            (&mut value)
+                .take((need - head.len().min(need)) as u64)
+                .read_to_end(&mut head)
+                .map_err(|e| read_error(location, e))?;
+        }
+        format::decode_header(&head, seq, location)
+    })();
+    result.map(Some).map_err(|e| damage_in(e, seq, location))
+}
+
+fn read_error(location: &str, e: io::Error) -> Error {
+    Error::Store(StoreError::io("read", location.to_owned(), e))
+}
+
+/// `error`, or the chunk damage that caused it: reading a checkpoint's
+/// chunks reports damage as a read error, which this names as what it is.
+pub(crate) fn damage_in(error: Error, seq: u64, location: &str) -> Error {
+    match chunk_damage_of(&error) {
+        Some(damage) => Error::DamagedChunk {
+            seq,
+            location: location.to_owned(),
+            chunk: damage.chunk.clone(),
+            reason: damage.reason.clone(),
+        },
+        None => error,
+    }
+}
+
+/// The chunk damage somewhere in `error`'s chain of sources.
+fn chunk_damage_of(error: &Error) -> Option<&ChunkDamage> {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = cause {
+        let found = e.downcast_ref::<ChunkDamage>().or_else(|| {
+            e.downcast_ref::<io::Error>()
+                .and_then(io::Error::get_ref)
+                .and_then(|inner| inner.downcast_ref::<ChunkDamage>())
+        });
+        if found.is_some() {
+            return found;
+        }
+        cause = e.source();
+    }
+    None
+}

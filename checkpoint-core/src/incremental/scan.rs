@@ -1,0 +1,196 @@
+//! What [`crate::inspect`] shows of an incremental checkpoint: its
+//! manifest's chunks, which of them are damaged, and the checkpoint they
+//! make up, inspected like any other.
+
+use std::collections::HashSet;
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::Path;
+use std::sync::Arc;
+
+use super::manifest::{Manifest, MAX_MANIFEST_LEN};
+use super::reader::{fetch, ChunkDamage, ChunkFailure, ChunkReader};
+use crate::format;
+use crate::inspect::Inspection;
+use crate::store::{DirStore, Store};
+use crate::Error;
+
+/// The chunks of an incremental checkpoint (format version 5), as its
+/// manifest lists them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Chunks {
+    /// The manifest's own length in bytes.
+    pub manifest_len: u64,
+    /// The chunks, in the order their bytes make up the checkpoint.
+    pub chunks: Vec<Chunk>,
+    /// The chunks found missing or damaged, each once. Inspecting a whole
+    /// checkpoint checks every chunk; inspecting its header only the first.
+    pub damaged: Vec<DamagedChunk>,
+}
+
+/// One chunk a manifest lists.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct Chunk {
+    /// Its key in the store: `chunks/<2 hex>/<BLAKE3 hash in hex>`.
+    pub key: String,
+    /// Its length in bytes.
+    pub len: u64,
+}
+
+/// A chunk that is missing, of the wrong length, or whose bytes do not hash
+/// to its name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DamagedChunk {
+    /// Where it lives.
+    pub location: String,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+impl Chunks {
+    /// How many of this checkpoint's distinct chunks `other` lists too.
+    pub fn shared_with(&self, other: &Chunks) -> usize {
+        let theirs: HashSet<&str> = other.chunks.iter().map(|c| c.key.as_str()).collect();
+        self.distinct()
+            .filter(|c| theirs.contains(c.key.as_str()))
+            .count()
+    }
+
+    /// The bytes of this checkpoint's distinct chunks that `other` does not
+    /// list: what storing it added to a store holding `other`.
+    pub fn bytes_not_in(&self, other: &Chunks) -> u64 {
+        let theirs: HashSet<&str> = other.chunks.iter().map(|c| c.key.as_str()).collect();
+        self.distinct()
+            .filter(|c| !theirs.contains(c.key.as_str()))
+            .map(|c| c.len)
+            .sum()
+    }
+
+    /// The bytes of its distinct chunks and its manifest: what it takes in
+    /// a store holding nothing else.
+    pub fn stored_len(&self) -> u64 {
+        self.manifest_len + self.distinct().map(|c| c.len).sum::<u64>()
+    }
+
+    fn distinct(&self) -> impl Iterator<Item = &Chunk> {
+        let mut seen = HashSet::new();
+        self.chunks.iter().filter(move |c| seen.insert(&c.key))
+    }
+}
+
+/// Inspects the manifest at `path` (whose first bytes are `head` and whose
+/// others `file` reads) and the checkpoint its chunks, stored beside it,
+/// make up.
+pub(crate) fn scan_manifest(
+    path: &Path,
+    mut inspection: Inspection,
+    mut head: Vec<u8>,
+    file: File,
+    body: bool,
+) -> io::Result<Inspection> {
+    let (seq, location) = (inspection.seq, inspection.location.clone());
+    let stored = inspection.len;
+    if stored > MAX_MANIFEST_LEN {
+        inspection.problem = Some(Error::Malformed {
+            seq,
+            location,
+            reason: format!("it is a manifest of {stored} bytes, more than 256 MiB"),
+        });
+        return Ok(inspection);
+    }
+    file.take(stored).read_to_end(&mut head)?;
+    let manifest = match Manifest::decode(&head, seq, &location) {
+        Ok(manifest) => manifest,
+        Err(e) => {
+            inspection.problem = Some(e);
+            return Ok(inspection);
+        }
+    };
+    let dir = path.parent().unwrap_or_else(|| Path::new("."));
+    let store: Arc<dyn Store> = Arc::new(DirStore::open_read_only(dir));
+    inspection.len = manifest.total_len;
+    let mut chunks = Chunks {
+        manifest_len: stored,
+        chunks: manifest
+            .chunks
+            .iter()
+            .map(|c| Chunk {
+                key: c.key(),
+                len: u64::from(c.len),
+            })
+            .collect(),
+        damaged: Vec::new(),
+    };
+    let refs = manifest.chunks.clone();
+    let mut reader = ChunkReader::new(Arc::clone(&store), manifest);
+    let mut lenient = Lenient {
+        inner: &mut reader,
+        failure: None,
+    };
+    let mut first = Vec::new();
+    (&mut lenient)
+        .take(format::HEADER_PROBE_LEN as u64)
+        .read_to_end(&mut first)?;
+    let mut inspection = crate::scan::scan_value(inspection, first, &mut lenient, body)?;
+    let mut damaged: Vec<ChunkDamage> = Vec::new();
+    match lenient.failure {
+        None => {}
+        Some(e) => match e.get_ref().and_then(|e| e.downcast_ref::<ChunkDamage>()) {
+            Some(damage) => damaged.push(damage.clone()),
+            None => return Err(e),
+        },
+    }
+    if body {
+        for chunk in &refs[reader.chunks_read()..] {
+            match fetch(&*store, chunk) {
+                Ok(_) => {}
+                Err(ChunkFailure::Damaged(damage)) => damaged.push(damage),
+                Err(ChunkFailure::Store(e)) => return Err(io::Error::other(e)),
+            }
+        }
+    }
+    let mut seen = HashSet::new();
+    damaged.retain(|d| seen.insert(d.chunk.clone()));
+    if let Some(first) = damaged.first() {
+        inspection.problem = Some(Error::DamagedChunk {
+            seq,
+            location,
+            chunk: first.chunk.clone(),
+            reason: first.reason.clone(),
+        });
+    }
+    chunks.damaged = damaged
+        .into_iter()
+        .map(|d| DamagedChunk {
+            location: d.chunk,
+            reason: d.reason,
+        })
+        .collect();
+    inspection.chunks = Some(chunks);
+    Ok(inspection)
+}
+
+/// A reader that ends where its inner reader fails, keeping the failure:
+/// the checkpoint before a damaged chunk is still inspected.
+struct Lenient<'a> {
+    inner: &'a mut ChunkReader,
+    failure: Option<io::Error>,
+}
+
+impl Read for Lenient<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.failure.is_some() {
+            return Ok(0);
+        }
+        match self.inner.read(buf) {
+            Ok(n) => Ok(n),
+            Err(e) => {
+                self.failure = Some(e);
+                Ok(0)
+            }
+        }
+    }
+}

@@ -1,0 +1,670 @@
+//! Incremental checkpoints (`Checkpointer::incremental(true)`): a manifest
+//! of content-defined chunks restores as the whole checkpoint does, writes
+//! little when little changed, finds and names a damaged chunk, and
+//! retention deletes exactly the chunks no checkpoint lists, never one a
+//! save in progress may list.
+//!
+//! The S3 test needs a server: see `tests/object_store.rs`.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use checkpoint::inspect::{self, Status};
+use checkpoint::{Checkpointer, Compression, DirStore, Error, MemStore, Store, StoreError};
+use common::{forward_to_inner, state};
+
+state!(Blocks as "Blocks" { versions: Vec<u64>, blocks: Vec<Vec<u8>> });
+
+/// The bytes of block `i` at `version`: incompressible, and a pure
+/// function of both, so a restore can be checked.
+fn block(i: usize, version: u64, len: usize) -> Vec<u8> {
+    let mut x = (i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ version.wrapping_mul(31);
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+impl Blocks {
+    fn new(count: usize, len: usize) -> Self {
+        Blocks {
+            versions: vec![0; count],
+            blocks: (0..count).map(|i| block(i, 0, len)).collect(),
+        }
+    }
+
+    /// Block `i` rewritten at a new version.
+    fn change(&mut self, i: usize) {
+        self.versions[i] += 1;
+        let len = self.blocks[i].len();
+        self.blocks[i] = block(i, self.versions[i], len);
+    }
+
+    fn is_consistent(&self) -> bool {
+        self.blocks
+            .iter()
+            .zip(&self.versions)
+            .enumerate()
+            .all(|(i, (b, v))| *b == block(i, *v, b.len()))
+    }
+}
+
+/// Whether the value at `key` is a manifest (format version 5).
+fn is_manifest(store: &dyn Store, key: &str) -> bool {
+    let prefix = store.get_prefix(key, 10).unwrap().unwrap();
+    prefix[8..10] == 5u16.to_le_bytes()
+}
+
+fn chunk_keys(store: &dyn Store) -> BTreeSet<String> {
+    store
+        .list("chunks/")
+        .unwrap()
+        .into_iter()
+        .filter(|k| !k.starts_with("chunks/intents/") && !k.starts_with("chunks/sweeping/"))
+        .collect()
+}
+
+/// The chunks the checkpoints of the directory store at `dir` list, each
+/// checkpoint inspected whole and found intact.
+fn listed_chunks(dir: &Path) -> BTreeSet<String> {
+    let mut listed = BTreeSet::new();
+    for (seq, path) in inspect::checkpoint_files(dir).unwrap() {
+        let found = inspect::inspect_file(&path, seq).unwrap();
+        assert_eq!(found.status(), Status::Ok, "#{seq}: {:?}", found.problem);
+        if let Some(chunks) = found.chunks {
+            listed.extend(chunks.chunks.into_iter().map(|c| c.key));
+        }
+    }
+    listed
+}
+
+/// A marker of the chunk protocol as a process writes it, `age` ago.
+fn marker(age: Duration) -> Vec<u8> {
+    let since = (SystemTime::now() - age)
+        .duration_since(UNIX_EPOCH)
+        .unwrap();
+    format!("{}.{:09} 1\n", since.as_secs(), since.subsec_nanos()).into_bytes()
+}
+
+fn restores_like_a_whole_checkpoint(store: impl Store + 'static) {
+    let state = Blocks::new(40, 10_000);
+    let plain = Checkpointer::new(MemStore::new()).unwrap();
+    let whole = plain.save(&state).unwrap();
+    let ckpt = Checkpointer::new(store).unwrap().incremental(true);
+    let meta = ckpt.save(&state).unwrap();
+    assert!(is_manifest(ckpt.store(), &meta.key));
+    assert_eq!(meta.size, whole.size);
+    let restored = ckpt.restore::<Blocks>(meta.seq).unwrap();
+    assert_eq!(restored.state, state);
+    assert_eq!(restored.meta.size, whole.size);
+    let latest = ckpt.restore_latest::<Blocks>().unwrap().unwrap();
+    assert_eq!((latest.meta.seq, latest.state), (meta.seq, state));
+    let listed = ckpt.list().unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(
+        (listed[0].size, &*listed[0].type_name),
+        (whole.size, "Blocks")
+    );
+    assert!(chunk_keys(ckpt.store()).len() > 3);
+}
+
+#[test]
+fn incremental_checkpoints_restore_on_a_directory() {
+    let dir = common::temp_dir();
+    restores_like_a_whole_checkpoint(DirStore::open(dir.path()).unwrap());
+}
+
+#[test]
+fn incremental_checkpoints_restore_in_memory() {
+    restores_like_a_whole_checkpoint(MemStore::new());
+}
+
+#[test]
+fn incremental_checkpoints_restore_on_s3() {
+    let Some(store) = common::group::s3_store("incremental_checkpoints_restore_on_s3") else {
+        return;
+    };
+    let store = Arc::new(store);
+    restores_like_a_whole_checkpoint(Arc::clone(&store));
+    // Retention sweeps chunks there too.
+    let ckpt = Checkpointer::new(Arc::clone(&store))
+        .unwrap()
+        .incremental(true)
+        .keep_last(1);
+    let mut state = Blocks::new(40, 10_000);
+    for i in 0..3 {
+        state.change(i * 10);
+        ckpt.save(&state).unwrap();
+    }
+    let latest = ckpt.restore_latest::<Blocks>().unwrap().unwrap();
+    assert_eq!(latest.state, state);
+    assert_eq!(ckpt.list().unwrap().len(), 1);
+    // Only the kept checkpoint's chunks remain.
+    let alone = Arc::new(MemStore::new());
+    let copy = Checkpointer::new(Arc::clone(&alone))
+        .unwrap()
+        .incremental(true);
+    copy.save(&state).unwrap();
+    assert_eq!(chunk_keys(&*store).len(), chunk_keys(&*alone).len());
+    assert!(store.list("chunks/intents/").unwrap().is_empty());
+}
+
+/// Counts the chunk bytes written through it.
+#[derive(Debug)]
+struct Counting {
+    inner: MemStore,
+    chunk_bytes: AtomicU64,
+}
+
+impl Store for Counting {
+    fn put_if_absent(&self, key: &str, bytes: &[u8]) -> Result<(), StoreError> {
+        self.inner.put_if_absent(key, bytes)?;
+        if key.starts_with("chunks/") {
+            self.chunk_bytes
+                .fetch_add(bytes.len() as u64, Ordering::SeqCst);
+        }
+        Ok(())
+    }
+    forward_to_inner!(get, get_prefix, get_at_most, list, delete, location);
+}
+
+#[test]
+fn a_save_after_a_small_change_writes_a_small_fraction() {
+    let store = Arc::new(Counting {
+        inner: MemStore::new(),
+        chunk_bytes: AtomicU64::new(0),
+    });
+    let ckpt = Checkpointer::new(Arc::clone(&store))
+        .unwrap()
+        .incremental(true);
+    // 16 MiB in 1024 records; 1% of them (10, spread out) change.
+    let mut state = Blocks::new(1024, 16 << 10);
+    let first = ckpt.save(&state).unwrap();
+    let full = store.chunk_bytes.swap(0, Ordering::SeqCst);
+    assert!(full >= first.size - 100, "{full} of {}", first.size);
+    for i in 0..10 {
+        state.change(i * 100 + 7);
+    }
+    let second = ckpt.save(&state).unwrap();
+    let written = store.chunk_bytes.load(Ordering::SeqCst);
+    assert!(
+        written * 100 <= second.size * 12,
+        "a 1% change wrote {written} of {} bytes",
+        second.size
+    );
+    assert_eq!(
+        ckpt.restore::<Blocks>(first.seq).unwrap().state.versions[7],
+        0
+    );
+    assert_eq!(
+        ckpt.restore_latest::<Blocks>().unwrap().unwrap().state,
+        state
+    );
+}
+
+#[test]
+fn plain_compressed_and_incremental_checkpoints_mix_in_one_store() {
+    let store = Arc::new(MemStore::new());
+    let mut state = Blocks::new(30, 8_000);
+    // Compressible blocks too, so compression has something to do.
+    state.blocks.push(vec![7; 100_000]);
+    state.versions.push(0);
+    let modes = [
+        (false, Compression::none()),
+        (true, Compression::none()),
+        (true, Compression::zstd(3)),
+        (false, Compression::zstd(3)),
+        (true, Compression::zstd(3)),
+    ];
+    let mut saved = Vec::new();
+    for (i, (incremental, compression)) in modes.into_iter().enumerate() {
+        let ckpt = Checkpointer::new(Arc::clone(&store))
+            .unwrap()
+            .incremental(incremental)
+            .compression(compression);
+        state.change(i);
+        saved.push((ckpt.save(&state).unwrap(), state.clone()));
+    }
+    let plain = Checkpointer::new(Arc::clone(&store)).unwrap();
+    for (meta, state) in &saved {
+        assert_eq!(&plain.restore::<Blocks>(meta.seq).unwrap().state, state);
+    }
+    let manifests: Vec<bool> = saved
+        .iter()
+        .map(|(meta, _)| is_manifest(&*store, &meta.key))
+        .collect();
+    assert_eq!(manifests, [false, true, true, false, true]);
+    // Compression shrinks what the chunks hold.
+    assert!(saved[2].0.size < saved[1].0.size);
+    assert_eq!(plain.list().unwrap().len(), 5);
+    assert_eq!(
+        plain.restore_latest::<Blocks>().unwrap().unwrap().state,
+        state
+    );
+}
+
+/// The key of a chunk both checkpoint files list.
+fn shared_chunk(dir: &Path, a: u64, b: u64) -> String {
+    let chunks = |seq| {
+        let found = inspect::inspect_file(&common::file_of(dir, seq), seq).unwrap();
+        found.chunks.unwrap().chunks
+    };
+    let theirs: BTreeSet<String> = chunks(b).into_iter().map(|c| c.key).collect();
+    // Not the first chunk: it holds the header, which differs.
+    chunks(a)
+        .into_iter()
+        .skip(1)
+        .map(|c| c.key)
+        .find(|k| theirs.contains(k))
+        .expect("a shared chunk")
+}
+
+#[test]
+fn a_damaged_shared_chunk_fails_every_checkpoint_listing_it() {
+    let dir = common::temp_dir();
+    let mut state = Blocks::new(40, 10_000);
+    let good = Checkpointer::open(dir.path())
+        .unwrap()
+        .save(&state)
+        .unwrap();
+    let ckpt = Checkpointer::open(dir.path()).unwrap().incremental(true);
+    state.change(0);
+    let second = ckpt.save(&state).unwrap();
+    state.change(1);
+    let third = ckpt.save(&state).unwrap();
+    let key = shared_chunk(dir.path(), second.seq, third.seq);
+    let path = dir.path().join(&key);
+    let mut bytes = std::fs::read(&path).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x04;
+    std::fs::write(&path, &bytes).unwrap();
+
+    for seq in [second.seq, third.seq] {
+        let err = ckpt.restore::<Blocks>(seq).unwrap_err();
+        match &err {
+            Error::DamagedChunk { seq: s, chunk, .. } => {
+                assert_eq!(*s, seq);
+                assert!(chunk.ends_with(&key), "{chunk}");
+            }
+            other => panic!("#{seq}: {other:?}"),
+        }
+        assert!(err.to_string().contains(&key), "{err}");
+        assert!(err.is_damage());
+        let found = inspect::inspect_file(&common::file_of(dir.path(), seq), seq).unwrap();
+        assert_eq!(found.status(), Status::Corrupt);
+        let damaged = found.chunks.unwrap().damaged;
+        assert_eq!(damaged.len(), 1);
+        assert!(damaged[0].location.ends_with(&key));
+    }
+    let latest = ckpt.restore_latest::<Blocks>().unwrap().unwrap();
+    assert_eq!(latest.meta.seq, good.seq);
+    let skipped: Vec<u64> = latest.meta.skipped.iter().map(|s| s.seq).collect();
+    assert_eq!(skipped, [third.seq, second.seq]);
+    assert!(latest.meta.skipped[0].reason.contains(&key));
+
+    // With no good checkpoint left, the newest one's damage is the error.
+    std::fs::remove_file(common::file_of(dir.path(), good.seq)).unwrap();
+    let err = ckpt.restore_latest::<Blocks>().unwrap_err();
+    assert!(
+        matches!(err, Error::DamagedChunk { seq, .. } if seq == third.seq),
+        "{err:?}"
+    );
+    // A missing chunk is damage too.
+    std::fs::remove_file(&path).unwrap();
+    let err = ckpt.restore::<Blocks>(second.seq).unwrap_err();
+    assert!(err.to_string().contains("is missing"), "{err}");
+}
+
+#[test]
+fn incremental_fixtures_guard_restores_and_inspection_changes_nothing() {
+    let dir = common::temp_dir();
+    let ckpt = Checkpointer::open(dir.path()).unwrap().incremental(true);
+    let mut state = Blocks::new(10, 10_000);
+    ckpt.save(&state).unwrap();
+    state.change(4);
+    ckpt.save(&state).unwrap();
+    checkpoint::testing::assert_restores::<Blocks>(dir.path());
+    // A temporary file a writer left: inspecting leaves it where it is.
+    let leftover = dir.path().join("chunks").join(".tmp-left");
+    std::fs::write(&leftover, b"x").unwrap();
+    listed_chunks(dir.path());
+    assert!(leftover.exists());
+}
+
+#[test]
+fn retention_deletes_exactly_the_chunks_no_kept_checkpoint_lists() {
+    let dir = common::temp_dir();
+    let ckpt = Checkpointer::open(dir.path())
+        .unwrap()
+        .incremental(true)
+        .keep_last(2);
+    let mut state = Blocks::new(40, 10_000);
+    let mut states = Vec::new();
+    for i in 0..6 {
+        for j in 0..5 {
+            state.change((i * 7 + j * 3) % 40);
+        }
+        let meta = ckpt.save(&state).unwrap();
+        states.push((meta.seq, state.clone()));
+    }
+    let store = DirStore::open(dir.path()).unwrap();
+    assert_eq!(ckpt.list().unwrap().len(), 2);
+    assert_eq!(chunk_keys(&store), listed_chunks(dir.path()));
+    for (seq, state) in &states[4..] {
+        assert_eq!(&ckpt.restore::<Blocks>(*seq).unwrap().state, state);
+    }
+    // No marker is left behind.
+    assert!(store.list("chunks/intents/").unwrap().is_empty());
+    assert!(store.list("chunks/sweeping/").unwrap().is_empty());
+}
+
+#[test]
+fn a_live_intent_postpones_the_sweep_and_a_stale_one_does_not() {
+    let store = Arc::new(MemStore::new());
+    let ckpt = Checkpointer::new(Arc::clone(&store))
+        .unwrap()
+        .incremental(true)
+        .keep_last(1);
+    let mut state = Blocks::new(20, 10_000);
+    ckpt.save(&state).unwrap();
+    let first = chunk_keys(&*store);
+    // Another process's save in progress.
+    store
+        .put_if_absent("chunks/intents/other", &marker(Duration::ZERO))
+        .unwrap();
+    state.change(3);
+    ckpt.save(&state).unwrap();
+    // The old checkpoint is gone, its chunks are not.
+    assert_eq!(ckpt.list().unwrap().len(), 1);
+    assert!(chunk_keys(&*store).is_superset(&first));
+    // A stale intent (its writer died) does not postpone it, and is deleted.
+    store.delete("chunks/intents/other").unwrap();
+    store
+        .put_if_absent("chunks/intents/dead", &marker(Duration::from_secs(3600)))
+        .unwrap();
+    state.change(5);
+    let last = ckpt.save(&state).unwrap();
+    assert!(store.list("chunks/intents/").unwrap().is_empty());
+    assert_eq!(ckpt.restore::<Blocks>(last.seq).unwrap().state, state);
+    // Only the newest checkpoint's chunks remain: the first one's header
+    // chunk and changed chunks are gone.
+    let kept = chunk_keys(&*store);
+    assert!(!first.is_subset(&kept));
+    assert!(
+        kept.len() <= first.len() + 1,
+        "{} {}",
+        kept.len(),
+        first.len()
+    );
+}
+
+/// A store in which a sweep, begun before a save's intent, deletes every
+/// chunk while the save runs, and ends a little later.
+#[derive(Debug)]
+struct SweepDuringSave {
+    inner: Arc<MemStore>,
+    armed: AtomicBool,
+    swept: AtomicBool,
+}
+
+impl Store for SweepDuringSave {
+    fn put_if_absent(&self, key: &str, bytes: &[u8]) -> Result<(), StoreError> {
+        self.inner.put_if_absent(key, bytes)
+    }
+
+    fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        let armed = self.armed.load(Ordering::SeqCst);
+        if armed && prefix == "chunks/sweeping/" && !self.swept.load(Ordering::SeqCst) {
+            let _ = self
+                .inner
+                .put_if_absent("chunks/sweeping/injected", &marker(Duration::ZERO));
+        }
+        let listed = self.inner.list(prefix)?;
+        if armed && prefix == "chunks/" && !self.swept.swap(true, Ordering::SeqCst) {
+            // The save has just seen every chunk stored; the sweep deletes
+            // them now and ends 300 ms later.
+            for key in &listed {
+                if !key.starts_with("chunks/intents/") && !key.starts_with("chunks/sweeping/") {
+                    self.inner.delete(key)?;
+                }
+            }
+            let inner = Arc::clone(&self.inner);
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(300));
+                inner.delete("chunks/sweeping/injected").unwrap();
+            });
+        }
+        Ok(listed)
+    }
+    forward_to_inner!(get, get_prefix, get_at_most, delete, location);
+}
+
+#[test]
+fn a_save_that_saw_a_sweep_waits_for_it_and_stores_again_what_it_deleted() {
+    let inner = Arc::new(MemStore::new());
+    let store = Arc::new(SweepDuringSave {
+        inner: Arc::clone(&inner),
+        armed: AtomicBool::new(false),
+        swept: AtomicBool::new(false),
+    });
+    let ckpt = Checkpointer::new(Arc::clone(&store))
+        .unwrap()
+        .incremental(true);
+    let mut state = Blocks::new(20, 10_000);
+    ckpt.save(&state).unwrap();
+    store.armed.store(true, Ordering::SeqCst);
+    state.change(2);
+    let started = Instant::now();
+    let meta = ckpt.save(&state).unwrap();
+    assert!(store.swept.load(Ordering::SeqCst));
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    assert_eq!(ckpt.restore::<Blocks>(meta.seq).unwrap().state, state);
+    // The first checkpoint's own chunks were lost to the (misbehaving)
+    // sweep; the second's, which the save re-stored, were not.
+    assert!(ckpt.restore::<Blocks>(meta.seq - 1).is_err());
+}
+
+#[test]
+fn a_dead_sweepers_marker_delays_a_save_by_at_most_the_lease() {
+    let store = Arc::new(MemStore::new());
+    let ckpt = Checkpointer::new(Arc::clone(&store))
+        .unwrap()
+        .incremental(true)
+        .chunk_lease(Duration::from_millis(500));
+    store
+        .put_if_absent("chunks/sweeping/dead", &marker(Duration::ZERO))
+        .unwrap();
+    let started = Instant::now();
+    let state = Blocks::new(4, 1_000);
+    ckpt.save(&state).unwrap();
+    let took = started.elapsed();
+    assert!(took >= Duration::from_millis(400), "{took:?}");
+    assert!(took < Duration::from_secs(5), "{took:?}");
+    assert_eq!(
+        ckpt.restore_latest::<Blocks>().unwrap().unwrap().state,
+        state
+    );
+}
+
+const CHILD_ENV: &str = "CHECKPOINT_INCREMENTAL_CHILD_DIR";
+const LEASE: Duration = Duration::from_millis(1500);
+
+/// The child: resumes from the store, then saves incrementally forever,
+/// retention deleting checkpoints and sweeping chunks as it goes. Does
+/// nothing when run as an ordinary test.
+#[test]
+fn child_saves_incrementally_in_a_loop() {
+    let Ok(dir) = std::env::var(CHILD_ENV) else {
+        return;
+    };
+    let ckpt = Checkpointer::open(dir)
+        .unwrap()
+        .incremental(true)
+        .chunk_lease(LEASE)
+        .keep_last(2);
+    let mut state = ckpt
+        .restore_latest::<Blocks>()
+        .unwrap()
+        .map_or_else(|| Blocks::new(48, 6_000), |r| r.state);
+    for n in 0.. {
+        state.change(n % 48);
+        ckpt.save(&state).unwrap();
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn killed_incremental_saves_and_sweeps_lose_nothing_committed() {
+    use std::process::{Command, Stdio};
+
+    let dir = common::temp_dir();
+    let exe = std::env::current_exe().unwrap();
+    let mut seed = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos() as u64
+        | 1;
+    let mut last_seq = 0;
+    for kill in 0..16 {
+        if kill >= 10 {
+            // The markers of killed children are stale by now: this child's
+            // sweeps delete chunks rather than wait for them, and the kill
+            // may land while they do.
+            std::thread::sleep(LEASE);
+        }
+        let mut child = Command::new(&exe)
+            .args([
+                "--exact",
+                "child_saves_incrementally_in_a_loop",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(CHILD_ENV, dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        std::thread::sleep(Duration::from_millis(100 + seed % 300));
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        // What the kill interrupted, for the log: a save (an intent left)
+        // or a sweep (a marker left).
+        let left = |dir: &str| std::fs::read_dir(dir).map_or(0, |d| d.count());
+        eprintln!(
+            "kill {kill}: {} intents, {} sweep markers left",
+            left(&dir.path().join("chunks/intents").display().to_string()),
+            left(&dir.path().join("chunks/sweeping").display().to_string()),
+        );
+
+        // Every checkpoint in the store is whole, chunks included.
+        listed_chunks(dir.path());
+        let ckpt = Checkpointer::open(dir.path()).unwrap();
+        let Some(restored) = ckpt.restore_latest::<Blocks>().unwrap() else {
+            continue;
+        };
+        assert!(restored.state.is_consistent(), "kill {kill}: torn state");
+        assert!(
+            restored.meta.skipped.is_empty(),
+            "kill {kill}: {:?}",
+            restored.meta.skipped
+        );
+        assert!(restored.meta.seq >= last_seq, "kill {kill}: went back");
+        last_seq = restored.meta.seq;
+    }
+    assert!(last_seq > 0, "the child never saved");
+    // Once the killed processes' markers are stale, a save's retention
+    // sweeps every chunk no checkpoint lists.
+    std::thread::sleep(LEASE);
+    let ckpt = Checkpointer::open(dir.path())
+        .unwrap()
+        .incremental(true)
+        .chunk_lease(LEASE)
+        .keep_last(2);
+    let mut state = ckpt.restore_latest::<Blocks>().unwrap().unwrap().state;
+    state.change(0);
+    ckpt.save(&state).unwrap();
+    let store = DirStore::open(dir.path()).unwrap();
+    assert_eq!(chunk_keys(&store), listed_chunks(dir.path()));
+    assert!(store.list("chunks/intents/").unwrap().is_empty());
+    assert!(store.list("chunks/sweeping/").unwrap().is_empty());
+}
+
+#[test]
+fn async_checkpointers_save_incrementally_too() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap();
+    let store = Arc::new(MemStore::new());
+    let sync = Checkpointer::new(Arc::clone(&store))
+        .unwrap()
+        .incremental(true)
+        .keep_last(1);
+    let ckpt = checkpoint::AsyncCheckpointer::from(sync);
+    let mut state = Blocks::new(20, 10_000);
+    let restored = runtime.block_on(async {
+        ckpt.save(&state).await.unwrap();
+        state.change(1);
+        let meta = ckpt.save(&state).await.unwrap();
+        assert!(is_manifest(&*store, &meta.key));
+        ckpt.restore_latest::<Blocks>().await.unwrap().unwrap()
+    });
+    assert_eq!(restored.state, state);
+}
+
+/// Writes chunks slowly and counts the looks for sweeps.
+#[derive(Debug)]
+struct Slow {
+    inner: MemStore,
+    sweep_looks: AtomicU64,
+}
+
+impl Store for Slow {
+    fn put_if_absent(&self, key: &str, bytes: &[u8]) -> Result<(), StoreError> {
+        if !key.starts_with("chunks/intents/") {
+            std::thread::sleep(Duration::from_millis(60));
+        }
+        self.inner.put_if_absent(key, bytes)
+    }
+
+    fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        if prefix == "chunks/sweeping/" {
+            self.sweep_looks.fetch_add(1, Ordering::SeqCst);
+        }
+        self.inner.list(prefix)
+    }
+    forward_to_inner!(get, get_prefix, get_at_most, delete, location);
+}
+
+#[test]
+fn a_save_whose_intent_may_have_lapsed_announces_itself_again() {
+    let store = Arc::new(Slow {
+        inner: MemStore::new(),
+        sweep_looks: AtomicU64::new(0),
+    });
+    let ckpt = Checkpointer::new(Arc::clone(&store))
+        .unwrap()
+        .incremental(true)
+        .chunk_lease(Duration::from_millis(100));
+    // About 20 chunks, written 8 at a time, 60 ms each: longer than half
+    // the lease without a renewal.
+    let state = Blocks::new(40, 30_000);
+    ckpt.save(&state).unwrap();
+    assert_eq!(store.sweep_looks.load(Ordering::SeqCst), 2);
+    assert_eq!(
+        ckpt.restore_latest::<Blocks>().unwrap().unwrap().state,
+        state
+    );
+}
