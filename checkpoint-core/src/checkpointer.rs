@@ -532,7 +532,7 @@ pub(crate) fn parse_padded(digits: &str) -> Option<u64> {
         .flatten()
 }
 
-fn keys(store: &dyn Store) -> Result<Vec<(u64, String)>> {
+pub(crate) fn keys(store: &dyn Store) -> Result<Vec<(u64, String)>> {
     // Checkpoints live at the top level: listing it alone keeps the cost
     // independent of what else the store holds (groups, chunks).
     Ok(store

@@ -77,6 +77,42 @@ impl DirStore {
         Ok(store)
     }
 
+    /// The store in `dir`, which must already be a directory, for tools
+    /// that only read: unlike [`DirStore::open`], nothing is created and no
+    /// temporary file is removed.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Io`] when `dir` does not exist, is not a directory or
+    /// cannot be read.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use checkpoint_core::DirStore;
+    ///
+    /// let missing = std::env::temp_dir().join("checkpoint-doc-no-such-dir");
+    /// assert!(DirStore::open_existing(&missing).is_err());
+    /// assert!(!missing.exists());
+    /// ```
+    pub fn open_existing(dir: impl AsRef<Path>) -> Result<Self, StoreError> {
+        let root = dir.as_ref().to_path_buf();
+        let location = || root.display().to_string();
+        let meta = fs::metadata(&root).map_err(|e| StoreError::io("open", location(), e))?;
+        if !meta.is_dir() {
+            return Err(StoreError::io(
+                "open",
+                location(),
+                io::Error::new(io::ErrorKind::NotADirectory, "it is not a directory"),
+            ));
+        }
+        Ok(DirStore {
+            root,
+            durable_dirs: Arc::default(),
+            leaked: Arc::default(),
+        })
+    }
+
     /// The directory.
     pub fn root(&self) -> &Path {
         &self.root
