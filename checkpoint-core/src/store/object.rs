@@ -4,10 +4,13 @@
 use std::cell::Cell;
 use std::fmt;
 use std::future::Future;
+use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::TryStreamExt;
+use bytes::Bytes;
+use futures_util::stream::BoxStream;
+use futures_util::{StreamExt, TryStreamExt};
 use object_store::aws::AmazonS3Builder;
 use object_store::path::Path;
 use object_store::{
@@ -15,7 +18,7 @@ use object_store::{
     PutPayload, RetryConfig,
 };
 
-use super::{Store, StoreError};
+use super::{Store, StoreError, ValueReader};
 
 thread_local! {
     /// Set while a store call runs on tokio's blocking pool on behalf of
@@ -75,7 +78,38 @@ pub struct ObjectStore {
     inner: Arc<dyn object_store::ObjectStore>,
     prefix: String,
     description: String,
-    runtime: Option<tokio::runtime::Runtime>,
+    runtime: Arc<OwnRuntime>,
+}
+
+/// The store's runtime, shared with the readers it hands out, which drive
+/// their downloads on it after the store may be gone.
+struct OwnRuntime(Option<tokio::runtime::Runtime>);
+
+impl Drop for OwnRuntime {
+    fn drop(&mut self) {
+        // Dropping a runtime blocks, which panics inside another runtime;
+        // shutting it down in the background never does.
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+impl OwnRuntime {
+    /// Runs `future` to completion, unless this thread must not block.
+    fn block_on<F: Future>(&self, future: F) -> Result<F::Output, &'static str> {
+        if tokio::runtime::Handle::try_current().is_ok() && !ON_BLOCKING_POOL.get() {
+            return Err(
+                "called from a thread of a tokio runtime, where this store must not block \
+                 (`tokio::task::spawn_blocking` included): use `AsyncCheckpointer`, or call it \
+                 from a thread of your own",
+            );
+        }
+        match &self.0 {
+            Some(runtime) => Ok(runtime.block_on(future)),
+            None => Err("store is shut down"),
+        }
+    }
 }
 
 impl ObjectStore {
@@ -163,8 +197,34 @@ impl ObjectStore {
             description: inner.to_string(),
             inner,
             prefix: prefix.trim_matches('/').to_owned(),
-            runtime: Some(runtime),
+            runtime: Arc::new(OwnRuntime(Some(runtime))),
         })
+    }
+
+    /// Names the store in messages: a key's location becomes
+    /// `{description}/{prefix}/{key}`, e.g. `s3://bucket/prefix/key` for
+    /// the description `s3://bucket`. By default it is the backend's own
+    /// description ([`ObjectStore::s3`]: the endpoint and the bucket).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> Result<(), checkpoint_core::StoreError> {
+    /// use std::sync::Arc;
+    /// use checkpoint_core::store::ObjectStore;
+    /// use checkpoint_core::Store;
+    ///
+    /// let memory = Arc::new(object_store::memory::InMemory::new());
+    /// let store = ObjectStore::from_object_store(memory, "app")?.described_as("mem://test");
+    /// assert_eq!(store.location("a"), "mem://test/app/a");
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn described_as(mut self, description: &str) -> Self {
+        description
+            .trim_end_matches('/')
+            .clone_into(&mut self.description);
+        self
     }
 
     fn path(&self, key: &str) -> Result<Path, StoreError> {
@@ -186,23 +246,34 @@ impl ObjectStore {
         key: &str,
         future: F,
     ) -> Result<F::Output, StoreError> {
-        if tokio::runtime::Handle::try_current().is_ok() && !ON_BLOCKING_POOL.get() {
-            return Err(io_error(
-                operation,
-                &self.location(key),
-                "called from a thread of a tokio runtime, where this store must not block \
-                 (`tokio::task::spawn_blocking` included): use `AsyncCheckpointer`, or call it \
-                 from a thread of your own",
-            ));
+        self.runtime
+            .block_on(future)
+            .map_err(|why| io_error(operation, &self.location(key), why))
+    }
+}
+
+/// A value downloaded piece by piece as it is read: what
+/// [`ObjectStore::get_reader`](Store::get_reader) hands out.
+struct ObjectReader {
+    runtime: Arc<OwnRuntime>,
+    stream: BoxStream<'static, object_store::Result<Bytes>>,
+    piece: Bytes,
+}
+
+impl io::Read for ObjectReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.piece.is_empty() {
+            match self.runtime.block_on(self.stream.next()) {
+                Ok(Some(Ok(piece))) => self.piece = piece,
+                Ok(Some(Err(e))) => return Err(io::Error::other(e)),
+                Ok(None) => return Ok(0),
+                Err(why) => return Err(io::Error::other(why)),
+            }
         }
-        match &self.runtime {
-            Some(runtime) => Ok(runtime.block_on(future)),
-            None => Err(io_error(
-                operation,
-                &self.location(key),
-                "store is shut down",
-            )),
-        }
+        let n = buf.len().min(self.piece.len());
+        buf[..n].copy_from_slice(&self.piece[..n]);
+        self.piece = self.piece.slice(n..);
+        Ok(n)
     }
 }
 
@@ -255,6 +326,25 @@ impl Store for ObjectStore {
                 len,
                 limit,
             }),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(io_error("read", &self.location(key), e)),
+        }
+    }
+
+    fn get_reader(&self, key: &str) -> Result<Option<ValueReader>, StoreError> {
+        let path = self.path(key)?;
+        // The response's headers give the size; the body is read as the
+        // reader is, so memory stays bounded whatever the object's size.
+        match self.block_on("read", key, self.inner.get(&path))? {
+            Ok(result) => {
+                let len = result.meta.size;
+                let reader = ObjectReader {
+                    runtime: Arc::clone(&self.runtime),
+                    stream: result.into_stream(),
+                    piece: Bytes::new(),
+                };
+                Ok(Some(ValueReader::new(len, reader)))
+            }
             Err(object_store::Error::NotFound { .. }) => Ok(None),
             Err(e) => Err(io_error("read", &self.location(key), e)),
         }
@@ -379,16 +469,6 @@ impl fmt::Debug for ObjectStore {
             .field("store", &self.description)
             .field("prefix", &self.prefix)
             .finish_non_exhaustive()
-    }
-}
-
-impl Drop for ObjectStore {
-    fn drop(&mut self) {
-        // Dropping a runtime blocks, which panics inside another runtime;
-        // shutting it down in the background never does.
-        if let Some(runtime) = self.runtime.take() {
-            runtime.shutdown_background();
-        }
     }
 }
 
