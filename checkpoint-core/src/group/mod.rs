@@ -176,6 +176,63 @@ pub struct GarbageReport {
     pub keys: usize,
 }
 
+/// One epoch of a group as its store holds it: what [`Group::epochs`]
+/// lists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StoredEpoch {
+    /// The epoch.
+    pub epoch: Epoch,
+    /// The participants whose part of the epoch is stored, sorted.
+    pub parts: Vec<String>,
+    /// Whether the epoch's commit record exists: only then may a restore
+    /// read its parts.
+    pub committed: bool,
+}
+
+/// The names of the groups that have anything in `store`, sorted: the
+/// names under `group/` that are valid group names.
+///
+/// # Errors
+///
+/// [`StoreError::Io`] when the store cannot be listed.
+///
+/// # Examples
+///
+/// ```
+/// use checkpoint_core::group::{self, Group};
+/// use checkpoint_core::MemStore;
+/// # use checkpoint_core::{Checkpoint, FieldReader, FieldSchema, FieldWriter, Schema, Shape};
+/// # struct Counter(u64);
+/// # impl Checkpoint for Counter {
+/// #     type Context = ();
+/// #     const SCHEMA: Schema = Schema::new("Counter", Shape::Tuple(&[FieldSchema::serialized("0", "u64")]));
+/// #     fn write_fields(&self, out: &mut FieldWriter<'_>) -> checkpoint_core::Result<()> { out.field("0", &self.0) }
+/// #     fn read_fields(input: &mut FieldReader<'_>, _: &()) -> checkpoint_core::Result<Self> { Ok(Counter(input.field("0")?)) }
+/// # }
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let store = std::sync::Arc::new(MemStore::new());
+/// let orders = Group::from_shared(store.clone(), "orders")?;
+/// let part = orders.save_part(1, "a", &Counter(1))?;
+/// orders.commit(1, &["a"], &[part])?;
+/// orders.save_part(2, "a", &Counter(2))?;
+///
+/// assert_eq!(group::groups(&*store)?, ["orders"]);
+/// let epochs = orders.epochs()?;
+/// assert_eq!(epochs.iter().map(|e| (e.epoch, e.committed)).collect::<Vec<_>>(), [(1, true), (2, false)]);
+/// assert_eq!(epochs[1].parts, ["a"]);
+/// # Ok(()) }
+/// ```
+pub fn groups(store: &dyn Store) -> Result<Vec<String>, StoreError> {
+    const PREFIX: &str = "group/";
+    Ok(store
+        .list_level(PREFIX)?
+        .into_iter()
+        .filter_map(|name| name.strip_prefix(PREFIX).map(str::to_owned))
+        .filter(|name| check_name("group name", name).is_ok())
+        .collect())
+}
+
 /// A named group of participants checkpointing together in one [`Store`].
 #[derive(Debug, Clone)]
 pub struct Group {
@@ -530,6 +587,44 @@ impl Group {
             .collect();
         epochs.sort_unstable();
         Ok(epochs)
+    }
+
+    /// Every epoch that has a part or a commit record in the store, oldest
+    /// first, with the participants whose parts are stored and whether it
+    /// is committed. One listing of the group's keys; no value is read, so
+    /// a part's or a record's content is not checked (a restore checks it).
+    ///
+    /// # Errors
+    ///
+    /// [`GroupError::Store`] when the store fails.
+    pub fn epochs(&self) -> Result<Vec<StoredEpoch>, GroupError> {
+        let (commits, parts) = (self.commits_prefix(), self.parts_prefix());
+        let mut epochs: BTreeMap<Epoch, StoredEpoch> = BTreeMap::new();
+        fn entry(epochs: &mut BTreeMap<Epoch, StoredEpoch>, epoch: Epoch) -> &mut StoredEpoch {
+            epochs.entry(epoch).or_insert_with(|| StoredEpoch {
+                epoch,
+                parts: Vec::new(),
+                committed: false,
+            })
+        }
+        for key in self.store.list(&format!("group/{}/", self.name))? {
+            if let Some(epoch) = key.strip_prefix(&commits).and_then(parse_padded) {
+                entry(&mut epochs, epoch).committed = true;
+            } else if let Some((epoch, participant)) = key
+                .strip_prefix(&parts)
+                .and_then(|rest| rest.split_once('/'))
+                .and_then(|(epoch, id)| Some((parse_padded(epoch)?, id)))
+            {
+                entry(&mut epochs, epoch).parts.push(participant.to_owned());
+            }
+        }
+        Ok(epochs
+            .into_values()
+            .map(|mut e| {
+                e.parts.sort();
+                e
+            })
+            .collect())
     }
 
     /// The commit record of `epoch`, `None` when it is not committed.
