@@ -796,3 +796,32 @@ fn group_list_reads_an_s3_prefix() {
         run_s3(&["group", "list", &url, "--json"], &endpoint),
     );
 }
+
+/// On a terminal `verify` draws its progress bar on stderr, then clears it;
+/// off a terminal (every other test) stderr stays empty.
+#[cfg(unix)]
+#[test]
+fn verify_draws_a_progress_bar_on_a_terminal_only() {
+    let dir = good_dir();
+    let out = run(&["verify", "DIR"], dir.path());
+    assert_eq!(out.status.code(), Some(0));
+    assert!(out.stderr.is_empty(), "{}", stderr(&out));
+
+    // `script` runs the command on a pseudo-terminal.
+    let command = format!(
+        "{} verify {}",
+        env!("CARGO_BIN_EXE_checkpoint"),
+        dir.path().display()
+    );
+    let Ok(out) = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .output()
+    else {
+        eprintln!("skipping: no `script` to run the command on a terminal");
+        return;
+    };
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("verifying #1 (1 of 2)"), "{text:?}");
+    assert!(text.contains("2 checkpoints in"), "{text:?}");
+}

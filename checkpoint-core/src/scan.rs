@@ -116,6 +116,7 @@ fn scan(
         let more = read_up_to(&mut input, (need - head.len()) as u64)?;
         head.extend_from_slice(&more);
     }
+    progress(head.len() as u64, len);
     let declared = declared_total(&head);
     let header = format::decode_header(&head, seq, &location);
     let mut problem = None;
