@@ -161,7 +161,6 @@ fn scan(
         // The head was read from the start, so the input stands at its
         // end; what of it lies past `end` is never fed.
         at = taken as u64;
-        progress(at, len);
         let mut buf = vec![0; CHUNK];
         while at < end {
             let want = ((end - at) as usize).min(CHUNK);
