@@ -8,7 +8,7 @@ use crate::format::{FieldRecord, Header, SchemaRecord, ShapeRecord};
 use crate::observe::{self, Op};
 use crate::schema::{FieldSchema, Schema, Shape};
 use crate::snapshot::{Meta, Restored, Skipped};
-use crate::store::StoreError;
+use crate::store::{StoreError, ValueReader};
 use crate::stream::CheckpointStream;
 use crate::{Checkpoint, Checkpointer, Error, Result};
 
@@ -138,10 +138,25 @@ impl Checkpointer {
         key: &str,
         context: &T::Context,
     ) -> Result<Restored<T>> {
-        let location = self.store.location(key);
         let Some(value) = self.store.get_reader(key)? else {
-            return Err(Error::NotFound { seq, location });
+            return Err(Error::NotFound {
+                seq,
+                location: self.store.location(key),
+            });
         };
+        self.load_value(seq, key, value, context)
+    }
+
+    /// Restores checkpoint `seq`, stored under `key`, from `value`, read
+    /// from the store.
+    pub(crate) fn load_value<T: Checkpoint>(
+        &self,
+        seq: u64,
+        key: &str,
+        value: ValueReader,
+        context: &T::Context,
+    ) -> Result<Restored<T>> {
+        let location = self.store.location(key);
         let size = value.len();
         let (header, mut stream) = CheckpointStream::open(value, seq, &location)?;
         if header.type_name != T::SCHEMA.name {
@@ -178,12 +193,12 @@ impl Checkpointer {
 
 /// How many listings `restore_latest` makes when every checkpoint it listed
 /// was deleted before it could read it.
-const LISTINGS: u32 = 64;
+pub(crate) const LISTINGS: u32 = 64;
 
 /// Whether `restore_latest` passes over a checkpoint failing with `e` for an
 /// older one: its bytes are damaged, or the store cannot read the entry (a
 /// directory, a FIFO, a file it may not read under a checkpoint's name).
-fn is_skippable(e: &Error) -> bool {
+pub(crate) fn is_skippable(e: &Error) -> bool {
     e.is_damage() || matches!(e, Error::Store(StoreError::Unreadable { .. }))
 }
 
