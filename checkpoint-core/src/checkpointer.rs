@@ -15,7 +15,7 @@ const KEY_SUFFIX: &str = ".ckpt";
 
 /// How often `save` captures again when its number is taken by something
 /// that is not a checkpoint.
-pub(crate) const OCCUPIED_RETRIES: usize = 8;
+const OCCUPIED_RETRIES: usize = 8;
 
 /// What a checkpointer knows of the committed checkpoints.
 #[derive(Debug, Default)]
