@@ -631,3 +631,40 @@ fn native_restores_and_commits_report_as_the_sync_checkpointer() {
     assert!(matches!(err, Error::SequenceTaken { seq: 3, .. }), "{err}");
     assert_eq!(rt.block_on(ckpt.save(&Counter::at(4))).unwrap().seq, 4);
 }
+
+/// On a real server: saves cut short by timeouts of growing length (so
+/// that they stop before the request, in it, in its answer, or in
+/// retention's deletes) leave only whole checkpoints, and saving goes on
+/// numbering.
+#[test]
+fn s3_saves_cut_short_leave_whole_checkpoints() {
+    let prefix = group_common::unique("s3_saves_cut_short");
+    let Some(store) = group_common::s3_store_at("s3_saves_cut_short", &prefix) else {
+        return;
+    };
+    // Numbered outside the runtime, where the store may block.
+    let ckpt = AsyncCheckpointer::from(Checkpointer::new(store).unwrap().keep_last(3));
+    runtime().block_on(async {
+        let mut cut = std::time::Duration::from_micros(20);
+        let (mut newest, mut cut_short) = (0, 0);
+        for n in 1..=40 {
+            let state = Counter::at(n);
+            match tokio::time::timeout(cut, ckpt.save(&state)).await {
+                Ok(saved) => newest = saved.unwrap().seq,
+                Err(_) => cut_short += 1,
+            }
+            cut = (cut * 5 / 4).min(std::time::Duration::from_millis(200));
+        }
+        eprintln!("{cut_short} of 40 saves cut short");
+        assert!(cut_short > 0);
+        for meta in ckpt.list().await.unwrap() {
+            let restored = ckpt.restore::<Counter>(meta.seq).await.unwrap();
+            assert_eq!(restored.state.n, meta.seq, "#{}", meta.seq);
+            newest = newest.max(meta.seq);
+        }
+        let last = ckpt.save(&Counter::at(99)).await.unwrap();
+        assert!(last.seq > newest, "#{} after #{newest}", last.seq);
+        let latest = ckpt.restore_latest::<Counter>().await.unwrap().unwrap();
+        assert_eq!((latest.meta.seq, latest.state), (last.seq, Counter::at(99)));
+    });
+}
