@@ -23,11 +23,14 @@ pub struct Opened {
 }
 
 impl Opened {
-    /// Opens what `arg` names: an `s3://` URL, or else a directory, which
-    /// must exist (nothing is created).
+    /// Opens what `arg` names: a URL (`s3://...`) unless a directory has
+    /// that name, or else a directory, which must exist (nothing is
+    /// created).
     pub fn open(arg: &OsStr, endpoint: Option<&str>) -> Result<Self, Failure> {
         if let Some(url) = arg.to_str().filter(|a| a.contains("://")) {
-            return open_s3(url, endpoint);
+            if !Path::new(url).is_dir() {
+                return open_s3(url, endpoint);
+            }
         }
         let dir = Path::new(arg);
         let name = dir.display().to_string();

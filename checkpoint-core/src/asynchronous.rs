@@ -28,9 +28,10 @@ use crate::{Background, Checkpoint, Checkpointer, Result};
 /// - The object-store backend (`store::ObjectStore`, feature
 ///   `object-store`) is awaited: its requests are `object_store`'s futures,
 ///   run by the task that awaits the call, in the caller's runtime, with no
-///   runtime of the store's own and no blocking. A restore downloads the
-///   checkpoint, then decodes it on tokio's blocking pool, as decoding a
-///   large state is work for the CPU. (A commit that finds its key taken,
+///   runtime of the store's own and no blocking. A restore decodes the
+///   checkpoint on tokio's blocking pool (decoding a large state is work
+///   for the CPU) as the task downloads it, a few pieces ahead, so memory
+///   stays bounded as in a sync restore. (A commit that finds its key taken,
 ///   by another writer or by a retried write that had landed, is resolved
 ///   on the blocking pool as [`Checkpointer::commit`] resolves it.)
 /// - Any other [`Store`] (the directory store's file writes and fsyncs, a

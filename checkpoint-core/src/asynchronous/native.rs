@@ -1,7 +1,8 @@
 //! [`AsyncCheckpointer`](super::AsyncCheckpointer) on the object store:
 //! the `object_store` client's futures awaited in the caller's runtime,
 //! with no runtime of the store's own and no blocking. Decoding a restored
-//! state, which is work for the CPU, runs on tokio's blocking pool.
+//! state, which is work for the CPU, runs on tokio's blocking pool, fed by
+//! the download in the task.
 //!
 //! Each operation keeps the rules of its [`Checkpointer`] namesake: the
 //! numbering, an older capture never becoming the latest, retention, the
@@ -11,7 +12,12 @@
 //! pool.
 
 use std::collections::BTreeSet;
+use std::io;
 use std::sync::Arc;
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use tokio::sync::mpsc;
 
 use super::blocking;
 use crate::checkpointer::{key_of, seq_of};
@@ -178,8 +184,11 @@ impl Native {
         Ok(metas)
     }
 
-    /// Reads checkpoint `seq` under `key` whole, then decodes it on the
-    /// blocking pool. Gives `context` back beside the outcome.
+    /// Restores checkpoint `seq` under `key`: the download runs in the
+    /// task and hands its pieces, a few at a time, to the decoding on the
+    /// blocking pool, so the two overlap and memory stays bounded. Gives
+    /// `context` back beside the outcome. Dropped, the download stops and
+    /// the decoding ends on its own at the missing bytes.
     async fn load<T>(
         &self,
         inner: &Arc<Checkpointer>,
@@ -192,16 +201,26 @@ impl Native {
         T::Context: Send + 'static,
     {
         let location = self.store().location(&key);
-        let Some(bytes) = self.store().get_async(&key).await? else {
+        let Some((len, mut stream)) = self.store().get_stream_async(&key).await? else {
             return Ok((Err(Error::NotFound { seq, location }), context));
         };
+        let (pieces, received) = tokio::sync::mpsc::channel(PIECES_IN_FLIGHT);
         let inner = Arc::clone(inner);
-        blocking(location, move || {
-            let value = ValueReader::from_shared(Arc::new(bytes));
+        let decode = blocking(location, move || {
+            let value = ValueReader::new(len, Received::new(received));
             let restored = inner.load_value::<T>(seq, &key, value, &context);
             Ok((restored, context))
-        })
-        .await
+        });
+        let download = async move {
+            while let Some(piece) = stream.next().await {
+                let failed = piece.is_err();
+                // The decoding stopped reading (it found damage, or is done).
+                if pieces.send(piece.map_err(io::Error::other)).await.is_err() || failed {
+                    break;
+                }
+            }
+        };
+        futures_util::future::join(decode, download).await.0
     }
 
     /// [`Checkpointer::restore_with`] without its span.
@@ -276,5 +295,39 @@ impl Native {
             attempts: LISTINGS,
             location: self.store().location(""),
         })
+    }
+}
+
+/// How many downloaded pieces wait for the decoding at most.
+const PIECES_IN_FLIGHT: usize = 4;
+
+/// The pieces of a download as a reader, on the blocking pool.
+struct Received {
+    pieces: mpsc::Receiver<io::Result<Bytes>>,
+    piece: Bytes,
+}
+
+impl Received {
+    fn new(pieces: mpsc::Receiver<io::Result<Bytes>>) -> Self {
+        Received {
+            pieces,
+            piece: Bytes::new(),
+        }
+    }
+}
+
+impl io::Read for Received {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.piece.is_empty() {
+            match self.pieces.blocking_recv() {
+                Some(piece) => self.piece = piece?,
+                // The download ended, or was dropped: what came is all.
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.piece.len());
+        buf[..n].copy_from_slice(&self.piece[..n]);
+        self.piece = self.piece.slice(n..);
+        Ok(n)
     }
 }

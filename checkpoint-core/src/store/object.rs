@@ -346,6 +346,20 @@ impl ObjectStore {
         }
     }
 
+    /// The value of `key` as its length and a stream of its bytes, read
+    /// as the stream is polled; `None` when it does not exist.
+    pub(crate) async fn get_stream_async(
+        &self,
+        key: &str,
+    ) -> Result<Option<(u64, BoxStream<'static, object_store::Result<Bytes>>)>, StoreError> {
+        let path = self.path(key)?;
+        match self.inner.get(&path).await {
+            Ok(result) => Ok(Some((result.meta.size, result.into_stream()))),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(io_error("read", &self.location(key), e)),
+        }
+    }
+
     pub(crate) async fn get_at_most_async(
         &self,
         key: &str,
@@ -501,22 +515,17 @@ impl Store for ObjectStore {
     }
 
     fn get_reader(&self, key: &str) -> Result<Option<ValueReader>, StoreError> {
-        let path = self.path(key)?;
         // The response's headers give the size; the body is read as the
         // reader is, so memory stays bounded whatever the object's size.
-        match self.block_on("read", key, self.inner.get(&path))? {
-            Ok(result) => {
-                let len = result.meta.size;
-                let reader = ObjectReader {
-                    runtime: Arc::clone(&self.runtime),
-                    stream: result.into_stream(),
-                    piece: Bytes::new(),
-                };
-                Ok(Some(ValueReader::new(len, reader)))
-            }
-            Err(object_store::Error::NotFound { .. }) => Ok(None),
-            Err(e) => Err(io_error("read", &self.location(key), e)),
-        }
+        let Some((len, stream)) = self.block_on("read", key, self.get_stream_async(key))?? else {
+            return Ok(None);
+        };
+        let reader = ObjectReader {
+            runtime: Arc::clone(&self.runtime),
+            stream,
+            piece: Bytes::new(),
+        };
+        Ok(Some(ValueReader::new(len, reader)))
     }
 
     fn get_prefix(&self, key: &str, len: usize) -> Result<Option<Vec<u8>>, StoreError> {
