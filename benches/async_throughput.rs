@@ -194,6 +194,7 @@ fn main() {
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
+        .enable_all()
         .build()
         .unwrap();
     let base = std::env::var_os("CHECKPOINT_BENCH_DIR")

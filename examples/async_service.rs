@@ -117,8 +117,9 @@ fn main() -> Result<(), Error> {
 /// coming, and returns how many the newest checkpoint it saw covers; with
 /// one, it returns how many requests were applied when it resumed.
 fn run(place: &Place, interval: Duration, clean_shutdown: bool) -> Result<u64, Error> {
+    // IO and time: the object store's requests run in this runtime.
     let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
+        .enable_all()
         .build()?;
     // Dropping the runtime at the end stops every task where it stands.
     runtime.block_on(async {

@@ -156,8 +156,9 @@
 //! ```
 //!
 //! Async services on tokio enable the `tokio` feature and use
-//! `AsyncCheckpointer`: the same methods, awaited, with the store's blocking
-//! I/O on tokio's blocking pool; `examples/async_service.rs` shows a service
+//! `AsyncCheckpointer`: the same methods, awaited, with the object store's
+//! requests awaited in the task and other stores' blocking I/O on tokio's
+//! blocking pool; `examples/async_service.rs` shows a service
 //! that checkpoints on a timer and resumes after a crash. `group::AsyncGroup`
 //! does the same for group checkpoints.
 //!

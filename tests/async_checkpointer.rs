@@ -312,3 +312,340 @@ fn the_object_store_still_refuses_a_call_from_an_async_task() {
     assert!(err.to_string().contains("AsyncCheckpointer"), "{err}");
     drop(store);
 }
+
+/// An in-memory object store that yields to the executor before each
+/// operation, so that a future awaiting it can be dropped there, and notes
+/// the threads its operations run on.
+#[derive(Debug, Default)]
+struct Yielding {
+    inner: object_store::memory::InMemory,
+    threads: std::sync::Mutex<std::collections::HashSet<std::thread::ThreadId>>,
+}
+
+impl Yielding {
+    async fn step(&self) {
+        self.threads
+            .lock()
+            .unwrap()
+            .insert(std::thread::current().id());
+        tokio::task::yield_now().await;
+    }
+}
+
+impl std::fmt::Display for Yielding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Yielding")
+    }
+}
+
+#[async_trait::async_trait]
+impl object_store::ObjectStore for Yielding {
+    async fn put_opts(
+        &self,
+        location: &object_store::path::Path,
+        payload: object_store::PutPayload,
+        opts: object_store::PutOptions,
+    ) -> object_store::Result<object_store::PutResult> {
+        self.step().await;
+        let put = self.inner.put_opts(location, payload, opts).await;
+        // Written, not yet answered: a drop here leaves a whole object.
+        self.step().await;
+        put
+    }
+
+    async fn put_multipart_opts(
+        &self,
+        location: &object_store::path::Path,
+        opts: object_store::PutMultipartOptions,
+    ) -> object_store::Result<Box<dyn object_store::MultipartUpload>> {
+        self.inner.put_multipart_opts(location, opts).await
+    }
+
+    async fn get_opts(
+        &self,
+        location: &object_store::path::Path,
+        options: object_store::GetOptions,
+    ) -> object_store::Result<object_store::GetResult> {
+        self.step().await;
+        self.inner.get_opts(location, options).await
+    }
+
+    fn delete_stream(
+        &self,
+        locations: futures_util::stream::BoxStream<
+            'static,
+            object_store::Result<object_store::path::Path>,
+        >,
+    ) -> futures_util::stream::BoxStream<'static, object_store::Result<object_store::path::Path>>
+    {
+        use futures_util::StreamExt;
+        self.threads
+            .lock()
+            .unwrap()
+            .insert(std::thread::current().id());
+        let deleted = self.inner.delete_stream(locations);
+        futures_util::stream::once(tokio::task::yield_now())
+            .filter_map(|()| std::future::ready(None))
+            .chain(deleted)
+            .boxed()
+    }
+
+    fn list(
+        &self,
+        prefix: Option<&object_store::path::Path>,
+    ) -> futures_util::stream::BoxStream<'static, object_store::Result<object_store::ObjectMeta>>
+    {
+        self.inner.list(prefix)
+    }
+
+    async fn list_with_delimiter(
+        &self,
+        prefix: Option<&object_store::path::Path>,
+    ) -> object_store::Result<object_store::ListResult> {
+        self.step().await;
+        self.inner.list_with_delimiter(prefix).await
+    }
+
+    async fn copy_opts(
+        &self,
+        from: &object_store::path::Path,
+        to: &object_store::path::Path,
+        options: object_store::CopyOptions,
+    ) -> object_store::Result<()> {
+        self.inner.copy_opts(from, to, options).await
+    }
+}
+
+fn yielding() -> (std::sync::Arc<Yielding>, ObjectStore) {
+    let backend = std::sync::Arc::new(Yielding::default());
+    let store = ObjectStore::from_object_store(backend.clone(), "native").unwrap();
+    (backend, store)
+}
+
+/// The sequence numbers of the checkpoints under `backend`'s prefix.
+fn stored(backend: &Yielding) -> Vec<u64> {
+    let runtime = runtime();
+    let listed = runtime.block_on(async {
+        object_store::ObjectStore::list_with_delimiter(
+            &backend.inner,
+            Some(&object_store::path::Path::from("native")),
+        )
+        .await
+        .unwrap()
+    });
+    listed
+        .objects
+        .iter()
+        .filter_map(|meta| {
+            meta.location
+                .filename()?
+                .strip_suffix(".ckpt")?
+                .parse()
+                .ok()
+        })
+        .collect()
+}
+
+/// The object store's requests are the caller's futures: they run on the
+/// thread that awaits them (a current-thread runtime's only one), never on
+/// the blocking pool or a runtime of the store's own.
+#[test]
+fn the_object_store_is_awaited_on_the_callers_thread() {
+    let (backend, store) = yielding();
+    runtime().block_on(async {
+        let ckpt = AsyncCheckpointer::new(store).await.unwrap();
+        // Past the ten kept by default, so that retention deletes too.
+        for n in 1..=12 {
+            assert_eq!(ckpt.save(&Counter::at(n)).await.unwrap().seq, n);
+        }
+        let latest = ckpt.restore_latest::<Counter>().await.unwrap().unwrap();
+        assert_eq!((latest.state, latest.meta.seq), (Counter::at(12), 12));
+        assert_eq!(
+            ckpt.restore::<Counter>(11).await.unwrap().state,
+            Counter::at(11)
+        );
+        assert_eq!(
+            ckpt.list().await.unwrap().len(),
+            10,
+            "retention deleted two"
+        );
+    });
+    let threads = backend.threads.lock().unwrap().clone();
+    assert_eq!(
+        threads,
+        std::collections::HashSet::from([std::thread::current().id()])
+    );
+    assert_eq!(stored(&backend), (3..=12).collect::<Vec<_>>());
+}
+
+/// Polls `future` `polls` times (each poll runs it to its next await on the
+/// object store), then drops it; whether it finished first.
+fn poll_then_drop<F: std::future::Future>(future: F, polls: usize) -> bool {
+    let mut future = Box::pin(future);
+    (0..polls).any(|_| poll_once(&mut future).is_ready())
+}
+
+/// Commits and saves dropped at every await point they reach on the object
+/// store (before the write, with the object written but not yet answered,
+/// during retention's deletes): every stored checkpoint is whole, the next
+/// save takes a new number and becomes the latest, and retention catches
+/// up with the deletes a dropped commit did not make.
+#[test]
+fn native_commits_dropped_at_every_await_point_leave_whole_checkpoints() {
+    for save in [false, true] {
+        let mut polls = 0;
+        loop {
+            polls += 1;
+            let (backend, store) = yielding();
+            let rt = runtime();
+            let ckpt = AsyncCheckpointer::from(Checkpointer::new(store).unwrap().keep_last(1));
+            let _context = rt.enter();
+            rt.block_on(ckpt.save(&Counter::at(1))).unwrap();
+            let state = Counter::at(2);
+            let finished = if save {
+                poll_then_drop(ckpt.save(&state), polls)
+            } else {
+                poll_then_drop(ckpt.commit(ckpt.capture(&state).unwrap()), polls)
+            };
+
+            for seq in stored(&backend) {
+                let restored = rt.block_on(ckpt.restore::<Counter>(seq)).unwrap();
+                assert_eq!(restored.state, Counter::at(seq), "after {polls} polls");
+            }
+            let next = rt.block_on(ckpt.save(&Counter::at(3))).unwrap();
+            assert_eq!(next.seq, 3, "after {polls} polls");
+            let latest = rt
+                .block_on(ckpt.restore_latest::<Counter>())
+                .unwrap()
+                .unwrap();
+            assert_eq!(latest.meta.seq, 3);
+            let left = stored(&backend);
+            // #1 was committed and known, so retention deletes it; #2 may
+            // stay only when its write landed after its commit was dropped.
+            assert!(
+                left == [3] || left == [2, 3],
+                "after {polls} polls: {left:?}"
+            );
+            if finished {
+                assert_eq!(left, [3]);
+                assert!(polls > 3, "a commit awaits several times: {polls}");
+                break;
+            }
+        }
+    }
+}
+
+/// Opens, restores and lists dropped at every await point change nothing.
+#[test]
+fn native_reads_dropped_at_every_await_point_change_nothing() {
+    let (backend, store) = yielding();
+    let rt = runtime();
+    let ckpt = AsyncCheckpointer::from(Checkpointer::new(store).unwrap());
+    let _context = rt.enter();
+    for n in 1..=3 {
+        rt.block_on(ckpt.save(&Counter::at(n))).unwrap();
+    }
+    for polls in 0.. {
+        let store = ObjectStore::from_object_store(backend.clone(), "native").unwrap();
+        let done = [
+            poll_then_drop(AsyncCheckpointer::new(store), polls),
+            poll_then_drop(ckpt.restore_latest::<Counter>(), polls),
+            poll_then_drop(ckpt.restore::<Counter>(2), polls),
+            poll_then_drop(ckpt.list(), polls),
+        ];
+        assert_eq!(stored(&backend), [1, 2, 3]);
+        if done.iter().all(|d| *d) {
+            break;
+        }
+    }
+    assert_eq!(rt.block_on(ckpt.save(&Counter::at(4))).unwrap().seq, 4);
+    let store = ObjectStore::from_object_store(backend.clone(), "native").unwrap();
+    let reopened = rt.block_on(AsyncCheckpointer::new(store)).unwrap();
+    assert_eq!(rt.block_on(reopened.save(&Counter::at(5))).unwrap().seq, 5);
+}
+
+/// What the object store's async path reports is what the sync one does:
+/// a damaged newest checkpoint is skipped and named, a missing one is
+/// `NotFound`, another writer's number is `SequenceTaken`.
+#[test]
+fn native_restores_and_commits_report_as_the_sync_checkpointer() {
+    let (backend, store) = yielding();
+    let rt = runtime();
+    let sync = Checkpointer::new(store).unwrap().keep_last(100);
+    sync.save(&Counter::at(1)).unwrap();
+    sync.save(&Counter::at(2)).unwrap();
+    let mut bytes = sync.store().get(&key(2)).unwrap().unwrap();
+    let last = bytes.len() - 3;
+    bytes[last] ^= 1;
+    sync.store().delete(&key(2)).unwrap();
+    sync.store().put_if_absent(&key(2), &bytes).unwrap();
+    let ckpt = AsyncCheckpointer::from(
+        Checkpointer::new(ObjectStore::from_object_store(backend.clone(), "native").unwrap())
+            .unwrap()
+            .keep_last(100),
+    );
+    let _context = rt.enter();
+
+    let latest = rt
+        .block_on(ckpt.restore_latest::<Counter>())
+        .unwrap()
+        .unwrap();
+    assert_eq!(latest.meta.seq, 1);
+    assert_eq!(latest.meta.skipped.len(), 1);
+    assert_eq!(latest.meta.skipped[0].seq, 2);
+    assert!(matches!(
+        rt.block_on(ckpt.restore::<Counter>(2)),
+        Err(Error::Corrupt { seq: 2, .. })
+    ));
+    assert!(matches!(
+        rt.block_on(ckpt.restore::<Counter>(9)),
+        Err(Error::NotFound { seq: 9, .. })
+    ));
+
+    // Another writer commits #3 first: this one's #3 is refused, and its
+    // next save is numbered after it.
+    let ours = ckpt.capture(&Counter::at(3)).unwrap();
+    drop(_context);
+    sync.save(&Counter::at(30)).unwrap();
+    let _context = rt.enter();
+    let err = rt.block_on(ckpt.commit(ours)).unwrap_err();
+    assert!(matches!(err, Error::SequenceTaken { seq: 3, .. }), "{err}");
+    assert_eq!(rt.block_on(ckpt.save(&Counter::at(4))).unwrap().seq, 4);
+}
+
+/// On a real server: saves cut short by timeouts of growing length (so
+/// that they stop before the request, in it, in its answer, or in
+/// retention's deletes) leave only whole checkpoints, and saving goes on
+/// numbering.
+#[test]
+fn s3_saves_cut_short_leave_whole_checkpoints() {
+    let prefix = common::group::unique("s3_saves_cut_short");
+    let Some(store) = common::group::s3_store_at("s3_saves_cut_short", &prefix) else {
+        return;
+    };
+    // Numbered outside the runtime, where the store may block.
+    let ckpt = AsyncCheckpointer::from(Checkpointer::new(store).unwrap().keep_last(3));
+    runtime().block_on(async {
+        let mut cut = std::time::Duration::from_micros(20);
+        let (mut newest, mut cut_short) = (0, 0);
+        for n in 1..=40 {
+            let state = Counter::at(n);
+            match tokio::time::timeout(cut, ckpt.save(&state)).await {
+                Ok(saved) => newest = saved.unwrap().seq,
+                Err(_) => cut_short += 1,
+            }
+            cut = (cut * 5 / 4).min(std::time::Duration::from_millis(200));
+        }
+        eprintln!("{cut_short} of 40 saves cut short");
+        assert!(cut_short > 0);
+        for meta in ckpt.list().await.unwrap() {
+            let restored = ckpt.restore::<Counter>(meta.seq).await.unwrap();
+            assert_eq!(restored.state.n, meta.seq, "#{}", meta.seq);
+            newest = newest.max(meta.seq);
+        }
+        let last = ckpt.save(&Counter::at(99)).await.unwrap();
+        assert!(last.seq > newest, "#{} after #{newest}", last.seq);
+        let latest = ckpt.restore_latest::<Counter>().await.unwrap().unwrap();
+        assert_eq!((latest.meta.seq, latest.state), (last.seq, Counter::at(99)));
+    });
+}

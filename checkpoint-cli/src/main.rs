@@ -1,28 +1,43 @@
-//! `checkpoint`: list, inspect, diff and verify the checkpoints of a
-//! directory written by the `checkpoint` crate's directory store.
+//! `checkpoint`: list, inspect, diff and verify the checkpoints written by
+//! the `checkpoint` crate, in a directory or under an `s3://` URL, and list
+//! the epochs of group checkpoints.
 //!
 //! Exit codes: 0 success, 1 `verify` found a damaged checkpoint, 2 usage or
 //! I/O error. See `docs/CLI.md`.
 
+mod group;
+mod progress;
 mod report;
+mod store;
 mod time;
 
+use std::ffi::OsString;
 use std::io::{self, Write};
-use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use checkpoint_core::inspect::{self, Inspection};
+use checkpoint_core::StoreError;
 use clap::{Parser, Subcommand};
 
+use group::GroupListReport;
+use progress::VerifyProgress;
 use report::{CheckpointLine, DiffReport, InspectReport, VerifyReport};
+use store::Opened;
 
-/// Look into a directory of checkpoints written by the `checkpoint` crate.
+/// Look into the checkpoints written by the `checkpoint` crate, in a
+/// directory or an S3 bucket (`s3://BUCKET/PREFIX`).
 #[derive(Debug, Parser)]
 #[command(name = "checkpoint", version, about)]
 struct Cli {
     /// Print JSON for scripts instead of text (fields in docs/CLI.md).
     #[arg(long, global = true)]
     json: bool,
+    /// The S3 endpoint of an `s3://` URL, for S3-compatible servers
+    /// (default: AWS_ENDPOINT_URL, else AWS). Credentials come from
+    /// AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, the region from
+    /// AWS_REGION; plain `http://` is allowed to this machine only.
+    #[arg(long, global = true, value_name = "URL")]
+    endpoint: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -31,20 +46,23 @@ struct Cli {
 enum Command {
     /// One line per checkpoint: sequence number, time (UTC), size, type, status.
     List {
-        /// The checkpoint directory.
-        dir: PathBuf,
+        /// The checkpoint directory, or `s3://BUCKET/PREFIX`.
+        #[arg(value_name = "DIR|URL")]
+        store: OsString,
     },
     /// Header, schema, per-field sizes and checksum status of one checkpoint.
     Inspect {
-        /// The checkpoint directory.
-        dir: PathBuf,
+        /// The checkpoint directory, or `s3://BUCKET/PREFIX`.
+        #[arg(value_name = "DIR|URL")]
+        store: OsString,
         /// The checkpoint's sequence number; the newest when left out.
         seq: Option<u64>,
     },
     /// The schema difference between checkpoints A (older) and B (newer).
     Diff {
-        /// The checkpoint directory.
-        dir: PathBuf,
+        /// The checkpoint directory, or `s3://BUCKET/PREFIX`.
+        #[arg(value_name = "DIR|URL")]
+        store: OsString,
         /// Sequence number of the first checkpoint.
         a: u64,
         /// Sequence number of the second checkpoint.
@@ -52,8 +70,24 @@ enum Command {
     },
     /// Check every checkpoint; exit 1 if any is damaged.
     Verify {
-        /// The checkpoint directory.
-        dir: PathBuf,
+        /// The checkpoint directory, or `s3://BUCKET/PREFIX`.
+        #[arg(value_name = "DIR|URL")]
+        store: OsString,
+    },
+    /// Group checkpoints: epochs, their parts and commits (docs/GROUP.md).
+    Group {
+        #[command(subcommand)]
+        command: GroupCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum GroupCommand {
+    /// One line per epoch of each group: its stored parts and whether it is committed.
+    List {
+        /// The store's directory, or `s3://BUCKET/PREFIX`.
+        #[arg(value_name = "DIR|URL")]
+        store: OsString,
     },
 }
 
@@ -71,6 +105,8 @@ fn main() -> ExitCode {
     match run(&cli) {
         Ok(code) => code,
         Err(Failure(message)) => {
+            // One line, whatever a server's error holds.
+            let message = message.split_whitespace().collect::<Vec<_>>().join(" ");
             eprintln!("checkpoint: {message}");
             ExitCode::from(2)
         }
@@ -78,36 +114,42 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: &Cli) -> Result<ExitCode, Failure> {
+    let open = |store: &OsString| Opened::open(store, cli.endpoint.as_deref());
     let mut out = io::stdout().lock();
     let code = match &cli.command {
-        Command::List { dir } => {
-            let lines: Vec<CheckpointLine> = files(dir)?
+        Command::List { store } => {
+            let opened = open(store)?;
+            let lines: Vec<CheckpointLine> = opened
+                .checkpoints()?
                 .iter()
-                .map(|(seq, path)| read_header_only(path, *seq).map(|i| CheckpointLine::of(&i)))
+                .map(|(seq, key)| {
+                    read_header_only(&opened, key, *seq).map(|i| CheckpointLine::of(&i))
+                })
                 .collect::<Result<_, _>>()?;
             if cli.json {
-                print_json(&mut out, &report::ListReport::new(dir, lines))?;
+                print_json(&mut out, &report::ListReport::new(&opened.name, lines))?;
             } else {
-                report::write_list(&mut out, dir, &lines)?;
+                report::write_list(&mut out, &opened.name, &lines)?;
             }
             ExitCode::SUCCESS
         }
-        Command::Inspect { dir, seq } => {
-            let files = files(dir)?;
-            let (seq, path) = match seq {
-                Some(seq) => find(dir, &files, *seq)?,
-                None => files
+        Command::Inspect { store, seq } => {
+            let opened = open(store)?;
+            let keys = opened.checkpoints()?;
+            let (seq, key) = match seq {
+                Some(seq) => find(&opened, &keys, *seq)?,
+                None => keys
                     .last()
                     .cloned()
-                    .ok_or_else(|| Failure(format!("{} holds no checkpoint", dir.display())))?,
+                    .ok_or_else(|| Failure(format!("{} holds no checkpoint", opened.name)))?,
             };
-            let inspection = read(&path, seq)?;
+            let inspection = read(&opened, &key, seq)?;
             let mut report = InspectReport::of(&inspection);
             // An incremental checkpoint is compared with the one before it.
-            if let Some((prev, prev_path)) = files.iter().rev().find(|(s, _)| *s < seq) {
+            if let Some((prev, prev_key)) = keys.iter().rev().find(|(s, _)| *s < seq) {
                 if inspection.chunks.is_some() {
-                    report =
-                        report.with_previous(&inspection, &read_header_only(prev_path, *prev)?);
+                    report = report
+                        .with_previous(&inspection, &read_header_only(&opened, prev_key, *prev)?);
                 }
             }
             if cli.json {
@@ -117,10 +159,11 @@ fn run(cli: &Cli) -> Result<ExitCode, Failure> {
             }
             ExitCode::SUCCESS
         }
-        Command::Diff { dir, a, b } => {
-            let files = files(dir)?;
-            let older = read_header(dir, &files, *a)?;
-            let newer = read_header(dir, &files, *b)?;
+        Command::Diff { store, a, b } => {
+            let opened = open(store)?;
+            let keys = opened.checkpoints()?;
+            let older = read_header(&opened, &keys, *a)?;
+            let newer = read_header(&opened, &keys, *b)?;
             let report = DiffReport::of(&older, &newer);
             if cli.json {
                 print_json(&mut out, &report)?;
@@ -129,8 +172,9 @@ fn run(cli: &Cli) -> Result<ExitCode, Failure> {
             }
             ExitCode::SUCCESS
         }
-        Command::Verify { dir } => {
-            let report = VerifyReport::of(dir, &inspect_all(dir)?);
+        Command::Verify { store } => {
+            let opened = open(store)?;
+            let report = VerifyReport::of(&opened.name, &verify_all(&opened)?);
             if cli.json {
                 print_json(&mut out, &report)?;
             } else {
@@ -142,46 +186,71 @@ fn run(cli: &Cli) -> Result<ExitCode, Failure> {
                 ExitCode::from(1)
             }
         }
+        Command::Group {
+            command: GroupCommand::List { store },
+        } => {
+            let report = GroupListReport::of(&open(store)?)?;
+            if cli.json {
+                print_json(&mut out, &report)?;
+            } else {
+                report.write(&mut out)?;
+            }
+            ExitCode::SUCCESS
+        }
     };
     out.flush()?;
     Ok(code)
 }
 
-fn files(dir: &Path) -> Result<Vec<(u64, PathBuf)>, Failure> {
-    inspect::checkpoint_files(dir)
-        .map_err(|e| Failure(format!("cannot read directory {}: {e}", dir.display())))
-}
-
-fn find(dir: &Path, files: &[(u64, PathBuf)], seq: u64) -> Result<(u64, PathBuf), Failure> {
-    files
-        .iter()
+fn find(opened: &Opened, keys: &[(u64, String)], seq: u64) -> Result<(u64, String), Failure> {
+    keys.iter()
         .find(|(s, _)| *s == seq)
         .cloned()
-        .ok_or_else(|| Failure(format!("{} holds no checkpoint #{seq}", dir.display())))
+        .ok_or_else(|| Failure(format!("{} holds no checkpoint #{seq}", opened.name)))
 }
 
-fn read(path: &Path, seq: u64) -> Result<Inspection, Failure> {
-    inspect::inspect_file(path, seq)
-        .map_err(|e| Failure(format!("cannot read {}: {e}", path.display())))
+fn unread(opened: &Opened, key: &str, e: StoreError) -> Failure {
+    match e {
+        StoreError::Io { source, .. } => Failure(format!(
+            "cannot read {}: {source}",
+            opened.store.location(key)
+        )),
+        e => Failure(e.to_string()),
+    }
+}
+
+fn read(opened: &Opened, key: &str, seq: u64) -> Result<Inspection, Failure> {
+    inspect::inspect_key(&*opened.store, key, seq).map_err(|e| unread(opened, key, e))
 }
 
 /// The header alone: `list` and `diff` never read a body.
-fn read_header_only(path: &Path, seq: u64) -> Result<Inspection, Failure> {
-    inspect::inspect_file_header(path, seq)
-        .map_err(|e| Failure(format!("cannot read {}: {e}", path.display())))
+fn read_header_only(opened: &Opened, key: &str, seq: u64) -> Result<Inspection, Failure> {
+    inspect::inspect_key_header(&*opened.store, key, seq).map_err(|e| unread(opened, key, e))
 }
 
-fn inspect_all(dir: &Path) -> Result<Vec<Inspection>, Failure> {
-    files(dir)?
-        .iter()
-        .map(|(seq, path)| read(path, *seq))
-        .collect()
+/// Every checkpoint read whole, one at a time, with a progress bar on a
+/// terminal.
+fn verify_all(opened: &Opened) -> Result<Vec<Inspection>, Failure> {
+    let keys = opened.checkpoints()?;
+    let mut progress = VerifyProgress::new(keys.len());
+    let mut inspections = Vec::with_capacity(keys.len());
+    for (index, (seq, key)) in keys.iter().enumerate() {
+        progress.start(index, *seq);
+        let inspection =
+            inspect::inspect_key_with_progress(&*opened.store, key, *seq, |done, len| {
+                progress.read(done, len)
+            })
+            .map_err(|e| unread(opened, key, e))?;
+        inspections.push(inspection);
+    }
+    progress.finish();
+    Ok(inspections)
 }
 
 /// Checkpoint `seq`, which must have a readable header.
-fn read_header(dir: &Path, files: &[(u64, PathBuf)], seq: u64) -> Result<Inspection, Failure> {
-    let (seq, path) = find(dir, files, seq)?;
-    let inspection = read(&path, seq)?;
+fn read_header(opened: &Opened, keys: &[(u64, String)], seq: u64) -> Result<Inspection, Failure> {
+    let (seq, key) = find(opened, keys, seq)?;
+    let inspection = read(opened, &key, seq)?;
     if inspection.header.is_none() {
         let why = inspection
             .problem

@@ -2,7 +2,6 @@
 //! whose field names are documented in `docs/CLI.md`) and as text.
 
 use std::io::{self, Write};
-use std::path::Path;
 
 use checkpoint_core::format::{FieldRecord, SchemaRecord, ShapeRecord, MAGIC};
 use checkpoint_core::inspect::{self, Frame, Inspection, SchemaChange};
@@ -51,17 +50,17 @@ pub struct ListReport {
 }
 
 impl ListReport {
-    pub fn new(dir: &Path, checkpoints: Vec<CheckpointLine>) -> Self {
+    pub fn new(dir: &str, checkpoints: Vec<CheckpointLine>) -> Self {
         ListReport {
-            dir: dir.display().to_string(),
+            dir: dir.to_owned(),
             checkpoints,
         }
     }
 }
 
-pub fn write_list(out: &mut impl Write, dir: &Path, lines: &[CheckpointLine]) -> io::Result<()> {
+pub fn write_list(out: &mut impl Write, dir: &str, lines: &[CheckpointLine]) -> io::Result<()> {
     if lines.is_empty() {
-        return writeln!(out, "no checkpoints in {}", dir.display());
+        return writeln!(out, "no checkpoints in {dir}");
     }
     let unknown = "?".to_owned();
     let rows: Vec<[String; 5]> = lines
@@ -612,7 +611,7 @@ struct VerifyLine {
 }
 
 impl VerifyReport {
-    pub fn of(dir: &Path, inspections: &[Inspection]) -> Self {
+    pub fn of(dir: &str, inspections: &[Inspection]) -> Self {
         let checkpoints: Vec<VerifyLine> = inspections
             .iter()
             .map(|i| VerifyLine {
@@ -636,7 +635,7 @@ impl VerifyReport {
             }
         }
         VerifyReport {
-            dir: dir.display().to_string(),
+            dir: dir.to_owned(),
             checked: checkpoints.len(),
             problems: checkpoints.iter().filter(|c| c.problem.is_some()).count(),
             checkpoints,

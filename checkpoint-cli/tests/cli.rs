@@ -1,11 +1,21 @@
-//! The `checkpoint` binary, run end to end on a directory holding good,
-//! corrupt, truncated, foreign and old-schema checkpoints.
+//! The `checkpoint` binary, run end to end on a directory, and on an S3
+//! prefix, holding good, corrupt, truncated, foreign and old-schema
+//! checkpoints, and on group checkpoints.
+//!
+//! The S3 tests need a server: `scripts/seaweedfs.sh start`, then
+//! `eval "$(scripts/seaweedfs.sh env)"`; without one they say so and pass,
+//! unless `CHECKPOINT_REQUIRE_S3=1`.
+
+#[path = "../../tests/common/group.rs"]
+mod group_common;
 
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use checkpoint::{Checkpoint, Checkpointer};
+use checkpoint::group::Group;
+use checkpoint::{Checkpoint, Checkpointer, DirStore, Store};
+use group_common::{overwrite, s3_endpoint, s3_store_at, unique, NodeState};
 use serde_json::Value;
 
 /// The first version of the state.
@@ -575,4 +585,320 @@ fn incremental_checkpoints_show_their_chunks_and_verify_names_a_damaged_one() {
         "{damaged}"
     );
     assert_eq!(damaged["checkpoints"], serde_json::json!([1, 2]));
+}
+
+/// Checkpoints written the way `mixed_dir` writes them, into `store`:
+/// #1 old schema, #2 good, #3 corrupt, #4 truncated, #5 good.
+fn write_mixed(store: impl Store + 'static) {
+    let ckpt = Checkpointer::new(store).unwrap().keep_last(100);
+    ckpt.save(&ProcessorV1 {
+        processed: 1,
+        log: vec!["a".into()],
+    })
+    .unwrap();
+    for n in 2..=5 {
+        ckpt.save(&v2(n)).unwrap();
+    }
+}
+
+/// The `s3://` URL of `prefix` in the test bucket.
+fn s3_url(prefix: &str) -> String {
+    let bucket = std::env::var("CHECKPOINT_S3_BUCKET").unwrap_or_else(|_| "checkpoint-test".into());
+    format!("s3://{bucket}/{prefix}")
+}
+
+/// Runs the command against the test server, with its credentials in the
+/// usual AWS variables and nothing else of the caller's AWS settings.
+fn run_s3(args: &[&str], endpoint: &str) -> Output {
+    let var = |name: &str| std::env::var(name).unwrap_or_else(|_| "checkpoint".to_owned());
+    let mut command = Command::new(env!("CARGO_BIN_EXE_checkpoint"));
+    for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("AWS_")) {
+        command.env_remove(name);
+    }
+    command
+        .args(args)
+        .args(["--endpoint", endpoint])
+        .env("AWS_ACCESS_KEY_ID", var("CHECKPOINT_S3_ACCESS_KEY_ID"))
+        .env(
+            "AWS_SECRET_ACCESS_KEY",
+            var("CHECKPOINT_S3_SECRET_ACCESS_KEY"),
+        )
+        .env("AWS_REGION", "us-east-1")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn list_inspect_diff_and_verify_read_an_s3_prefix() {
+    let prefix = unique("cli");
+    let Some(store) = s3_store_at("cli_on_s3", &prefix) else {
+        return;
+    };
+    let endpoint = s3_endpoint("cli_on_s3").unwrap();
+    write_mixed(store);
+    // Damage #3 and #4 as `mixed_dir` does, through the store.
+    let store = s3_store_at("cli_on_s3", &prefix).unwrap();
+    let key = |seq: u64| format!("{seq:020}.ckpt");
+    let mut bytes = store.get(&key(3)).unwrap().unwrap();
+    let last = bytes.len() - 10;
+    bytes[last] ^= 0x01;
+    overwrite(&store, &key(3), &bytes);
+    let bytes = store.get(&key(4)).unwrap().unwrap();
+    overwrite(&store, &key(4), &bytes[..bytes.len() - 7]);
+    store
+        .put_if_absent("notes.txt", b"not a checkpoint")
+        .unwrap();
+    let url = s3_url(&prefix);
+
+    let out = run_s3(&["list", &url], &endpoint);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    let statuses: Vec<&str> = text
+        .lines()
+        .skip(1)
+        .map(|l| l.split_whitespace().last().unwrap())
+        .collect();
+    assert_eq!(statuses, ["ok", "ok", "ok", "truncated", "ok"], "{text}");
+    let v = json(&run_s3(&["list", &url, "--json"], &endpoint));
+    assert_eq!(v["dir"], url.as_str());
+    assert_eq!(v["checkpoints"][0]["file"], format!("{url}/{}", key(1)));
+    assert_eq!(v["checkpoints"][0]["type"], "Processor");
+
+    let out = run_s3(&["inspect", &url], &endpoint);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("seq       5\n"), "{text}");
+    assert!(text.contains("checksum  ok\n"), "{text}");
+    assert!(
+        text.contains(&format!("file      {url}/{}", key(5))),
+        "{text}"
+    );
+    let v = json(&run_s3(&["inspect", &url, "4", "--json"], &endpoint));
+    assert_eq!(v["status"], "truncated");
+    assert_eq!(v["frames"].as_array().unwrap().len(), 2);
+
+    let out = run_s3(&["diff", &url, "1", "5"], &endpoint);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        "#1 (Processor) -> #5 (Processor): 2 changes\n  + field `last_time: u64`\n  + field \
+         `count: usize`\n"
+    );
+
+    let out = run_s3(&["verify", &url], &endpoint);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("CORRUPT    #3 checkpoint #3"), "{text}");
+    assert!(text.contains("TRUNCATED  #4 checkpoint #4"), "{text}");
+    assert!(
+        text.ends_with(&format!("5 checkpoints in {url}: 2 damaged\n")),
+        "{text}"
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "no progress bar off a terminal: {}",
+        stderr(&out)
+    );
+    let v = json(&run_s3(&["verify", &url, "--json"], &endpoint));
+    assert_eq!(
+        (v["checked"].as_u64(), v["problems"].as_u64()),
+        (Some(5), Some(2))
+    );
+    assert_eq!(v["checkpoints"][2]["status"], "corrupt");
+
+    let out = run_s3(&["inspect", &url, "9"], &endpoint);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        stderr(&out),
+        format!("checkpoint: {url} holds no checkpoint #9\n")
+    );
+}
+
+#[test]
+fn an_intact_s3_prefix_verifies_clean_and_an_empty_one_lists_empty() {
+    let prefix = unique("cli-good");
+    let Some(store) = s3_store_at("cli_s3_good", &prefix) else {
+        return;
+    };
+    let endpoint = s3_endpoint("cli_s3_good").unwrap();
+    let ckpt = Checkpointer::new(store).unwrap();
+    ckpt.save(&v2(1)).unwrap();
+    ckpt.save(&v2(2)).unwrap();
+    let out = run_s3(&["verify", &s3_url(&prefix)], &endpoint);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert!(stdout(&out).ends_with(": all ok\n"), "{}", stdout(&out));
+
+    let empty = s3_url(&unique("cli-empty"));
+    let out = run_s3(&["list", &empty], &endpoint);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&out), format!("no checkpoints in {empty}\n"));
+}
+
+#[test]
+fn a_bad_url_or_a_missing_bucket_exits_with_2_saying_why() {
+    let dir = tempfile::tempdir().unwrap();
+    for (url, says) in [
+        ("s3://", "names no bucket"),
+        ("s3:///prefix", "names no bucket"),
+        (
+            "gs://bucket/prefix",
+            "neither a directory nor an `s3://BUCKET/PREFIX` URL",
+        ),
+    ] {
+        let out = run(&["list", url], dir.path());
+        assert_eq!(out.status.code(), Some(2), "{url}");
+        let err = stderr(&out);
+        assert!(
+            err.starts_with("checkpoint: ") && err.contains(says),
+            "{url}: {err}"
+        );
+        assert_eq!(err.lines().count(), 1, "{err}");
+    }
+    let out = run(
+        &[
+            "list",
+            "s3://bucket/p",
+            "--endpoint",
+            "http://192.0.2.1:9000",
+        ],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("plain http to another machine"),
+        "{}",
+        stderr(&out)
+    );
+
+    let Some(endpoint) = s3_endpoint("cli_missing_bucket") else {
+        return;
+    };
+    let missing = format!("s3://{}/prefix", unique("no-such-bucket"));
+    for cmd in ["list", "verify", "inspect"] {
+        let out = run_s3(&[cmd, &missing], &endpoint);
+        assert_eq!(out.status.code(), Some(2), "{cmd}: {}", stdout(&out));
+        let err = stderr(&out);
+        assert!(
+            err.starts_with(&format!("checkpoint: cannot list {missing}: NoSuchBucket")),
+            "{err}"
+        );
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(out.stdout.is_empty());
+    }
+    let out = run_s3(&["group", "list", &missing], &endpoint);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("NoSuchBucket"), "{}", stderr(&out));
+}
+
+/// Group `orders`: epoch 1 committed with parts `a` and `b`, epoch 2 with
+/// part `a` only, not committed.
+fn write_groups(store: impl Store + 'static) {
+    let group = Group::new(store, "orders").unwrap();
+    let parts = ["a", "b"].map(|id| group.save_part(1, id, &NodeState::at(id, 1)).unwrap());
+    group.commit(1, &["a", "b"], &parts).unwrap();
+    group.save_part(2, "a", &NodeState::at("a", 2)).unwrap();
+}
+
+fn check_group_list(text: Output, json_out: Output) {
+    assert_eq!(text.status.code(), Some(0), "{}", stderr(&text));
+    assert_eq!(
+        stdout(&text),
+        "GROUP   EPOCH  COMMITTED  PARTS\n\
+         orders      1  yes        a, b\n\
+         orders      2  no         a\n"
+    );
+    assert_eq!(json_out.status.code(), Some(0), "{}", stderr(&json_out));
+    let v = json(&json_out);
+    let groups = v["groups"].as_array().unwrap();
+    assert_eq!(groups.len(), 1);
+    assert_eq!(groups[0]["name"], "orders");
+    let epochs = groups[0]["epochs"].as_array().unwrap();
+    assert_eq!(epochs.len(), 2);
+    assert_eq!(
+        (
+            &epochs[0]["epoch"],
+            &epochs[0]["committed"],
+            &epochs[0]["parts"]
+        ),
+        (&1.into(), &true.into(), &serde_json::json!(["a", "b"]))
+    );
+    assert_eq!(
+        (
+            &epochs[1]["epoch"],
+            &epochs[1]["committed"],
+            &epochs[1]["parts"]
+        ),
+        (&2.into(), &false.into(), &serde_json::json!(["a"]))
+    );
+}
+
+#[test]
+fn group_list_shows_each_epoch_its_parts_and_whether_committed() {
+    let dir = tempfile::tempdir().unwrap();
+    write_groups(DirStore::open(dir.path()).unwrap());
+    // Plain checkpoints beside the group are not part of it.
+    Checkpointer::open(dir.path())
+        .unwrap()
+        .save(&v2(1))
+        .unwrap();
+    check_group_list(
+        run(&["group", "list", "DIR"], dir.path()),
+        run(&["group", "list", "DIR", "--json"], dir.path()),
+    );
+
+    let empty = tempfile::tempdir().unwrap();
+    let out = run(&["group", "list", "DIR"], empty.path());
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        stdout(&out).starts_with("no groups in "),
+        "{}",
+        stdout(&out)
+    );
+    let out = run(&["group", "list", "DIR"], &empty.path().join("nope"));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).starts_with("checkpoint: cannot read directory"));
+}
+
+#[test]
+fn group_list_reads_an_s3_prefix() {
+    let prefix = unique("cli-group");
+    let Some(store) = s3_store_at("cli_group_s3", &prefix) else {
+        return;
+    };
+    let endpoint = s3_endpoint("cli_group_s3").unwrap();
+    write_groups(store);
+    let url = s3_url(&prefix);
+    check_group_list(
+        run_s3(&["group", "list", &url], &endpoint),
+        run_s3(&["group", "list", &url, "--json"], &endpoint),
+    );
+}
+
+/// On a terminal `verify` draws its progress bar on stderr, then clears it;
+/// off a terminal (every other test) stderr stays empty.
+#[cfg(unix)]
+#[test]
+fn verify_draws_a_progress_bar_on_a_terminal_only() {
+    let dir = good_dir();
+    let out = run(&["verify", "DIR"], dir.path());
+    assert_eq!(out.status.code(), Some(0));
+    assert!(out.stderr.is_empty(), "{}", stderr(&out));
+
+    // `script` runs the command on a pseudo-terminal.
+    let command = format!(
+        "{} verify {}",
+        env!("CARGO_BIN_EXE_checkpoint"),
+        dir.path().display()
+    );
+    let Ok(out) = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .output()
+    else {
+        eprintln!("skipping: no `script` to run the command on a terminal");
+        return;
+    };
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("verifying #1 (1 of 2)"), "{text:?}");
+    assert!(text.contains("2 checkpoints in"), "{text:?}");
 }

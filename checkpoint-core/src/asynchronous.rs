@@ -1,42 +1,59 @@
 //! [`AsyncCheckpointer`]: the checkpointer for async code on tokio.
 
+#[cfg(feature = "object-store")]
+mod native;
+
 use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
 
 use tokio::sync::Mutex;
 
+#[cfg(feature = "object-store")]
+use crate::observe::{self, Op};
 use crate::snapshot::{Meta, Restored, Snapshot};
 use crate::store::{Store, StoreError};
 use crate::{Background, Checkpoint, Checkpointer, Result};
 
-/// A [`Checkpointer`] for async code: store I/O never runs on the async
+/// A [`Checkpointer`] for async code: store I/O never blocks the async
 /// workers.
 ///
 /// Every method has the semantics and errors of its [`Checkpointer`]
 /// namesake. [`capture`](Self::capture) is synchronous, as it only encodes:
 /// call it under the state's lock, then `.await` [`commit`](Self::commit)
-/// after releasing the lock. The store's blocking calls (file writes and
-/// fsyncs of a directory store) run on tokio's blocking pool
-/// (`spawn_blocking`), so the runtime goes on serving other tasks. Clones
-/// share one store and one numbering.
+/// after releasing the lock. Clones share one store and one numbering.
+///
+/// How the store is reached:
+///
+/// - The object-store backend (`store::ObjectStore`, feature
+///   `object-store`) is awaited: its requests are `object_store`'s futures,
+///   run by the task that awaits the call, in the caller's runtime, with no
+///   runtime of the store's own and no blocking. A restore decodes the
+///   checkpoint on tokio's blocking pool (decoding a large state is work
+///   for the CPU) as the task downloads it, a few pieces ahead, so memory
+///   stays bounded as in a sync restore. (A commit that finds its key taken,
+///   by another writer or by a retried write that had landed, is resolved
+///   on the blocking pool as [`Checkpointer::commit`] resolves it.)
+/// - Any other [`Store`] (the directory store's file writes and fsyncs, a
+///   store of your own) runs its blocking calls on tokio's blocking pool
+///   (`spawn_blocking`), so the runtime goes on serving other tasks.
 ///
 /// **Cancellation.** Dropping a future of this type at any await point
 /// leaves no partial checkpoint visible and never wedges the numbering.
-/// A commit that has reached the blocking pool runs to its end on its own:
-/// the checkpoint is then either complete or absent, like any write of the
-/// store, and a later commit proceeds as usual (a snapshot whose commit is
-/// still running when a newer one commits fails quietly, as an older
-/// capture never becomes the latest). A future dropped before that point
-/// commits nothing.
+/// On the object store a dropped commit abandons its request: the object
+/// is created whole or not at all, and the next commit proceeds. On
+/// another store a commit that has reached the blocking pool runs to its
+/// end on its own: the checkpoint is then either complete or absent, like
+/// any write of the store, and a later commit proceeds as usual (a
+/// snapshot whose commit is still running when a newer one commits fails
+/// quietly, as an older capture never becomes the latest). A future
+/// dropped before its write starts commits nothing. Old checkpoints that
+/// retention was deleting when a commit was dropped are deleted by the
+/// next commit.
 ///
-/// Must be used inside a tokio runtime (any flavour). Available with the
-/// `tokio` feature.
-///
-/// Any [`Store`] works. The object-store backend (`store::ObjectStore`,
-/// feature `object-store`) is called on the blocking pool too, where it
-/// blocks on the small runtime of its own; calling `object_store`'s async
-/// API directly from the task, without that runtime, is still to come.
+/// Must be used inside a tokio runtime (any flavour); on the object store,
+/// one with the IO and time drivers its HTTP client needs (`enable_all()`,
+/// which `#[tokio::main]` sets). Available with the `tokio` feature.
 ///
 /// # Examples
 ///
@@ -70,6 +87,9 @@ pub struct AsyncCheckpointer {
     /// `commit`, so that no commit comes between a save's capture and its
     /// commit (as the sync `save` guarantees).
     order: Arc<Mutex<()>>,
+    /// The store's operations awaited, when it is an object store.
+    #[cfg(feature = "object-store")]
+    native: Option<native::Native>,
 }
 
 impl AsyncCheckpointer {
@@ -87,8 +107,8 @@ impl AsyncCheckpointer {
     }
 
     /// A checkpointer over any store; as [`Checkpointer::new`], which lists
-    /// the store to continue numbering after its newest checkpoint, on the
-    /// blocking pool.
+    /// the store to continue numbering after its newest checkpoint (awaited
+    /// on the object store, on the blocking pool for other stores).
     ///
     /// A [`Checkpointer`] already built (with
     /// [`keep_last`](Checkpointer::keep_last), say) converts with
@@ -98,6 +118,13 @@ impl AsyncCheckpointer {
     ///
     /// [`Error::Store`](crate::Error::Store) when the store cannot be listed.
     pub async fn new(store: impl Store + 'static) -> Result<Self> {
+        #[cfg(feature = "object-store")]
+        if store.as_object_store().is_some() {
+            let store: Arc<dyn Store> = Arc::new(store);
+            let native = native::Native::of(&store).expect("an object store");
+            let checkpointer = native.open().await?;
+            return Ok(Self::from(checkpointer));
+        }
         let location = store.location("");
         let checkpointer = blocking(location, move || Checkpointer::new(store)).await?;
         Ok(Self::from(checkpointer))
@@ -134,7 +161,8 @@ impl AsyncCheckpointer {
     }
 
     /// Makes `snapshot` durable, then applies retention:
-    /// [`Checkpointer::commit`], on the blocking pool.
+    /// [`Checkpointer::commit`] (awaited on the object store, on the
+    /// blocking pool for other stores).
     ///
     /// # Errors
     ///
@@ -146,7 +174,8 @@ impl AsyncCheckpointer {
 
     /// Captures `state` and commits it, with no other commit of this
     /// checkpointer in between: [`Checkpointer::save`]. The state is
-    /// encoded on the calling thread, and written on the blocking pool.
+    /// encoded on the calling thread, and written as
+    /// [`commit`](Self::commit) writes.
     ///
     /// # Errors
     ///
@@ -158,14 +187,26 @@ impl AsyncCheckpointer {
     }
 
     async fn commit_ordered(&self, snapshot: Snapshot) -> Result<Meta> {
+        // An incremental commit (chunks, manifest, sweep) runs the
+        // checkpointer's own protocol, on the blocking pool.
+        #[cfg(feature = "object-store")]
+        if let Some(native) = self
+            .native
+            .as_ref()
+            .filter(|_| !self.inner.is_incremental())
+        {
+            let span = observe::commit_span(snapshot.seq());
+            let commit = native.commit(&self.inner, snapshot);
+            return observe::observe_async(Op::Commit, span, commit).await;
+        }
         let inner = Arc::clone(&self.inner);
         let location = snapshot.meta().location.clone();
         blocking(location, move || inner.commit(snapshot)).await
     }
 
     /// Restores the newest valid checkpoint; `None` when there is none:
-    /// [`Checkpointer::restore_latest`], read and decoded on the blocking
-    /// pool.
+    /// [`Checkpointer::restore_latest`], decoded on the blocking pool (and
+    /// read there too, but on the object store).
     ///
     /// # Errors
     ///
@@ -188,13 +229,19 @@ impl AsyncCheckpointer {
         T: Checkpoint + Send + 'static,
         T::Context: Send + 'static,
     {
+        #[cfg(feature = "object-store")]
+        if let Some(native) = &self.native {
+            let span = observe::restore_latest_span(T::SCHEMA.name);
+            let restore = native.restore_latest::<T>(&self.inner, context);
+            return observe::observe_async(Op::RestoreLatest, span, restore).await;
+        }
         let inner = Arc::clone(&self.inner);
         let location = inner.store().location("");
         blocking(location, move || inner.restore_latest_with::<T>(&context)).await
     }
 
-    /// Restores checkpoint `seq`: [`Checkpointer::restore`], read and
-    /// decoded on the blocking pool.
+    /// Restores checkpoint `seq`: [`Checkpointer::restore`], decoded on the
+    /// blocking pool (and read there too, but on the object store).
     ///
     /// # Errors
     ///
@@ -217,18 +264,29 @@ impl AsyncCheckpointer {
         T: Checkpoint + Send + 'static,
         T::Context: Send + 'static,
     {
+        #[cfg(feature = "object-store")]
+        if let Some(native) = &self.native {
+            let span = observe::restore_span(T::SCHEMA.name, seq);
+            let restore = native.restore::<T>(&self.inner, seq, context);
+            return observe::observe_async(Op::Restore, span, restore).await;
+        }
         let inner = Arc::clone(&self.inner);
         let location = inner.store().location("");
         blocking(location, move || inner.restore_with::<T>(seq, &context)).await
     }
 
     /// Every checkpoint whose header reads, oldest first:
-    /// [`Checkpointer::list`], on the blocking pool.
+    /// [`Checkpointer::list`] (awaited on the object store, on the blocking
+    /// pool for other stores).
     ///
     /// # Errors
     ///
     /// As [`Checkpointer::list`].
     pub async fn list(&self) -> Result<Vec<Meta>> {
+        #[cfg(feature = "object-store")]
+        if let Some(native) = &self.native {
+            return native.list().await;
+        }
         let inner = Arc::clone(&self.inner);
         let location = inner.store().location("");
         blocking(location, move || inner.list()).await
@@ -238,6 +296,8 @@ impl AsyncCheckpointer {
 impl From<Checkpointer> for AsyncCheckpointer {
     fn from(checkpointer: Checkpointer) -> Self {
         AsyncCheckpointer {
+            #[cfg(feature = "object-store")]
+            native: native::Native::of(&checkpointer.store),
             inner: Arc::new(checkpointer),
             order: Arc::default(),
         }

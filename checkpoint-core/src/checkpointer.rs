@@ -86,7 +86,20 @@ impl Checkpointer {
     pub fn new(store: impl Store + 'static) -> Result<Self> {
         let store: Arc<dyn Store> = Arc::new(store);
         let numbering = Numbering::of(&*store)?;
-        Ok(Checkpointer {
+        Ok(Self::numbered(store, numbering))
+    }
+
+    /// A checkpointer over `store` whose listing found checkpoint names
+    /// `names`, the newest checkpoint among them being `newest` (0 for
+    /// none): what [`Checkpointer::new`] finds, found by a caller that
+    /// listed the store itself.
+    #[cfg(all(feature = "tokio", feature = "object-store"))]
+    pub(crate) fn listed(store: Arc<dyn Store>, names: BTreeSet<u64>, newest: u64) -> Self {
+        Self::numbered(store, Numbering { names, newest })
+    }
+
+    fn numbered(store: Arc<dyn Store>, numbering: Numbering) -> Self {
+        Checkpointer {
             store,
             next_seq: Arc::new(AtomicU64::new(numbering.next_above(0))),
             committed: Arc::new(Mutex::new(Committed {
@@ -97,7 +110,7 @@ impl Checkpointer {
             compression: Compression::none(),
             chunking: Chunking::default(),
             size_hint: Arc::new(AtomicUsize::new(0)),
-        })
+        }
     }
 
     /// A second handle on the same store, numbering and settings, for work
@@ -180,19 +193,11 @@ impl Checkpointer {
     /// # Examples
     ///
     /// ```
-    /// use checkpoint_core::{Checkpointer, MemStore, Store};
-    /// # use checkpoint_core::{Checkpoint, FieldReader, FieldWriter, FieldSchema, Schema, Shape};
+    /// use checkpoint::{Checkpointer, MemStore, Store};
+    /// use checkpoint::Checkpoint;
     /// // With the `checkpoint` crate: `#[derive(Checkpoint)] struct Log { lines: Vec<String> }`
-    /// # #[derive(Debug, PartialEq)]
-    /// # struct Log { lines: Vec<String> }
-    /// # impl Checkpoint for Log {
-    /// #     type Context = ();
-    /// #     const SCHEMA: Schema = Schema::new("Log", Shape::Struct(&[FieldSchema::serialized("lines", "Vec<String>")]));
-    /// #     fn write_fields(&self, out: &mut FieldWriter<'_>) -> checkpoint_core::Result<()> { out.field("lines", &self.lines) }
-    /// #     fn read_fields(input: &mut FieldReader<'_>, _: &()) -> checkpoint_core::Result<Self> {
-    /// #         Ok(Log { lines: input.field("lines")? })
-    /// #     }
-    /// # }
+    /// #[derive(Debug, PartialEq, Checkpoint)]
+    /// struct Log { lines: Vec<String> }
     ///
     /// let store = std::sync::Arc::new(MemStore::new());
     /// let ckpt = Checkpointer::new(store.clone())?.incremental(true);
@@ -210,6 +215,11 @@ impl Checkpointer {
     pub fn incremental(mut self, on: bool) -> Self {
         self.chunking.on = on;
         self
+    }
+
+    /// Whether saves write chunks and a manifest.
+    pub(crate) fn is_incremental(&self) -> bool {
+        self.chunking.on
     }
 
     /// How long an incremental save's or a chunk sweep's marker counts as
@@ -389,13 +399,42 @@ impl Checkpointer {
         observe::observe(Op::Commit, span, || self.commit_unobserved(snapshot))
     }
 
-    fn commit_unobserved(&self, snapshot: Snapshot) -> Result<Meta> {
+    pub(crate) fn commit_unobserved(&self, snapshot: Snapshot) -> Result<Meta> {
         let mut committed = self.lock_committed();
         let meta = self.commit_locked(&mut committed, snapshot)?;
         let victims = self.retention_victims(&mut committed);
         drop(committed);
         self.delete_old(victims);
         Ok(meta)
+    }
+
+    /// For a commit that writes outside the commit lock: refuses `seq` when
+    /// a newer checkpoint is committed already, as a commit does.
+    #[cfg(all(feature = "tokio", feature = "object-store"))]
+    pub(crate) fn check_not_older(&self, seq: u64) -> Result<()> {
+        let newest = self.lock_committed().newest;
+        if seq < newest {
+            return Err(Error::OlderCapture { seq, newest });
+        }
+        Ok(())
+    }
+
+    /// For a commit that wrote checkpoint `seq` outside the commit lock:
+    /// records it, and returns what retention now deletes (give back what
+    /// was not deleted with [`Checkpointer::not_deleted`]).
+    #[cfg(all(feature = "tokio", feature = "object-store"))]
+    pub(crate) fn written(&self, seq: u64) -> Vec<u64> {
+        let mut committed = self.lock_committed();
+        committed.newest = committed.newest.max(seq);
+        committed.known.insert(seq);
+        self.retention_victims(&mut committed)
+    }
+
+    /// Retention victims whose deletion never ran: the next commit's
+    /// retention deletes them.
+    #[cfg(all(feature = "tokio", feature = "object-store"))]
+    pub(crate) fn not_deleted(&self, seqs: &[u64]) {
+        self.lock_committed().known.extend(seqs);
     }
 
     fn lock_committed(&self) -> MutexGuard<'_, Committed> {

@@ -2,7 +2,10 @@
 //! intact, read without the type that wrote it.
 //!
 //! This is what the `checkpoint` command-line tool is built on; use it to
-//! look into a checkpoint directory from your own tooling.
+//! look into any [`Store`] (a directory, an object store) from your own
+//! tooling: [`checkpoints`] lists a store's checkpoints, [`inspect_key`]
+//! reads one in bounded memory. [`checkpoint_files`] and [`inspect_file`]
+//! do the same on a directory's files.
 //!
 //! # Examples
 //!
@@ -16,12 +19,17 @@
 //! let dir = tempfile::tempdir()?;
 //! Checkpointer::open(dir.path())?.save(&Counter { n: 7 })?;
 //!
-//! let files = inspect::checkpoint_files(dir.path())?;
-//! assert_eq!(files.len(), 1);
-//! let found = inspect::inspect_file(&files[0].1, files[0].0)?;
+//! let store = checkpoint::DirStore::open(dir.path())?;
+//! let keys = inspect::checkpoints(&store)?;
+//! assert_eq!(keys, [(1, "00000000000000000001.ckpt".to_owned())]);
+//! let found = inspect::inspect_key(&store, &keys[0].1, keys[0].0)?;
 //! assert_eq!(found.status(), Status::Ok);
 //! assert_eq!(found.header.as_ref().unwrap().type_name, "Counter");
 //! assert_eq!(found.frames[0].name, "n");
+//!
+//! let files = inspect::checkpoint_files(dir.path())?;
+//! let found = inspect::inspect_file(&files[0].1, files[0].0)?;
+//! assert_eq!(found.status(), Status::Ok);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
@@ -33,9 +41,69 @@ use crate::format::{
     self, FieldRecord, FrameSource, Header, SchemaRecord, ShapeRecord, VariantRecord,
 };
 pub use crate::incremental::{Chunk, Chunks, DamagedChunk};
-use crate::schema::same_type;
-use crate::schema::DeepChange;
+use crate::schema::{same_type, DeepChange};
+use crate::store::{Store, StoreError};
 use crate::Error;
+
+/// The checkpoints of `store` (keys `{seq:020}.ckpt` at its top level), with
+/// their sequence numbers, oldest first: what a restore looks at. Other
+/// keys (groups, temporary files, notes) are left out; a directory store's
+/// entries under a checkpoint's name that are not regular files are
+/// listed, so that inspecting them reports them.
+///
+/// # Errors
+///
+/// [`Error::Store`] when the store cannot be listed.
+pub fn checkpoints(store: &dyn Store) -> crate::Result<Vec<(u64, String)>> {
+    crate::keys::checkpoints(store)
+}
+
+/// Inspects the checkpoint under `key` in `store`, stored under sequence
+/// number `seq`: header, checksum and frames.
+///
+/// Streams the value through [`Store::get_reader`]: memory stays bounded
+/// whatever its size when the store streams (the directory store and
+/// `ObjectStore` do). Something under the key that the store cannot read
+/// as a value (a directory store's FIFO, directory or symbolic link) is
+/// reported with [`Status::Unreadable`].
+///
+/// # Errors
+///
+/// Only when the store fails, or the key is gone; damage is reported in the
+/// result.
+pub fn inspect_key(store: &dyn Store, key: &str, seq: u64) -> Result<Inspection, StoreError> {
+    crate::scan::scan_key(store, key, seq, true, &mut |_, _| {})
+}
+
+/// [`inspect_key`], calling `progress` with the bytes read so far and the
+/// value's length as it reads, for a progress display.
+///
+/// # Errors
+///
+/// As [`inspect_key`].
+pub fn inspect_key_with_progress(
+    store: &dyn Store,
+    key: &str,
+    seq: u64,
+    mut progress: impl FnMut(u64, u64),
+) -> Result<Inspection, StoreError> {
+    crate::scan::scan_key(store, key, seq, true, &mut progress)
+}
+
+/// [`inspect_key`] of the header alone: the body is never read, so its
+/// checksum is not checked and no frames are listed. A value shorter or
+/// longer than its header says is still reported.
+///
+/// # Errors
+///
+/// As [`inspect_key`].
+pub fn inspect_key_header(
+    store: &dyn Store,
+    key: &str,
+    seq: u64,
+) -> Result<Inspection, StoreError> {
+    crate::scan::scan_key(store, key, seq, false, &mut |_, _| {})
+}
 
 /// The checkpoint files of a directory written by the directory store
 /// (`{seq:020}.ckpt`), with their sequence numbers, oldest first. Other

@@ -5,6 +5,7 @@
 //! {seq:020}.ckpt                                a checkpoint
 //! group/{group}/parts/{epoch:020}/{participant} a participant's part of an epoch
 //! group/{group}/commits/{epoch:020}             an epoch's commit record
+//! chunks/...                                    incremental checkpoints' chunks (`incremental`)
 //! ```
 //!
 //! Numbers are zero-padded to 20 digits, so listing order is numeric order.
@@ -46,14 +47,22 @@ pub(crate) fn checkpoints(store: &dyn Store) -> Result<Vec<(u64, String)>> {
         .collect())
 }
 
+/// Where every group's keys are.
+pub(crate) const GROUPS: &str = "group/";
+
+/// Where all the keys of group `group` are.
+pub(crate) fn group(group: &str) -> String {
+    format!("{GROUPS}{group}/")
+}
+
 /// Where the commit records of group `group` are.
 pub(crate) fn group_commits(group: &str) -> String {
-    format!("group/{group}/commits/")
+    format!("{GROUPS}{group}/commits/")
 }
 
 /// Where the parts of group `group` are.
 pub(crate) fn group_parts(group: &str) -> String {
-    format!("group/{group}/parts/")
+    format!("{GROUPS}{group}/parts/")
 }
 
 /// The key of the commit record of `epoch` of `group`.
@@ -76,6 +85,13 @@ pub(crate) fn commit_epoch(prefix: &str, key: &str) -> Option<u64> {
 /// any other key.
 pub(crate) fn part_epoch(prefix: &str, key: &str) -> Option<u64> {
     parse_padded(key.strip_prefix(prefix)?.split('/').next()?)
+}
+
+/// The epoch and participant of a part's key listed under [`group_parts`]
+/// (`prefix`); `None` for any other key.
+pub(crate) fn part_of<'k>(prefix: &str, key: &'k str) -> Option<(u64, &'k str)> {
+    let (epoch, participant) = key.strip_prefix(prefix)?.split_once('/')?;
+    Some((parse_padded(epoch)?, participant))
 }
 
 /// A number written with exactly 20 digits.
@@ -107,6 +123,9 @@ mod tests {
         let parts = group_parts("g");
         assert_eq!(part_epoch(&parts, &group_part("g", 7, "a")), Some(7));
         assert_eq!(part_epoch(&parts, &group_commit("g", 7)), None);
+        assert_eq!(part_of(&parts, &group_part("g", 7, "a")), Some((7, "a")));
+        assert_eq!(part_of(&parts, &group_commit("g", 7)), None);
+        assert!(group_commit("g", 1).starts_with(&group("g")));
         assert!(group_commit("g", 9) < group_commit("g", 10));
     }
 }

@@ -141,22 +141,32 @@ impl Checkpointer {
         key: &str,
         context: &T::Context,
     ) -> Result<Restored<T>> {
-        self.load_checkpoint(seq, key, context)
-            .map_err(|e| incremental::damage_in(e, seq, &self.store.location(key)))
+        let Some(value) = self.store.get_reader(key)? else {
+            return Err(Error::NotFound {
+                seq,
+                location: self.store.location(key),
+            });
+        };
+        self.load_value(seq, key, value, context)
     }
 
-    fn load_checkpoint<T: Checkpoint>(
+    /// Restores checkpoint `seq`, stored under `key`, from `value`, read
+    /// from the store.
+    pub(crate) fn load_value<T: Checkpoint>(
         &self,
         seq: u64,
         key: &str,
+        value: ValueReader,
         context: &T::Context,
     ) -> Result<Restored<T>> {
         let location = self.store.location(key);
-        let Some(value) = incremental::checkpoint_reader(&self.store, key, seq, &location)? else {
-            return Err(Error::NotFound { seq, location });
-        };
-        let size = value.len();
-        let (state, header) = load_value::<T>(value, seq, &location, context)?;
+        let (size, (state, header)) =
+            incremental::checkpoint_value(&self.store, value, seq, &location)
+                .and_then(|value| {
+                    let size = value.len();
+                    Ok((size, load_value::<T>(value, seq, &location, context)?))
+                })
+                .map_err(|e| incremental::damage_in(e, seq, &location))?;
         Ok(Restored {
             state,
             meta: Meta {
@@ -211,12 +221,12 @@ pub(crate) fn load_value<T: Checkpoint>(
 
 /// How many listings `restore_latest` makes when every checkpoint it listed
 /// was deleted before it could read it.
-const LISTINGS: u32 = 64;
+pub(crate) const LISTINGS: u32 = 64;
 
 /// Whether `restore_latest` passes over a checkpoint failing with `e` for an
 /// older one: its bytes are damaged, or the store cannot read the entry (a
 /// directory, a FIFO, a file it may not read under a checkpoint's name).
-fn is_skippable(e: &Error) -> bool {
+pub(crate) fn is_skippable(e: &Error) -> bool {
     e.is_damage() || matches!(e, Error::Store(StoreError::Unreadable { .. }))
 }
 

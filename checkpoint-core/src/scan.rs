@@ -1,13 +1,14 @@
-//! Reading a checkpoint file in bounded memory, for [`crate::inspect`]: the
+//! Reading a checkpoint in bounded memory, for [`crate::inspect`]: the
 //! header, then (unless only the header is wanted) the body streamed
-//! through the checksum and a frame parser, never held whole.
+//! through the checksum and a frame parser, never held whole. The bytes
+//! come from a file of a directory or from any [`Store`]'s reader.
 
 use std::io::{self, Read};
 use std::path::Path;
 
 use crate::format::{self, ShapeRecord};
 use crate::inspect::{Frame, Inspection};
-use crate::store::{dir, StoreError};
+use crate::store::{dir, Store, StoreError};
 use crate::Error;
 
 /// How much is read at a time.
@@ -17,67 +18,144 @@ const MAX_FRAMES: usize = 1 << 16;
 /// A longer field name is damage: no field is named with 64 KiB.
 const MAX_NAME: usize = 1 << 16;
 
-/// Inspects the file at `path` (stored under `seq`): its header always,
-/// its body (checksum and frames) when `body`.
-pub(crate) fn scan_file(path: &Path, seq: u64, body: bool) -> io::Result<Inspection> {
-    let location = path.display().to_string();
-    let mut inspection = Inspection {
+/// Told how far a scan has read: bytes read so far, and the value's length.
+pub(crate) type Progress<'a> = &'a mut dyn FnMut(u64, u64);
+
+/// An inspection that has read nothing yet.
+fn blank(seq: u64, location: String) -> Inspection {
+    Inspection {
         seq,
-        location: location.clone(),
+        location,
         len: 0,
         header: None,
         variant: None,
         frames: Vec::new(),
         problem: None,
         chunks: None,
-    };
-    let unreadable = |reason: String| {
-        Error::Store(StoreError::Unreadable {
-            location: location.clone(),
-            reason,
-        })
-    };
-    let mut file = match dir::open_no_follow(path) {
+    }
+}
+
+fn unreadable(location: &str, reason: String) -> Error {
+    Error::Store(StoreError::Unreadable {
+        location: location.to_owned(),
+        reason,
+    })
+}
+
+/// Inspects the file at `path` (stored under `seq`): its header always,
+/// its body (checksum and frames) when `body`.
+pub(crate) fn scan_file(path: &Path, seq: u64, body: bool) -> io::Result<Inspection> {
+    let location = path.display().to_string();
+    let mut inspection = blank(seq, location.clone());
+    let file = match dir::open_no_follow(path) {
         Ok(file) => file,
         Err(e) => {
             let Some(reason) = dir::unreadable_reason(&e) else {
                 return Err(e);
             };
-            inspection.problem = Some(unreadable(reason));
+            inspection.problem = Some(unreadable(&location, reason));
             return Ok(inspection);
         }
     };
     let meta = file.metadata()?;
     if !meta.is_file() {
-        inspection.problem = Some(unreadable(format!(
-            "it is {}, not a regular file",
-            dir::kind_of(&meta)
-        )));
+        inspection.problem = Some(unreadable(
+            &location,
+            format!("it is {}, not a regular file", dir::kind_of(&meta)),
+        ));
         return Ok(inspection);
     }
     let len = meta.len();
-    inspection.len = len;
+    let mut file = file;
     let head = read_up_to(&mut file, format::HEADER_PROBE_LEN as u64)?;
     if crate::incremental::is_manifest(&head) {
-        return crate::incremental::scan::scan_manifest(path, inspection, head, file, body);
+        // Its chunks are stored beside it.
+        let dir = path.parent().unwrap_or_else(|| Path::new("."));
+        let store = crate::DirStore::open_existing(dir).map_err(io::Error::other)?;
+        inspection.len = len;
+        return crate::incremental::scan::scan_manifest(
+            &store,
+            inspection,
+            head,
+            file,
+            body,
+            &mut |_, _| {},
+        );
     }
-    scan_value(inspection, head, file, body)
+    scan(
+        io::Cursor::new(head).chain(file),
+        len,
+        inspection,
+        body,
+        &mut |_, _| {},
+    )
 }
 
-/// Inspects the checkpoint of `inspection.len` bytes whose first bytes are
-/// `head` and whose others `file` reads: see [`scan_file`].
-pub(crate) fn scan_value(
-    mut inspection: Inspection,
-    mut head: Vec<u8>,
-    mut file: impl Read,
+/// Inspects the value of `key` in `store` (stored under `seq`): its header
+/// always, its body when `body`, telling `progress` how far it has read.
+/// Something under the key that the store cannot read as a value (a
+/// directory store's FIFO or directory) is reported, not an error.
+pub(crate) fn scan_key(
+    store: &dyn Store,
+    key: &str,
+    seq: u64,
     body: bool,
+    progress: Progress<'_>,
+) -> Result<Inspection, StoreError> {
+    let location = store.location(key);
+    let mut inspection = blank(seq, location.clone());
+    let reader = match store.get_reader(key) {
+        Ok(Some(reader)) => reader,
+        Ok(None) => {
+            return Err(StoreError::io(
+                "read",
+                location,
+                io::Error::new(io::ErrorKind::NotFound, "it was removed while being read"),
+            ))
+        }
+        Err(e @ StoreError::Unreadable { .. }) => {
+            inspection.problem = Some(Error::Store(e));
+            return Ok(inspection);
+        }
+        Err(e) => return Err(e),
+    };
+    let len = reader.len();
+    let mut reader = reader;
+    let scanned = read_up_to(&mut reader, format::HEADER_PROBE_LEN as u64).and_then(|head| {
+        if crate::incremental::is_manifest(&head) {
+            inspection.len = len;
+            crate::incremental::scan::scan_manifest(store, inspection, head, reader, body, progress)
+        } else {
+            scan(
+                io::Cursor::new(head).chain(reader),
+                len,
+                inspection,
+                body,
+                progress,
+            )
+        }
+    });
+    scanned.map_err(|e| StoreError::io("read", location, e))
+}
+
+/// Reads `input`, a checkpoint `len` bytes long, into `inspection`.
+pub(crate) fn scan(
+    mut input: impl Read,
+    len: u64,
+    mut inspection: Inspection,
+    body: bool,
+    progress: Progress<'_>,
 ) -> io::Result<Inspection> {
-    let (seq, len) = (inspection.seq, inspection.len);
+    let seq = inspection.seq;
     let location = inspection.location.clone();
+    inspection.len = len;
+
+    let mut head = read_up_to(&mut input, format::HEADER_PROBE_LEN as u64)?;
     if let Some(need) = format::header_section_len(&head).filter(|&need| need > head.len()) {
-        let more = read_up_to(&mut file, (need - head.len()) as u64)?;
+        let more = read_up_to(&mut input, (need - head.len()) as u64)?;
         head.extend_from_slice(&more);
     }
+    progress(head.len() as u64, len);
     let declared = declared_total(&head);
     let header = format::decode_header(&head, seq, &location);
     let mut problem = None;
@@ -119,17 +197,23 @@ pub(crate) fn scan_value(
         };
         let taken = head.len().min(end as usize);
         feed(&head[..taken], 0);
-        // `file` is at `head.len()`: past `end` when `taken` is shorter.
+        // The head was read from the start, so the input stands at its
+        // end; what of it lies past `end` is never fed.
         at = taken as u64;
         let mut buf = vec![0; CHUNK];
         while at < end {
             let want = ((end - at) as usize).min(CHUNK);
-            let n = file.read(&mut buf[..want])?;
+            let n = match input.read(&mut buf[..want]) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
             if n == 0 {
                 break;
             }
             feed(&buf[..n], at);
             at += n as u64;
+            progress(at, len);
         }
         if whole && problem.is_none() && trailer.len() == 4 {
             let expected = u32::from_le_bytes(trailer[..].try_into().unwrap_or([0; 4]));
@@ -195,9 +279,9 @@ fn declared_total(head: &[u8]) -> Option<u64> {
         .total_len()
 }
 
-fn read_up_to(file: &mut impl Read, n: u64) -> io::Result<Vec<u8>> {
+fn read_up_to(input: &mut impl Read, n: u64) -> io::Result<Vec<u8>> {
     let mut bytes = Vec::new();
-    file.by_ref().take(n).read_to_end(&mut bytes)?;
+    input.by_ref().take(n).read_to_end(&mut bytes)?;
     Ok(bytes)
 }
 
@@ -373,24 +457,53 @@ mod tests {
     fn streaming_agrees_with_reading_the_whole() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("x.ckpt");
+        let dir_store = crate::DirStore::open_existing(dir.path()).unwrap();
+        let mem_store = crate::MemStore::new();
+        #[cfg(feature = "object-store")]
+        let object_store = crate::store::ObjectStore::from_object_store(
+            std::sync::Arc::new(object_store::memory::InMemory::new()),
+            "p",
+        )
+        .unwrap();
+        let stores: Vec<&dyn Store> = vec![
+            &dir_store,
+            &mem_store,
+            #[cfg(feature = "object-store")]
+            &object_store,
+        ];
         let check = |bytes: &[u8]| {
             std::fs::write(&path, bytes).unwrap();
-            let whole = inspect(bytes, 7, &path.display().to_string());
-            let streamed = scan_file(&path, 7, true).unwrap();
             let case = (bytes.len(), bytes.iter().map(|b| *b as u64).sum::<u64>());
-            assert_eq!(
-                streamed.status(),
-                whole.status(),
-                "{case:?} {:?}",
-                whole.problem
-            );
-            assert_eq!(streamed.frames, whole.frames);
-            assert_eq!(streamed.len, whole.len);
-            assert_eq!(
-                streamed.problem.map(|e| e.to_string()),
-                whole.problem.map(|e| e.to_string()),
-                "{case:?}"
-            );
+            let same = |streamed: Inspection, whole: Inspection| {
+                assert_eq!(
+                    streamed.status(),
+                    whole.status(),
+                    "{case:?} {:?}",
+                    whole.problem
+                );
+                assert_eq!(streamed.frames, whole.frames);
+                assert_eq!(streamed.len, whole.len);
+                assert_eq!(
+                    streamed.problem.map(|e| e.to_string()),
+                    whole.problem.map(|e| e.to_string()),
+                    "{case:?}"
+                );
+            };
+            let whole = inspect(bytes, 7, &path.display().to_string());
+            same(scan_file(&path, 7, true).unwrap(), whole);
+            for store in &stores {
+                if !std::ptr::addr_eq(*store, &dir_store) {
+                    store.delete("x.ckpt").unwrap();
+                    store.put_if_absent("x.ckpt", bytes).unwrap();
+                }
+                let mut read = 0;
+                let streamed = scan_key(*store, "x.ckpt", 7, true, &mut |done, len| {
+                    assert!(done >= read && done <= len, "{done} of {len}");
+                    read = done;
+                })
+                .unwrap();
+                same(streamed, inspect(bytes, 7, &store.location("x.ckpt")));
+            }
         };
         let large = sample(3 * CHUNK + 17);
         check(&large);

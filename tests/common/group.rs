@@ -1,4 +1,5 @@
 //! Stores and state types shared by the group and object-store tests.
+#![allow(dead_code)]
 
 use checkpoint::{Checkpoint, FieldReader, FieldSchema, FieldWriter, Schema, Shape, Store};
 

@@ -158,9 +158,11 @@ pub fn spawn_test_child(
         .unwrap()
 }
 
-/// A single-threaded tokio runtime, for the async tests.
+/// A single-threaded tokio runtime with the IO and time drivers (which
+/// the object store's client needs), as `#[tokio::main]` builds one.
 pub fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
+        .enable_all()
         .build()
         .unwrap()
 }

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::{
     beside, check_participants, part, part_info, CommitRecord, Epoch, Group, GroupError, PartInfo,
+    StoredEpoch,
 };
 use crate::observe::{self, Op};
 use crate::store::StoreError;
@@ -191,6 +192,40 @@ impl Group {
             .collect();
         epochs.sort_unstable();
         Ok(epochs)
+    }
+
+    /// Every epoch that has a part or a commit record in the store, oldest
+    /// first, with the participants whose parts are stored and whether it
+    /// is committed. One listing of the group's keys; no value is read, so
+    /// a part's or a record's content is not checked (a restore checks it).
+    ///
+    /// # Errors
+    ///
+    /// [`GroupError::Store`] when the store fails.
+    pub fn epochs(&self) -> Result<Vec<StoredEpoch>, GroupError> {
+        let (commits, parts) = (self.commits_prefix(), self.parts_prefix());
+        let mut epochs: BTreeMap<Epoch, StoredEpoch> = BTreeMap::new();
+        fn entry(epochs: &mut BTreeMap<Epoch, StoredEpoch>, epoch: Epoch) -> &mut StoredEpoch {
+            epochs.entry(epoch).or_insert_with(|| StoredEpoch {
+                epoch,
+                parts: Vec::new(),
+                committed: false,
+            })
+        }
+        for key in self.store.list(&keys::group(&self.name))? {
+            if let Some(epoch) = keys::commit_epoch(&commits, &key) {
+                entry(&mut epochs, epoch).committed = true;
+            } else if let Some((epoch, participant)) = keys::part_of(&parts, &key) {
+                entry(&mut epochs, epoch).parts.push(participant.to_owned());
+            }
+        }
+        Ok(epochs
+            .into_values()
+            .map(|mut e| {
+                e.parts.sort();
+                e
+            })
+            .collect())
     }
 
     /// The commit record of `epoch`, `None` when it is not committed.

@@ -95,7 +95,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::keys;
 use crate::observe::Outcome;
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 use crate::{Checkpoint, Compression, Error};
 
 #[cfg(feature = "tokio")]
@@ -167,6 +167,57 @@ pub struct GarbageReport {
     pub uncommitted_epochs: Vec<Epoch>,
     /// Keys removed in all.
     pub keys: usize,
+}
+
+/// One epoch of a group as its store holds it: what [`Group::epochs`]
+/// lists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StoredEpoch {
+    /// The epoch.
+    pub epoch: Epoch,
+    /// The participants whose part of the epoch is stored, sorted.
+    pub parts: Vec<String>,
+    /// Whether the epoch's commit record exists: only then may a restore
+    /// read its parts.
+    pub committed: bool,
+}
+
+/// The names of the groups that have anything in `store`, sorted: the
+/// names under `group/` that are valid group names.
+///
+/// # Errors
+///
+/// [`StoreError::Io`] when the store cannot be listed.
+///
+/// # Examples
+///
+/// ```
+/// use checkpoint::group::{self, Group};
+/// use checkpoint::MemStore;
+/// use checkpoint::Checkpoint;
+/// #[derive(Checkpoint)]
+/// struct Counter(u64);
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let store = std::sync::Arc::new(MemStore::new());
+/// let orders = Group::from_shared(store.clone(), "orders")?;
+/// let part = orders.save_part(1, "a", &Counter(1))?;
+/// orders.commit(1, &["a"], &[part])?;
+/// orders.save_part(2, "a", &Counter(2))?;
+///
+/// assert_eq!(group::groups(&*store)?, ["orders"]);
+/// let epochs = orders.epochs()?;
+/// assert_eq!(epochs.iter().map(|e| (e.epoch, e.committed)).collect::<Vec<_>>(), [(1, true), (2, false)]);
+/// assert_eq!(epochs[1].parts, ["a"]);
+/// # Ok(()) }
+/// ```
+pub fn groups(store: &dyn Store) -> Result<Vec<String>, StoreError> {
+    Ok(store
+        .list_level(keys::GROUPS)?
+        .into_iter()
+        .filter_map(|name| name.strip_prefix(keys::GROUPS).map(str::to_owned))
+        .filter(|name| check_name("group name", name).is_ok())
+        .collect())
 }
 
 /// A named group of participants checkpointing together in one [`Store`].

@@ -26,7 +26,7 @@ pub(crate) mod writer;
 use std::time::Duration;
 
 pub(crate) use manifest::is_manifest;
-pub(crate) use reader::{checkpoint_reader, damage_in, header_of};
+pub(crate) use reader::{checkpoint_value, damage_in, header_of};
 pub use scan::{Chunk, Chunks, DamagedChunk};
 
 /// Where chunks, intents and sweep markers live in a store.

@@ -108,11 +108,6 @@ impl ChunkReader {
             failed: None,
         }
     }
-
-    /// How many chunks were read whole (or found damaged).
-    pub(crate) fn chunks_read(&self) -> usize {
-        self.next
-    }
 }
 
 impl Read for ChunkReader {
@@ -226,23 +221,36 @@ pub(crate) fn checkpoint_reader(
     seq: u64,
     location: &str,
 ) -> Result<Option<ValueReader>> {
-    let Some(mut value) = store.get_reader(key)? else {
+    let Some(value) = store.get_reader(key)? else {
         return Ok(None);
     };
+    checkpoint_value(store, value, seq, location).map(Some)
+}
+
+/// The checkpoint's bytes in `value`, read from `store` as checkpoint
+/// `seq` at `location`: `value` itself, or, when it is a manifest, its
+/// chunks in order.
+///
+/// # Errors
+///
+/// Damage to a manifest, or [`Error::Store`].
+pub(crate) fn checkpoint_value(
+    store: &Arc<dyn Store>,
+    mut value: ValueReader,
+    seq: u64,
+    location: &str,
+) -> Result<ValueReader> {
     let head = read_head(&mut value, location)?;
     if !manifest::is_manifest(&head) {
         let len = value.len();
-        return Ok(Some(ValueReader::new(
-            len,
-            io::Cursor::new(head).chain(value),
-        )));
+        return Ok(ValueReader::new(len, io::Cursor::new(head).chain(value)));
     }
     let manifest = manifest_of(head, value, seq, location)?;
     let total = manifest.total_len;
-    Ok(Some(ValueReader::new(
+    Ok(ValueReader::new(
         total,
         ChunkReader::new(Arc::clone(store), manifest),
-    )))
+    ))
 }
 
 /// The header of the checkpoint a manifest stands for, read from its

@@ -3,16 +3,14 @@
 //! make up, inspected like any other.
 
 use std::collections::HashSet;
-use std::fs::File;
 use std::io::{self, Read};
-use std::path::Path;
 use std::sync::Arc;
 
-use super::manifest::{Manifest, MAX_MANIFEST_LEN};
-use super::reader::{fetch, ChunkDamage, ChunkFailure, ChunkReader};
-use crate::format;
+use super::manifest::{ChunkRef, Manifest, MAX_MANIFEST_LEN};
+use super::reader::{fetch, ChunkDamage, ChunkFailure};
 use crate::inspect::Inspection;
-use crate::store::{DirStore, Store};
+use crate::scan::Progress;
+use crate::store::Store;
 use crate::Error;
 
 /// The chunks of an incremental checkpoint (format version 5), as its
@@ -81,15 +79,16 @@ impl Chunks {
     }
 }
 
-/// Inspects the manifest at `path` (whose first bytes are `head` and whose
-/// others `file` reads) and the checkpoint its chunks, stored beside it,
-/// make up.
+/// Inspects the manifest whose first bytes are `head` and whose others
+/// `rest` reads, and the checkpoint its chunks in `store` make up.
+/// `inspection.len` is the manifest's stored length.
 pub(crate) fn scan_manifest(
-    path: &Path,
+    store: &dyn Store,
     mut inspection: Inspection,
     mut head: Vec<u8>,
-    file: File,
+    rest: impl Read,
     body: bool,
+    progress: Progress<'_>,
 ) -> io::Result<Inspection> {
     let (seq, location) = (inspection.seq, inspection.location.clone());
     let stored = inspection.len;
@@ -101,7 +100,7 @@ pub(crate) fn scan_manifest(
         });
         return Ok(inspection);
     }
-    file.take(stored).read_to_end(&mut head)?;
+    rest.take(stored).read_to_end(&mut head)?;
     let manifest = match Manifest::decode(&head, seq, &location) {
         Ok(manifest) => manifest,
         Err(e) => {
@@ -109,9 +108,6 @@ pub(crate) fn scan_manifest(
             return Ok(inspection);
         }
     };
-    let dir = path.parent().unwrap_or_else(|| Path::new("."));
-    let store: Arc<dyn Store> = Arc::new(DirStore::open_read_only(dir));
-    inspection.len = manifest.total_len;
     let mut chunks = Chunks {
         manifest_len: stored,
         chunks: manifest
@@ -124,17 +120,18 @@ pub(crate) fn scan_manifest(
             .collect(),
         damaged: Vec::new(),
     };
-    let refs = manifest.chunks.clone();
-    let mut reader = ChunkReader::new(Arc::clone(&store), manifest);
+    let total = manifest.total_len;
     let mut lenient = Lenient {
-        inner: &mut reader,
+        inner: InOrder {
+            store,
+            chunks: &manifest.chunks,
+            next: 0,
+            current: Arc::new(Vec::new()),
+            pos: 0,
+        },
         failure: None,
     };
-    let mut first = Vec::new();
-    (&mut lenient)
-        .take(format::HEADER_PROBE_LEN as u64)
-        .read_to_end(&mut first)?;
-    let mut inspection = crate::scan::scan_value(inspection, first, &mut lenient, body)?;
+    let mut inspection = crate::scan::scan(&mut lenient, total, inspection, body, progress)?;
     let mut damaged: Vec<ChunkDamage> = Vec::new();
     match lenient.failure {
         None => {}
@@ -144,8 +141,8 @@ pub(crate) fn scan_manifest(
         },
     }
     if body {
-        for chunk in &refs[reader.chunks_read()..] {
-            match fetch(&*store, chunk) {
+        for chunk in &manifest.chunks[lenient.inner.next..] {
+            match fetch(store, chunk) {
                 Ok(_) => {}
                 Err(ChunkFailure::Damaged(damage)) => damaged.push(damage),
                 Err(ChunkFailure::Store(e)) => return Err(io::Error::other(e)),
@@ -173,14 +170,49 @@ pub(crate) fn scan_manifest(
     Ok(inspection)
 }
 
+/// A checkpoint's bytes read from its chunks one after another, each
+/// checked before it is handed on: for inspection, which needs no speed
+/// and borrows its store.
+struct InOrder<'a> {
+    store: &'a dyn Store,
+    chunks: &'a [ChunkRef],
+    /// How many chunks were read whole (or found damaged).
+    next: usize,
+    current: Arc<Vec<u8>>,
+    pos: usize,
+}
+
+impl Read for InOrder<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.pos == self.current.len() {
+            let Some(chunk) = self.chunks.get(self.next) else {
+                return Ok(0);
+            };
+            self.next += 1;
+            self.current = match fetch(self.store, chunk) {
+                Ok(bytes) => bytes,
+                Err(ChunkFailure::Damaged(damage)) => {
+                    return Err(io::Error::new(io::ErrorKind::InvalidData, damage))
+                }
+                Err(ChunkFailure::Store(e)) => return Err(io::Error::other(e)),
+            };
+            self.pos = 0;
+        }
+        let n = buf.len().min(self.current.len() - self.pos);
+        buf[..n].copy_from_slice(&self.current[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
 /// A reader that ends where its inner reader fails, keeping the failure:
 /// the checkpoint before a damaged chunk is still inspected.
-struct Lenient<'a> {
-    inner: &'a mut ChunkReader,
+struct Lenient<R> {
+    inner: R,
     failure: Option<io::Error>,
 }
 
-impl Read for Lenient<'_> {
+impl<R: Read> Read for Lenient<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if self.failure.is_some() {
             return Ok(0);

@@ -160,6 +160,15 @@ pub trait Store: Send + Sync + fmt::Debug {
 
     /// Where `key` lives, for messages: a file path or an object URL.
     fn location(&self, key: &str) -> String;
+
+    /// The [`ObjectStore`] this store is, for `AsyncCheckpointer` to await
+    /// its operations instead of blocking on them. Other stores (and
+    /// wrappers of an `ObjectStore`) are `None`.
+    #[doc(hidden)]
+    #[cfg(feature = "object-store")]
+    fn as_object_store(&self) -> Option<&ObjectStore> {
+        None
+    }
 }
 
 /// A failure of a [`Store`].
@@ -255,6 +264,11 @@ impl<S: Store + ?Sized> Store for Arc<S> {
 
     fn location(&self, key: &str) -> String {
         (**self).location(key)
+    }
+
+    #[cfg(feature = "object-store")]
+    fn as_object_store(&self) -> Option<&ObjectStore> {
+        (**self).as_object_store()
     }
 }
 

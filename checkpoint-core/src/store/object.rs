@@ -4,10 +4,13 @@
 use std::cell::Cell;
 use std::fmt;
 use std::future::Future;
-use std::sync::Arc;
+use std::io;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use futures_util::TryStreamExt;
+use bytes::Bytes;
+use futures_util::stream::BoxStream;
+use futures_util::{StreamExt, TryStreamExt};
 use object_store::aws::AmazonS3Builder;
 use object_store::path::Path;
 use object_store::{
@@ -15,7 +18,7 @@ use object_store::{
     PutPayload, RetryConfig,
 };
 
-use super::{Store, StoreError};
+use super::{Store, StoreError, ValueReader};
 
 thread_local! {
     /// Set while a store call runs on tokio's blocking pool on behalf of
@@ -47,13 +50,22 @@ pub(crate) fn on_blocking_pool<R>(work: impl FnOnce() -> R) -> R {
 /// [`StoreError::AlreadyExists`]. That is what fences two processes writing
 /// under one prefix, and what makes a group commit atomic.
 ///
-/// The API is synchronous and needs no async runtime of the caller's: the
-/// store owns a small single-threaded tokio runtime and blocks on it. From
-/// async code, use it through `AsyncCheckpointer` (feature `tokio`), which
-/// runs its calls on tokio's blocking pool. Called from any other thread of
-/// a tokio runtime (an async worker, or a `spawn_blocking` closure of your
-/// own, which this store cannot tell apart from a worker), it returns an
+/// The [`Store`] API is synchronous and needs no async runtime of the
+/// caller's: the store starts a small tokio runtime of its own (one worker
+/// thread) on its first blocking call, and blocks on it. From async code,
+/// use it through `AsyncCheckpointer` (feature `tokio`), which awaits the
+/// `object_store` client's futures in the caller's runtime: no blocking and
+/// no runtime of the store's own. Called from a thread of a tokio runtime
+/// (an async worker, or a `spawn_blocking` closure of your own, which this
+/// store cannot tell apart from a worker), the synchronous API returns an
 /// error instead of blocking the executor.
+///
+/// The HTTP client keeps connections open for reuse, each driven by the
+/// runtime it was opened in. A connection opened by `AsyncCheckpointer` in
+/// a current-thread runtime serves a later blocking call only while that
+/// runtime runs: on such a runtime, make the blocking calls of a store an
+/// `AsyncCheckpointer` also uses (its `checkpointer()`, `background()`)
+/// while the runtime runs, as from `spawn_blocking`.
 ///
 /// ```no_run
 /// # fn main() -> Result<(), checkpoint::StoreError> {
@@ -75,7 +87,58 @@ pub struct ObjectStore {
     inner: Arc<dyn object_store::ObjectStore>,
     prefix: String,
     description: String,
-    runtime: Option<tokio::runtime::Runtime>,
+    runtime: Arc<OwnRuntime>,
+}
+
+/// The runtime the synchronous API blocks on, started on first use (a store
+/// used only by `AsyncCheckpointer` never starts it), and shared with the
+/// readers it hands out, which download on it after the store may be gone.
+///
+/// It has one worker thread that always drives its connections: a
+/// connection the HTTP client pooled while serving a blocking call may
+/// serve an async one next, and must not wait for the next blocking call.
+struct OwnRuntime(OnceLock<Result<tokio::runtime::Runtime, String>>);
+
+impl Drop for OwnRuntime {
+    fn drop(&mut self) {
+        // Dropping a runtime blocks, which panics inside another runtime;
+        // shutting it down in the background never does.
+        if let Some(Ok(runtime)) = self.0.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+impl OwnRuntime {
+    fn new() -> Self {
+        OwnRuntime(OnceLock::new())
+    }
+
+    /// The runtime to block on, unless this thread must not block.
+    fn get(&self) -> Result<&tokio::runtime::Runtime, String> {
+        if tokio::runtime::Handle::try_current().is_ok() && !ON_BLOCKING_POOL.get() {
+            return Err(
+                "called from a thread of a tokio runtime, where this store must not \
+                 block (`tokio::task::spawn_blocking` included): use `AsyncCheckpointer`, or \
+                 call it from a thread of your own"
+                    .to_owned(),
+            );
+        }
+        let started = self.0.get_or_init(|| {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .thread_name("checkpoint-object-store")
+                .enable_all()
+                .build()
+                .map_err(|e| format!("its runtime did not start: {e}"))
+        });
+        started.as_ref().map_err(Clone::clone)
+    }
+
+    /// Runs `future` to completion, unless this thread must not block.
+    fn block_on<F: Future>(&self, future: F) -> Result<F::Output, String> {
+        Ok(self.get()?.block_on(future))
+    }
 }
 
 impl ObjectStore {
@@ -135,7 +198,8 @@ impl ObjectStore {
     ///
     /// # Errors
     ///
-    /// [`StoreError::Io`] when the runtime cannot start.
+    /// None today: the store's runtime starts on first use, and a failure
+    /// to start it is the error of that call.
     ///
     /// # Examples
     ///
@@ -155,16 +219,38 @@ impl ObjectStore {
         inner: Arc<dyn object_store::ObjectStore>,
         prefix: &str,
     ) -> Result<Self, StoreError> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| io_error("start runtime for", prefix, e))?;
         Ok(ObjectStore {
             description: inner.to_string(),
             inner,
             prefix: prefix.trim_matches('/').to_owned(),
-            runtime: Some(runtime),
+            runtime: Arc::new(OwnRuntime::new()),
         })
+    }
+
+    /// Names the store in messages: a key's location becomes
+    /// `{description}/{prefix}/{key}`, e.g. `s3://bucket/prefix/key` for
+    /// the description `s3://bucket`. By default it is the backend's own
+    /// description ([`ObjectStore::s3`]: the endpoint and the bucket).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> Result<(), checkpoint::StoreError> {
+    /// use std::sync::Arc;
+    /// use checkpoint::store::ObjectStore;
+    /// use checkpoint::Store;
+    ///
+    /// let memory = Arc::new(object_store::memory::InMemory::new());
+    /// let store = ObjectStore::from_object_store(memory, "app")?.described_as("mem://test");
+    /// assert_eq!(store.location("a"), "mem://test/app/a");
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn described_as(mut self, description: &str) -> Self {
+        description
+            .trim_end_matches('/')
+            .clone_into(&mut self.description);
+        self
     }
 
     fn path(&self, key: &str) -> Result<Path, StoreError> {
@@ -186,57 +272,99 @@ impl ObjectStore {
         key: &str,
         future: F,
     ) -> Result<F::Output, StoreError> {
-        if tokio::runtime::Handle::try_current().is_ok() && !ON_BLOCKING_POOL.get() {
-            return Err(io_error(
-                operation,
-                &self.location(key),
-                "called from a thread of a tokio runtime, where this store must not block \
-                 (`tokio::task::spawn_blocking` included): use `AsyncCheckpointer`, or call it \
-                 from a thread of your own",
-            ));
-        }
-        match &self.runtime {
-            Some(runtime) => Ok(runtime.block_on(future)),
-            None => Err(io_error(
-                operation,
-                &self.location(key),
-                "store is shut down",
-            )),
-        }
+        self.runtime
+            .block_on(future)
+            .map_err(|why| io_error(operation, &self.location(key), why))
     }
 }
 
-impl Store for ObjectStore {
-    fn put_if_absent(&self, key: &str, bytes: &[u8]) -> Result<(), StoreError> {
-        let path = self.path(key)?;
-        let payload = PutPayload::from(bytes.to_vec());
+/// A value downloaded piece by piece as it is read: what
+/// [`ObjectStore::get_reader`](Store::get_reader) hands out.
+struct ObjectReader {
+    runtime: Arc<OwnRuntime>,
+    stream: BoxStream<'static, object_store::Result<Bytes>>,
+    piece: Bytes,
+}
+
+impl io::Read for ObjectReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.piece.is_empty() {
+            match self.runtime.block_on(self.stream.next()) {
+                Ok(Some(Ok(piece))) => self.piece = piece,
+                Ok(Some(Err(e))) => return Err(io::Error::other(e)),
+                Ok(None) => return Ok(0),
+                Err(why) => return Err(io::Error::other(why)),
+            }
+        }
+        let n = buf.len().min(self.piece.len());
+        buf[..n].copy_from_slice(&self.piece[..n]);
+        self.piece = self.piece.slice(n..);
+        Ok(n)
+    }
+}
+
+/// The store's operations as futures, for `AsyncCheckpointer` to await in
+/// the caller's runtime; the [`Store`] methods block on them.
+impl ObjectStore {
+    pub(crate) async fn put_if_absent_async(
+        &self,
+        key: &str,
+        bytes: Vec<u8>,
+    ) -> Result<(), (StoreError, Vec<u8>)> {
+        let path = match self.path(key) {
+            Ok(path) => path,
+            Err(e) => return Err((e, bytes)),
+        };
+        let bytes = Bytes::from(bytes);
+        let payload = PutPayload::from(bytes.clone());
         let options = PutOptions::from(PutMode::Create);
-        match self.block_on("write", key, self.inner.put_opts(&path, payload, options))? {
+        match self.inner.put_opts(&path, payload, options).await {
             Ok(_) => Ok(()),
             Err(
                 object_store::Error::AlreadyExists { .. }
                 | object_store::Error::Precondition { .. },
-            ) => Err(StoreError::AlreadyExists {
-                location: self.location(key),
-            }),
-            Err(e) => Err(io_error("write", &self.location(key), e)),
+            ) => Err((
+                StoreError::AlreadyExists {
+                    location: self.location(key),
+                },
+                bytes.into(),
+            )),
+            Err(e) => Err((io_error("write", &self.location(key), e), bytes.into())),
         }
     }
 
-    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+    pub(crate) async fn get_async(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let path = self.path(key)?;
         let read = async {
             let result = self.inner.get(&path).await?;
             result.bytes().await
         };
-        match self.block_on("read", key, read)? {
-            Ok(bytes) => Ok(Some(bytes.to_vec())),
+        match read.await {
+            Ok(bytes) => Ok(Some(bytes.into())),
             Err(object_store::Error::NotFound { .. }) => Ok(None),
             Err(e) => Err(io_error("read", &self.location(key), e)),
         }
     }
 
-    fn get_at_most(&self, key: &str, limit: u64) -> Result<Option<Arc<Vec<u8>>>, StoreError> {
+    /// The value of `key` as its length and a stream of its bytes, read
+    /// as the stream is polled; `None` when it does not exist.
+    pub(crate) async fn get_stream_async(
+        &self,
+        key: &str,
+    ) -> Result<Option<(u64, BoxStream<'static, object_store::Result<Bytes>>)>, StoreError> {
+        let path = self.path(key)?;
+        match self.inner.get(&path).await {
+            Ok(result) => Ok(Some((result.meta.size, result.into_stream()))),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(io_error("read", &self.location(key), e)),
+        }
+    }
+
+    pub(crate) async fn get_at_most_async(
+        &self,
+        key: &str,
+        limit: u64,
+    ) -> Result<Option<Arc<Vec<u8>>>, StoreError> {
         let path = self.path(key)?;
         // The size comes with the response's headers: a longer object is
         // refused before its body is read.
@@ -248,8 +376,8 @@ impl Store for ObjectStore {
             }
             result.bytes().await.map(Ok)
         };
-        match self.block_on("read", key, read)? {
-            Ok(Ok(bytes)) => Ok(Some(Arc::new(bytes.to_vec()))),
+        match read.await {
+            Ok(Ok(bytes)) => Ok(Some(Arc::new(bytes.into()))),
             Ok(Err(len)) => Err(StoreError::TooLarge {
                 location: self.location(key),
                 len,
@@ -260,9 +388,13 @@ impl Store for ObjectStore {
         }
     }
 
-    fn get_prefix(&self, key: &str, len: usize) -> Result<Option<Vec<u8>>, StoreError> {
+    pub(crate) async fn get_prefix_async(
+        &self,
+        key: &str,
+        len: usize,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
         if len == 0 {
-            return Ok(self.get(key)?.map(|_| Vec::new()));
+            return Ok(self.get_async(key).await?.map(|_| Vec::new()));
         }
         let path = self.path(key)?;
         let options = GetOptions {
@@ -273,13 +405,13 @@ impl Store for ObjectStore {
             let result = self.inner.get_opts(&path, options).await?;
             result.bytes().await
         };
-        match self.block_on("read", key, read)? {
-            Ok(bytes) => Ok(Some(bytes.to_vec())),
+        match read.await {
+            Ok(bytes) => Ok(Some(bytes.into())),
             Err(object_store::Error::NotFound { .. }) => Ok(None),
             // An empty object has no byte 0 to range over, which each
             // backend reports as an error of its own: only the object's
             // size tells that error apart from a failure, which is returned.
-            Err(e) => match self.block_on("read", key, self.inner.head(&path))? {
+            Err(e) => match self.inner.head(&path).await {
                 Ok(meta) if meta.size == 0 => Ok(Some(Vec::new())),
                 Err(object_store::Error::NotFound { .. }) => Ok(None),
                 _ => Err(io_error("read", &self.location(key), e)),
@@ -287,89 +419,137 @@ impl Store for ObjectStore {
         }
     }
 
-    fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
-        // object_store lists whole path segments; list the enclosing
-        // directory and keep the keys that start with `prefix`.
+    /// The directory a listing of `prefix` reads: object_store lists whole
+    /// path segments.
+    fn listed_dir(&self, prefix: &str) -> Result<Option<Path>, StoreError> {
         let dir = match prefix.rfind('/') {
             Some(at) => &prefix[..at],
             None => "",
         };
         let full_dir = self.full_key(dir);
-        let dir_path = if full_dir.is_empty() {
-            None
-        } else {
-            Some(Path::parse(&full_dir).map_err(|e| io_error("list", &self.location(prefix), e))?)
-        };
-        let listing = self.inner.list(dir_path.as_ref()).try_collect::<Vec<_>>();
-        let metas = self
-            .block_on("list", prefix, listing)?
-            .map_err(|e| io_error("list", &self.location(prefix), e))?;
+        if full_dir.is_empty() {
+            return Ok(None);
+        }
+        Path::parse(&full_dir)
+            .map(Some)
+            .map_err(|e| io_error("list", &self.location(prefix), e))
+    }
+
+    /// The keys (or names) of `paths` under this store's prefix that start
+    /// with `prefix`, sorted, without repeats.
+    fn keys_of<'a>(&self, paths: impl Iterator<Item = &'a Path>, prefix: &str) -> Vec<String> {
         let strip = if self.prefix.is_empty() {
             String::new()
         } else {
             format!("{}/", self.prefix)
         };
-        let mut keys: Vec<String> = metas
-            .into_iter()
-            .filter_map(|meta| {
-                meta.location
-                    .as_ref()
+        let mut keys: Vec<String> = paths
+            .filter_map(|path| {
+                path.as_ref()
                     .strip_prefix(strip.as_str())
                     .map(str::to_owned)
             })
             .filter(|key| key.starts_with(prefix))
             .collect();
         keys.sort();
-        Ok(keys)
+        keys.dedup();
+        keys
     }
 
-    fn list_level(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
-        let dir = match prefix.rfind('/') {
-            Some(at) => &prefix[..at],
-            None => "",
-        };
-        let full_dir = self.full_key(dir);
-        let dir_path = if full_dir.is_empty() {
-            None
-        } else {
-            Some(Path::parse(&full_dir).map_err(|e| io_error("list", &self.location(prefix), e))?)
-        };
-        let listing = self.inner.list_with_delimiter(dir_path.as_ref());
-        let listed = self
-            .block_on("list", prefix, listing)?
+    pub(crate) async fn list_async(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        // List the enclosing directory and keep the keys that start with
+        // `prefix`.
+        let dir = self.listed_dir(prefix)?;
+        let metas = self
+            .inner
+            .list(dir.as_ref())
+            .try_collect::<Vec<_>>()
+            .await
             .map_err(|e| io_error("list", &self.location(prefix), e))?;
-        let strip = if self.prefix.is_empty() {
-            String::new()
-        } else {
-            format!("{}/", self.prefix)
-        };
-        let mut names: Vec<String> = listed
+        Ok(self.keys_of(metas.iter().map(|meta| &meta.location), prefix))
+    }
+
+    pub(crate) async fn list_level_async(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        let dir = self.listed_dir(prefix)?;
+        let listed = self
+            .inner
+            .list_with_delimiter(dir.as_ref())
+            .await
+            .map_err(|e| io_error("list", &self.location(prefix), e))?;
+        let paths = listed
             .objects
             .iter()
             .map(|meta| &meta.location)
-            .chain(&listed.common_prefixes)
-            .filter_map(|path| {
-                path.as_ref()
-                    .strip_prefix(strip.as_str())
-                    .map(str::to_owned)
-            })
-            .filter(|name| name.starts_with(prefix))
-            .collect();
-        names.sort();
-        names.dedup();
-        Ok(names)
+            .chain(&listed.common_prefixes);
+        Ok(self.keys_of(paths, prefix))
     }
 
-    fn delete(&self, key: &str) -> Result<(), StoreError> {
+    pub(crate) async fn delete_async(&self, key: &str) -> Result<(), StoreError> {
         let path = self.path(key)?;
-        match self.block_on("delete", key, self.inner.delete(&path))? {
+        match self.inner.delete(&path).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(e) => Err(io_error("delete", &self.location(key), e)),
         }
     }
+}
+
+impl Store for ObjectStore {
+    fn put_if_absent(&self, key: &str, bytes: &[u8]) -> Result<(), StoreError> {
+        self.put_if_absent_owned(key, bytes.to_vec())
+            .map_err(|(e, _)| e)
+    }
+
+    fn put_if_absent_owned(&self, key: &str, bytes: Vec<u8>) -> Result<(), (StoreError, Vec<u8>)> {
+        match self.runtime.get() {
+            Ok(runtime) => runtime.block_on(self.put_if_absent_async(key, bytes)),
+            Err(why) => Err((io_error("write", &self.location(key), why), bytes)),
+        }
+    }
+
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.block_on("read", key, self.get_async(key))?
+    }
+
+    fn get_at_most(&self, key: &str, limit: u64) -> Result<Option<Arc<Vec<u8>>>, StoreError> {
+        self.block_on("read", key, self.get_at_most_async(key, limit))?
+    }
+
+    fn get_reader(&self, key: &str) -> Result<Option<ValueReader>, StoreError> {
+        // The response's headers give the size; the body is read as the
+        // reader is, so memory stays bounded whatever the object's size.
+        let Some((len, stream)) = self.block_on("read", key, self.get_stream_async(key))?? else {
+            return Ok(None);
+        };
+        let reader = ObjectReader {
+            runtime: Arc::clone(&self.runtime),
+            stream,
+            piece: Bytes::new(),
+        };
+        Ok(Some(ValueReader::new(len, reader)))
+    }
+
+    fn get_prefix(&self, key: &str, len: usize) -> Result<Option<Vec<u8>>, StoreError> {
+        self.block_on("read", key, self.get_prefix_async(key, len))?
+    }
+
+    fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        self.block_on("list", prefix, self.list_async(prefix))?
+    }
+
+    fn list_level(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        self.block_on("list", prefix, self.list_level_async(prefix))?
+    }
+
+    fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.block_on("delete", key, self.delete_async(key))?
+    }
 
     fn location(&self, key: &str) -> String {
         format!("{}/{}", self.description, self.full_key(key))
+    }
+
+    fn as_object_store(&self) -> Option<&ObjectStore> {
+        Some(self)
     }
 }
 
@@ -379,16 +559,6 @@ impl fmt::Debug for ObjectStore {
             .field("store", &self.description)
             .field("prefix", &self.prefix)
             .finish_non_exhaustive()
-    }
-}
-
-impl Drop for ObjectStore {
-    fn drop(&mut self) {
-        // Dropping a runtime blocks, which panics inside another runtime;
-        // shutting it down in the background never does.
-        if let Some(runtime) = self.runtime.take() {
-            runtime.shutdown_background();
-        }
     }
 }
 

@@ -82,15 +82,40 @@ impl DirStore {
         Ok(store)
     }
 
-    /// The store at `dir` for reading only: unlike [`open`](Self::open),
-    /// nothing is created, synced or cleaned up. For inspection, which
-    /// promises to change nothing.
-    pub(crate) fn open_read_only(dir: impl AsRef<Path>) -> Self {
-        DirStore {
-            root: dir.as_ref().to_path_buf(),
+    /// The store in `dir`, which must already be a directory, for tools
+    /// that only read: unlike [`DirStore::open`], nothing is created and no
+    /// temporary file is removed.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Io`] when `dir` does not exist, is not a directory or
+    /// cannot be read.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use checkpoint::DirStore;
+    ///
+    /// let missing = std::env::temp_dir().join("checkpoint-doc-no-such-dir");
+    /// assert!(DirStore::open_existing(&missing).is_err());
+    /// assert!(!missing.exists());
+    /// ```
+    pub fn open_existing(dir: impl AsRef<Path>) -> Result<Self, StoreError> {
+        let root = dir.as_ref().to_path_buf();
+        let location = || root.display().to_string();
+        let meta = fs::metadata(&root).map_err(|e| StoreError::io("open", location(), e))?;
+        if !meta.is_dir() {
+            return Err(StoreError::io(
+                "open",
+                location(),
+                io::Error::new(io::ErrorKind::NotADirectory, "it is not a directory"),
+            ));
+        }
+        Ok(DirStore {
+            root,
             durable_dirs: Arc::default(),
             leaked: Arc::default(),
-        }
+        })
     }
 
     /// The directory.

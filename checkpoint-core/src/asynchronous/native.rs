@@ -1,0 +1,358 @@
+//! [`AsyncCheckpointer`](super::AsyncCheckpointer) on the object store:
+//! the `object_store` client's futures awaited in the caller's runtime,
+//! with no runtime of the store's own and no blocking. Decoding a restored
+//! state, which is work for the CPU, runs on tokio's blocking pool, fed by
+//! the download in the task.
+//!
+//! Each operation keeps the rules of its [`Checkpointer`] namesake: the
+//! numbering, an older capture never becoming the latest, retention, the
+//! fall back of `restore_latest` past damaged checkpoints. The rare commit
+//! that finds its key taken (another writer, or a retry of a write that
+//! landed) is resolved by `Checkpointer::commit` itself, on the blocking
+//! pool.
+
+use std::collections::BTreeSet;
+use std::io;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use tokio::sync::mpsc;
+
+use super::blocking;
+use crate::keys;
+use crate::restore::{is_skippable, LISTINGS};
+use crate::snapshot::{Meta, Restored, Skipped, Snapshot};
+use crate::store::{ObjectStore, Store, StoreError, ValueReader};
+use crate::{format, observe, Checkpoint, Checkpointer, Error, Result};
+
+/// The object store an [`AsyncCheckpointer`](super::AsyncCheckpointer)
+/// awaits: a store whose [`Store::as_object_store`] is `Some`.
+#[derive(Debug, Clone)]
+pub(super) struct Native {
+    shared: Arc<dyn Store>,
+}
+
+impl Native {
+    /// The native path to `store`, when it is an object store.
+    pub(super) fn of(store: &Arc<dyn Store>) -> Option<Native> {
+        store.as_object_store().map(|_| Native {
+            shared: Arc::clone(store),
+        })
+    }
+
+    fn store(&self) -> &ObjectStore {
+        self.shared
+            .as_object_store()
+            .expect("a Native is made of an object store only")
+    }
+
+    /// A checkpointer over the store, numbered as [`Checkpointer::new`]
+    /// numbers one: after the newest name whose prefix is a checkpoint's.
+    pub(super) async fn open(&self) -> Result<Checkpointer> {
+        let names: BTreeSet<u64> = self.keys().await?.into_iter().map(|(s, _)| s).collect();
+        let mut newest = 0;
+        for &seq in names.iter().rev() {
+            let prefix = match self
+                .store()
+                .get_prefix_async(&keys::checkpoint(seq), format::PREFIX_LEN)
+                .await
+            {
+                Ok(prefix) => prefix,
+                Err(StoreError::Unreadable { .. }) => None,
+                Err(e) => return Err(e.into()),
+            };
+            if prefix.is_some_and(|p| format::prefix_seq(&p) == Some(seq)) {
+                newest = seq;
+                break;
+            }
+        }
+        Ok(Checkpointer::listed(
+            Arc::clone(&self.shared),
+            names,
+            newest,
+        ))
+    }
+
+    /// The checkpoint keys with their sequence numbers, oldest first.
+    async fn keys(&self) -> Result<Vec<(u64, String)>> {
+        Ok(self
+            .store()
+            .list_level_async("")
+            .await?
+            .into_iter()
+            .filter_map(|key| Some((keys::checkpoint_seq(&key)?, key)))
+            .collect())
+    }
+
+    /// [`Checkpointer::commit`] without its span. Dropped at any await,
+    /// it leaves the checkpoint complete or absent (an object is created
+    /// whole or not at all) and the numbering as it was: later commits
+    /// proceed.
+    pub(super) async fn commit(
+        &self,
+        inner: &Arc<Checkpointer>,
+        snapshot: Snapshot,
+    ) -> Result<Meta> {
+        inner.check_not_older(snapshot.seq())?;
+        let Snapshot { meta, bytes } = snapshot;
+        match self.store().put_if_absent_async(&meta.key, bytes).await {
+            Ok(()) => {
+                let victims = inner.written(meta.seq);
+                self.delete_old(inner, victims).await;
+                Ok(meta)
+            }
+            Err((StoreError::AlreadyExists { .. }, bytes)) => {
+                let inner = Arc::clone(inner);
+                let location = meta.location.clone();
+                let snapshot = Snapshot { meta, bytes };
+                blocking(location, move || inner.commit_unobserved(snapshot)).await
+            }
+            Err((source, bytes)) => Err(Error::Commit {
+                snapshot: Box::new(Snapshot { meta, bytes }),
+                source,
+            }),
+        }
+    }
+
+    /// Deletes the checkpoints retention let go of. A failure is a warning,
+    /// as the checkpoint is committed already; those not reached when the
+    /// future is dropped are left to the next commit's retention.
+    async fn delete_old(&self, inner: &Checkpointer, victims: Vec<u64>) {
+        struct Left<'a> {
+            inner: &'a Checkpointer,
+            seqs: Vec<u64>,
+        }
+        impl Drop for Left<'_> {
+            fn drop(&mut self) {
+                if !self.seqs.is_empty() {
+                    self.inner.not_deleted(&self.seqs);
+                }
+            }
+        }
+        let mut left = Left {
+            inner,
+            seqs: victims,
+        };
+        left.seqs.reverse();
+        while let Some(&seq) = left.seqs.last() {
+            if let Err(e) = self.store().delete_async(&keys::checkpoint(seq)).await {
+                tracing::warn!("checkpoint retention could not delete an old checkpoint: {e}");
+            }
+            left.seqs.pop();
+        }
+    }
+
+    /// [`Checkpointer::list`]: each checkpoint whose header reads, from the
+    /// first bytes of each.
+    pub(super) async fn list(&self) -> Result<Vec<Meta>> {
+        let mut metas = Vec::new();
+        for (seq, key) in self.keys().await? {
+            let location = self.store().location(&key);
+            let probe = format::HEADER_PROBE_LEN;
+            let mut bytes = match self.store().get_prefix_async(&key, probe).await {
+                Ok(Some(bytes)) => bytes,
+                Ok(None) | Err(StoreError::Unreadable { .. }) => continue,
+                Err(e) => return Err(e.into()),
+            };
+            if crate::incremental::is_manifest(&bytes) {
+                // The header is in the first chunks: read by the
+                // checkpointer's own code, on the blocking pool.
+                let (store, k, at) = (Arc::clone(&self.shared), key.clone(), location.clone());
+                let header = blocking(location.clone(), move || {
+                    crate::incremental::header_of(&store, &k, seq, &at)
+                })
+                .await;
+                match header {
+                    Ok(Some(header)) => metas.push(Meta {
+                        seq,
+                        time: header.time,
+                        size: header.total_len(),
+                        type_name: header.type_name,
+                        key,
+                        location,
+                        skipped: Vec::new(),
+                    }),
+                    Err(e @ Error::Store(StoreError::Io { .. })) => return Err(e),
+                    Ok(None) | Err(_) => {}
+                }
+                continue;
+            }
+            let mut header = format::decode_header(&bytes, seq, &location);
+            if let Err(Error::Truncated { .. }) = header {
+                // A header longer than the probe: read exactly the header.
+                let need = format::header_section_len(&bytes)
+                    .filter(|need| bytes.len() == probe && *need > bytes.len());
+                if let Some(need) = need {
+                    match self.store().get_prefix_async(&key, need).await {
+                        Ok(Some(more)) => bytes = more,
+                        Ok(None) | Err(StoreError::Unreadable { .. }) => continue,
+                        Err(e) => return Err(e.into()),
+                    }
+                    header = format::decode_header(&bytes, seq, &location);
+                }
+            }
+            if let Ok(header) = header {
+                metas.push(Meta {
+                    seq,
+                    time: header.time,
+                    size: header.total_len(),
+                    type_name: header.type_name,
+                    key,
+                    location,
+                    skipped: Vec::new(),
+                });
+            }
+        }
+        Ok(metas)
+    }
+
+    /// Restores checkpoint `seq` under `key`: the download runs in the
+    /// task and hands its pieces, a few at a time, to the decoding on the
+    /// blocking pool, so the two overlap and memory stays bounded. Gives
+    /// `context` back beside the outcome. Dropped, the download stops and
+    /// the decoding ends on its own at the missing bytes.
+    async fn load<T>(
+        &self,
+        inner: &Arc<Checkpointer>,
+        seq: u64,
+        key: String,
+        context: T::Context,
+    ) -> Result<(Result<Restored<T>>, T::Context)>
+    where
+        T: Checkpoint + Send + 'static,
+        T::Context: Send + 'static,
+    {
+        let location = self.store().location(&key);
+        let Some((len, mut stream)) = self.store().get_stream_async(&key).await? else {
+            return Ok((Err(Error::NotFound { seq, location }), context));
+        };
+        let (pieces, received) = tokio::sync::mpsc::channel(PIECES_IN_FLIGHT);
+        let inner = Arc::clone(inner);
+        let decode = blocking(location, move || {
+            let value = ValueReader::new(len, Received::new(received));
+            let restored = inner.load_value::<T>(seq, &key, value, &context);
+            Ok((restored, context))
+        });
+        let download = async move {
+            while let Some(piece) = stream.next().await {
+                let failed = piece.is_err();
+                // The decoding stopped reading (it found damage, or is done).
+                if pieces.send(piece.map_err(io::Error::other)).await.is_err() || failed {
+                    break;
+                }
+            }
+        };
+        futures_util::future::join(decode, download).await.0
+    }
+
+    /// [`Checkpointer::restore_with`] without its span.
+    pub(super) async fn restore<T>(
+        &self,
+        inner: &Arc<Checkpointer>,
+        seq: u64,
+        context: T::Context,
+    ) -> Result<Restored<T>>
+    where
+        T: Checkpoint + Send + 'static,
+        T::Context: Send + 'static,
+    {
+        self.load(inner, seq, keys::checkpoint(seq), context)
+            .await?
+            .0
+    }
+
+    /// [`Checkpointer::restore_latest_with`] without its span: the newest
+    /// checkpoint that restores, passing over damaged ones, listing again
+    /// when one listed was deleted before it could be read.
+    pub(super) async fn restore_latest<T>(
+        &self,
+        inner: &Arc<Checkpointer>,
+        mut context: T::Context,
+    ) -> Result<Option<Restored<T>>>
+    where
+        T: Checkpoint + Send + 'static,
+        T::Context: Send + 'static,
+    {
+        let mut skipped: Vec<Skipped> = Vec::new();
+        let mut newest_damage = None;
+        for _ in 0..LISTINGS {
+            let mut vanished = false;
+            for (seq, key) in self.keys().await?.into_iter().rev() {
+                if skipped.iter().any(|s| s.seq == seq) {
+                    continue;
+                }
+                let location = self.store().location(&key);
+                let (restored, given_back) = self.load::<T>(inner, seq, key, context).await?;
+                context = given_back;
+                match restored {
+                    Ok(mut restored) => {
+                        restored.meta.skipped = skipped;
+                        return Ok(Some(restored));
+                    }
+                    // Deleted since listing: list again rather than fall
+                    // back to an older one.
+                    Err(Error::NotFound { .. }) => {
+                        vanished = true;
+                        break;
+                    }
+                    Err(e) if is_skippable(&e) => {
+                        tracing::warn!("skipping checkpoint #{seq}, restoring an older one: {e}");
+                        observe::skipped(&e);
+                        skipped.push(Skipped {
+                            seq,
+                            location,
+                            reason: e.to_string(),
+                        });
+                        newest_damage.get_or_insert(e);
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            if !vanished {
+                return match newest_damage {
+                    Some(e) => Err(e),
+                    None => Ok(None),
+                };
+            }
+        }
+        Err(Error::Vanished {
+            attempts: LISTINGS,
+            location: self.store().location(""),
+        })
+    }
+}
+
+/// How many downloaded pieces wait for the decoding at most.
+const PIECES_IN_FLIGHT: usize = 4;
+
+/// The pieces of a download as a reader, on the blocking pool.
+struct Received {
+    pieces: mpsc::Receiver<io::Result<Bytes>>,
+    piece: Bytes,
+}
+
+impl Received {
+    fn new(pieces: mpsc::Receiver<io::Result<Bytes>>) -> Self {
+        Received {
+            pieces,
+            piece: Bytes::new(),
+        }
+    }
+}
+
+impl io::Read for Received {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.piece.is_empty() {
+            match self.pieces.blocking_recv() {
+                Some(piece) => self.piece = piece?,
+                // The download ended, or was dropped: what came is all.
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.piece.len());
+        buf[..n].copy_from_slice(&self.piece[..n]);
+        self.piece = self.piece.slice(n..);
+        Ok(n)
+    }
+}
