@@ -20,7 +20,6 @@ pub mod inspect;
 mod keys;
 mod observe;
 mod restore;
-mod scan;
 pub mod schema;
 mod snapshot;
 pub mod store;

@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use super::manifest::{ChunkRef, Manifest, MAX_MANIFEST_LEN};
 use super::reader::{fetch, ChunkDamage, ChunkFailure};
+use crate::inspect::scan::Progress;
 use crate::inspect::Inspection;
-use crate::scan::Progress;
 use crate::store::Store;
 use crate::Error;
 
@@ -131,7 +131,8 @@ pub(crate) fn scan_manifest(
         },
         failure: None,
     };
-    let mut inspection = crate::scan::scan(&mut lenient, total, inspection, body, progress)?;
+    let mut inspection =
+        crate::inspect::scan::scan(&mut lenient, total, inspection, body, progress)?;
     let mut damaged: Vec<ChunkDamage> = Vec::new();
     match lenient.failure {
         None => {}
