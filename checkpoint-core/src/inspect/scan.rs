@@ -3,10 +3,11 @@
 //! through the checksum and a frame parser, never held whole. The bytes
 //! come from a file of a directory or from any [`Store`]'s reader.
 
+use std::borrow::Cow;
 use std::io::{self, Read};
 use std::path::Path;
 
-use crate::format::{self, ShapeRecord};
+use crate::format::{self, FrameSource, ShapeRecord};
 use crate::inspect::{Frame, Inspection};
 use crate::store::{dir, Store, StoreError};
 use crate::Error;
@@ -15,8 +16,6 @@ use crate::Error;
 const CHUNK: usize = 64 * 1024;
 /// Frames recorded at most; a body with more still has all of them parsed.
 const MAX_FRAMES: usize = 1 << 16;
-/// A longer field name is damage: no field is named with 64 KiB.
-const MAX_NAME: usize = 1 << 16;
 
 /// Told how far a scan has read: bytes read so far, and the value's length.
 pub(crate) type Progress<'a> = &'a mut dyn FnMut(u64, u64);
@@ -179,59 +178,46 @@ pub(crate) fn scan(
             Err(_) => end,
         };
         let body_end = if whole { total - 4 } else { end }.max(body_start);
-        let mut crc = 0u32;
-        let mut trailer = Vec::with_capacity(4);
-        let mut frames = FrameParser::default();
-        if let Ok(header) = header.as_ref() {
-            frames.compressed = header.compressed();
-            // An enum's variant frame is never compressed.
-            frames.plain_first = matches!(header.schema.shape, ShapeRecord::Enum(_));
-        }
-        let mut at;
-        let mut feed = |chunk: &[u8], at: u64| {
-            if whole {
-                crc = crc32c::crc32c_append(crc, part(chunk, at, 0, total - 4));
-                trailer.extend_from_slice(part(chunk, at, total - 4, total));
-            }
-            frames.feed(part(chunk, at, body_start, body_end));
-        };
         let taken = head.len().min(end as usize);
-        feed(&head[..taken], 0);
-        // The head was read from the start, so the input stands at its
-        // end; what of it lies past `end` is never fed.
-        at = taken as u64;
-        let mut buf = vec![0; CHUNK];
-        while at < end {
-            let want = ((end - at) as usize).min(CHUNK);
-            let n = match input.read(&mut buf[..want]) {
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            };
-            if n == 0 {
-                break;
-            }
-            feed(&buf[..n], at);
-            at += n as u64;
-            progress(at, len);
-        }
-        if whole && problem.is_none() && trailer.len() == 4 {
-            let expected = u32::from_le_bytes(trailer[..].try_into().unwrap_or([0; 4]));
-            if expected != crc {
+        let mut bytes = Summed {
+            // The head was read from the start, so the input stands at its
+            // end; what of it lies past `end` is never read.
+            input: io::Cursor::new(&head[..taken]).chain(input).take(end),
+            at: 0,
+            crc: 0,
+            crc_end: if whole { total - 4 } else { 0 },
+            trailer: Vec::with_capacity(4),
+            len,
+            shown: head.len() as u64,
+            progress,
+        };
+        bytes.pass(body_start)?;
+        let mut frames = Walk {
+            bytes: &mut bytes,
+            body_len: body_end - body_start,
+            left: body_end - body_start,
+            failed: None,
+        };
+        let (found, complete) = match header.as_ref() {
+            Ok(header) => walk_frames(&mut frames, header)?,
+            Err(_) => (Vec::new(), false),
+        };
+        bytes.pass(end)?;
+        if whole && problem.is_none() && bytes.trailer.len() == 4 {
+            let expected = u32::from_le_bytes(bytes.trailer[..].try_into().unwrap_or([0; 4]));
+            if expected != bytes.crc {
                 problem = Some(Error::Corrupt {
                     seq,
                     location: location.clone(),
                     expected,
-                    found: crc,
+                    found: bytes.crc,
                 });
             }
         }
-        let complete = frames.complete();
-        let last_end = frames
-            .frames
+        let last_end = found
             .last()
             .map_or(0, |f| f.offset + 12 + f.name.len() as u64 + f.len);
-        inspection.frames = frames.frames;
+        inspection.frames = found;
         if header.is_ok() && !complete && problem.is_none() && len >= total {
             inspection.problem = Some(Error::Malformed {
                 seq,
@@ -285,143 +271,165 @@ fn read_up_to(input: &mut impl Read, n: u64) -> io::Result<Vec<u8>> {
     Ok(bytes)
 }
 
-/// The bytes of `chunk` (which starts at file offset `at`) that fall in
-/// the file range `[from, to)`.
-fn part(chunk: &[u8], at: u64, from: u64, to: u64) -> &[u8] {
-    let end = at + chunk.len() as u64;
-    let from = from.clamp(at, end);
-    let to = to.clamp(from, end);
-    &chunk[(from - at) as usize..(to - at) as usize]
-}
-
 /// How many bytes of a compressed value tell its codec and raw length.
 const CODEC_HEAD: usize = 9;
 
-/// Parses field frames from a body fed in pieces.
-#[derive(Default)]
-struct FrameParser {
-    frames: Vec<Frame>,
-    /// Body bytes consumed.
-    offset: u64,
-    /// Where the frame being read starts.
-    start: u64,
-    state: State,
-    pending: Vec<u8>,
-    name: String,
-    broken: bool,
-    /// Whether values start with a compression codec byte.
-    compressed: bool,
-    /// Whether the first frame is stored plain even so.
-    plain_first: bool,
-    /// The first bytes of the value being read: its codec and raw length.
-    head: Vec<u8>,
+/// The checkpoint being scanned, read once from its start: summed into the
+/// checksum up to `crc_end`, its last four bytes kept as the trailer.
+struct Summed<'p, R> {
+    input: R,
+    /// Bytes read so far.
+    at: u64,
+    crc: u32,
+    crc_end: u64,
+    trailer: Vec<u8>,
+    /// The value's length, for `progress`.
+    len: u64,
+    /// How far `progress` was told: it never goes back.
+    shown: u64,
+    progress: Progress<'p>,
 }
 
-#[derive(Default, PartialEq)]
-enum State {
-    #[default]
-    NameLen,
-    Name(usize),
-    ValueLen,
-    Value {
-        len: u64,
-        left: u64,
-    },
+impl<R: Read> Summed<'_, R> {
+    /// Reads `buf.len()` bytes, or fewer where the input ends.
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let mut filled = 0;
+        while filled < buf.len() {
+            let n = match self.input.read(&mut buf[filled..]) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            let chunk = &buf[filled..filled + n];
+            let summed = self.crc_end.saturating_sub(self.at).min(n as u64) as usize;
+            self.crc = crc32c::crc32c_append(self.crc, &chunk[..summed]);
+            if self.crc_end > 0 {
+                self.trailer.extend_from_slice(&chunk[summed..]);
+            }
+            self.at += n as u64;
+            filled += n;
+            if self.at > self.shown {
+                self.shown = self.at;
+                (self.progress)(self.at, self.len);
+            }
+        }
+        Ok(filled)
+    }
+
+    /// Reads on, keeping nothing, until `to` (or the input's end).
+    fn pass(&mut self, to: u64) -> io::Result<()> {
+        let mut buf = vec![0; CHUNK];
+        while self.at < to {
+            let want = ((to - self.at) as usize).min(CHUNK);
+            if self.read(&mut buf[..want])? == 0 {
+                break;
+            }
+        }
+        Ok(())
+    }
 }
 
-impl FrameParser {
-    fn feed(&mut self, mut bytes: &[u8]) {
-        while !bytes.is_empty() && !self.broken {
-            match self.state {
-                State::NameLen | State::ValueLen | State::Name(_) => {
-                    let need = match self.state {
-                        State::NameLen => 4,
-                        State::ValueLen => 8,
-                        State::Name(n) => n,
-                        State::Value { .. } => unreachable!("handled below"),
-                    };
-                    let take = (need - self.pending.len()).min(bytes.len());
-                    self.pending.extend_from_slice(&bytes[..take]);
-                    bytes = &bytes[take..];
-                    self.offset += take as u64;
-                    if self.pending.len() == need {
-                        self.advance();
-                    }
-                }
-                State::Value { len, left } => {
-                    let take = left.min(bytes.len() as u64);
-                    let keep = (CODEC_HEAD - self.head.len()).min(take as usize);
-                    self.head.extend_from_slice(&bytes[..keep]);
-                    bytes = &bytes[take as usize..];
-                    self.offset += take;
-                    self.state = State::Value {
-                        len,
-                        left: left - take,
-                    };
-                    if left == take {
-                        self.finish_frame(len);
-                    }
-                }
+/// The body of the checkpoint being scanned, as a [`FrameSource`]: frames
+/// are read with the same checks as a restore reads them.
+struct Walk<'s, 'p, R> {
+    bytes: &'s mut Summed<'p, R>,
+    body_len: u64,
+    left: u64,
+    /// Reading failed: the scan fails with it, not with a frame error.
+    failed: Option<io::Error>,
+}
+
+impl<R: Read> FrameSource<'static> for Walk<'_, '_, R> {
+    fn body_len(&self) -> u64 {
+        self.body_len
+    }
+
+    fn body_left(&self) -> u64 {
+        self.left
+    }
+
+    fn take(&mut self, n: u64) -> crate::Result<Cow<'static, [u8]>> {
+        let mut bytes = vec![0; usize::try_from(n).unwrap_or(usize::MAX)];
+        match self.bytes.read(&mut bytes) {
+            Ok(got) if got == bytes.len() => {
+                self.left -= n;
+                Ok(Cow::Owned(bytes))
+            }
+            // The stored value is shorter than the body: a truncation.
+            Ok(_) => Err(self.malformed("it ends inside the body".to_owned())),
+            Err(e) => {
+                self.failed = Some(e);
+                Err(self.malformed("reading failed".to_owned()))
             }
         }
     }
 
-    /// Moves on once `pending` holds the field being read.
-    fn advance(&mut self) {
-        let pending = std::mem::take(&mut self.pending);
-        match self.state {
-            State::NameLen => {
-                let len = u32::from_le_bytes(pending[..].try_into().unwrap_or([0; 4])) as usize;
-                if len > MAX_NAME {
-                    self.broken = true;
-                } else if len == 0 {
-                    self.name.clear();
-                    self.state = State::ValueLen;
-                } else {
-                    self.state = State::Name(len);
-                }
-            }
-            State::Name(_) => match String::from_utf8(pending) {
-                Ok(name) => {
-                    self.name = name;
-                    self.state = State::ValueLen;
-                }
-                Err(_) => self.broken = true,
-            },
-            State::ValueLen => {
-                let len = u64::from_le_bytes(pending[..].try_into().unwrap_or([0; 8]));
-                if len == 0 {
-                    self.finish_frame(0);
-                } else {
-                    self.state = State::Value { len, left: len };
-                }
-            }
-            State::Value { .. } => {}
+    fn skip(&mut self, n: u64) -> crate::Result<()> {
+        let to = self.bytes.at + n;
+        if let Err(e) = self.bytes.pass(to) {
+            self.failed = Some(e);
+            return Err(self.malformed("reading failed".to_owned()));
         }
+        if self.bytes.at < to {
+            return Err(self.malformed("it ends inside the body".to_owned()));
+        }
+        self.left -= n;
+        Ok(())
     }
 
-    fn finish_frame(&mut self, len: u64) {
-        let head = std::mem::take(&mut self.head);
-        let raw_len = if self.compressed && !(self.plain_first && self.frames.is_empty()) {
-            crate::compression::raw_len_of(&head, len)
-        } else {
-            None
+    fn malformed(&self, reason: String) -> Error {
+        Error::Malformed {
+            seq: 0,
+            location: String::new(),
+            reason,
+        }
+    }
+}
+
+/// The frames of the body `walk` reads (at most [`MAX_FRAMES`] kept), each
+/// with its raw length when compressed, and whether the body ended exactly
+/// after a whole frame.
+fn walk_frames<R: Read>(
+    walk: &mut Walk<'_, '_, R>,
+    header: &format::Header,
+) -> io::Result<(Vec<Frame>, bool)> {
+    let mut frames = Vec::new();
+    // An enum's variant frame is never compressed.
+    let plain_first = matches!(header.schema.shape, ShapeRecord::Enum(_));
+    let mut first = true;
+    let complete = loop {
+        let head = match walk.frame_head() {
+            Ok(Some(head)) => head,
+            Ok(None) => break true,
+            Err(_) => break false,
         };
-        if self.frames.len() < MAX_FRAMES {
-            self.frames.push(Frame {
-                name: std::mem::take(&mut self.name),
-                offset: self.start,
-                len,
+        let compressed = header.compressed() && !(plain_first && first);
+        first = false;
+        let read = if compressed {
+            let codec = head.len.min(CODEC_HEAD as u64);
+            walk.take_part(codec, "value").and_then(|codec_head| {
+                walk.skip(head.len - codec)?;
+                Ok(crate::compression::raw_len_of(&codec_head, head.len))
+            })
+        } else {
+            walk.skip(head.len).map(|()| None)
+        };
+        let Ok(raw_len) = read else {
+            break false;
+        };
+        if frames.len() < MAX_FRAMES {
+            frames.push(Frame {
+                name: head.name.into_owned(),
+                offset: head.offset,
+                len: head.len,
                 raw_len,
             });
         }
-        self.start = self.offset;
-        self.state = State::NameLen;
-    }
-
-    /// Whether the body ended exactly after a whole frame.
-    fn complete(&self) -> bool {
-        !self.broken && self.state == State::NameLen && self.pending.is_empty()
+    };
+    match walk.failed.take() {
+        Some(e) => Err(e),
+        None => Ok((frames, complete)),
     }
 }
 
