@@ -28,6 +28,26 @@ pub struct Meta {
     pub skipped: Vec<Skipped>,
 }
 
+impl Meta {
+    /// What a listing knows of checkpoint `seq` under `key` from its header.
+    pub(crate) fn of_header(
+        seq: u64,
+        key: String,
+        location: String,
+        header: crate::format::Header,
+    ) -> Meta {
+        Meta {
+            seq,
+            time: header.time,
+            size: header.total_len(),
+            type_name: header.type_name,
+            key,
+            location,
+            skipped: Vec::new(),
+        }
+    }
+}
+
 /// A state encoded by [`Checkpointer::capture`](crate::Checkpointer::capture),
 /// with its sequence number, not yet durable.
 ///

@@ -20,6 +20,7 @@ use futures_util::StreamExt;
 use tokio::sync::mpsc;
 
 use super::blocking;
+use crate::checkpointer::list::{listed, Probe};
 use crate::keys;
 use crate::restore::{is_skippable, LISTINGS};
 use crate::snapshot::{Meta, Restored, Skipped, Snapshot};
@@ -53,15 +54,9 @@ impl Native {
         let names: BTreeSet<u64> = self.keys().await?.into_iter().map(|(s, _)| s).collect();
         let mut newest = 0;
         for &seq in names.iter().rev() {
-            let prefix = match self
-                .store()
-                .get_prefix_async(&keys::checkpoint(seq), format::PREFIX_LEN)
-                .await
-            {
-                Ok(prefix) => prefix,
-                Err(StoreError::Unreadable { .. }) => None,
-                Err(e) => return Err(e.into()),
-            };
+            let prefix = self
+                .first_bytes(&keys::checkpoint(seq), format::PREFIX_LEN)
+                .await?;
             if prefix.is_some_and(|p| format::prefix_seq(&p) == Some(seq)) {
                 newest = seq;
                 break;
@@ -149,62 +144,46 @@ impl Native {
         let mut metas = Vec::new();
         for (seq, key) in self.keys().await? {
             let location = self.store().location(&key);
-            let probe = format::HEADER_PROBE_LEN;
-            let mut bytes = match self.store().get_prefix_async(&key, probe).await {
-                Ok(Some(bytes)) => bytes,
-                Ok(None) | Err(StoreError::Unreadable { .. }) => continue,
-                Err(e) => return Err(e.into()),
-            };
-            if crate::incremental::is_manifest(&bytes) {
-                // The header is in the first chunks: read by the
-                // checkpointer's own code, on the blocking pool.
-                let (store, k, at) = (Arc::clone(&self.shared), key.clone(), location.clone());
-                let header = blocking(location.clone(), move || {
-                    crate::incremental::header_of(&store, &k, seq, &at)
-                })
-                .await;
-                match header {
-                    Ok(Some(header)) => metas.push(Meta {
-                        seq,
-                        time: header.time,
-                        size: header.total_len(),
-                        type_name: header.type_name,
-                        key,
-                        location,
-                        skipped: Vec::new(),
-                    }),
-                    Err(e @ Error::Store(StoreError::Io { .. })) => return Err(e),
-                    Ok(None) | Err(_) => {}
-                }
+            let Some(bytes) = self.first_bytes(&key, format::HEADER_PROBE_LEN).await? else {
                 continue;
-            }
-            let mut header = format::decode_header(&bytes, seq, &location);
-            if let Err(Error::Truncated { .. }) = header {
-                // A header longer than the probe: read exactly the header.
-                let need = format::header_section_len(&bytes)
-                    .filter(|need| bytes.len() == probe && *need > bytes.len());
-                if let Some(need) = need {
-                    match self.store().get_prefix_async(&key, need).await {
-                        Ok(Some(more)) => bytes = more,
-                        Ok(None) | Err(StoreError::Unreadable { .. }) => continue,
-                        Err(e) => return Err(e.into()),
+            };
+            let probed = match Probe::of(&bytes, seq, &location) {
+                Probe::ReadMore(need) => match self.first_bytes(&key, need).await? {
+                    Some(bytes) => Probe::of(&bytes, seq, &location),
+                    None => continue,
+                },
+                probed => probed,
+            };
+            let header = match probed {
+                Probe::Header(header) => *header,
+                Probe::Manifest => {
+                    // The header is in the first chunks: read by the
+                    // checkpointer's own code, on the blocking pool.
+                    let (store, k, at) = (Arc::clone(&self.shared), key.clone(), location.clone());
+                    let header = blocking(location.clone(), move || {
+                        crate::incremental::header_of(&store, &k, seq, &at)
+                    })
+                    .await;
+                    match listed(header)? {
+                        Some(header) => header,
+                        None => continue,
                     }
-                    header = format::decode_header(&bytes, seq, &location);
                 }
-            }
-            if let Ok(header) = header {
-                metas.push(Meta {
-                    seq,
-                    time: header.time,
-                    size: header.total_len(),
-                    type_name: header.type_name,
-                    key,
-                    location,
-                    skipped: Vec::new(),
-                });
-            }
+                Probe::ReadMore(_) | Probe::Damaged => continue,
+            };
+            metas.push(Meta::of_header(seq, key, location, header));
         }
         Ok(metas)
+    }
+
+    /// The first `len` bytes under `key`; `None` when there is none, or
+    /// nothing the store can read as a value (a listing passes over it).
+    async fn first_bytes(&self, key: &str, len: usize) -> Result<Option<Vec<u8>>, StoreError> {
+        match self.store().get_prefix_async(key, len).await {
+            Ok(bytes) => Ok(bytes),
+            Err(StoreError::Unreadable { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// Restores checkpoint `seq` under `key`: the download runs in the

@@ -22,55 +22,75 @@ impl Checkpointer {
             let location = self.store.location(&key);
             // An entry that cannot be read (a directory, a FIFO) is no
             // checkpoint to list; restoring it says why.
-            let mut bytes = match self.store.get_prefix(&key, format::HEADER_PROBE_LEN) {
-                Ok(Some(bytes)) => bytes,
-                Ok(None) | Err(StoreError::Unreadable { .. }) => continue,
-                Err(e) => return Err(e.into()),
+            let first = |len| match self.store.get_prefix(&key, len) {
+                Ok(bytes) => Ok(bytes),
+                Err(StoreError::Unreadable { .. }) => Ok(None),
+                Err(e) => Err(e),
             };
-            if incremental::is_manifest(&bytes) {
-                let header = match incremental::header_of(&self.store, &key, seq, &location) {
-                    Ok(Some(header)) => header,
-                    Err(e @ Error::Store(StoreError::Io { .. })) => return Err(e),
-                    Ok(None) | Err(_) => continue,
-                };
-                metas.push(Meta {
-                    seq,
-                    time: header.time,
-                    size: header.total_len(),
-                    type_name: header.type_name,
-                    key,
-                    location,
-                    skipped: Vec::new(),
-                });
+            let Some(bytes) = first(format::HEADER_PROBE_LEN)? else {
                 continue;
-            }
-            let mut header = format::decode_header(&bytes, seq, &location);
-            if let Err(Error::Truncated { .. }) = header {
-                // A header longer than the probe: its length is in the
-                // prefix, so read exactly the header, never the body.
-                let need = format::header_section_len(&bytes)
-                    .filter(|need| bytes.len() == format::HEADER_PROBE_LEN && *need > bytes.len());
-                if let Some(need) = need {
-                    match self.store.get_prefix(&key, need) {
-                        Ok(Some(more)) => bytes = more,
-                        Ok(None) | Err(StoreError::Unreadable { .. }) => continue,
-                        Err(e) => return Err(e.into()),
+            };
+            let probed = match Probe::of(&bytes, seq, &location) {
+                Probe::ReadMore(need) => match first(need)? {
+                    Some(bytes) => Probe::of(&bytes, seq, &location),
+                    None => continue,
+                },
+                probed => probed,
+            };
+            let header = match probed {
+                Probe::Header(header) => *header,
+                Probe::Manifest => {
+                    match listed(incremental::header_of(&self.store, &key, seq, &location))? {
+                        Some(header) => header,
+                        None => continue,
                     }
-                    header = format::decode_header(&bytes, seq, &location);
                 }
-            }
-            if let Ok(header) = header {
-                metas.push(Meta {
-                    seq,
-                    time: header.time,
-                    size: header.total_len(),
-                    type_name: header.type_name,
-                    key,
-                    location,
-                    skipped: Vec::new(),
-                });
-            }
+                Probe::ReadMore(_) | Probe::Damaged => continue,
+            };
+            metas.push(Meta::of_header(seq, key, location, header));
         }
         Ok(metas)
+    }
+}
+
+/// What the first bytes of a stored checkpoint tell a listing.
+pub(crate) enum Probe {
+    /// Its header.
+    Header(Box<format::Header>),
+    /// Its header is longer than the bytes read: read this many and probe
+    /// again.
+    ReadMore(usize),
+    /// An incremental checkpoint's manifest: the header is in its first
+    /// chunks ([`incremental::header_of`]).
+    Manifest,
+    /// Its header is damaged: not listed (restoring it says why).
+    Damaged,
+}
+
+impl Probe {
+    /// Probes `bytes`, the first bytes of checkpoint `seq` at `location`
+    /// ([`format::HEADER_PROBE_LEN`] of them, or all a [`Probe::ReadMore`]
+    /// asked for).
+    pub(crate) fn of(bytes: &[u8], seq: u64, location: &str) -> Probe {
+        if incremental::is_manifest(bytes) {
+            return Probe::Manifest;
+        }
+        match format::decode_header(bytes, seq, location) {
+            Ok(header) => Probe::Header(Box::new(header)),
+            Err(Error::Truncated { .. }) => format::header_section_len(bytes)
+                .filter(|&need| bytes.len() == format::HEADER_PROBE_LEN && need > bytes.len())
+                .map_or(Probe::Damaged, Probe::ReadMore),
+            Err(_) => Probe::Damaged,
+        }
+    }
+}
+
+/// A manifest's header as a listing takes it: the store failing is an
+/// error; damage leaves the checkpoint out.
+pub(crate) fn listed(header: Result<Option<format::Header>>) -> Result<Option<format::Header>> {
+    match header {
+        Ok(header) => Ok(header),
+        Err(e @ Error::Store(StoreError::Io { .. })) => Err(e),
+        Err(_) => Ok(None),
     }
 }

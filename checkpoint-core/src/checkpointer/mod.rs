@@ -18,7 +18,7 @@ use crate::snapshot::{Meta, Snapshot};
 use crate::store::{DirStore, PendingValue, Store, StoreError};
 use crate::{format, keys, Checkpoint, Compression, Error, Result};
 
-mod list;
+pub(crate) mod list;
 mod restore;
 mod retention;
 mod save;
