@@ -459,3 +459,11 @@ fn native_operations_dropped_at_every_await_point_leave_no_partial_write() {
         }
     }
 }
+
+#[test]
+fn s3_errors_are_those_of_the_sync_group() {
+    let Some(store) = common::group::s3_store("async_group_s3_errors") else {
+        return;
+    };
+    runtime().block_on(errors(AsyncGroup::new(store, "orders").unwrap()));
+}
