@@ -12,6 +12,7 @@ mod common;
 use checkpoint::store::ObjectStore;
 use checkpoint::{AsyncCheckpointer, Checkpointer, Error, MemStore, Store};
 use common::gated::{gated, Release};
+use common::yielding::Yielding;
 use common::{poll_once, runtime, Counter};
 
 fn gated_async() -> (
@@ -311,109 +312,6 @@ fn the_object_store_still_refuses_a_call_from_an_async_task() {
         .unwrap_err();
     assert!(err.to_string().contains("AsyncCheckpointer"), "{err}");
     drop(store);
-}
-
-/// An in-memory object store that yields to the executor before each
-/// operation, so that a future awaiting it can be dropped there, and notes
-/// the threads its operations run on.
-#[derive(Debug, Default)]
-struct Yielding {
-    inner: object_store::memory::InMemory,
-    threads: std::sync::Mutex<std::collections::HashSet<std::thread::ThreadId>>,
-}
-
-impl Yielding {
-    async fn step(&self) {
-        self.threads
-            .lock()
-            .unwrap()
-            .insert(std::thread::current().id());
-        tokio::task::yield_now().await;
-    }
-}
-
-impl std::fmt::Display for Yielding {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Yielding")
-    }
-}
-
-#[async_trait::async_trait]
-impl object_store::ObjectStore for Yielding {
-    async fn put_opts(
-        &self,
-        location: &object_store::path::Path,
-        payload: object_store::PutPayload,
-        opts: object_store::PutOptions,
-    ) -> object_store::Result<object_store::PutResult> {
-        self.step().await;
-        let put = self.inner.put_opts(location, payload, opts).await;
-        // Written, not yet answered: a drop here leaves a whole object.
-        self.step().await;
-        put
-    }
-
-    async fn put_multipart_opts(
-        &self,
-        location: &object_store::path::Path,
-        opts: object_store::PutMultipartOptions,
-    ) -> object_store::Result<Box<dyn object_store::MultipartUpload>> {
-        self.inner.put_multipart_opts(location, opts).await
-    }
-
-    async fn get_opts(
-        &self,
-        location: &object_store::path::Path,
-        options: object_store::GetOptions,
-    ) -> object_store::Result<object_store::GetResult> {
-        self.step().await;
-        self.inner.get_opts(location, options).await
-    }
-
-    fn delete_stream(
-        &self,
-        locations: futures_util::stream::BoxStream<
-            'static,
-            object_store::Result<object_store::path::Path>,
-        >,
-    ) -> futures_util::stream::BoxStream<'static, object_store::Result<object_store::path::Path>>
-    {
-        use futures_util::StreamExt;
-        self.threads
-            .lock()
-            .unwrap()
-            .insert(std::thread::current().id());
-        let deleted = self.inner.delete_stream(locations);
-        futures_util::stream::once(tokio::task::yield_now())
-            .filter_map(|()| std::future::ready(None))
-            .chain(deleted)
-            .boxed()
-    }
-
-    fn list(
-        &self,
-        prefix: Option<&object_store::path::Path>,
-    ) -> futures_util::stream::BoxStream<'static, object_store::Result<object_store::ObjectMeta>>
-    {
-        self.inner.list(prefix)
-    }
-
-    async fn list_with_delimiter(
-        &self,
-        prefix: Option<&object_store::path::Path>,
-    ) -> object_store::Result<object_store::ListResult> {
-        self.step().await;
-        self.inner.list_with_delimiter(prefix).await
-    }
-
-    async fn copy_opts(
-        &self,
-        from: &object_store::path::Path,
-        to: &object_store::path::Path,
-        options: object_store::CopyOptions,
-    ) -> object_store::Result<()> {
-        self.inner.copy_opts(from, to, options).await
-    }
 }
 
 fn yielding() -> (std::sync::Arc<Yielding>, ObjectStore) {

@@ -1,10 +1,12 @@
 //! What the runtime tests share: test states, store wrappers, helpers; the
-//! types of the group tests ([`group`]) and a store whose writes wait for
-//! the test ([`gated`]). Each test file uses a part of it.
+//! types of the group tests ([`group`]), a store whose writes wait for the
+//! test ([`gated`]) and an object store whose operations yield to the
+//! executor ([`yielding`]). Each test file uses a part of it.
 #![allow(dead_code, unused_macros)]
 
 pub mod gated;
 pub mod group;
+pub mod yielding;
 
 use std::path::PathBuf;
 

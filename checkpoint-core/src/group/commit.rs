@@ -62,6 +62,18 @@ impl Group {
         participants: &[&str],
         parts: &[PartInfo],
     ) -> Result<CommitRecord, GroupError> {
+        let record = self.handed_record(epoch, participants, parts)?;
+        self.create_record(record)
+    }
+
+    /// The record [`Group::commit`] creates, built from the `PartInfo`s
+    /// handed over, or why there is none.
+    pub(super) fn handed_record(
+        &self,
+        epoch: Epoch,
+        participants: &[&str],
+        parts: &[PartInfo],
+    ) -> Result<CommitRecord, GroupError> {
         let ids = check_participants(participants)?;
         let mut handed = BTreeMap::new();
         for info in parts {
@@ -94,13 +106,12 @@ impl Group {
                     .ok_or_else(|| self.missing(epoch, id))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let record = CommitRecord {
+        Ok(CommitRecord {
             group: self.name.clone(),
             epoch,
             parts,
             legacy: false,
-        };
-        self.create_record(record)
+        })
     }
 
     /// Commits `epoch` with exactly the parts of `participants`, reading
@@ -144,14 +155,9 @@ impl Group {
         let ids = check_participants(participants)?;
         let parts = match self.verify_parts(epoch, &ids) {
             Ok(parts) => parts,
-            Err(e @ (GroupError::PartMissing { .. } | GroupError::PartCorrupt { .. })) => {
-                // A retry of a commit that went through, was superseded
-                // and was collected finds its parts gone: say what happened
-                // to the epoch, not to one of its parts.
-                return Err(match self.latest_committed_epoch() {
-                    Ok(Some(committed))
-                        if committed > epoch && matches!(self.commit_record(epoch), Ok(None)) =>
-                    {
+            Err(e) if parts_gone(&e) => {
+                return Err(match newer(epoch, self.latest_committed_epoch()) {
+                    Some(committed) if matches!(self.commit_record(epoch), Ok(None)) => {
                         self.superseded(epoch, committed)
                     }
                     _ => e,
@@ -183,15 +189,18 @@ impl Group {
     ///
     /// [`GroupError::Store`] when the store fails.
     pub fn committed_epochs(&self) -> Result<Vec<Epoch>, GroupError> {
+        Ok(self.epochs_listed(&self.store.list(&self.commits_prefix())?))
+    }
+
+    /// The committed epochs, oldest first, of a listing of the commits.
+    pub(super) fn epochs_listed(&self, listed: &[String]) -> Vec<Epoch> {
         let prefix = self.commits_prefix();
-        let mut epochs: Vec<Epoch> = self
-            .store
-            .list(&prefix)?
+        let mut epochs: Vec<Epoch> = listed
             .iter()
             .filter_map(|key| keys::commit_epoch(&prefix, key))
             .collect();
         epochs.sort_unstable();
-        Ok(epochs)
+        epochs
     }
 
     /// Every epoch that has a part or a commit record in the store, oldest
@@ -235,10 +244,20 @@ impl Group {
     /// [`GroupError::CommitRecordCorrupt`] when the record does not pass its
     /// checksum, [`GroupError::Store`] when the store fails.
     pub fn commit_record(&self, epoch: Epoch) -> Result<Option<CommitRecord>, GroupError> {
-        let Some(bytes) = self.store.get(&self.commit_key(epoch))? else {
+        let bytes = self.store.get(&self.commit_key(epoch))?;
+        self.record_read(epoch, bytes.as_deref())
+    }
+
+    /// The commit record of `epoch` in `bytes`, the value of its key.
+    pub(super) fn record_read(
+        &self,
+        epoch: Epoch,
+        bytes: Option<&[u8]>,
+    ) -> Result<Option<CommitRecord>, GroupError> {
+        let Some(bytes) = bytes else {
             return Ok(None);
         };
-        let record = part::decode_commit(&bytes).map_err(|r| self.record_corrupt(epoch, r))?;
+        let record = part::decode_commit(bytes).map_err(|r| self.record_corrupt(epoch, r))?;
         if record.epoch != epoch || record.group != self.name {
             return Err(self.record_corrupt(
                 epoch,
@@ -268,13 +287,34 @@ impl Group {
             || self.store.put_if_absent(&key, &bytes),
             || self.latest_committed_epoch(),
         );
+        match self.record_created(record, created, latest)? {
+            Created::Committed(record) => Ok(record),
+            Created::Superseded(e) => {
+                self.store.delete(&key)?;
+                Err(e)
+            }
+            Created::Taken(ours) => {
+                let existing = self.commit_record(epoch)?;
+                self.existing_or_conflict(ours, existing)
+            }
+        }
+    }
+
+    /// What the create-if-absent of `record` (`created`) and the listing of
+    /// the commits beside it (`latest`) mean for the commit.
+    pub(super) fn record_created(
+        &self,
+        record: CommitRecord,
+        created: Result<(), StoreError>,
+        latest: Result<Option<Epoch>, GroupError>,
+    ) -> Result<Created, GroupError> {
+        let epoch = record.epoch;
         match created {
             Ok(()) => match latest {
                 Ok(Some(committed)) if committed > epoch => {
-                    self.store.delete(&key)?;
-                    Err(self.superseded(epoch, committed))
+                    Ok(Created::Superseded(self.superseded(epoch, committed)))
                 }
-                Ok(_) => Ok(record),
+                Ok(_) => Ok(Created::Committed(record)),
                 // The record is durable: the epoch is committed, whatever
                 // the listing beside it hit.
                 Err(e) => {
@@ -282,10 +322,10 @@ impl Group {
                         "committed epoch {epoch} of group `{}`, but could not list the commits: {e}",
                         self.name
                     );
-                    Ok(record)
+                    Ok(Created::Committed(record))
                 }
             },
-            Err(StoreError::AlreadyExists { .. }) => self.existing_or_conflict(record),
+            Err(StoreError::AlreadyExists { .. }) => Ok(Created::Taken(record)),
             Err(e) => Err(e.into()),
         }
     }
@@ -324,30 +364,43 @@ impl Group {
     }
 
     fn verify_part(&self, epoch: Epoch, participant: &str) -> Result<PartInfo, GroupError> {
+        let bytes = self.store.get(&self.part_key(epoch, participant))?;
+        self.checked_part(epoch, participant, bytes.as_deref())
+    }
+
+    /// What the commit record lists for `participant`'s part of `epoch`,
+    /// read as `bytes`, once it is there, intact and in its own slot.
+    pub(super) fn checked_part(
+        &self,
+        epoch: Epoch,
+        participant: &str,
+        bytes: Option<&[u8]>,
+    ) -> Result<PartInfo, GroupError> {
         let key = self.part_key(epoch, participant);
-        let bytes = self
-            .store
-            .get(&key)?
-            .ok_or_else(|| self.missing(epoch, participant))?;
+        let bytes = bytes.ok_or_else(|| self.missing(epoch, participant))?;
         let owner = part::PartOwner {
             group: &self.name,
             participant,
             epoch,
         };
-        let checkpoint = part::open_part(&bytes, &owner)
+        let checkpoint = part::open_part(bytes, &owner)
             .map_err(|reason| self.corrupt(epoch, participant, reason, None))?;
         // `decode` checks the whole checksum and that the part was written
         // for this epoch (its sequence number).
         format::decode(checkpoint, epoch, &self.store.location(&key))
             .map_err(|e| self.corrupt(epoch, participant, e.to_string(), Some(e)))?;
-        Ok(part_info(participant, epoch, &bytes))
+        Ok(part_info(participant, epoch, bytes))
     }
 
     /// After a create found the record present: the same record (a retry or
     /// a concurrent coordinator) is a success, another one a conflict.
-    fn existing_or_conflict(&self, ours: CommitRecord) -> Result<CommitRecord, GroupError> {
+    pub(super) fn existing_or_conflict(
+        &self,
+        ours: CommitRecord,
+        existing: Option<CommitRecord>,
+    ) -> Result<CommitRecord, GroupError> {
         let epoch = ours.epoch;
-        let existing = self.commit_record(epoch)?.ok_or_else(|| {
+        let existing = existing.ok_or_else(|| {
             self.record_corrupt(epoch, "it vanished after a conflicting create".to_owned())
         })?;
         if existing == ours {
@@ -360,4 +413,32 @@ impl Group {
             })
         }
     }
+}
+
+/// What a commit record's create found.
+pub(super) enum Created {
+    /// The epoch is committed with this record.
+    Committed(CommitRecord),
+    /// The record is created below a newer committed epoch: it is to be
+    /// deleted again, and the commit fails with this error.
+    Superseded(GroupError),
+    /// A record of the epoch exists already; this is ours, to compare.
+    Taken(CommitRecord),
+}
+
+/// Whether `commit_verifying` found a part absent or unusable: a retry of
+/// a commit that went through, was superseded and was collected finds its
+/// parts gone, and is told what happened to the epoch rather than to one
+/// of its parts (when [`newer`] finds a newer epoch and the epoch has no
+/// record).
+pub(super) fn parts_gone(e: &GroupError) -> bool {
+    matches!(
+        e,
+        GroupError::PartMissing { .. } | GroupError::PartCorrupt { .. }
+    )
+}
+
+/// The newest committed epoch of `latest` when it is newer than `epoch`.
+pub(super) fn newer(epoch: Epoch, latest: Result<Option<Epoch>, GroupError>) -> Option<Epoch> {
+    latest.ok().flatten().filter(|&committed| committed > epoch)
 }

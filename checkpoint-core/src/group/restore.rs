@@ -2,8 +2,12 @@
 //! the epochs no restore can need.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
-use super::{part, Epoch, GarbageReport, Group, GroupError, GroupRestored, LATEST_RETRIES};
+use super::{
+    part, CommitRecord, Epoch, GarbageReport, Group, GroupError, GroupRestored, PartInfo,
+    LATEST_RETRIES,
+};
 use crate::observe::{self, Op};
 use crate::store::{StoreError, ValueReader};
 use crate::{format, keys, Checkpoint, Error};
@@ -66,14 +70,10 @@ impl Group {
                 // only removes epochs below a newer committed one, so when
                 // one is there now, that is the epoch to restore. Otherwise
                 // the damage is real and the error stands.
-                Err(e @ (GroupError::NotCommitted { .. } | GroupError::PartUnreadable { .. }))
-                    if retries < LATEST_RETRIES =>
-                {
-                    match self.latest_committed_epoch()? {
-                        Some(newer) if newer > epoch => retries += 1,
-                        _ => return Err(e),
-                    }
-                }
+                Err(e) if vanished(&e, retries) => match self.latest_committed_epoch()? {
+                    Some(newer) if newer > epoch => retries += 1,
+                    _ => return Err(e),
+                },
                 Err(e) => return Err(e),
             }
         }
@@ -123,51 +123,102 @@ impl Group {
         participant: &str,
         context: &T::Context,
     ) -> Result<T, GroupError> {
-        let record = self
-            .commit_record(epoch)?
-            .ok_or_else(|| GroupError::NotCommitted {
-                group: self.name.clone(),
-                epoch,
-            })?;
+        let entry = self.committed_part(epoch, participant, self.commit_record(epoch)?)?;
+        let key = self.part_key(epoch, participant);
+        let bytes = self.part_read(
+            epoch,
+            participant,
+            self.store.get_at_most(&key, entry.info.len),
+        )?;
+        self.load_part(&entry, bytes, context)
+    }
+
+    /// The entry of `participant` in `record`, the commit record of `epoch`.
+    pub(super) fn committed_part(
+        &self,
+        epoch: Epoch,
+        participant: &str,
+        record: Option<CommitRecord>,
+    ) -> Result<CommittedPart, GroupError> {
+        let record = record.ok_or_else(|| GroupError::NotCommitted {
+            group: self.name.clone(),
+            epoch,
+        })?;
         let entry = record
             .parts
-            .iter()
+            .into_iter()
             .find(|p| p.participant == participant)
             .ok_or_else(|| GroupError::NotAParticipant {
                 group: self.name.clone(),
                 epoch,
                 participant: participant.to_owned(),
             })?;
-        let key = self.part_key(epoch, participant);
-        let because = |reason: String, source: Option<Error>| GroupError::PartUnreadable {
+        Ok(CommittedPart {
+            epoch,
+            info: entry,
+            legacy: record.legacy,
+        })
+    }
+
+    fn unreadable(
+        &self,
+        epoch: Epoch,
+        participant: &str,
+        reason: String,
+        source: Option<Error>,
+    ) -> GroupError {
+        GroupError::PartUnreadable {
             group: self.name.clone(),
             epoch,
             participant: participant.to_owned(),
-            location: self.store.location(&key),
+            location: self.store.location(&self.part_key(epoch, participant)),
             reason,
             source: source.map(Box::new),
+        }
+    }
+
+    /// The bytes of a committed part from its read of at most the committed
+    /// length (`read`): never more than the record says the part holds.
+    pub(super) fn part_read(
+        &self,
+        epoch: Epoch,
+        participant: &str,
+        read: Result<Option<Arc<Vec<u8>>>, StoreError>,
+    ) -> Result<Arc<Vec<u8>>, GroupError> {
+        let unreadable = |reason: String| self.unreadable(epoch, participant, reason, None);
+        match read {
+            Ok(Some(bytes)) => Ok(bytes),
+            Ok(None) => Err(unreadable("the part is missing".to_owned())),
+            Err(StoreError::TooLarge { len, limit, .. }) => Err(unreadable(format!(
+                "it is {len} bytes long, but the committed part is {limit}"
+            ))),
+            Err(StoreError::Unreadable { reason, .. }) => Err(unreadable(reason)),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The state in the bytes of a committed part, checked against its
+    /// entry in the record: the work of a restore once the part is read.
+    pub(super) fn load_part<T: Checkpoint>(
+        &self,
+        committed: &CommittedPart,
+        bytes: Arc<Vec<u8>>,
+        context: &T::Context,
+    ) -> Result<T, GroupError> {
+        let (entry, epoch) = (&committed.info, committed.epoch);
+        let participant = entry.participant.as_str();
+        let because = |reason: String, source: Option<Error>| {
+            self.unreadable(epoch, participant, reason, source)
         };
         let unreadable = |reason: String| because(reason, None);
-        // Never more than the record says the part holds.
-        let bytes = match self.store.get_at_most(&key, entry.len) {
-            Ok(Some(bytes)) => bytes,
-            Ok(None) => return Err(unreadable("the part is missing".to_owned())),
-            Err(StoreError::TooLarge { len, limit, .. }) => {
-                return Err(unreadable(format!(
-                    "it is {len} bytes long, but the committed part is {limit}"
-                )))
-            }
-            Err(StoreError::Unreadable { reason, .. }) => return Err(unreadable(reason)),
-            Err(e) => return Err(e.into()),
-        };
-        let location = self.store.location(&key);
+        let location = self.store.location(&self.part_key(epoch, participant));
         let owner = part::PartOwner {
             group: &self.name,
             participant,
             epoch,
         };
         let checkpoint = part::open_part(&bytes, &owner).map_err(unreadable)?;
-        let checksum = if record.legacy {
+        let checksum = if committed.legacy {
             part::legacy_part_checksum(&bytes)
         } else {
             part::part_checksum(&bytes)
@@ -220,36 +271,100 @@ impl Group {
     /// [`GroupError::Store`] when the store fails; what was deleted before
     /// stays deleted, and running again finishes the work.
     pub fn collect_garbage(&self, keep: usize) -> Result<GarbageReport, GroupError> {
-        let committed = self.committed_epochs()?;
-        let Some(&newest) = committed.last() else {
+        let Some(mut collection) = Collection::of(&self.committed_epochs()?, keep) else {
             return Ok(GarbageReport::default());
         };
-        let keep = keep.max(1);
-        let kept: BTreeSet<Epoch> = committed.iter().rev().take(keep).copied().collect();
-        let mut report = GarbageReport::default();
-        let mut expired = BTreeSet::new();
-        for &epoch in committed.iter().filter(|e| !kept.contains(e)) {
+        for epoch in collection.expired() {
             self.store.delete(&self.commit_key(epoch))?;
-            report.committed_epochs.push(epoch);
-            report.keys += 1;
-            expired.insert(epoch);
+            collection.record_deleted(epoch);
         }
         let prefix = self.parts_prefix();
-        let mut uncommitted = BTreeSet::new();
         for key in self.store.list(&prefix)? {
-            let Some(epoch) = keys::part_epoch(&prefix, &key) else {
-                continue;
-            };
-            if epoch >= newest || kept.contains(&epoch) {
-                continue;
-            }
-            self.store.delete(&key)?;
-            report.keys += 1;
-            if !expired.contains(&epoch) {
-                uncommitted.insert(epoch);
+            if let Some(epoch) = collection.stale_part(&prefix, &key) {
+                self.store.delete(&key)?;
+                collection.part_deleted(epoch);
             }
         }
-        report.uncommitted_epochs = uncommitted.into_iter().collect();
-        Ok(report)
+        Ok(collection.report())
+    }
+}
+
+/// A committed part as its record lists it.
+pub(super) struct CommittedPart {
+    epoch: Epoch,
+    pub(super) info: PartInfo,
+    /// Whether the record is a `CKPTCMT1` one (checksums of old).
+    legacy: bool,
+}
+
+/// Whether `restore_latest`, after `retries` moves to a newer epoch, is to
+/// look for a newer committed epoch after `e`: a commit and a collection
+/// between the listing and the reads remove the record or parts just
+/// listed, and a collection only removes epochs below a newer committed
+/// one, so when one is there now, that is the epoch to restore. Otherwise
+/// the damage is real and the error stands.
+pub(super) fn vanished(e: &GroupError, retries: usize) -> bool {
+    matches!(
+        e,
+        GroupError::NotCommitted { .. } | GroupError::PartUnreadable { .. }
+    ) && retries < LATEST_RETRIES
+}
+
+/// One run of `collect_garbage`, planned from the committed epochs it
+/// listed; the caller deletes, record first, and reports each delete.
+pub(super) struct Collection {
+    newest: Epoch,
+    kept: BTreeSet<Epoch>,
+    expired: BTreeSet<Epoch>,
+    uncommitted: BTreeSet<Epoch>,
+    report: GarbageReport,
+}
+
+impl Collection {
+    /// The collection keeping the newest `keep` (at least one) of
+    /// `committed`, sorted; `None` when nothing is committed.
+    pub(super) fn of(committed: &[Epoch], keep: usize) -> Option<Collection> {
+        let &newest = committed.last()?;
+        let kept: BTreeSet<Epoch> = committed.iter().rev().take(keep.max(1)).copied().collect();
+        let expired = committed
+            .iter()
+            .copied()
+            .filter(|e| !kept.contains(e))
+            .collect();
+        Some(Collection {
+            newest,
+            kept,
+            expired,
+            uncommitted: BTreeSet::new(),
+            report: GarbageReport::default(),
+        })
+    }
+
+    /// The committed epochs whose records go, oldest first.
+    pub(super) fn expired(&self) -> Vec<Epoch> {
+        self.expired.iter().copied().collect()
+    }
+
+    pub(super) fn record_deleted(&mut self, epoch: Epoch) {
+        self.report.committed_epochs.push(epoch);
+        self.report.keys += 1;
+    }
+
+    /// The epoch of the part under `key`, listed under `prefix`, when it
+    /// goes: nothing at or above the newest committed epoch is touched.
+    pub(super) fn stale_part(&self, prefix: &str, key: &str) -> Option<Epoch> {
+        keys::part_epoch(prefix, key).filter(|e| *e < self.newest && !self.kept.contains(e))
+    }
+
+    pub(super) fn part_deleted(&mut self, epoch: Epoch) {
+        self.report.keys += 1;
+        if !self.expired.contains(&epoch) {
+            self.uncommitted.insert(epoch);
+        }
+    }
+
+    pub(super) fn report(mut self) -> GarbageReport {
+        self.report.uncommitted_epochs = self.uncommitted.into_iter().collect();
+        self.report
     }
 }

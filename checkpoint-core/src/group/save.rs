@@ -79,6 +79,7 @@ impl Group {
             epoch,
         };
         let key = self.part_key(epoch, participant);
+        let info = part_info(participant, epoch, &bytes);
         // An epoch at or below the newest committed one can never be
         // restored; refusing it keeps the saver from believing otherwise.
         // The listing runs beside the write so it adds no round trip; a part
@@ -87,34 +88,77 @@ impl Group {
             || self.store.put_if_absent(&key, &bytes),
             || self.latest_committed_epoch(),
         );
+        let info = match self.part_written(epoch, info, written, &latest)? {
+            Written::Saved(info) => info,
+            Written::Taken(location) => {
+                let existing = self.store.get(&key)?;
+                self.part_taken(&owner, &bytes, existing.as_deref(), location)?
+            }
+        };
+        listing_failed(participant, epoch, latest);
+        Ok(info)
+    }
+
+    /// What a part's create-if-absent (`written`) and the listing of the
+    /// commits beside it (`latest`) mean for the save of `info`'s part.
+    pub(super) fn part_written(
+        &self,
+        epoch: Epoch,
+        info: PartInfo,
+        written: Result<(), StoreError>,
+        latest: &Result<Option<Epoch>, GroupError>,
+    ) -> Result<Written, GroupError> {
         if let Ok(Some(committed)) = latest.as_ref().map(|l| l.filter(|&c| c >= epoch)) {
             return Err(self.superseded(epoch, committed));
         }
-        let info = match written {
-            Ok(()) => part_info(participant, epoch, &bytes),
-            // A retry whose earlier attempt landed (its answer lost to a
-            // timeout, or its listing failed) finds its own part: the same
-            // state saved again is that part, not a conflict.
-            Err(StoreError::AlreadyExists { location }) => match self.store.get(&key)? {
-                Some(existing) if part::same_part(&existing, &bytes, &owner) => {
-                    part_info(participant, epoch, &existing)
-                }
-                _ => {
-                    return Err(GroupError::PartExists {
-                        group: self.name.clone(),
-                        epoch,
-                        participant: participant.to_owned(),
-                        location,
-                    })
-                }
-            },
-            Err(e) => return Err(e.into()),
-        };
-        // The listing only advises: the part is durable, and a commit of a
-        // superseded epoch is refused by the commit itself.
-        if let Err(e) = latest {
-            tracing::warn!("saved the part of `{participant}` in epoch {epoch}, but could not list the commits: {e}");
+        match written {
+            Ok(()) => Ok(Written::Saved(info)),
+            Err(StoreError::AlreadyExists { location }) => Ok(Written::Taken(location)),
+            Err(e) => Err(e.into()),
         }
-        Ok(info)
+    }
+
+    /// The save of `ours` into a slot that holds `existing` already.
+    pub(super) fn part_taken(
+        &self,
+        owner: &part::PartOwner<'_>,
+        ours: &[u8],
+        existing: Option<&[u8]>,
+        location: String,
+    ) -> Result<PartInfo, GroupError> {
+        // A retry whose earlier attempt landed (its answer lost to a
+        // timeout, or its listing failed) finds its own part: the same
+        // state saved again is that part, not a conflict.
+        match existing {
+            Some(existing) if part::same_part(existing, ours, owner) => {
+                Ok(part_info(owner.participant, owner.epoch, existing))
+            }
+            _ => Err(GroupError::PartExists {
+                group: self.name.clone(),
+                epoch: owner.epoch,
+                participant: owner.participant.to_owned(),
+                location,
+            }),
+        }
+    }
+}
+
+/// What a part's create found.
+pub(super) enum Written {
+    /// The part is created.
+    Saved(PartInfo),
+    /// The slot at this location holds a part already.
+    Taken(String),
+}
+
+/// The listing beside a save only advises: once the part is durable, a
+/// commit of a superseded epoch is refused by the commit itself.
+pub(super) fn listing_failed(
+    participant: &str,
+    epoch: Epoch,
+    latest: Result<Option<Epoch>, GroupError>,
+) {
+    if let Err(e) = latest {
+        tracing::warn!("saved the part of `{participant}` in epoch {epoch}, but could not list the commits: {e}");
     }
 }

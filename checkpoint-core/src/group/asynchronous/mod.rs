@@ -1,5 +1,8 @@
 //! [`AsyncGroup`]: the group operations for async code on tokio.
 
+#[cfg(feature = "object-store")]
+mod native;
+
 use std::sync::Arc;
 
 use crate::asynchronous::blocking;
@@ -9,26 +12,39 @@ use crate::Checkpoint;
 
 use super::{CommitRecord, Epoch, GarbageReport, Group, GroupError, GroupRestored, PartInfo};
 
-/// A [`Group`] for async code: store I/O never runs on the async workers.
+/// A [`Group`] for async code: store I/O never blocks the async workers.
 ///
 /// Every method has the semantics and errors of its [`Group`] namesake, as
 /// [`AsyncCheckpointer`](crate::AsyncCheckpointer)'s have those of
 /// [`Checkpointer`](crate::Checkpointer)'s. [`save_part`](Self::save_part)
-/// encodes the state on the calling thread (the only step that reads it)
-/// and writes the part on tokio's blocking pool; commits and restores run
-/// there whole. Clones share the store.
+/// encodes the state on the calling thread (the only step that reads it).
+/// Clones share the store.
+///
+/// How the store is reached:
+///
+/// - The object-store backend (`store::ObjectStore`, feature
+///   `object-store`) is awaited: its requests are `object_store`'s futures,
+///   run by the task that awaits the call, in the caller's runtime, with no
+///   runtime of the store's own and no blocking. The parts a restore or
+///   [`commit_verifying`](Self::commit_verifying) reads back are checked
+///   and decoded on tokio's blocking pool (work for the CPU).
+/// - Any other [`Store`] runs each operation on tokio's blocking pool
+///   (`spawn_blocking`) whole, so the runtime goes on serving other tasks.
 ///
 /// **Cancellation.** Dropping a future of this type at any await point
-/// leaves no partial part or commit visible. A write that has reached the
+/// leaves no partial part or commit visible. On the object store a dropped
+/// write abandons its request: the part or the commit record is created
+/// whole or not at all. On another store a write that has reached the
 /// blocking pool runs to its end on its own: the part or the commit record
 /// is then either complete or absent, as every write of the store is. A
 /// retry is safe either way: saving the same state again returns the
 /// stored part's [`PartInfo`], and committing the same parts again finds
-/// the identical record and succeeds. A future dropped before that point
-/// writes nothing.
+/// the identical record and succeeds. A future dropped before its write
+/// starts writes nothing.
 ///
-/// Must be used inside a tokio runtime (any flavour). Available with the
-/// `tokio` feature.
+/// Must be used inside a tokio runtime (any flavour); on the object store,
+/// one with the IO and time drivers its HTTP client needs (`enable_all()`,
+/// which `#[tokio::main]` sets). Available with the `tokio` feature.
 ///
 /// # Examples
 ///
@@ -93,8 +109,9 @@ impl AsyncGroup {
     }
 
     /// Saves `participant`'s part of `epoch`, durably: [`Group::save_part`].
-    /// The state is encoded on the calling thread, and the part written on
-    /// the blocking pool.
+    /// The state is encoded on the calling thread, and the part written
+    /// (awaited on the object store, on the blocking pool for other
+    /// stores).
     ///
     /// # Errors
     ///
@@ -108,6 +125,10 @@ impl AsyncGroup {
         let span = observe::group_save_part_span(&self.inner.name, participant, epoch);
         observe::observe_async(Op::GroupSavePart, span, async {
             let bytes = self.inner.encode_part(epoch, participant, state)?;
+            #[cfg(feature = "object-store")]
+            if let Some(native) = native::Native::of(&self.inner) {
+                return native.write_part(epoch, participant, bytes).await;
+            }
             let group = self.inner.clone();
             let participant = participant.to_owned();
             let location = group.store.location(&group.part_key(epoch, &participant));
@@ -120,8 +141,9 @@ impl AsyncGroup {
     }
 
     /// Commits `epoch` with exactly the parts of `participants`, given the
-    /// [`PartInfo`] each participant's save returned: [`Group::commit`], on
-    /// the blocking pool.
+    /// [`PartInfo`] each participant's save returned: [`Group::commit`]
+    /// (awaited on the object store, on the blocking pool for other
+    /// stores).
     ///
     /// # Errors
     ///
@@ -132,6 +154,12 @@ impl AsyncGroup {
         participants: &[&str],
         parts: &[PartInfo],
     ) -> Result<CommitRecord, GroupError> {
+        #[cfg(feature = "object-store")]
+        if let Some(native) = native::Native::of(&self.inner) {
+            let span = observe::group_commit_span(&self.inner.name, epoch, false);
+            let commit = native.commit(epoch, participants, parts);
+            return observe::observe_async(Op::GroupCommit, span, commit).await;
+        }
         let group = self.inner.clone();
         let participants = owned(participants);
         let parts = parts.to_vec();
@@ -143,8 +171,8 @@ impl AsyncGroup {
     }
 
     /// Commits `epoch` with exactly the parts of `participants`, reading
-    /// every part back first: [`Group::commit_verifying`], on the blocking
-    /// pool.
+    /// every part back first: [`Group::commit_verifying`] (awaited on the
+    /// object store, on the blocking pool for other stores).
     ///
     /// # Errors
     ///
@@ -154,6 +182,12 @@ impl AsyncGroup {
         epoch: Epoch,
         participants: &[&str],
     ) -> Result<CommitRecord, GroupError> {
+        #[cfg(feature = "object-store")]
+        if let Some(native) = native::Native::of(&self.inner) {
+            let span = observe::group_commit_span(&self.inner.name, epoch, true);
+            let commit = native.commit_verifying(epoch, participants);
+            return observe::observe_async(Op::GroupCommit, span, commit).await;
+        }
         let group = self.inner.clone();
         let participants = owned(participants);
         let location = group.store.location(&group.commit_key(epoch));
@@ -164,20 +198,59 @@ impl AsyncGroup {
     }
 
     /// The newest committed epoch, `None` before the first commit:
-    /// [`Group::latest_committed_epoch`], on the blocking pool.
+    /// [`Group::latest_committed_epoch`] (awaited on the object store, on
+    /// the blocking pool for other stores).
     ///
     /// # Errors
     ///
     /// As [`Group::latest_committed_epoch`].
     pub async fn latest_committed_epoch(&self) -> Result<Option<Epoch>, GroupError> {
+        #[cfg(feature = "object-store")]
+        if let Some(native) = native::Native::of(&self.inner) {
+            return native.latest_committed_epoch().await;
+        }
         let group = self.inner.clone();
         let location = group.store.location(&group.commits_prefix());
         blocking(location, move || group.latest_committed_epoch()).await
     }
 
+    /// Every committed epoch, oldest first: [`Group::committed_epochs`]
+    /// (awaited on the object store, on the blocking pool for other
+    /// stores).
+    ///
+    /// # Errors
+    ///
+    /// As [`Group::committed_epochs`].
+    pub async fn committed_epochs(&self) -> Result<Vec<Epoch>, GroupError> {
+        #[cfg(feature = "object-store")]
+        if let Some(native) = native::Native::of(&self.inner) {
+            return native.committed_epochs().await;
+        }
+        let group = self.inner.clone();
+        let location = group.store.location(&group.commits_prefix());
+        blocking(location, move || group.committed_epochs()).await
+    }
+
+    /// The commit record of `epoch`, `None` when it is not committed:
+    /// [`Group::commit_record`] (awaited on the object store, on the
+    /// blocking pool for other stores).
+    ///
+    /// # Errors
+    ///
+    /// As [`Group::commit_record`].
+    pub async fn commit_record(&self, epoch: Epoch) -> Result<Option<CommitRecord>, GroupError> {
+        #[cfg(feature = "object-store")]
+        if let Some(native) = native::Native::of(&self.inner) {
+            return native.commit_record(epoch).await;
+        }
+        let group = self.inner.clone();
+        let location = group.store.location(&group.commit_key(epoch));
+        blocking(location, move || group.commit_record(epoch)).await
+    }
+
     /// Restores `participant`'s part of the newest committed epoch, `None`
-    /// before the first commit: [`Group::restore_latest`], read and decoded
-    /// on the blocking pool.
+    /// before the first commit: [`Group::restore_latest`], decoded on the
+    /// blocking pool (and read there too, but on the object store).
     ///
     /// # Errors
     ///
@@ -207,6 +280,10 @@ impl AsyncGroup {
         T: Checkpoint + Send + 'static,
         T::Context: Send + 'static,
     {
+        #[cfg(feature = "object-store")]
+        if let Some(native) = native::Native::of(&self.inner) {
+            return native.restore_latest::<T>(participant, context).await;
+        }
         let group = self.inner.clone();
         let participant = participant.to_owned();
         let location = group.store.location(&group.commits_prefix());
@@ -217,7 +294,8 @@ impl AsyncGroup {
     }
 
     /// Restores `participant`'s part of the committed `epoch`:
-    /// [`Group::restore`], read and decoded on the blocking pool.
+    /// [`Group::restore`], decoded on the blocking pool (and read there too,
+    /// but on the object store).
     ///
     /// # Errors
     ///
@@ -245,6 +323,10 @@ impl AsyncGroup {
         T: Checkpoint + Send + 'static,
         T::Context: Send + 'static,
     {
+        #[cfg(feature = "object-store")]
+        if let Some(native) = native::Native::of(&self.inner) {
+            return native.restore::<T>(epoch, participant, context).await.0;
+        }
         let group = self.inner.clone();
         let participant = participant.to_owned();
         let location = group.store.location(&group.part_key(epoch, &participant));
@@ -254,13 +336,18 @@ impl AsyncGroup {
         .await
     }
 
-    /// Deletes what no restore can need: [`Group::collect_garbage`], on the
-    /// blocking pool.
+    /// Deletes what no restore can need: [`Group::collect_garbage`]
+    /// (awaited on the object store, on the blocking pool for other
+    /// stores).
     ///
     /// # Errors
     ///
     /// As [`Group::collect_garbage`].
     pub async fn collect_garbage(&self, keep: usize) -> Result<GarbageReport, GroupError> {
+        #[cfg(feature = "object-store")]
+        if let Some(native) = native::Native::of(&self.inner) {
+            return native.collect_garbage(keep).await;
+        }
         let group = self.inner.clone();
         let location = group.store.location(&group.commits_prefix());
         blocking(location, move || group.collect_garbage(keep)).await
@@ -294,6 +381,8 @@ mod tests {
         assert_send(&group.commit(1, &["a"], &[part]));
         assert_send(&group.commit_verifying(1, &["a"]));
         assert_send(&group.latest_committed_epoch());
+        assert_send(&group.committed_epochs());
+        assert_send(&group.commit_record(1));
         assert_send(&group.collect_garbage(1));
     }
 
