@@ -229,6 +229,7 @@ impl Checkpointer {
     }
 
     /// Whether saves write chunks and a manifest.
+    #[cfg(all(feature = "tokio", feature = "object-store"))]
     pub(crate) fn is_incremental(&self) -> bool {
         self.chunking.on
     }
