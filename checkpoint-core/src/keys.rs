@@ -5,7 +5,9 @@
 //! {seq:020}.ckpt                                a checkpoint
 //! group/{group}/parts/{epoch:020}/{participant} a participant's part of an epoch
 //! group/{group}/commits/{epoch:020}             an epoch's commit record
-//! chunks/...                                    incremental checkpoints' chunks (`incremental`)
+//! chunks/{hash:2}/{hash}                        a chunk of incremental checkpoints
+//! chunks/intents/{id}                           an incremental save under way
+//! chunks/sweeping/{id}                          a sweep of chunks under way
 //! ```
 //!
 //! Numbers are zero-padded to 20 digits, so listing order is numeric order.
@@ -92,6 +94,31 @@ pub(crate) fn part_epoch(prefix: &str, key: &str) -> Option<u64> {
 pub(crate) fn part_of<'k>(prefix: &str, key: &'k str) -> Option<(u64, &'k str)> {
     let (epoch, participant) = key.strip_prefix(prefix)?.split_once('/')?;
     Some((parse_padded(epoch)?, participant))
+}
+
+/// Where chunks, intents and sweep markers live.
+pub(crate) const CHUNKS: &str = "chunks/";
+/// Where incremental saves announce themselves (`incremental::lease`).
+pub(crate) const INTENTS: &str = "chunks/intents/";
+/// Where sweeps of chunks announce themselves.
+pub(crate) const SWEEPING: &str = "chunks/sweeping/";
+
+/// The key of the chunk whose hash is `hex` (lowercase hex).
+pub(crate) fn chunk(hex: &str) -> String {
+    format!("{CHUNKS}{}/{hex}", &hex[..2.min(hex.len())])
+}
+
+/// Whether `key` names a chunk: `chunks/<2 hex>/<hex of hash_len bytes>`
+/// whose directory is the name's first two digits.
+pub(crate) fn is_chunk(key: &str, hash_len: usize) -> bool {
+    let Some((dir, name)) = key
+        .strip_prefix(CHUNKS)
+        .and_then(|rest| rest.split_once('/'))
+    else {
+        return false;
+    };
+    let hex = |s: &str| s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    dir.len() == 2 && name.len() == 2 * hash_len && hex(dir) && hex(name) && name.starts_with(dir)
 }
 
 /// A number written with exactly 20 digits.

@@ -11,10 +11,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::store::{Store, StoreError};
 
-/// Where savers announce themselves.
-pub(crate) const INTENTS: &str = "chunks/intents/";
-/// Where sweepers announce themselves.
-pub(crate) const SWEEPING: &str = "chunks/sweeping/";
+// Where savers and sweepers announce themselves.
+pub(crate) use crate::keys::{INTENTS, SWEEPING};
 
 /// A marker this process wrote; deleted when dropped.
 #[derive(Debug)]

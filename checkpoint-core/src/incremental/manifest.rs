@@ -52,8 +52,7 @@ impl ChunkRef {
 
     /// Its key in a store: `chunks/<first two hex digits>/<hex>`.
     pub(crate) fn key(&self) -> String {
-        let hex = self.hex();
-        format!("{}{}/{hex}", super::CHUNKS, &hex[..2])
+        crate::keys::chunk(&self.hex())
     }
 }
 

@@ -29,8 +29,7 @@ pub(crate) use manifest::is_manifest;
 pub(crate) use reader::{checkpoint_value, damage_in, header_of};
 pub use scan::{Chunk, Chunks, DamagedChunk};
 
-/// Where chunks, intents and sweep markers live in a store.
-pub(crate) const CHUNKS: &str = "chunks/";
+pub(crate) use crate::keys::CHUNKS;
 
 /// How long an intent or sweep marker counts as its writer's, unless
 /// [`Checkpointer::chunk_lease`](crate::Checkpointer::chunk_lease) says
@@ -39,20 +38,7 @@ pub(crate) const DEFAULT_LEASE: Duration = Duration::from_secs(60);
 
 /// Whether `key` names a chunk: `chunks/<2 hex>/<64 hex>`.
 pub(crate) fn is_chunk_key(key: &str) -> bool {
-    let Some(rest) = key.strip_prefix(CHUNKS) else {
-        return false;
-    };
-    let hex = |s: &str| s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
-    match rest.split_once('/') {
-        Some((dir, name)) => {
-            dir.len() == 2
-                && name.len() == 2 * manifest::HASH_LEN
-                && hex(dir)
-                && hex(name)
-                && name.starts_with(dir)
-        }
-        None => false,
-    }
+    crate::keys::is_chunk(key, manifest::HASH_LEN)
 }
 
 /// How a checkpointer writes checkpoints: whole, or as chunks.
