@@ -134,3 +134,63 @@ pub(super) fn split_u64(bytes: &[u8]) -> Option<(u64, &[u8])> {
     let (head, tail) = split_at(bytes, 8)?;
     Some((u64_at(head, 0)?, tail))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PREFIX: Prefix = Prefix {
+        version: 3,
+        flags: 0x0102,
+        header_len: 0x0304_0506,
+        body_len: 0x0708_090a_0b0c_0d0e,
+        seq: 42,
+    };
+
+    #[test]
+    fn a_prefix_reads_back_as_written_at_its_named_offsets() {
+        let mut bytes = Vec::new();
+        PREFIX.write(&mut bytes);
+        assert_eq!(bytes.len(), Prefix::LEN);
+        assert_eq!(bytes[..MAGIC.len()], MAGIC);
+        assert_eq!(
+            bytes[Prefix::VERSION_AT..Prefix::FLAGS_AT],
+            3u16.to_le_bytes()
+        );
+        assert_eq!(bytes[Prefix::SEQ_AT..], 42u64.to_le_bytes());
+        assert_eq!(Prefix::read(&bytes), Some(PREFIX));
+        Prefix::patch_body_len(&mut bytes, 7);
+        assert_eq!(Prefix::read(&bytes).map(|p| p.body_len), Some(7));
+    }
+
+    #[test]
+    fn anything_but_a_whole_prefix_with_the_magic_reads_as_none() {
+        let mut bytes = Vec::new();
+        PREFIX.write(&mut bytes);
+        for len in 0..Prefix::LEN {
+            assert_eq!(Prefix::read(&bytes[..len]), None, "{len} bytes");
+        }
+        bytes[0] ^= 1;
+        assert_eq!(Prefix::read(&bytes), None);
+    }
+
+    #[test]
+    fn lengths_are_checked_not_trusted() {
+        let huge = Prefix {
+            header_len: u32::MAX,
+            body_len: u64::MAX,
+            ..PREFIX
+        };
+        assert!(!huge.header_len_allowed());
+        assert_eq!(huge.total_len(), None);
+        assert!(!Prefix {
+            version: 99,
+            ..PREFIX
+        }
+        .known());
+        assert_eq!(
+            PREFIX.body_start(),
+            Prefix::LEN + PREFIX.header_len as usize + 4
+        );
+    }
+}
