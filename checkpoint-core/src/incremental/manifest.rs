@@ -10,7 +10,7 @@
 //!         crc:u32
 //! ```
 
-use crate::format::{MAGIC, PREFIX_LEN};
+use crate::format::{Prefix, MAGIC, PREFIX_LEN};
 use crate::{Error, Result};
 
 /// The format version of a manifest.
@@ -67,18 +67,17 @@ pub(crate) struct Manifest {
 
 /// Whether `prefix` starts like a manifest (whatever its checksums say).
 pub(crate) fn is_manifest(prefix: &[u8]) -> bool {
-    prefix.len() >= 10 && prefix[..8] == MAGIC && prefix[8..10] == VERSION.to_le_bytes()
+    prefix.get(..Prefix::VERSION_AT) == Some(&MAGIC[..])
+        && prefix.get(Prefix::VERSION_AT..Prefix::FLAGS_AT) == Some(&VERSION.to_le_bytes()[..])
 }
 
 /// The whole length a manifest's prefix declares, `None` when it is not
 /// one or declares more than a reader accepts.
 pub(crate) fn declared_len(prefix: &[u8]) -> Option<u64> {
-    if !is_manifest(prefix) || prefix.len() < PREFIX_LEN {
+    if !is_manifest(prefix) {
         return None;
     }
-    let header_len = u64::from(u32::from_le_bytes(prefix[12..16].try_into().ok()?));
-    let body_len = u64::from_le_bytes(prefix[16..24].try_into().ok()?);
-    let total = (PREFIX_LEN as u64 + 8 + header_len).checked_add(body_len)?;
+    let total = Prefix::read(prefix)?.total_len()?;
     (total <= MAX_MANIFEST_LEN).then_some(total)
 }
 
@@ -87,12 +86,14 @@ impl Manifest {
     pub(crate) fn encode(&self) -> Vec<u8> {
         let body_len = self.chunks.len() * ENTRY_LEN;
         let mut out = Vec::with_capacity(PREFIX_LEN + HEADER_LEN + 8 + body_len);
-        out.extend_from_slice(&MAGIC);
-        out.extend_from_slice(&VERSION.to_le_bytes());
-        out.extend_from_slice(&0u16.to_le_bytes());
-        out.extend_from_slice(&(HEADER_LEN as u32).to_le_bytes());
-        out.extend_from_slice(&(body_len as u64).to_le_bytes());
-        out.extend_from_slice(&self.seq.to_le_bytes());
+        Prefix {
+            version: VERSION,
+            flags: 0,
+            header_len: HEADER_LEN as u32,
+            body_len: body_len as u64,
+            seq: self.seq,
+        }
+        .write(&mut out);
         out.extend_from_slice(&self.total_len.to_le_bytes());
         out.extend_from_slice(&(self.chunks.len() as u64).to_le_bytes());
         let header_crc = crc32c::crc32c(&out);
@@ -130,9 +131,10 @@ impl Manifest {
         }
         let u32_at = |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap_or([0; 4]));
         let u64_at = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap_or([0; 8]));
-        if !is_manifest(bytes) {
-            return Err(malformed("it does not start like a manifest".into()));
-        }
+        let prefix = match Prefix::read(bytes) {
+            Some(prefix) if is_manifest(bytes) => prefix,
+            _ => return Err(malformed("it does not start like a manifest".into())),
+        };
         let Some(total) = declared_len(bytes) else {
             return Err(malformed("its manifest declares more than 256 MiB".into()));
         };
@@ -155,13 +157,13 @@ impl Manifest {
                 found,
             });
         }
-        let header_len = u32_at(12) as usize;
+        let header_len = prefix.header_len as usize;
         if header_len != HEADER_LEN {
             return Err(malformed(format!(
                 "its manifest header is {header_len} bytes, not {HEADER_LEN}"
             )));
         }
-        let header_end = PREFIX_LEN + HEADER_LEN;
+        let header_end = prefix.header_end();
         let (expected, found) = (u32_at(header_end), crc32c::crc32c(&bytes[..header_end]));
         if expected != found {
             return Err(Error::Corrupt {
@@ -171,13 +173,13 @@ impl Manifest {
                 found,
             });
         }
-        let flags = u16::from_le_bytes([bytes[10], bytes[11]]);
+        let flags = prefix.flags;
         if flags != 0 {
             return Err(malformed(format!(
                 "its manifest has unknown flags {flags:#06x}"
             )));
         }
-        let seq = u64_at(24);
+        let seq = prefix.seq;
         if seq != key_seq {
             return Err(malformed(format!(
                 "its prefix says checkpoint #{seq}, its name #{key_seq}"
