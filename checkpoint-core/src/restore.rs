@@ -8,6 +8,7 @@ use crate::deep::{DeepSchema, SchemaNode};
 use crate::fields::{FieldReader, Stored};
 use crate::format::{FieldRecord, Header, SchemaRecord, ShapeRecord};
 use crate::schema::{same_type, FieldSchema, Schema, Shape};
+use crate::snapshot::{Restored, Skipped};
 use crate::store::{StoreError, ValueReader};
 use crate::stream::CheckpointStream;
 use crate::{Checkpoint, Error, Result};
@@ -56,8 +57,76 @@ pub(crate) const LISTINGS: u32 = 64;
 /// Whether `restore_latest` passes over a checkpoint failing with `e` for an
 /// older one: its bytes are damaged, or the store cannot read the entry (a
 /// directory, a FIFO, a file it may not read under a checkpoint's name).
-pub(crate) fn is_skippable(e: &Error) -> bool {
+fn is_skippable(e: &Error) -> bool {
     e.is_damage() || matches!(e, Error::Store(StoreError::Unreadable { .. }))
+}
+
+/// The rules of `restore_latest`, apart from its I/O (which differs
+/// between the checkpointer and the async object-store path): try the
+/// checkpoints newest first, pass over damaged ones (recording why), list
+/// again when one vanished, and fail with the newest damage when none
+/// restores.
+#[derive(Debug, Default)]
+pub(crate) struct Fallback {
+    skipped: Vec<Skipped>,
+    newest_damage: Option<Error>,
+}
+
+/// What `restore_latest` does after one checkpoint's restore.
+pub(crate) enum Next<T> {
+    /// Return this.
+    Done(Result<Option<Restored<T>>>),
+    /// The checkpoint vanished since the listing: list again.
+    ListAgain,
+    /// Try the next older checkpoint.
+    Older,
+}
+
+impl Fallback {
+    /// Whether checkpoint `seq` was tried already (and passed over).
+    pub(crate) fn tried(&self, seq: u64) -> bool {
+        self.skipped.iter().any(|s| s.seq == seq)
+    }
+
+    /// What follows the restore of checkpoint `seq` at `location`.
+    pub(crate) fn after<T>(
+        &mut self,
+        seq: u64,
+        location: String,
+        result: Result<Restored<T>>,
+    ) -> Next<T> {
+        match result {
+            Ok(mut restored) => {
+                restored.meta.skipped = std::mem::take(&mut self.skipped);
+                Next::Done(Ok(Some(restored)))
+            }
+            // Deleted since listing: retention deletes a checkpoint only once
+            // newer ones exist, so list again rather than fall back to an
+            // older one.
+            Err(Error::NotFound { .. }) => Next::ListAgain,
+            Err(e) if is_skippable(&e) => {
+                tracing::warn!("skipping checkpoint #{seq}, restoring an older one: {e}");
+                crate::observe::skipped(&e);
+                self.skipped.push(Skipped {
+                    seq,
+                    location,
+                    reason: e.to_string(),
+                });
+                self.newest_damage.get_or_insert(e);
+                Next::Older
+            }
+            Err(e) => Next::Done(Err(e)),
+        }
+    }
+
+    /// The outcome once a listing was tried through without a vanished
+    /// checkpoint: none restored.
+    pub(crate) fn none_restored<T>(self) -> Result<Option<Restored<T>>> {
+        match self.newest_damage {
+            Some(e) => Err(e),
+            None => Ok(None),
+        }
+    }
 }
 
 /// Checks the schema a checkpoint was written with against `T`'s, then

@@ -22,10 +22,10 @@ use tokio::sync::mpsc;
 use super::blocking;
 use crate::checkpointer::list::{listed, Probe};
 use crate::keys;
-use crate::restore::{is_skippable, LISTINGS};
-use crate::snapshot::{Meta, Restored, Skipped, Snapshot};
+use crate::restore::{Fallback, Next, LISTINGS};
+use crate::snapshot::{Meta, Restored, Snapshot};
 use crate::store::{ObjectStore, Store, StoreError, ValueReader};
-use crate::{format, observe, Checkpoint, Checkpointer, Error, Result};
+use crate::{format, Checkpoint, Checkpointer, Error, Result};
 
 /// The object store an [`AsyncCheckpointer`](super::AsyncCheckpointer)
 /// awaits: a store whose [`Store::as_object_store`] is `Some`.
@@ -253,46 +253,27 @@ impl Native {
         T: Checkpoint + Send + 'static,
         T::Context: Send + 'static,
     {
-        let mut skipped: Vec<Skipped> = Vec::new();
-        let mut newest_damage = None;
+        let mut fallback = Fallback::default();
         for _ in 0..LISTINGS {
-            let mut vanished = false;
+            let mut again = false;
             for (seq, key) in self.keys().await?.into_iter().rev() {
-                if skipped.iter().any(|s| s.seq == seq) {
+                if fallback.tried(seq) {
                     continue;
                 }
                 let location = self.store().location(&key);
                 let (restored, given_back) = self.load::<T>(inner, seq, key, context).await?;
                 context = given_back;
-                match restored {
-                    Ok(mut restored) => {
-                        restored.meta.skipped = skipped;
-                        return Ok(Some(restored));
-                    }
-                    // Deleted since listing: list again rather than fall
-                    // back to an older one.
-                    Err(Error::NotFound { .. }) => {
-                        vanished = true;
+                match fallback.after(seq, location, restored) {
+                    Next::Done(outcome) => return outcome,
+                    Next::ListAgain => {
+                        again = true;
                         break;
                     }
-                    Err(e) if is_skippable(&e) => {
-                        tracing::warn!("skipping checkpoint #{seq}, restoring an older one: {e}");
-                        observe::skipped(&e);
-                        skipped.push(Skipped {
-                            seq,
-                            location,
-                            reason: e.to_string(),
-                        });
-                        newest_damage.get_or_insert(e);
-                    }
-                    Err(e) => return Err(e),
+                    Next::Older => {}
                 }
             }
-            if !vanished {
-                return match newest_damage {
-                    Some(e) => Err(e),
-                    None => Ok(None),
-                };
+            if !again {
+                return fallback.none_restored();
             }
         }
         Err(Error::Vanished {

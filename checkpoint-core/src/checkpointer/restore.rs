@@ -3,8 +3,8 @@
 //! the one decode path, [`crate::restore::load_value`].
 
 use super::*;
-use crate::restore::{is_skippable, load_value, LISTINGS};
-use crate::snapshot::{Restored, Skipped};
+use crate::restore::{load_value, Fallback, Next, LISTINGS};
+use crate::snapshot::Restored;
 use crate::store::ValueReader;
 
 impl Checkpointer {
@@ -56,44 +56,25 @@ impl Checkpointer {
         &self,
         context: &T::Context,
     ) -> Result<Option<Restored<T>>> {
-        let mut skipped: Vec<Skipped> = Vec::new();
-        let mut newest_damage = None;
+        let mut fallback = Fallback::default();
         for _ in 0..LISTINGS {
-            let mut vanished = false;
+            let mut again = false;
             for (seq, key) in self.keys()?.into_iter().rev() {
-                if skipped.iter().any(|s| s.seq == seq) {
+                if fallback.tried(seq) {
                     continue;
                 }
-                match self.load(seq, &key, context) {
-                    Ok(mut restored) => {
-                        restored.meta.skipped = skipped;
-                        return Ok(Some(restored));
-                    }
-                    // Deleted since listing: retention deletes a checkpoint
-                    // only once newer ones exist, so list again rather than
-                    // fall back to an older one.
-                    Err(Error::NotFound { .. }) => {
-                        vanished = true;
+                let restored = self.load(seq, &key, context);
+                match fallback.after(seq, self.store.location(&key), restored) {
+                    Next::Done(outcome) => return outcome,
+                    Next::ListAgain => {
+                        again = true;
                         break;
                     }
-                    Err(e) if is_skippable(&e) => {
-                        tracing::warn!("skipping checkpoint #{seq}, restoring an older one: {e}");
-                        observe::skipped(&e);
-                        skipped.push(Skipped {
-                            seq,
-                            location: self.store.location(&key),
-                            reason: e.to_string(),
-                        });
-                        newest_damage.get_or_insert(e);
-                    }
-                    Err(e) => return Err(e),
+                    Next::Older => {}
                 }
             }
-            if !vanished {
-                return match newest_damage {
-                    Some(e) => Err(e),
-                    None => Ok(None),
-                };
+            if !again {
+                return fallback.none_restored();
             }
         }
         Err(Error::Vanished {
