@@ -47,7 +47,7 @@ impl<'a, F: postcard::ser_flavors::Flavor> Compound<'a, F> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), RecordError> {
         let i = self.i;
         self.i += 1;
@@ -84,6 +84,7 @@ impl<'a, F: postcard::ser_flavors::Flavor> Compound<'a, F> {
 impl<F: postcard::ser_flavors::Flavor> ser::SerializeSeq for Compound<'_, F> {
     type Ok = ();
     type Error = RecordError;
+    #[inline(always)]
     fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), RecordError> {
         self.element(value)
     }
@@ -95,6 +96,7 @@ impl<F: postcard::ser_flavors::Flavor> ser::SerializeSeq for Compound<'_, F> {
 impl<F: postcard::ser_flavors::Flavor> ser::SerializeTuple for Compound<'_, F> {
     type Ok = ();
     type Error = RecordError;
+    #[inline(always)]
     fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), RecordError> {
         self.element(value)
     }
@@ -106,6 +108,7 @@ impl<F: postcard::ser_flavors::Flavor> ser::SerializeTuple for Compound<'_, F> {
 impl<F: postcard::ser_flavors::Flavor> ser::SerializeTupleStruct for Compound<'_, F> {
     type Ok = ();
     type Error = RecordError;
+    #[inline(always)]
     fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), RecordError> {
         self.element(value)
     }
@@ -117,6 +120,7 @@ impl<F: postcard::ser_flavors::Flavor> ser::SerializeTupleStruct for Compound<'_
 impl<F: postcard::ser_flavors::Flavor> ser::SerializeTupleVariant for Compound<'_, F> {
     type Ok = ();
     type Error = RecordError;
+    #[inline(always)]
     fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), RecordError> {
         self.element(value)
     }
@@ -139,6 +143,7 @@ impl<F: postcard::ser_flavors::Flavor> ser::SerializeMap for Compound<'_, F> {
         })
         .map_err(|e| e.at(Seg::Key))
     }
+    #[inline(always)]
     fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), RecordError> {
         self.element(value)
     }
@@ -182,7 +187,7 @@ impl<'a, F: postcard::ser_flavors::Flavor> Fields<'a, F> {
 }
 
 impl<F: postcard::ser_flavors::Flavor> Fields<'_, F> {
-    #[inline]
+    #[inline(always)]
     fn field<T: Serialize + ?Sized>(
         &mut self,
         key: &'static str,
@@ -219,7 +224,7 @@ impl<F: postcard::ser_flavors::Flavor> Fields<'_, F> {
         )
     }
 
-    #[inline]
+    #[inline(always)]
     fn end(self) -> Result<(), RecordError> {
         if self.written == self.expect {
             return Ok(());
@@ -252,6 +257,7 @@ impl<F: postcard::ser_flavors::Flavor> Fields<'_, F> {
 impl<F: postcard::ser_flavors::Flavor> ser::SerializeStruct for Fields<'_, F> {
     type Ok = ();
     type Error = RecordError;
+    #[inline(always)]
     fn serialize_field<T: Serialize + ?Sized>(
         &mut self,
         key: &'static str,
@@ -262,6 +268,7 @@ impl<F: postcard::ser_flavors::Flavor> ser::SerializeStruct for Fields<'_, F> {
     fn skip_field(&mut self, key: &'static str) -> Result<(), RecordError> {
         self.skip(key)
     }
+    #[inline(always)]
     fn end(self) -> Result<(), RecordError> {
         Fields::end(self)
     }
@@ -270,6 +277,7 @@ impl<F: postcard::ser_flavors::Flavor> ser::SerializeStruct for Fields<'_, F> {
 impl<F: postcard::ser_flavors::Flavor> ser::SerializeStructVariant for Fields<'_, F> {
     type Ok = ();
     type Error = RecordError;
+    #[inline(always)]
     fn serialize_field<T: Serialize + ?Sized>(
         &mut self,
         key: &'static str,
@@ -280,6 +288,7 @@ impl<F: postcard::ser_flavors::Flavor> ser::SerializeStructVariant for Fields<'_
     fn skip_field(&mut self, key: &'static str) -> Result<(), RecordError> {
         self.skip(key)
     }
+    #[inline(always)]
     fn end(self) -> Result<(), RecordError> {
         Fields::end(self)
     }

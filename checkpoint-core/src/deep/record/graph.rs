@@ -10,7 +10,7 @@ const NO_PARENT: NodeId = NodeId::MAX;
 /// inside before it is taken as recursion.
 const FOLD_AFTER: usize = 3;
 
-#[inline]
+#[inline(always)]
 pub(super) fn same(a: &str, b: &'static str) -> bool {
     // Names come from the same `&'static str` for every value of a type.
     identical(a, b) || a == b
@@ -119,7 +119,7 @@ impl DeepSchema {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     pub(super) fn leaf(&mut self, at: NodeId, leaf: Leaf) -> Result<(), RecordError> {
         match self.nodes.get(at as usize) {
             Some(SchemaNode::Leaf(l)) if *l == leaf => Ok(()),
@@ -354,7 +354,7 @@ impl DeepSchema {
     /// Whether the struct at `id` has seen a whole value: until then each
     /// field written is appended, afterwards every value must write the
     /// same fields.
-    #[inline]
+    #[inline(always)]
     pub(super) fn sealed(&self, id: NodeId) -> bool {
         !self.open.contains(&id)
     }
@@ -430,7 +430,7 @@ impl DeepSchema {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     pub(super) fn end_struct(&mut self, id: NodeId, written: usize) -> Result<(), RecordError> {
         if self.open.is_empty() {
             if let SchemaNode::Struct(_, fields) = &self.nodes[id as usize] {

@@ -94,6 +94,8 @@ impl ser::Error for RecordError {
     }
 }
 
+#[cold]
+#[inline(never)]
 fn encode(e: postcard::Error) -> RecordError {
     RecordError::new(RecordErrorKind::Encode(e.to_string()))
 }
@@ -107,7 +109,7 @@ pub(crate) struct Recorder<'a, F: postcard::ser_flavors::Flavor> {
 
 macro_rules! leaf {
     ($($method:ident($ty:ty) => $leaf:ident;)*) => {$(
-        #[inline]
+        #[inline(always)]
         fn $method(self, v: $ty) -> Result<(), RecordError> {
             self.schema.leaf(self.at, Leaf::$leaf)?;
             ser::Serializer::$method(&mut *self.out, v).map_err(encode)
@@ -149,14 +151,14 @@ impl<'a, F: postcard::ser_flavors::Flavor> ser::Serializer for Recorder<'a, F> {
         self.schema.leaf(self.at, Leaf::Unit)
     }
 
-    #[inline]
+    #[inline(always)]
     fn serialize_none(self) -> Result<(), RecordError> {
         self.schema
             .one_child(self.at, "Option", option_child, SchemaNode::Option)?;
         ser::Serializer::serialize_u8(&mut *self.out, 0).map_err(encode)
     }
 
-    #[inline]
+    #[inline(always)]
     fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<(), RecordError> {
         let child = self
             .schema
@@ -182,7 +184,7 @@ impl<'a, F: postcard::ser_flavors::Flavor> ser::Serializer for Recorder<'a, F> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn serialize_unit_variant(
         self,
         name: &'static str,
@@ -222,7 +224,7 @@ impl<'a, F: postcard::ser_flavors::Flavor> ser::Serializer for Recorder<'a, F> {
         })
     }
 
-    #[inline]
+    #[inline(always)]
     fn serialize_newtype_variant<T: Serialize + ?Sized>(
         self,
         name: &'static str,
@@ -246,7 +248,7 @@ impl<'a, F: postcard::ser_flavors::Flavor> ser::Serializer for Recorder<'a, F> {
             .map_err(|e| e.at(Seg::Variant(variant.to_owned())))
     }
 
-    #[inline]
+    #[inline(always)]
     fn serialize_seq(self, len: Option<usize>) -> Result<Compound<'a, F>, RecordError> {
         let child = self
             .schema
@@ -302,7 +304,7 @@ impl<'a, F: postcard::ser_flavors::Flavor> ser::Serializer for Recorder<'a, F> {
         Ok(Compound::new(self, Children::Map(k, v)))
     }
 
-    #[inline]
+    #[inline(always)]
     fn serialize_struct(
         self,
         name: &'static str,
@@ -312,7 +314,7 @@ impl<'a, F: postcard::ser_flavors::Flavor> ser::Serializer for Recorder<'a, F> {
         Ok(Fields::new(self.out, self.schema, id, None))
     }
 
-    #[inline]
+    #[inline(always)]
     fn serialize_struct_variant(
         self,
         name: &'static str,

@@ -130,6 +130,8 @@ impl de::Error for ResolveError {
     }
 }
 
+#[cold]
+#[inline(never)]
 pub(crate) fn decode(e: postcard::Error) -> ResolveError {
     ResolveError::new(ResolveKind::Decode(e.to_string()))
 }
