@@ -634,7 +634,7 @@ struct Slow {
 impl Store for Slow {
     fn put_if_absent(&self, key: &str, bytes: &[u8]) -> Result<(), StoreError> {
         if !key.starts_with("chunks/intents/") {
-            std::thread::sleep(Duration::from_millis(60));
+            std::thread::sleep(Duration::from_millis(120));
         }
         self.inner.put_if_absent(key, bytes)
     }
@@ -658,8 +658,11 @@ fn a_save_whose_intent_may_have_lapsed_announces_itself_again() {
         .unwrap()
         .incremental(true)
         .chunk_lease(Duration::from_millis(100));
-    // About 20 chunks, written 8 at a time, 60 ms each: longer than half
-    // the lease without a renewal.
+    // About 20 chunks, written 8 at a time, 120 ms each. The intent is
+    // renewed before each write, so while 8 writes are under way it goes
+    // longer than half the lease without a renewal: the save announces
+    // itself again and stores again what a sweep could have deleted, once
+    // (the second pass finds every chunk stored).
     let state = Blocks::new(40, 30_000);
     ckpt.save(&state).unwrap();
     assert_eq!(store.sweep_looks.load(Ordering::SeqCst), 2);
@@ -667,4 +670,126 @@ fn a_save_whose_intent_may_have_lapsed_announces_itself_again() {
         ckpt.restore_latest::<Blocks>().unwrap().unwrap().state,
         state
     );
+}
+
+#[test]
+fn streamed_and_captured_incremental_saves_cut_the_same_chunks() {
+    let store = Arc::new(Counting {
+        inner: MemStore::new(),
+        chunk_bytes: AtomicU64::new(0),
+    });
+    let ckpt = Checkpointer::new(Arc::clone(&store))
+        .unwrap()
+        .incremental(true);
+    // 8 MiB in two fields: `save` cuts it as it is encoded.
+    let state = Blocks::new(512, 16 << 10);
+    let streamed = ckpt.save(&state).unwrap();
+    assert!(store.chunk_bytes.swap(0, Ordering::SeqCst) >= streamed.size - 100);
+    // `capture` then `commit` cuts the checkpoint whole: every chunk but
+    // the first (its header has another number and time) is found stored.
+    let snapshot = ckpt.capture(&state).unwrap();
+    let captured = ckpt.commit(snapshot).unwrap();
+    assert_eq!(captured.size, streamed.size);
+    let written = store.chunk_bytes.load(Ordering::SeqCst);
+    assert!(
+        written > 0 && written <= 256 << 10,
+        "the same state cut whole wrote {written} new chunk bytes"
+    );
+    for meta in [streamed, captured] {
+        assert_eq!(ckpt.restore::<Blocks>(meta.seq).unwrap().state, state);
+    }
+}
+
+/// Fails every chunk write once `failing` is set.
+#[derive(Debug)]
+struct FailingChunks {
+    inner: MemStore,
+    failing: AtomicBool,
+}
+
+impl Store for FailingChunks {
+    fn put_if_absent(&self, key: &str, bytes: &[u8]) -> Result<(), StoreError> {
+        let chunk = key.starts_with("chunks/") && !key.starts_with("chunks/intents/");
+        if chunk && self.failing.load(Ordering::SeqCst) {
+            return Err(StoreError::io(
+                "write",
+                key.to_owned(),
+                std::io::Error::from_raw_os_error(28), // ENOSPC
+            ));
+        }
+        self.inner.put_if_absent(key, bytes)
+    }
+    forward_to_inner!(get, get_prefix, get_at_most, list, delete, location);
+}
+
+#[test]
+fn a_chunk_write_that_fails_fails_the_save_and_loses_nothing_committed() {
+    let store = Arc::new(FailingChunks {
+        inner: MemStore::new(),
+        failing: AtomicBool::new(false),
+    });
+    let ckpt = Checkpointer::new(Arc::clone(&store))
+        .unwrap()
+        .incremental(true);
+    let mut state = Blocks::new(64, 16 << 10);
+    let first = ckpt.save(&state).unwrap();
+    store.failing.store(true, Ordering::SeqCst);
+    state.change(3);
+    state.change(40);
+    match ckpt.save(&state) {
+        Err(Error::Store(e)) => assert!(e.to_string().contains("chunks/"), "{e}"),
+        other => panic!("expected a store error, got {other:?}"),
+    }
+    assert_eq!(ckpt.list().unwrap().len(), 1);
+    assert!(store.list("chunks/intents/").unwrap().is_empty());
+    let restored = ckpt.restore_latest::<Blocks>().unwrap().unwrap();
+    assert_eq!(restored.meta.seq, first.seq);
+    assert_eq!(restored.state.versions[3], 0);
+    // The store recovers: the next save commits.
+    store.failing.store(false, Ordering::SeqCst);
+    let next = ckpt.save(&state).unwrap();
+    assert_eq!(ckpt.restore::<Blocks>(next.seq).unwrap().state, state);
+}
+
+/// A value whose `Serialize` panics when lit.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Fuse(bool);
+
+impl serde::Serialize for Fuse {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        assert!(!self.0, "the fuse blew while encoding");
+        s.serialize_bool(false)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Fuse {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        bool::deserialize(d).map(Fuse)
+    }
+}
+
+state!(Fused as "Fused" { blocks: Vec<Vec<u8>>, fuse: Fuse });
+
+#[test]
+fn a_panic_while_encoding_an_incremental_save_ends_it_and_the_next_save_works() {
+    let store = Arc::new(MemStore::new());
+    let ckpt = Checkpointer::new(Arc::clone(&store))
+        .unwrap()
+        .incremental(true);
+    let mut state = Fused {
+        blocks: Blocks::new(64, 16 << 10).blocks,
+        fuse: Fuse(false),
+    };
+    ckpt.save(&state).unwrap();
+    state.blocks[5] = block(5, 1, 16 << 10);
+    state.fuse = Fuse(true);
+    // Chunks of `blocks` are being written when the fuse blows: the save
+    // must end (not wait for its writers forever) and commit nothing.
+    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| ckpt.save(&state)));
+    assert!(panicked.is_err());
+    assert_eq!(ckpt.list().unwrap().len(), 1);
+    assert!(store.list("chunks/intents/").unwrap().is_empty());
+    state.fuse = Fuse(false);
+    let meta = ckpt.save(&state).unwrap();
+    assert_eq!(ckpt.restore::<Fused>(meta.seq).unwrap().state, state);
 }

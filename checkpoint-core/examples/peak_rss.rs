@@ -3,8 +3,13 @@
 //! `/proc/self/status` (Linux only).
 //!
 //! ```text
-//! cargo run --release -p checkpoint-core --example peak_rss -- [MiB] [zstd-level]
+//! cargo run --release -p checkpoint-core --example peak_rss -- [MiB] [zstd-level] [how]
 //! ```
+//!
+//! `how` is `whole` (the default), `incremental` (an incremental save,
+//! its chunks stored as they are cut) or `incremental-capture` (an
+//! incremental `capture` then `commit`, which holds the encoded checkpoint
+//! in memory).
 //!
 //! The state is 16 fields of `MiB / 16` each (records of about 1 KiB), so
 //! a checkpoint has 16 frames: a restore holds one beside the state. Figures are in `docs/PERFORMANCE.md`.
@@ -136,7 +141,7 @@ fn vm_hwm_mib() -> u64 {
         .map_or(0, |kb| kb / 1024)
 }
 
-fn child(mode: &str, dir: &str, mib: usize, level: i32) {
+fn child(mode: &str, dir: &str, mib: usize, level: i32, how: &str) {
     let compression = if level == 0 {
         Compression::none()
     } else {
@@ -145,7 +150,8 @@ fn child(mode: &str, dir: &str, mib: usize, level: i32) {
     let ckpt = Checkpointer::open(dir)
         .expect("open")
         .keep_last(1)
-        .compression(compression);
+        .compression(compression)
+        .incremental(how != "whole");
     let started = Instant::now();
     let size = match mode {
         "state" => {
@@ -156,7 +162,12 @@ fn child(mode: &str, dir: &str, mib: usize, level: i32) {
         "save" => {
             let state = large(mib);
             let started = Instant::now();
-            let meta = ckpt.save(&state).expect("save");
+            let meta = if how == "incremental-capture" {
+                let snapshot = ckpt.capture(&state).expect("capture");
+                ckpt.commit(snapshot).expect("commit")
+            } else {
+                ckpt.save(&state).expect("save")
+            };
             println!("secs {:.2}", started.elapsed().as_secs_f64());
             meta.size
         }
@@ -180,17 +191,23 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.get(1).map(String::as_str) == Some("child") {
         let mib = args[4].parse().expect("MiB");
-        return child(&args[2], &args[3], mib, args[5].parse().expect("level"));
+        let level = args[5].parse().expect("level");
+        return child(&args[2], &args[3], mib, level, &args[6]);
     }
     let mib: usize = args.get(1).map_or(64, |a| a.parse().expect("MiB"));
     let level: i32 = args.get(2).map_or(0, |a| a.parse().expect("zstd level"));
+    let how = args.get(3).map_or("whole", String::as_str);
+    assert!(
+        ["whole", "incremental", "incremental-capture"].contains(&how),
+        "how: whole, incremental or incremental-capture"
+    );
     let dir = std::env::temp_dir().join(format!("checkpoint-peak-rss-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    println!("state {mib} MiB, zstd level {level} (0: none)");
+    println!("state {mib} MiB, zstd level {level} (0: none), {how}");
     for mode in ["state", "save", "restore"] {
         let out = Command::new(&args[0])
             .args(["child", mode, &dir.display().to_string()])
-            .args([mib.to_string(), level.to_string()])
+            .args([mib.to_string(), level.to_string(), how.to_owned()])
             .output()
             .expect("run child");
         assert!(

@@ -4,7 +4,7 @@
 
 use std::any::type_name;
 use std::collections::HashMap;
-use std::io::SeekFrom;
+use std::io::{self, SeekFrom};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::SystemTime;
 
@@ -76,6 +76,46 @@ pub fn encode<T: Checkpoint>(
     Ok(())
 }
 
+/// Where [`encode_to`] writes a checkpoint as it encodes it: a store's
+/// pending value ([`ToPending`]), or the chunker of an incremental save.
+pub(crate) trait Output {
+    /// Writes the head (prefix and header) of an attempt, first.
+    fn head(&mut self, head: &[u8]) -> io::Result<()>;
+    /// Appends bytes of the body.
+    fn append(&mut self, bytes: &[u8]) -> io::Result<()>;
+    /// Discards everything written, to write the checkpoint again.
+    fn restart(&mut self) -> io::Result<()>;
+    /// Replaces the head written first with `head`, as long and now
+    /// sealed, then appends `tail`, the trailing checksum.
+    fn seal(&mut self, head: &[u8], tail: &[u8]) -> io::Result<()>;
+}
+
+/// A store's value being written, as an [`Output`]: the head is patched
+/// in place by seeking back.
+#[derive(Debug)]
+pub(crate) struct ToPending<'a>(pub &'a mut dyn PendingValue);
+
+impl Output for ToPending<'_> {
+    fn head(&mut self, head: &[u8]) -> io::Result<()> {
+        self.0.write_all(head)
+    }
+
+    fn append(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.0.write_all(bytes)
+    }
+
+    fn restart(&mut self) -> io::Result<()> {
+        self.0.restart()
+    }
+
+    fn seal(&mut self, head: &[u8], tail: &[u8]) -> io::Result<()> {
+        self.0.rewind()?;
+        self.0.write_all(head)?;
+        self.0.seek(SeekFrom::End(0))?;
+        self.0.write_all(tail)
+    }
+}
+
 /// [`encode`] straight into `out`, one frame at a time, so the checkpoint
 /// is never whole in memory; returns its length. The header goes first
 /// with the recorded schema as it stands; when the schema grows during the
@@ -90,7 +130,7 @@ pub fn encode<T: Checkpoint>(
 /// `out` holds is then unspecified.
 pub(crate) fn encode_to<T: Checkpoint>(
     state: &T,
-    out: &mut dyn PendingValue,
+    out: &mut dyn Output,
     location: &str,
     seq: u64,
     time: SystemTime,
@@ -104,7 +144,7 @@ pub(crate) fn encode_to<T: Checkpoint>(
         rec.begin();
         let mut head = Vec::new();
         begin_with(&mut head, seq, time, &rec.tail, flags);
-        out.write_all(&head).map_err(io_err)?;
+        out.head(&head).map_err(io_err)?;
         let mut body = BodySink {
             out: &mut *out,
             location,
@@ -135,28 +175,33 @@ pub(crate) fn encode_to<T: Checkpoint>(
             body_crc,
             usize::try_from(body_len).unwrap_or(usize::MAX),
         );
-        out.rewind().map_err(io_err)?;
-        out.write_all(&head).map_err(io_err)?;
-        out.seek(SeekFrom::End(0)).map_err(io_err)?;
-        out.write_all(&crc.to_le_bytes()).map_err(io_err)?;
+        out.seal(&head, &crc.to_le_bytes()).map_err(io_err)?;
         return Ok(head.len() as u64 + body_len + 4);
     }
 }
 
 /// The body of a checkpoint being streamed: frames go to the store as they
 /// are finished, summed as they go.
-#[derive(Debug)]
 struct BodySink<'a> {
-    out: &'a mut dyn PendingValue,
+    out: &'a mut dyn Output,
     location: &'a str,
     crc: u32,
     len: u64,
 }
 
+impl std::fmt::Debug for BodySink<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BodySink")
+            .field("location", &self.location)
+            .field("len", &self.len)
+            .finish_non_exhaustive()
+    }
+}
+
 impl FrameSink for BodySink<'_> {
     fn write_frame(&mut self, frame: &[u8]) -> Result<()> {
         self.out
-            .write_all(frame)
+            .append(frame)
             .map_err(|e| Error::Store(StoreError::io("write", self.location.to_owned(), e)))?;
         self.crc = crc32c::crc32c_append(self.crc, frame);
         self.len += frame.len() as u64;

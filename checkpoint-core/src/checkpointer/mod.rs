@@ -194,8 +194,14 @@ impl Checkpointer {
     /// Retention ([`keep_last`](Self::keep_last)) then also deletes the
     /// chunks no remaining checkpoint lists, never one that a save in
     /// progress, in this process or another, may list (the protocol is in
-    /// `docs/FORMAT.md`). A save writes its checkpoint in memory first, as
-    /// [`capture`](Self::capture) does, then its chunks.
+    /// `docs/FORMAT.md`).
+    ///
+    /// A [`save`](Self::save) cuts the checkpoint as it is encoded and
+    /// writes each new chunk meanwhile, on any store (an object store
+    /// too), so it never holds the whole checkpoint: about one field's
+    /// encoding and a few chunks beside the state. [`capture`](Self::capture)
+    /// holds the whole encoded checkpoint until [`commit`](Self::commit)
+    /// cuts it.
     ///
     /// With [`compression`](Self::compression) each field is compressed
     /// whole, so a field that changed at all is stored again whole: chunks

@@ -11,7 +11,8 @@ impl Checkpointer {
     /// On a store that writes values piece by piece (a [`DirStore`]),
     /// `save` encodes straight into the store's temporary file, so the
     /// checkpoint is never whole in memory; it borrows `state` until the
-    /// checkpoint is durable. To release a lock on the state sooner, use
+    /// checkpoint is durable. An [incremental](Self::incremental) `save`
+    /// does the same on any store, writing chunks as they are cut. To release a lock on the state sooner, use
     /// `capture` under the lock and `commit` after, at the price of holding
     /// the encoded checkpoint in memory in between.
     ///
@@ -31,13 +32,13 @@ impl Checkpointer {
         let mut attempts = 0;
         let meta = loop {
             let seq = self.next_seq.fetch_add(1, Ordering::SeqCst);
-            // Chunks are cut from a checkpoint encoded whole, in memory.
             let streamed = if self.chunking.on {
                 None
             } else {
                 self.store.create_streamed(&keys::checkpoint(seq))?
             };
             let attempt = match streamed {
+                None if self.chunking.on => self.save_chunked(&mut committed, state, seq),
                 Some(pending) => self.save_streamed(&mut committed, state, seq, pending),
                 None => self
                     .capture_at(state, seq)
@@ -71,8 +72,9 @@ impl Checkpointer {
         let key = keys::checkpoint(seq);
         let time = SystemTime::now();
         let location = self.store.location(&key);
+        let mut out = crate::encode::ToPending(&mut *pending);
         let size =
-            crate::encode::encode_to(state, &mut *pending, &location, seq, time, self.compression)?;
+            crate::encode::encode_to(state, &mut out, &location, seq, time, self.compression)?;
         match pending.persist() {
             Ok(()) => {
                 committed.newest = seq;
@@ -100,6 +102,60 @@ impl Checkpointer {
                 Err(self.collision(committed, seq, location, in_the_way)?)
             }
             Err(e) => Err(Error::Store(e)),
+        }
+    }
+
+    /// Encodes `state` as incremental checkpoint `seq`, its chunks stored
+    /// as they are cut, then commits its manifest.
+    fn save_chunked<T: Checkpoint>(
+        &self,
+        committed: &mut Committed,
+        state: &T,
+        seq: u64,
+    ) -> Result<Meta> {
+        let key = keys::checkpoint(seq);
+        let time = SystemTime::now();
+        let location = self.store.location(&key);
+        let streamed = incremental::stream::write_chunks(
+            &*self.store,
+            state,
+            seq,
+            time,
+            self.compression,
+            self.chunking.lease,
+            &location,
+        )?;
+        let Some(streamed) = streamed else {
+            // A head too long to stream: cut the checkpoint whole.
+            return self
+                .capture_at(state, seq)
+                .and_then(|snapshot| self.commit_locked(committed, snapshot));
+        };
+        tracing::debug!(
+            seq,
+            chunk_bytes_written = streamed.written,
+            "incremental checkpoint's chunks stored"
+        );
+        let manifest = Snapshot {
+            meta: Meta {
+                seq,
+                time,
+                size: streamed.total_len,
+                type_name: T::SCHEMA.name.to_owned(),
+                key,
+                location,
+                skipped: Vec::new(),
+            },
+            bytes: streamed.manifest,
+        };
+        // The intent is dropped (deleted) only once the manifest is
+        // committed, so no sweep deletes a chunk it lists.
+        let committed_manifest = self.commit_value(committed, manifest);
+        drop(streamed.intent);
+        match committed_manifest {
+            // No snapshot to hand back: the state was never whole.
+            Err(Error::Commit { source, .. }) => Err(Error::Store(source)),
+            result => result,
         }
     }
 

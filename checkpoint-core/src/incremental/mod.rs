@@ -5,6 +5,8 @@
 //! - [`manifest`]: the manifest's bytes (format version 5);
 //! - [`writer`]: cutting and storing chunks, the saver's side of the chunk
 //!   protocol;
+//! - [`stream`]: the same as the checkpoint is encoded, so that it is
+//!   never whole in memory;
 //! - [`reader`]: reading a checkpoint back from its chunks, each checked
 //!   against its hash;
 //! - [`sweep`]: deleting chunks no checkpoint lists, the sweeper's side;
@@ -20,6 +22,7 @@ mod lease;
 pub(crate) mod manifest;
 pub(crate) mod reader;
 pub(crate) mod scan;
+pub(crate) mod stream;
 pub(crate) mod sweep;
 pub(crate) mod writer;
 

@@ -106,7 +106,7 @@ pub(crate) fn prepare<'a>(
 }
 
 /// Waits until each of the sweep markers `sweeps` is gone or stale.
-fn wait_for_sweeps(
+pub(super) fn wait_for_sweeps(
     store: &dyn Store,
     sweeps: &[String],
     intent: &mut Marker<'_>,
