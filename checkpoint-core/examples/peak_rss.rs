@@ -3,13 +3,17 @@
 //! `/proc/self/status` (Linux only).
 //!
 //! ```text
-//! cargo run --release -p checkpoint-core --example peak_rss -- [MiB] [zstd-level] [how]
+//! cargo run --release -p checkpoint-core --example peak_rss -- [MiB] [zstd-level] [how] [store]
 //! ```
 //!
 //! `how` is `whole` (the default), `incremental` (an incremental save,
 //! its chunks stored as they are cut) or `incremental-capture` (an
 //! incremental `capture` then `commit`, which holds the encoded checkpoint
-//! in memory).
+//! in memory). `store` is `dir` (the default) or `s3`: an S3-compatible
+//! store at `CHECKPOINT_S3_ENDPOINT` (bucket and keys from
+//! `CHECKPOINT_S3_BUCKET`, `CHECKPOINT_S3_ACCESS_KEY_ID`,
+//! `CHECKPOINT_S3_SECRET_ACCESS_KEY`; `eval "$(scripts/seaweedfs.sh env)"`
+//! sets them), which needs `--features object-store`.
 //!
 //! The state is 16 fields of `MiB / 16` each (records of about 1 KiB), so
 //! a checkpoint has 16 frames: a restore holds one beside the state. Figures are in `docs/PERFORMANCE.md`.
@@ -141,14 +145,42 @@ fn vm_hwm_mib() -> u64 {
         .map_or(0, |kb| kb / 1024)
 }
 
-fn child(mode: &str, dir: &str, mib: usize, level: i32, how: &str) {
+/// The store the children share: the directory `dir`, or a prefix named
+/// after it in an S3 bucket.
+fn open(dir: &str, store: &str) -> Checkpointer {
+    if store == "s3" {
+        #[cfg(feature = "object-store")]
+        {
+            let var = |name: &str, default: &str| {
+                std::env::var(name).unwrap_or_else(|_| default.to_owned())
+            };
+            let prefix = std::path::Path::new(dir)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let s3 = checkpoint_core::store::ObjectStore::s3(
+                &std::env::var("CHECKPOINT_S3_ENDPOINT").expect("CHECKPOINT_S3_ENDPOINT"),
+                &var("CHECKPOINT_S3_BUCKET", "checkpoint-test"),
+                &prefix,
+                &var("CHECKPOINT_S3_ACCESS_KEY_ID", "checkpoint"),
+                &var("CHECKPOINT_S3_SECRET_ACCESS_KEY", "checkpoint"),
+            )
+            .expect("S3 store");
+            return Checkpointer::new(s3).expect("open");
+        }
+        #[cfg(not(feature = "object-store"))]
+        panic!("the s3 store needs --features object-store");
+    }
+    Checkpointer::open(dir).expect("open")
+}
+
+fn child(mode: &str, dir: &str, mib: usize, level: i32, how: &str, store: &str) {
     let compression = if level == 0 {
         Compression::none()
     } else {
         Compression::zstd(level)
     };
-    let ckpt = Checkpointer::open(dir)
-        .expect("open")
+    let ckpt = open(dir, store)
         .keep_last(1)
         .compression(compression)
         .incremental(how != "whole");
@@ -192,22 +224,25 @@ fn main() {
     if args.get(1).map(String::as_str) == Some("child") {
         let mib = args[4].parse().expect("MiB");
         let level = args[5].parse().expect("level");
-        return child(&args[2], &args[3], mib, level, &args[6]);
+        return child(&args[2], &args[3], mib, level, &args[6], &args[7]);
     }
     let mib: usize = args.get(1).map_or(64, |a| a.parse().expect("MiB"));
     let level: i32 = args.get(2).map_or(0, |a| a.parse().expect("zstd level"));
     let how = args.get(3).map_or("whole", String::as_str);
+    let store = args.get(4).map_or("dir", String::as_str);
+    assert!(["dir", "s3"].contains(&store), "store: dir or s3");
     assert!(
         ["whole", "incremental", "incremental-capture"].contains(&how),
         "how: whole, incremental or incremental-capture"
     );
     let dir = std::env::temp_dir().join(format!("checkpoint-peak-rss-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    println!("state {mib} MiB, zstd level {level} (0: none), {how}");
+    println!("state {mib} MiB, zstd level {level} (0: none), {how}, {store}");
     for mode in ["state", "save", "restore"] {
         let out = Command::new(&args[0])
             .args(["child", mode, &dir.display().to_string()])
             .args([mib.to_string(), level.to_string(), how.to_owned()])
+            .arg(store)
             .output()
             .expect("run child");
         assert!(
@@ -229,4 +264,11 @@ fn main() {
         );
     }
     let _ = std::fs::remove_dir_all(&dir);
+    if store == "s3" {
+        let ckpt = open(&dir.display().to_string(), store);
+        let s3 = ckpt.store();
+        for key in s3.list("").unwrap_or_default() {
+            let _ = s3.delete(&key);
+        }
+    }
 }

@@ -70,7 +70,9 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// memory; [`PendingValue::persist`] then creates `key` with the same
     /// contract as [`put_if_absent`](Store::put_if_absent). `None` when
     /// this store takes whole values only (the default): `save` then builds
-    /// the checkpoint in memory.
+    /// the checkpoint in memory, unless it is
+    /// [incremental](crate::Checkpointer::incremental), which writes chunks
+    /// as it goes on any store.
     ///
     /// # Errors
     ///
