@@ -12,7 +12,7 @@ use crate::deep::{Content, Name, NodeId, SchemaNode, Seg, Variant};
 
 /// Reads a struct written with `written` fields as the reader's `fields`:
 /// straight through when they are the same, by name otherwise.
-#[inline(always)]
+#[inline]
 pub(super) fn structure<'de, V: Visitor<'de>>(
     de: &mut Postcard<'de>,
     cx: &Ctx<'_>,
@@ -37,7 +37,7 @@ pub(super) fn structure<'de, V: Visitor<'de>>(
 
 /// Reads a struct whose reader's fields are the writer's, in order:
 /// straight through as a sequence.
-#[inline(always)]
+#[inline]
 pub(super) fn same_layout<'de, V: Visitor<'de>>(
     de: &mut Postcard<'de>,
     cx: &Ctx<'_>,
@@ -78,7 +78,7 @@ impl Ctx<'_> {
     /// Whether the reader's `fields` are the writer's `written` (the node
     /// `id`), in order: compared once, then remembered by the address of
     /// `fields`.
-    #[inline(always)]
+    #[inline]
     pub(super) fn same_fields(
         &self,
         id: NodeId,
@@ -129,7 +129,7 @@ pub(super) struct Items<'a, 'de> {
 impl<'de> SeqAccess<'de> for Items<'_, 'de> {
     type Error = ResolveError;
 
-    #[inline(always)]
+    #[inline]
     fn next_element_seed<S: DeserializeSeed<'de>>(
         &mut self,
         seed: S,
@@ -178,7 +178,7 @@ pub(super) struct Named<'a, 'de> {
 impl<'de> MapAccess<'de> for Named<'_, 'de> {
     type Error = ResolveError;
 
-    #[inline(always)]
+    #[inline]
     fn next_key_seed<K: DeserializeSeed<'de>>(
         &mut self,
         seed: K,
@@ -190,7 +190,7 @@ impl<'de> MapAccess<'de> for Named<'_, 'de> {
         seed.deserialize(key).map(Some)
     }
 
-    #[inline(always)]
+    #[inline]
     fn next_value_seed<S: DeserializeSeed<'de>>(
         &mut self,
         seed: S,
@@ -277,7 +277,7 @@ impl<'a, 'de> EnumAccess<'de> for OneVariant<'a, 'de> {
     type Error = ResolveError;
     type Variant = InVariant<'a, 'de>;
 
-    #[inline(always)]
+    #[inline]
     fn variant_seed<S: DeserializeSeed<'de>>(
         self,
         seed: S,
@@ -315,7 +315,7 @@ fn unknown_variant(e: ResolveError, name: &str, hints: &[&str], ty: &str) -> Res
 impl<'de> VariantAccess<'de> for InVariant<'_, 'de> {
     type Error = ResolveError;
 
-    #[inline(always)]
+    #[inline]
     fn unit_variant(self) -> Result<(), ResolveError> {
         match self.variant.content {
             Content::Unit => Ok(()),
@@ -323,7 +323,7 @@ impl<'de> VariantAccess<'de> for InVariant<'_, 'de> {
         }
     }
 
-    #[inline(always)]
+    #[inline]
     fn newtype_variant_seed<S: DeserializeSeed<'de>>(
         self,
         seed: S,
@@ -340,7 +340,7 @@ impl<'de> VariantAccess<'de> for InVariant<'_, 'de> {
         .map_err(within)
     }
 
-    #[inline(always)]
+    #[inline]
     fn tuple_variant<V: Visitor<'de>>(
         self,
         len: usize,
@@ -362,7 +362,7 @@ impl<'de> VariantAccess<'de> for InVariant<'_, 'de> {
         .map_err(within)
     }
 
-    #[inline(always)]
+    #[inline]
     fn struct_variant<V: Visitor<'de>>(
         self,
         fields: &'static [&'static str],

@@ -130,8 +130,6 @@ impl de::Error for ResolveError {
     }
 }
 
-#[cold]
-#[inline(never)]
 pub(crate) fn decode(e: postcard::Error) -> ResolveError {
     ResolveError::new(ResolveKind::Decode(e.to_string()))
 }

@@ -8,7 +8,7 @@ use super::{decode, Postcard, ResolveError};
 use crate::deep::Leaf;
 
 /// Reads a leaf written as the type the reader asks for.
-#[inline(always)]
+#[inline]
 pub(super) fn read_same<'de, V: Visitor<'de>>(
     de: &mut Postcard<'de>,
     leaf: Leaf,

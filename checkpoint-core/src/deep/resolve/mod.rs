@@ -79,7 +79,7 @@ pub(crate) fn from_bytes<'de, T: Deserialize<'de>>(
 }
 
 impl<'a, 'de> Resolver<'a, 'de> {
-    #[inline(always)]
+    #[inline]
     fn schema(&self) -> &'a DeepSchema {
         self.cx.schema
     }
@@ -94,7 +94,7 @@ impl<'a, 'de> Resolver<'a, 'de> {
 
     /// The node written here, past back references and newtype wrappers
     /// (postcard writes a newtype as its content).
-    #[inline(always)]
+    #[inline]
     fn peel(&self) -> (NodeId, &'a SchemaNode) {
         let schema = self.schema();
         let mut id = schema.follow(self.at);
@@ -119,7 +119,7 @@ impl<'a, 'de> Resolver<'a, 'de> {
         }
     }
 
-    #[inline(always)]
+    #[inline]
     fn leaf<V: Visitor<'de>>(self, want: Leaf, visitor: V) -> Result<V::Value, ResolveError> {
         if let SchemaNode::Leaf(have) = self.schema().node(self.at) {
             if *have == want {
@@ -129,8 +129,6 @@ impl<'a, 'de> Resolver<'a, 'de> {
         self.leaf_resolved(want, visitor)
     }
 
-    #[cold]
-    #[inline(never)]
     fn leaf_resolved<V: Visitor<'de>>(
         self,
         want: Leaf,
@@ -150,7 +148,7 @@ impl<'a, 'de> Resolver<'a, 'de> {
 
 macro_rules! leaves {
     ($($method:ident => $leaf:ident,)*) => {$(
-        #[inline(always)]
+        #[inline]
         fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ResolveError> {
             self.leaf(Leaf::$leaf, visitor)
         }
@@ -219,7 +217,7 @@ impl<'de> de::Deserializer<'de> for Resolver<'_, 'de> {
         }
     }
 
-    #[inline(always)]
+    #[inline]
     fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ResolveError> {
         if let Some(SchemaNode::Option(c)) = self.schema().nodes.get(self.at as usize) {
             return match u8::deserialize(&mut *self.de) {
@@ -239,7 +237,7 @@ impl<'de> de::Deserializer<'de> for Resolver<'_, 'de> {
         self.option_resolved(visitor)
     }
 
-    #[inline(always)]
+    #[inline]
     fn deserialize_struct<V: Visitor<'de>>(
         self,
         name: &'static str,
@@ -254,7 +252,7 @@ impl<'de> de::Deserializer<'de> for Resolver<'_, 'de> {
         self.struct_resolved(name, fields, visitor)
     }
 
-    #[inline(always)]
+    #[inline]
     fn deserialize_enum<V: Visitor<'de>>(
         self,
         name: &'static str,
@@ -399,8 +397,6 @@ fn bad_option_tag() -> ResolveError {
 }
 
 impl<'a, 'de> Resolver<'a, 'de> {
-    #[cold]
-    #[inline(never)]
     fn option_resolved<V: Visitor<'de>>(mut self, visitor: V) -> Result<V::Value, ResolveError> {
         opaque!(self, |de: &mut Postcard<'de>| de
             .deserialize_option(visitor));
@@ -416,8 +412,6 @@ impl<'a, 'de> Resolver<'a, 'de> {
         }
     }
 
-    #[cold]
-    #[inline(never)]
     fn struct_resolved<V: Visitor<'de>>(
         self,
         name: &'static str,
@@ -434,8 +428,6 @@ impl<'a, 'de> Resolver<'a, 'de> {
         }
     }
 
-    #[cold]
-    #[inline(never)]
     fn enum_resolved<V: Visitor<'de>>(
         self,
         name: &'static str,
@@ -453,7 +445,7 @@ impl<'a, 'de> Resolver<'a, 'de> {
 
     /// Reads a variant index and hands the variant it was written as to
     /// the reader, by name.
-    #[inline(always)]
+    #[inline]
     fn variant<V: Visitor<'de>>(
         self,
         written: &'a [Variant],
