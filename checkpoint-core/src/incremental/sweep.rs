@@ -150,3 +150,70 @@ fn part_manifest(
     let seq = crate::format::prefix_seq(stored).unwrap_or(epoch);
     Manifest::decode(stored, seq, location).map(Some)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::super::manifest::ChunkRef;
+    use super::*;
+    use crate::group::Group;
+    use crate::{Checkpoint, FieldReader, FieldWriter, MemStore};
+
+    struct Blob(Vec<u8>);
+
+    impl Checkpoint for Blob {
+        type Context = ();
+        const SCHEMA: crate::Schema = crate::Schema::new(
+            "Blob",
+            crate::Shape::Tuple(&[crate::FieldSchema::serialized("0", "Vec<u8>")]),
+        );
+        fn write_fields(&self, out: &mut FieldWriter<'_>) -> Result<()> {
+            out.field("0", &self.0)
+        }
+        fn read_fields(input: &mut FieldReader<'_>, _: &()) -> Result<Self> {
+            Ok(Blob(input.field("0")?))
+        }
+    }
+
+    #[test]
+    fn group_parts_keep_their_chunks_and_a_damaged_one_postpones_the_sweep() {
+        let lease = Duration::from_secs(60);
+        let store = Arc::new(MemStore::new());
+        let blob = Blob((0..300_000u32).map(|i| (i * 7 % 251) as u8).collect());
+        // An incremental part no commit lists yet, and a whole one.
+        Group::from_shared(store.clone(), "g")
+            .unwrap()
+            .incremental(true)
+            .save_part(1, "a", &blob)
+            .unwrap();
+        Group::from_shared(store.clone(), "g")
+            .unwrap()
+            .save_part(1, "b", &blob)
+            .unwrap();
+        let listed = stored_chunks(&*store).unwrap();
+        assert!(listed.len() > 1);
+        let orphan = ChunkRef::of(b"listed by nothing");
+        store
+            .put_if_absent(&orphan.key(), b"listed by nothing")
+            .unwrap();
+        assert_eq!(sweep(&*store, lease).unwrap(), Swept::Done { deleted: 1 });
+        assert_eq!(stored_chunks(&*store).unwrap(), listed);
+
+        // The part's owner header no longer reads: what it lists is
+        // unknown, so nothing is deleted.
+        let key = crate::keys::group_part("g", 1, "a");
+        let mut bytes = store.get(&key).unwrap().unwrap();
+        bytes[14] ^= 1;
+        store.delete(&key).unwrap();
+        store.put_if_absent(&key, &bytes).unwrap();
+        store
+            .put_if_absent(&orphan.key(), b"listed by nothing")
+            .unwrap();
+        match sweep(&*store, lease).unwrap() {
+            Swept::Postponed(reason) => assert!(reason.contains(&key), "{reason}"),
+            done => panic!("{done:?}"),
+        }
+        assert_eq!(stored_chunks(&*store).unwrap().len(), listed.len() + 1);
+    }
+}
