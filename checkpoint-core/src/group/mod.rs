@@ -22,7 +22,10 @@
 //! written down in `docs/GROUP.md`.
 //!
 //! It runs on any [`Store`]: the directory store on one machine, or an
-//! object store shared by many.
+//! object store shared by many. Parts may be compressed
+//! ([`Group::compression`]) or incremental ([`Group::incremental`]: stored
+//! as chunks shared across epochs, so a part that changed a little writes
+//! little).
 //!
 //! # Examples
 //!

@@ -115,7 +115,7 @@ impl AsyncGroup {
     /// use checkpoint::{Checkpoint, MemStore};
     /// #[derive(Debug, PartialEq, Checkpoint)]
     /// struct Log { lines: Vec<String> }
-    /// # let runtime = tokio::runtime::Builder::new_multi_thread().build().unwrap();
+    /// # let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
     /// # runtime.block_on(async {
     /// let group = AsyncGroup::new(MemStore::new(), "g")?.incremental(true);
     /// let log = Log { lines: (0..10_000).map(|i| format!("line {i}")).collect() };
