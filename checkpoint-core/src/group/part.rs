@@ -402,6 +402,37 @@ mod binding {
     }
 
     #[test]
+    fn an_incremental_parts_checksum_changes_with_every_byte_but_its_crcs() {
+        let store = std::sync::Arc::new(MemStore::new());
+        let group = Group::from_shared(store.clone(), "g")
+            .unwrap()
+            .incremental(true);
+        let info = group.save_part(1, "a", &Count(7)).unwrap();
+        let bytes = store.get(&group.part_key(1, "a")).unwrap().unwrap();
+        assert_eq!(part_checksum(&bytes), info.checksum);
+        let owner = PartOwner {
+            group: "g",
+            participant: "a",
+            epoch: 1,
+        };
+        let manifest_at = bytes.len() - open_part(&bytes, &owner).unwrap().len();
+        assert!(crate::incremental::is_manifest(&bytes[manifest_at..]));
+        // The owner header's CRC, the manifest's header CRC and its own.
+        let crcs = [manifest_at - 4, manifest_at + 48, bytes.len() - 4];
+        for at in 0..bytes.len() {
+            let mut edited = bytes.clone();
+            edited[at] ^= 0x20;
+            let embedded = crcs.iter().any(|&crc| (crc..crc + 4).contains(&at));
+            assert_eq!(
+                part_checksum(&edited) == info.checksum,
+                embedded,
+                "byte {at} of {}",
+                bytes.len()
+            );
+        }
+    }
+
+    #[test]
     fn a_part_saved_again_after_the_commit_is_refused_and_old_records_still_verify() {
         let store = std::sync::Arc::new(MemStore::new());
         let group = Group::from_shared(store.clone(), "g").unwrap();

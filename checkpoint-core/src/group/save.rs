@@ -181,9 +181,7 @@ impl Group {
             }),
         }
     }
-}
 
-impl Group {
     /// Whether `existing`, a whole or incremental part, holds what `ours`,
     /// a whole one, holds ([`part::same_part`]): an incremental part is
     /// compared by the checkpoint its chunks make up, read only when its
