@@ -10,7 +10,7 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use checkpoint::group::{AsyncGroup, Group, GroupError, PartInfo};
@@ -404,6 +404,68 @@ fn async_groups_save_and_restore_incremental_parts(store: Arc<dyn Store>) {
     assert_eq!(chunk_keys(&*store), newest);
 }
 
+fn parts_saved_while_a_checkpointer_sweeps_lose_no_chunk(store: Arc<dyn Store>) {
+    let stop = AtomicBool::new(false);
+    let group = Group::from_shared(Arc::clone(&store), "g")
+        .unwrap()
+        .incremental(true);
+    /// Stops the saver however the scope ends: a failed assertion must
+    /// not leave the scope waiting for it.
+    struct Stop<'a>(&'a AtomicBool);
+    impl Drop for Stop<'_> {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+    let newest = std::thread::scope(|scope| {
+        let stopping = Stop(&stop);
+        // A checkpointer saving incrementally, its retention sweeping after
+        // every save, while the group saves, commits and collects.
+        let saver = scope.spawn(|| {
+            let ckpt = Checkpointer::new(Arc::clone(&store))
+                .unwrap()
+                .incremental(true)
+                .keep_last(1);
+            let mut state = Blocks::new(7, 20, 10_000);
+            let mut i = 0;
+            while !stop.load(Ordering::SeqCst) {
+                state.change(i % 20);
+                ckpt.save(&state).unwrap();
+                i += 1;
+            }
+            (ckpt, state)
+        });
+        for epoch in 1..=9 {
+            save_and_commit(&group, epoch);
+            if epoch % 3 == 0 {
+                group.collect_garbage(2).unwrap();
+            }
+            for node in NODES {
+                let latest = group.restore_latest::<Blocks>(node).unwrap().unwrap();
+                assert_eq!(
+                    (latest.epoch, latest.state),
+                    (epoch, node_state(node, epoch))
+                );
+            }
+        }
+        drop(stopping);
+        saver.join().unwrap()
+    });
+    let (ckpt, state) = newest;
+    assert_eq!(
+        ckpt.restore_latest::<Blocks>().unwrap().unwrap().state,
+        state
+    );
+    for epoch in group.committed_epochs().unwrap() {
+        for node in NODES {
+            assert_eq!(
+                group.restore::<Blocks>(epoch, node).unwrap(),
+                node_state(node, epoch)
+            );
+        }
+    }
+}
+
 /// Counts the chunk bytes written through it.
 #[derive(Debug)]
 struct Counting {
@@ -483,6 +545,12 @@ macro_rules! store_tests {
         fn collecting_garbage_frees_the_chunks_only_dropped_epochs_used() {
             if let Some((s, _keep)) = $store {
                 super::collecting_garbage_frees_the_chunks_only_dropped_epochs_used(s)
+            }
+        }
+        #[test]
+        fn parts_saved_while_a_checkpointer_sweeps_lose_no_chunk() {
+            if let Some((s, _keep)) = $store {
+                super::parts_saved_while_a_checkpointer_sweeps_lose_no_chunk(s)
             }
         }
         #[test]
