@@ -96,6 +96,18 @@ pub(crate) fn part_of<'k>(prefix: &str, key: &'k str) -> Option<(u64, &'k str)> 
     Some((parse_padded(epoch)?, participant))
 }
 
+/// The group, epoch and participant of a part's key in any group (a key
+/// listed under [`GROUPS`]); `None` for any other key.
+pub(crate) fn any_part(key: &str) -> Option<(&str, u64, &str)> {
+    let (group, rest) = key.strip_prefix(GROUPS)?.split_once('/')?;
+    let (epoch, participant) = rest.strip_prefix("parts/")?.split_once('/')?;
+    (!group.is_empty() && !participant.is_empty() && !participant.contains('/')).then_some((
+        group,
+        parse_padded(epoch)?,
+        participant,
+    ))
+}
+
 /// Where chunks, intents and sweep markers live.
 pub(crate) const CHUNKS: &str = "chunks/";
 /// Where incremental saves announce themselves (`incremental::lease`).
@@ -152,6 +164,11 @@ mod tests {
         assert_eq!(part_epoch(&parts, &group_commit("g", 7)), None);
         assert_eq!(part_of(&parts, &group_part("g", 7, "a")), Some((7, "a")));
         assert_eq!(part_of(&parts, &group_commit("g", 7)), None);
+        assert_eq!(any_part(&group_part("g", 7, "a")), Some(("g", 7, "a")));
+        assert_eq!(any_part(&group_commit("g", 7)), None);
+        assert_eq!(any_part(&format!("{}x/y", group_parts("g"))), None);
+        assert_eq!(any_part(&format!("{}/a", group_part("g", 7, "a"))), None);
+        assert_eq!(any_part("00000000000000000007.ckpt"), None);
         assert!(group_commit("g", 1).starts_with(&group("g")));
         assert!(group_commit("g", 9) < group_commit("g", 10));
     }

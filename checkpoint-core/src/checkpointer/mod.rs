@@ -192,7 +192,9 @@ impl Checkpointer {
     /// alike, whatever this setting, and check every chunk against its hash.
     ///
     /// Retention ([`keep_last`](Self::keep_last)) then also deletes the
-    /// chunks no remaining checkpoint lists, never one that a save in
+    /// chunks no remaining checkpoint or group part
+    /// ([`Group::incremental`](crate::group::Group::incremental)) in the
+    /// store lists, never one that a save in
     /// progress, in this process or another, may list (the protocol is in
     /// `docs/FORMAT.md`).
     ///

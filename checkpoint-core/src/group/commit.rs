@@ -7,9 +7,10 @@ use super::{
     beside, check_participants, part, part_info, CommitRecord, Epoch, Group, GroupError, PartInfo,
     StoredEpoch,
 };
+use crate::incremental::{self, manifest::Manifest};
 use crate::observe::{self, Op};
 use crate::store::StoreError;
-use crate::{format, keys};
+use crate::{format, keys, Error};
 
 impl Group {
     /// Commits `epoch` with exactly the parts of `participants`, given the
@@ -385,11 +386,32 @@ impl Group {
         };
         let checkpoint = part::open_part(bytes, &owner)
             .map_err(|reason| self.corrupt(epoch, participant, reason, None))?;
-        // `decode` checks the whole checksum and that the part was written
-        // for this epoch (its sequence number).
-        format::decode(checkpoint, epoch, &self.store.location(&key))
-            .map_err(|e| self.corrupt(epoch, participant, e.to_string(), Some(e)))?;
+        self.check_checkpoint(epoch, checkpoint, &self.store.location(&key))
+            .map_err(|e| match e {
+                // The chunks of an incremental part may well be intact.
+                Error::Store(e) => GroupError::Store(e),
+                e => self.corrupt(epoch, participant, e.to_string(), Some(e)),
+            })?;
         Ok(part_info(participant, epoch, bytes))
+    }
+
+    /// Checks the checkpoint in a part of `epoch` at `location`: its whole
+    /// checksum and that it was written for this epoch (its sequence
+    /// number). An incremental part's manifest is checked so, then every
+    /// chunk it lists is read and checked against its hash, and the
+    /// checkpoint they make up is checked as a whole one is.
+    fn check_checkpoint(
+        &self,
+        epoch: Epoch,
+        checkpoint: &[u8],
+        location: &str,
+    ) -> Result<(), Error> {
+        if !incremental::is_manifest(checkpoint) {
+            return format::decode(checkpoint, epoch, location).map(drop);
+        }
+        let manifest = Manifest::decode(checkpoint, epoch, location)?;
+        let whole = incremental::assemble(&self.store, manifest, epoch, location)?;
+        format::decode(&whole, epoch, location).map(drop)
     }
 
     /// After a create found the record present: the same record (a retry or

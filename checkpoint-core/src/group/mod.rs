@@ -22,7 +22,10 @@
 //! written down in `docs/GROUP.md`.
 //!
 //! It runs on any [`Store`]: the directory store on one machine, or an
-//! object store shared by many.
+//! object store shared by many. Parts may be compressed
+//! ([`Group::compression`]) or incremental ([`Group::incremental`]: stored
+//! as chunks shared across epochs, so a part that changed a little writes
+//! little).
 //!
 //! # Examples
 //!
@@ -90,9 +93,11 @@ mod save;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::incremental::Chunking;
 use crate::keys;
 use crate::observe::Outcome;
 use crate::store::{Store, StoreError};
@@ -101,6 +106,7 @@ use crate::{Checkpoint, Compression, Error};
 #[cfg(feature = "tokio")]
 pub use asynchronous::AsyncGroup;
 pub use error::GroupError;
+pub(crate) use part::split_part;
 
 /// How often `restore_latest` moves on to a newer committed epoch when a
 /// collection removed the one it listed.
@@ -165,8 +171,12 @@ pub struct GarbageReport {
     pub committed_epochs: Vec<Epoch>,
     /// Uncommitted epochs whose parts were removed.
     pub uncommitted_epochs: Vec<Epoch>,
-    /// Keys removed in all.
+    /// Keys removed in all (chunks not included).
     pub keys: usize,
+    /// Chunks of incremental parts deleted because no part or checkpoint
+    /// left in the store lists them (0 when the sweep was postponed: a
+    /// later collection or retention deletes them).
+    pub chunks: usize,
 }
 
 /// One epoch of a group as its store holds it: what [`Group::epochs`]
@@ -226,6 +236,7 @@ pub struct Group {
     store: Arc<dyn Store>,
     name: String,
     compression: Compression,
+    chunking: Chunking,
 }
 
 /// One participant of a [`Group`]: the group's calls with the id filled in.
@@ -257,6 +268,7 @@ impl Group {
             store,
             name: name.to_owned(),
             compression: Compression::none(),
+            chunking: Chunking::default(),
         })
     }
 
@@ -289,6 +301,74 @@ impl Group {
     #[must_use]
     pub fn compression(mut self, compression: Compression) -> Self {
         self.compression = compression;
+        self
+    }
+
+    /// Writes the parts this group saves from now on as incremental ones
+    /// when `on` (the default is off), as
+    /// [`Checkpointer::incremental`](crate::Checkpointer::incremental) does
+    /// checkpoints: the part's checkpoint is cut into content-defined
+    /// chunks, each stored once per store under its BLAKE3 hash
+    /// (`chunks/ab/abcd…`, shared with the store's checkpoints and every
+    /// other group), and the part holds its owner header and a manifest
+    /// listing them. A participant whose state changed a little since its
+    /// last part writes a few chunks, not its whole state.
+    ///
+    /// Restores and commits read incremental and whole parts alike,
+    /// whatever this setting, and check every chunk against its hash: a
+    /// damaged or missing chunk makes the part unreadable, naming the
+    /// chunk. The commit record's checksum covers the part as stored, which
+    /// names each chunk by its hash. A chunk stays while any part or
+    /// checkpoint in the store lists it: a checkpointer's retention on the
+    /// same store keeps the chunks of every stored part, and
+    /// [`collect_garbage`](Self::collect_garbage) deletes the chunks only
+    /// the epochs it removed listed (the protocol is in `docs/FORMAT.md`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use checkpoint::group::Group;
+    /// use checkpoint::{Checkpoint, MemStore, Store};
+    ///
+    /// #[derive(Debug, PartialEq, Checkpoint)]
+    /// struct Log { lines: Vec<String> }
+    ///
+    /// let store = std::sync::Arc::new(MemStore::new());
+    /// let group = Group::from_shared(store.clone(), "g")?.incremental(true);
+    /// let mut log = Log { lines: (0..100_000).map(|i| format!("line {i}")).collect() };
+    /// let first = group.save_part(1, "a", &log)?;
+    /// group.commit(1, &["a"], &[first])?;
+    /// let chunks = store.list("chunks/")?.len();
+    ///
+    /// log.lines[500] = "changed".to_owned();
+    /// let second = group.save_part(2, "a", &log)?;
+    /// group.commit(2, &["a"], &[second])?;
+    /// // A few new chunks, not a second copy of the whole log.
+    /// assert!(store.list("chunks/")?.len() < chunks + 4);
+    /// assert_eq!(group.restore_latest::<Log>("a")?.expect("committed").state, log);
+    ///
+    /// // Dropping epoch 1 deletes the chunks only it listed.
+    /// let removed = group.collect_garbage(1)?;
+    /// assert_eq!(removed.committed_epochs, [1]);
+    /// assert!(removed.chunks > 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn incremental(mut self, on: bool) -> Self {
+        self.chunking.on = on;
+        self
+    }
+
+    /// How long an incremental part's save, or a chunk sweep, counts as
+    /// live to the others (default 60 s), as
+    /// [`Checkpointer::chunk_lease`](crate::Checkpointer::chunk_lease): a
+    /// participant killed while saving postpones chunk sweeps, and a
+    /// collection killed while sweeping makes incremental saves wait, for
+    /// at most this long. It must exceed the wall-clock skew between the
+    /// machines sharing the store, and any pause of a live process.
+    #[must_use]
+    pub fn chunk_lease(mut self, lease: Duration) -> Self {
+        self.chunking.lease = lease;
         self
     }
 

@@ -61,8 +61,22 @@ pub(crate) fn encode_part<T: Checkpoint>(
 }
 
 /// The checkpoint inside a part, once its owner header is intact and names
-/// `expected`; otherwise why not.
+/// `expected`; otherwise why not. With incremental parts it is a manifest
+/// (`incremental::is_manifest`) of the checkpoint's chunks.
 pub(crate) fn open_part<'b>(bytes: &'b [u8], expected: &PartOwner<'_>) -> Result<&'b [u8], String> {
+    let (owner, rest) = split_part(bytes)?;
+    if &owner != expected {
+        return Err(format!(
+            "it was saved as the part of participant `{}` in epoch {} of group `{}`",
+            owner.participant, owner.epoch, owner.group
+        ));
+    }
+    Ok(rest)
+}
+
+/// The owner a part's intact header names and the checkpoint (or manifest)
+/// after it, whichever slot the part is in; otherwise why not.
+pub(crate) fn split_part(bytes: &[u8]) -> Result<(PartOwner<'_>, &[u8]), String> {
     let prefix = PART_MAGIC.len() + 4;
     if bytes.len() < prefix {
         return Err(format!("the part is truncated ({} bytes)", bytes.len()));
@@ -80,13 +94,17 @@ pub(crate) fn open_part<'b>(bytes: &'b [u8], expected: &PartOwner<'_>) -> Result
     unseal(header, PART_MAGIC, "part's owner header")?;
     let owner: PartOwner<'_> = postcard::from_bytes(&header[prefix..end - 4])
         .map_err(|e| format!("the part's owner header does not decode: {e}"))?;
-    if &owner != expected {
-        return Err(format!(
-            "it was saved as the part of participant `{}` in epoch {} of group `{}`",
-            owner.participant, owner.epoch, owner.group
-        ));
-    }
-    Ok(rest)
+    Ok((owner, rest))
+}
+
+/// An incremental part: the owner header of `whole`, a part made by
+/// [`encode_part`], followed by `manifest`, the manifest of its checkpoint.
+pub(crate) fn with_manifest(whole: &[u8], checkpoint_len: usize, manifest: &[u8]) -> Vec<u8> {
+    let owner = &whole[..whole.len() - checkpoint_len];
+    let mut out = Vec::with_capacity(owner.len() + manifest.len());
+    out.extend_from_slice(owner);
+    out.extend_from_slice(manifest);
+    out
 }
 
 /// Whether `existing`, found in `owner`'s slot, is an intact part holding
@@ -381,6 +399,37 @@ mod binding {
         format::decode(open_part(&edited, &owner).unwrap(), 3, "").unwrap();
         assert_eq!(legacy_part_checksum(&edited), legacy_part_checksum(&first));
         assert_ne!(part_checksum(&edited), part_checksum(&first));
+    }
+
+    #[test]
+    fn an_incremental_parts_checksum_changes_with_every_byte_but_its_crcs() {
+        let store = std::sync::Arc::new(MemStore::new());
+        let group = Group::from_shared(store.clone(), "g")
+            .unwrap()
+            .incremental(true);
+        let info = group.save_part(1, "a", &Count(7)).unwrap();
+        let bytes = store.get(&group.part_key(1, "a")).unwrap().unwrap();
+        assert_eq!(part_checksum(&bytes), info.checksum);
+        let owner = PartOwner {
+            group: "g",
+            participant: "a",
+            epoch: 1,
+        };
+        let manifest_at = bytes.len() - open_part(&bytes, &owner).unwrap().len();
+        assert!(crate::incremental::is_manifest(&bytes[manifest_at..]));
+        // The owner header's CRC, the manifest's header CRC and its own.
+        let crcs = [manifest_at - 4, manifest_at + 48, bytes.len() - 4];
+        for at in 0..bytes.len() {
+            let mut edited = bytes.clone();
+            edited[at] ^= 0x20;
+            let embedded = crcs.iter().any(|&crc| (crc..crc + 4).contains(&at));
+            assert_eq!(
+                part_checksum(&edited) == info.checksum,
+                embedded,
+                "byte {at} of {}",
+                bytes.len()
+            );
+        }
     }
 
     #[test]

@@ -8,6 +8,8 @@ use super::{
     part, CommitRecord, Epoch, GarbageReport, Group, GroupError, GroupRestored, PartInfo,
     LATEST_RETRIES,
 };
+use crate::incremental::sweep::{Swept, PART_HEAD};
+use crate::incremental::{self, manifest::Manifest};
 use crate::observe::{self, Op};
 use crate::store::{StoreError, ValueReader};
 use crate::{format, keys, Checkpoint, Error};
@@ -226,7 +228,12 @@ impl Group {
         if checksum != entry.checksum || bytes.len() as u64 != entry.len {
             // Damage is named as damage; an intact part that differs, as not
             // the one committed.
-            if let Err(e) = format::decode(checkpoint, epoch, &location) {
+            let intact = if incremental::is_manifest(checkpoint) {
+                Manifest::decode(checkpoint, epoch, &location).map(drop)
+            } else {
+                format::decode(checkpoint, epoch, &location).map(drop)
+            };
+            if let Err(e) = intact {
                 return Err(because(e.to_string(), Some(e)));
             }
             return Err(unreadable(format!(
@@ -238,10 +245,17 @@ impl Group {
         }
         let owner_len = bytes.len() - checkpoint.len();
         let value = ValueReader::shared_from(bytes, owner_len);
-        match crate::restore::load_value::<T>(value, epoch, &location, context) {
+        // An incremental part is read from its chunks, each checked against
+        // its hash; a damaged one is named as the part's damage.
+        let loaded = incremental::checkpoint_value(&self.store, value, epoch, &location)
+            .and_then(|value| crate::restore::load_value::<T>(value, epoch, &location, context))
+            .map_err(|e| incremental::damage_in(e, epoch, &location));
+        match loaded {
             Ok((state, _)) => Ok(state),
             Err(e @ Error::WrongType { .. }) => Err(because(e.to_string(), Some(e))),
             Err(e) if e.is_damage() => Err(because(e.to_string(), Some(e))),
+            // Reading a chunk failed: the part may well be intact.
+            Err(Error::Store(e)) => Err(GroupError::Store(e)),
             Err(Error::CheckFailed { reason, .. }) => Err(GroupError::CheckFailed {
                 group: self.name.clone(),
                 epoch,
@@ -266,6 +280,15 @@ impl Group {
     /// old epoch's record is removed before its parts, so a committed epoch
     /// never lacks a part.
     ///
+    /// When a deleted part was incremental (or this group saves
+    /// incremental parts), the chunks no part or checkpoint left in the
+    /// store lists are then deleted too, under the chunk protocol of
+    /// `docs/FORMAT.md`, so that chunks only the removed epochs used go
+    /// ([`GarbageReport::chunks`]). That sweep is postponed while an
+    /// incremental save is under way, and a failure of it is logged, not
+    /// returned: the epochs are removed, and a later collection or
+    /// retention deletes the chunks.
+    ///
     /// # Errors
     ///
     /// [`GroupError::Store`] when the store fails; what was deleted before
@@ -279,13 +302,59 @@ impl Group {
             collection.record_deleted(epoch);
         }
         let prefix = self.parts_prefix();
+        let mut chunked = false;
         for key in self.store.list(&prefix)? {
             if let Some(epoch) = collection.stale_part(&prefix, &key) {
+                chunked = chunked || self.chunking.on || {
+                    let head = self.store.get_prefix(&key, PART_HEAD);
+                    holds_manifest(head.ok().flatten().as_deref())
+                };
                 self.store.delete(&key)?;
                 collection.part_deleted(epoch);
             }
         }
-        Ok(collection.report())
+        let mut report = collection.report();
+        if chunked {
+            report.chunks = self.sweep_chunks();
+        }
+        Ok(report)
+    }
+
+    /// Deletes the chunks no part or checkpoint in the store lists; how
+    /// many. A sweep postponed or failed deletes none: a later one will.
+    pub(super) fn sweep_chunks(&self) -> usize {
+        match incremental::sweep::sweep(&*self.store, self.chunking.lease) {
+            Ok(Swept::Done { deleted }) => {
+                tracing::debug!(deleted, group = %self.name, "chunks no part or checkpoint lists deleted");
+                deleted
+            }
+            Ok(Swept::Postponed(reason)) => {
+                tracing::debug!(
+                    "chunk sweep of group `{}` postponed to a later collection: {reason}",
+                    self.name
+                );
+                0
+            }
+            Err(e) => {
+                tracing::warn!(
+                    "the collection of group `{}` could not sweep chunks: {e}",
+                    self.name
+                );
+                0
+            }
+        }
+    }
+}
+
+/// Whether a part whose first bytes are `head` is an incremental one (its
+/// owner header followed by a manifest). A part that cannot be read is
+/// taken as one: a sweep finds out what it lists, and postpones when it
+/// cannot.
+pub(super) fn holds_manifest(head: Option<&[u8]>) -> bool {
+    match head.map(part::split_part) {
+        Some(Ok((_, stored))) => incremental::is_manifest(stored),
+        Some(Err(_)) => true,
+        None => false,
     }
 }
 

@@ -1,6 +1,11 @@
 //! Saving a participant's part of an epoch.
 
 use super::{beside, check_name, part, part_info, Epoch, Group, GroupError, PartInfo};
+use crate::incremental::manifest::Manifest;
+use crate::incremental::{
+    self,
+    writer::{self, Prepared},
+};
 use crate::observe::{self, Op};
 use crate::store::StoreError;
 use crate::Checkpoint;
@@ -79,13 +84,22 @@ impl Group {
             epoch,
         };
         let key = self.part_key(epoch, participant);
-        let info = part_info(participant, epoch, &bytes);
+        // An incremental part's chunks are stored first; its intent keeps
+        // every sweep from deleting them until the part listing them is in
+        // the store, as a checkpointer keeps it until its manifest is.
+        let chunked = if self.chunking.on {
+            Some(self.store_chunks(epoch, participant, &bytes)?)
+        } else {
+            None
+        };
+        let stored = chunked.as_ref().map_or(&bytes, |(part, _)| part);
+        let info = part_info(participant, epoch, stored);
         // An epoch at or below the newest committed one can never be
         // restored; refusing it keeps the saver from believing otherwise.
         // The listing runs beside the write so it adds no round trip; a part
         // written for such an epoch is garbage the next collection removes.
         let (written, latest) = beside(
-            || self.store.put_if_absent(&key, &bytes),
+            || self.store.put_if_absent(&key, stored),
             || self.latest_committed_epoch(),
         );
         let info = match self.part_written(epoch, info, written, &latest)? {
@@ -95,8 +109,34 @@ impl Group {
                 self.part_taken(&owner, &bytes, existing.as_deref(), location)?
             }
         };
+        drop(chunked);
         listing_failed(participant, epoch, latest);
         Ok(info)
+    }
+
+    /// Stores the chunks of the checkpoint in `whole`, a part made by
+    /// [`encode_part`](Self::encode_part), that the store lacks, and
+    /// returns the incremental part to write instead (its owner header and
+    /// the checkpoint's manifest) with the save's intent: drop it once the
+    /// part is written.
+    fn store_chunks(
+        &self,
+        epoch: Epoch,
+        participant: &str,
+        whole: &[u8],
+    ) -> Result<(Vec<u8>, Prepared<'_>), GroupError> {
+        // Only a part this group encoded comes here: it always opens.
+        let (_, checkpoint) = part::split_part(whole)
+            .map_err(|reason| self.corrupt(epoch, participant, reason, None))?;
+        let prepared = writer::prepare(&*self.store, checkpoint, epoch, self.chunking.lease)?;
+        tracing::debug!(
+            group = %self.name,
+            epoch,
+            chunk_bytes_written = prepared.written,
+            "incremental part's chunks stored"
+        );
+        let part = part::with_manifest(whole, checkpoint.len(), &prepared.manifest);
+        Ok((part, prepared))
     }
 
     /// What a part's create-if-absent (`written`) and the listing of the
@@ -130,7 +170,7 @@ impl Group {
         // timeout, or its listing failed) finds its own part: the same
         // state saved again is that part, not a conflict.
         match existing {
-            Some(existing) if part::same_part(existing, ours, owner) => {
+            Some(existing) if self.holds_same(existing, ours, owner) => {
                 Ok(part_info(owner.participant, owner.epoch, existing))
             }
             _ => Err(GroupError::PartExists {
@@ -139,6 +179,43 @@ impl Group {
                 participant: owner.participant.to_owned(),
                 location,
             }),
+        }
+    }
+
+    /// Whether `existing`, a whole or incremental part, holds what `ours`,
+    /// a whole one, holds ([`part::same_part`]): an incremental part is
+    /// compared by the checkpoint its chunks make up, read only when its
+    /// length matches.
+    fn holds_same(&self, existing: &[u8], ours: &[u8], owner: &part::PartOwner<'_>) -> bool {
+        if part::same_part(existing, ours, owner) {
+            return true;
+        }
+        let Ok(stored) = part::open_part(existing, owner) else {
+            return false;
+        };
+        if !incremental::is_manifest(stored) {
+            return false;
+        }
+        let owner_len = existing.len() - stored.len();
+        let location = self
+            .store
+            .location(&self.part_key(owner.epoch, owner.participant));
+        let Ok(manifest) = Manifest::decode(stored, owner.epoch, &location) else {
+            return false;
+        };
+        if manifest.total_len != (ours.len() - owner_len.min(ours.len())) as u64 {
+            return false;
+        }
+        match incremental::assemble(&self.store, manifest, owner.epoch, &location) {
+            Ok(checkpoint) => {
+                let mut whole = existing[..owner_len].to_vec();
+                whole.extend_from_slice(&checkpoint);
+                part::same_part(&whole, ours, owner)
+            }
+            Err(e) => {
+                tracing::warn!("could not read back the incremental part at `{location}`: {e}");
+                false
+            }
         }
     }
 }

@@ -29,7 +29,7 @@ pub(crate) mod writer;
 use std::time::Duration;
 
 pub(crate) use manifest::is_manifest;
-pub(crate) use reader::{checkpoint_value, damage_in, header_of};
+pub(crate) use reader::{assemble, checkpoint_value, damage_in, header_of};
 pub use scan::{Chunk, Chunks, DamagedChunk};
 
 pub(crate) use crate::keys::CHUNKS;

@@ -253,6 +253,28 @@ pub(crate) fn checkpoint_value(
     ))
 }
 
+/// The whole checkpoint `manifest` stands for, read from its chunks in
+/// memory, each checked against its hash: for a caller that holds the
+/// checkpoint whole anyway (a group part checked before its commit).
+///
+/// # Errors
+///
+/// [`Error::DamagedChunk`] naming a missing or damaged chunk, or
+/// [`Error::Store`].
+pub(crate) fn assemble(
+    store: &Arc<dyn Store>,
+    manifest: Manifest,
+    seq: u64,
+    location: &str,
+) -> Result<Vec<u8>> {
+    // Grown as chunks arrive past this: the length is the manifest's word.
+    let mut out = Vec::with_capacity(manifest.total_len.min(64 << 20) as usize);
+    ChunkReader::new(Arc::clone(store), manifest)
+        .read_to_end(&mut out)
+        .map_err(|e| damage_in(read_error(location, e), seq, location))?;
+    Ok(out)
+}
+
 /// The header of the checkpoint a manifest stands for, read from its
 /// first chunks.
 ///

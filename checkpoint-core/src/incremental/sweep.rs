@@ -5,10 +5,12 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use super::lease::{self, Marker, INTENTS, SWEEPING};
+use super::manifest::{self, Manifest, MAX_MANIFEST_LEN};
 use super::reader::read_manifest;
 use super::writer::stored_chunks;
-use crate::keys::checkpoints as checkpoint_keys;
-use crate::{Error, Result, Store};
+use crate::keys::{self, checkpoints as checkpoint_keys};
+use crate::store::StoreError;
+use crate::{group, Error, Result, Store};
 
 /// What a sweep did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,7 +55,26 @@ pub(crate) fn sweep(store: &dyn Store, lease_time: Duration) -> Result<Swept> {
                     "checkpoint #{seq} cannot be read: {e}"
                 )))
             }
-            Err(Error::Store(crate::StoreError::Unreadable { .. })) => {}
+            Err(Error::Store(StoreError::Unreadable { .. })) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    // Group parts list chunks too: a part no commit lists yet may be
+    // committed later, so every stored part counts.
+    for key in store.list(keys::GROUPS)? {
+        let Some((_, epoch, _)) = keys::any_part(&key) else {
+            continue;
+        };
+        let location = store.location(&key);
+        match part_manifest(store, &key, epoch, &location) {
+            Ok(Some(manifest)) => listed.extend(manifest.chunks.iter().map(|c| c.key())),
+            Ok(None) => {}
+            Err(e) if e.is_damage() => {
+                return Ok(Swept::Postponed(format!(
+                    "the group part `{location}` cannot be read: {e}"
+                )))
+            }
+            Err(Error::Store(StoreError::Unreadable { .. })) => {}
             Err(e) => return Err(e),
         }
     }
@@ -74,4 +95,125 @@ pub(crate) fn sweep(store: &dyn Store, lease_time: Duration) -> Result<Swept> {
     }
     drop(marker);
     Ok(Swept::Done { deleted })
+}
+
+/// How many leading bytes of a part are read to tell a whole part from an
+/// incremental one: its owner header (at most 286 bytes, with names of at
+/// most 128) and a manifest's prefix.
+pub(crate) const PART_HEAD: usize = 512;
+
+/// The manifest in the group part stored at `key`, of `epoch`, when it is
+/// an incremental part; `Ok(None)` when it is a whole one or is absent. A
+/// whole part's first bytes alone are read.
+///
+/// # Errors
+///
+/// Damage to the part's owner header or to its manifest, or
+/// [`Error::Store`].
+fn part_manifest(
+    store: &dyn Store,
+    key: &str,
+    epoch: u64,
+    location: &str,
+) -> Result<Option<Manifest>> {
+    let damaged = |reason: String| Error::Malformed {
+        seq: epoch,
+        location: location.to_owned(),
+        reason,
+    };
+    let Some(head) = store.get_prefix(key, PART_HEAD)? else {
+        return Ok(None);
+    };
+    match group::split_part(&head) {
+        Ok((_, stored)) if !manifest::is_manifest(stored) => return Ok(None),
+        // A longer owner header than any this library writes: read on.
+        Err(_) if head.len() == PART_HEAD => {}
+        Err(reason) => return Err(damaged(reason)),
+        Ok(_) => {}
+    }
+    let bytes = match store.get_at_most(key, PART_HEAD as u64 + MAX_MANIFEST_LEN) {
+        Ok(Some(bytes)) => bytes,
+        Ok(None) => return Ok(None),
+        Err(StoreError::TooLarge { len, .. }) => {
+            return Err(damaged(format!(
+                "it is {len} bytes long, more than a part holding a manifest can be"
+            )))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let (_, stored) = group::split_part(&bytes).map_err(damaged)?;
+    if !manifest::is_manifest(stored) {
+        return Ok(None);
+    }
+    // Read as the epoch its own prefix names: a part that sits in another
+    // epoch's slot still keeps what it lists (restores refuse it anyway).
+    let seq = crate::format::prefix_seq(stored).unwrap_or(epoch);
+    Manifest::decode(stored, seq, location).map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::super::manifest::ChunkRef;
+    use super::*;
+    use crate::group::Group;
+    use crate::{Checkpoint, FieldReader, FieldWriter, MemStore};
+
+    struct Blob(Vec<u8>);
+
+    impl Checkpoint for Blob {
+        type Context = ();
+        const SCHEMA: crate::Schema = crate::Schema::new(
+            "Blob",
+            crate::Shape::Tuple(&[crate::FieldSchema::serialized("0", "Vec<u8>")]),
+        );
+        fn write_fields(&self, out: &mut FieldWriter<'_>) -> Result<()> {
+            out.field("0", &self.0)
+        }
+        fn read_fields(input: &mut FieldReader<'_>, _: &()) -> Result<Self> {
+            Ok(Blob(input.field("0")?))
+        }
+    }
+
+    #[test]
+    fn group_parts_keep_their_chunks_and_a_damaged_one_postpones_the_sweep() {
+        let lease = Duration::from_secs(60);
+        let store = Arc::new(MemStore::new());
+        let blob = Blob((0..300_000u32).map(|i| (i * 7 % 251) as u8).collect());
+        // An incremental part no commit lists yet, and a whole one.
+        Group::from_shared(store.clone(), "g")
+            .unwrap()
+            .incremental(true)
+            .save_part(1, "a", &blob)
+            .unwrap();
+        Group::from_shared(store.clone(), "g")
+            .unwrap()
+            .save_part(1, "b", &blob)
+            .unwrap();
+        let listed = stored_chunks(&*store).unwrap();
+        assert!(listed.len() > 1);
+        let orphan = ChunkRef::of(b"listed by nothing");
+        store
+            .put_if_absent(&orphan.key(), b"listed by nothing")
+            .unwrap();
+        assert_eq!(sweep(&*store, lease).unwrap(), Swept::Done { deleted: 1 });
+        assert_eq!(stored_chunks(&*store).unwrap(), listed);
+
+        // The part's owner header no longer reads: what it lists is
+        // unknown, so nothing is deleted.
+        let key = crate::keys::group_part("g", 1, "a");
+        let mut bytes = store.get(&key).unwrap().unwrap();
+        bytes[14] ^= 1;
+        store.delete(&key).unwrap();
+        store.put_if_absent(&key, &bytes).unwrap();
+        store
+            .put_if_absent(&orphan.key(), b"listed by nothing")
+            .unwrap();
+        match sweep(&*store, lease).unwrap() {
+            Swept::Postponed(reason) => assert!(reason.contains(&key), "{reason}"),
+            done => panic!("{done:?}"),
+        }
+        assert_eq!(stored_chunks(&*store).unwrap().len(), listed.len() + 1);
+    }
 }

@@ -103,6 +103,44 @@ impl AsyncGroup {
         }
     }
 
+    /// Writes the parts this group saves from now on as incremental ones
+    /// when `on`: [`Group::incremental`]. An incremental part's chunks and
+    /// the part itself are written on the blocking pool, on every store,
+    /// under the chunk protocol the sync group follows.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use checkpoint::group::AsyncGroup;
+    /// use checkpoint::{Checkpoint, MemStore};
+    /// #[derive(Debug, PartialEq, Checkpoint)]
+    /// struct Log { lines: Vec<String> }
+    /// # let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    /// # runtime.block_on(async {
+    /// let group = AsyncGroup::new(MemStore::new(), "g")?.incremental(true);
+    /// let log = Log { lines: (0..10_000).map(|i| format!("line {i}")).collect() };
+    /// let part = group.save_part(1, "a", &log).await?;
+    /// group.commit(1, &["a"], &[part]).await?;
+    /// assert_eq!(group.restore::<Log>(1, "a").await?, log);
+    /// # Ok::<(), checkpoint::group::GroupError>(())
+    /// # }).unwrap();
+    /// ```
+    #[must_use]
+    pub fn incremental(self, on: bool) -> Self {
+        AsyncGroup {
+            inner: self.inner.incremental(on),
+        }
+    }
+
+    /// How long an incremental part's save, or a chunk sweep, counts as
+    /// live to the others: [`Group::chunk_lease`].
+    #[must_use]
+    pub fn chunk_lease(self, lease: std::time::Duration) -> Self {
+        AsyncGroup {
+            inner: self.inner.chunk_lease(lease),
+        }
+    }
+
     /// The synchronous group underneath, for calls from blocking code.
     pub fn group(&self) -> &Group {
         &self.inner
@@ -125,8 +163,12 @@ impl AsyncGroup {
         let span = observe::group_save_part_span(&self.inner.name, participant, epoch);
         observe::observe_async(Op::GroupSavePart, span, async {
             let bytes = self.inner.encode_part(epoch, participant, state)?;
+            // An incremental part (chunks, intent, part) runs the sync
+            // group's protocol, on the blocking pool.
             #[cfg(feature = "object-store")]
-            if let Some(native) = native::Native::of(&self.inner) {
+            if let Some(native) =
+                native::Native::of(&self.inner).filter(|_| !self.inner.chunking.on)
+            {
                 return native.write_part(epoch, participant, bytes).await;
             }
             let group = self.inner.clone();
@@ -338,7 +380,7 @@ impl AsyncGroup {
 
     /// Deletes what no restore can need: [`Group::collect_garbage`]
     /// (awaited on the object store, on the blocking pool for other
-    /// stores).
+    /// stores; the sweep of chunks runs on the blocking pool).
     ///
     /// # Errors
     ///

@@ -24,13 +24,14 @@ use futures_util::{stream, StreamExt};
 use tracing::Instrument;
 
 use super::super::commit::{newer, parts_gone, Created};
-use super::super::restore::{vanished, Collection};
+use super::super::restore::{holds_manifest, vanished, Collection};
 use super::super::save::{listing_failed, Written};
 use super::super::{
     check_participants, part, part_info, CommitRecord, Epoch, GarbageReport, Group, GroupError,
     GroupRestored, PartInfo,
 };
 use crate::asynchronous::blocking;
+use crate::incremental::sweep::PART_HEAD;
 use crate::observe::{self, Op};
 use crate::store::{ObjectStore, Store};
 use crate::Checkpoint;
@@ -78,12 +79,18 @@ impl<'g> Native<'g> {
             Written::Saved(info) => info,
             Written::Taken(location) => {
                 let existing = self.store.get_async(&key).await?;
-                let owner = part::PartOwner {
-                    group: &group.name,
-                    participant,
-                    epoch,
-                };
-                group.part_taken(&owner, &ours, existing.as_deref(), location)?
+                // An incremental part found there is compared by its
+                // chunks, read through the sync store: on the blocking pool.
+                let (group, participant) = (group.clone(), participant.to_owned());
+                blocking(self.store.location(&key), move || {
+                    let owner = part::PartOwner {
+                        group: &group.name,
+                        participant: &participant,
+                        epoch,
+                    };
+                    group.part_taken(&owner, &ours, existing.as_deref(), location)
+                })
+                .await?
             }
         };
         listing_failed(participant, epoch, latest);
@@ -311,12 +318,28 @@ impl<'g> Native<'g> {
             collection.record_deleted(epoch);
         }
         let prefix = group.parts_prefix();
+        let mut chunked = false;
         for key in self.store.list_async(&prefix).await? {
             if let Some(epoch) = collection.stale_part(&prefix, &key) {
+                if !chunked {
+                    chunked = group.chunking.on || {
+                        let head = self.store.get_prefix_async(&key, PART_HEAD).await;
+                        holds_manifest(head.ok().flatten().as_deref())
+                    };
+                }
                 self.store.delete_async(&key).await?;
                 collection.part_deleted(epoch);
             }
         }
-        Ok(collection.report())
+        let mut report = collection.report();
+        if chunked {
+            // The chunk protocol's reads and deletes, through the sync
+            // store, on the blocking pool.
+            let group = group.clone();
+            let location = self.store.location(crate::keys::CHUNKS);
+            report.chunks =
+                blocking(location, move || Ok::<_, GroupError>(group.sweep_chunks())).await?;
+        }
+        Ok(report)
     }
 }

@@ -1,0 +1,590 @@
+//! Incremental group parts (`Group::incremental(true)`): a part holding a
+//! manifest of content-defined chunks commits and restores as a whole part
+//! does, writes little when little changed, fails naming a damaged chunk,
+//! and keeps its chunks through a checkpointer's retention on the same
+//! store; a collection of old epochs deletes the chunks only they listed.
+//!
+//! The S3 tests need a server: `scripts/seaweedfs.sh start`, then
+//! `eval "$(scripts/seaweedfs.sh env)"`, or run `scripts/test.sh`.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use checkpoint::group::{AsyncGroup, Group, GroupError, PartInfo};
+use checkpoint::{Checkpointer, DirStore, Error, MemStore, Store, StoreError};
+use common::group::overwrite;
+use common::{forward_to_inner, state};
+
+state!(Blocks as "Blocks" { versions: Vec<u64>, blocks: Vec<Vec<u8>> });
+
+/// The bytes of block `i` at `version`: incompressible, and a pure
+/// function of both, so a restore can be checked.
+fn block(i: usize, version: u64, len: usize) -> Vec<u8> {
+    let mut x = (i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ version.wrapping_mul(31);
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+impl Blocks {
+    /// The state of participant `seed`: blocks no other seed has.
+    fn new(seed: u64, count: usize, len: usize) -> Self {
+        Blocks {
+            versions: vec![seed * 1000; count],
+            blocks: (0..count).map(|i| block(i, seed * 1000, len)).collect(),
+        }
+    }
+
+    /// Block `i` rewritten at a new version.
+    fn change(&mut self, i: usize) {
+        self.versions[i] += 1;
+        let len = self.blocks[i].len();
+        self.blocks[i] = block(i, self.versions[i], len);
+    }
+}
+
+const NODES: [&str; 3] = ["a", "b", "c"];
+
+/// Participant `node`'s state at `epoch`: 400 KB, a block changed per epoch.
+fn node_state(node: &str, epoch: u64) -> Blocks {
+    let seed = node.bytes().map(u64::from).sum::<u64>();
+    let mut state = Blocks::new(seed, 40, 10_000);
+    for e in 1..=epoch {
+        state.change((e as usize * 7) % 40);
+    }
+    state
+}
+
+fn part_key(group: &Group, epoch: u64, node: &str) -> String {
+    format!("group/{}/parts/{epoch:020}/{node}", group.name())
+}
+
+/// The checkpoint (or manifest) inside the part stored at `key`.
+fn inner_of(part: &[u8]) -> &[u8] {
+    let header = u32::from_le_bytes(part[8..12].try_into().unwrap()) as usize;
+    &part[12 + header + 4..]
+}
+
+/// Whether the part at `key` holds a manifest (format version 5).
+fn is_incremental(store: &dyn Store, key: &str) -> bool {
+    let part = store.get(key).unwrap().unwrap();
+    inner_of(&part)[8..10] == 5u16.to_le_bytes()
+}
+
+/// The keys of the chunks the incremental part at `key` lists, in order.
+fn part_chunks(store: &dyn Store, key: &str) -> Vec<String> {
+    let part = store.get(key).unwrap().unwrap();
+    let manifest = inner_of(&part);
+    let count = u64::from_le_bytes(manifest[40..48].try_into().unwrap()) as usize;
+    (0..count)
+        .map(|i| {
+            let at = 52 + 36 * i;
+            let hex: String = manifest[at..at + 32]
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            format!("chunks/{}/{hex}", &hex[..2])
+        })
+        .collect()
+}
+
+fn chunk_keys(store: &dyn Store) -> BTreeSet<String> {
+    store
+        .list("chunks/")
+        .unwrap()
+        .into_iter()
+        .filter(|k| !k.starts_with("chunks/intents/") && !k.starts_with("chunks/sweeping/"))
+        .collect()
+}
+
+/// Saves every node's part of `epoch` through `group` and commits it with
+/// the `PartInfo`s.
+fn save_and_commit(group: &Group, epoch: u64) -> Vec<PartInfo> {
+    let parts: Vec<PartInfo> = NODES
+        .iter()
+        .map(|node| {
+            group
+                .save_part(epoch, node, &node_state(node, epoch))
+                .unwrap()
+        })
+        .collect();
+    group.commit(epoch, &NODES, &parts).unwrap();
+    parts
+}
+
+fn incremental_parts_restore_like_whole_ones(store: Arc<dyn Store>) {
+    let whole = Group::from_shared(Arc::clone(&store), "g").unwrap();
+    let chunked = Group::from_shared(Arc::clone(&store), "g")
+        .unwrap()
+        .incremental(true);
+    // Epoch 1: every part incremental, committed with the `PartInfo`s.
+    let infos = save_and_commit(&chunked, 1);
+    for node in NODES {
+        assert!(is_incremental(&*store, &part_key(&chunked, 1, node)));
+    }
+    // A manifest part is small: the record lists its own length.
+    assert!(infos.iter().all(|info| info.len < 1_000), "{infos:?}");
+    // Epoch 2: whole and incremental parts side by side, committed by a
+    // coordinator that reads every part (and chunk) back.
+    for (i, node) in NODES.iter().enumerate() {
+        let group = if i == 1 { &whole } else { &chunked };
+        group.save_part(2, node, &node_state(node, 2)).unwrap();
+    }
+    let record = whole.commit_verifying(2, &NODES).unwrap();
+    assert_eq!(record.parts.len(), 3);
+    let incremental: Vec<bool> = NODES
+        .iter()
+        .map(|node| is_incremental(&*store, &part_key(&whole, 2, node)))
+        .collect();
+    assert_eq!(incremental, [true, false, true]);
+    // Both handles restore both kinds, whatever their setting.
+    for group in [&whole, &chunked] {
+        for node in NODES {
+            let latest = group.restore_latest::<Blocks>(node).unwrap().unwrap();
+            assert_eq!((latest.epoch, latest.state), (2, node_state(node, 2)));
+            assert_eq!(
+                group.restore::<Blocks>(1, node).unwrap(),
+                node_state(node, 1)
+            );
+        }
+    }
+    // The intents are gone once the parts are written.
+    assert!(store.list("chunks/intents/").unwrap().is_empty());
+}
+
+fn a_retried_incremental_save_finds_its_part(store: Arc<dyn Store>) {
+    let group = Group::from_shared(Arc::clone(&store), "g")
+        .unwrap()
+        .incremental(true);
+    let first = group.save_part(1, "a", &node_state("a", 1)).unwrap();
+    // The same state again (a new capture time, so a new first chunk): the
+    // part already stored is this save's, compared through its chunks.
+    std::thread::sleep(std::time::Duration::from_millis(2));
+    assert_eq!(group.save_part(1, "a", &node_state("a", 1)).unwrap(), first);
+    // A whole save of the same state finds it too.
+    let whole = Group::from_shared(Arc::clone(&store), "g").unwrap();
+    assert_eq!(whole.save_part(1, "a", &node_state("a", 1)).unwrap(), first);
+    // Another state is refused.
+    let err = group.save_part(1, "a", &node_state("a", 2)).unwrap_err();
+    assert!(matches!(err, GroupError::PartExists { .. }), "{err:?}");
+    // A whole part found by an incremental retry is compared whole.
+    let info = whole.save_part(1, "b", &node_state("b", 1)).unwrap();
+    assert_eq!(group.save_part(1, "b", &node_state("b", 1)).unwrap(), info);
+}
+
+fn a_damaged_chunk_fails_the_part_naming_it(store: Arc<dyn Store>) {
+    let group = Group::from_shared(Arc::clone(&store), "g")
+        .unwrap()
+        .incremental(true);
+    save_and_commit(&group, 1);
+    save_and_commit(&group, 2);
+    // A chunk of `a`'s part of epoch 2 that its part of epoch 1 does not
+    // list (a block changed in epoch 2).
+    let older: BTreeSet<String> = part_chunks(&*store, &part_key(&group, 1, "a"))
+        .into_iter()
+        .collect();
+    let chunk = part_chunks(&*store, &part_key(&group, 2, "a"))
+        .into_iter()
+        .skip(1)
+        .find(|k| !older.contains(k))
+        .expect("a chunk only epoch 2 lists");
+    let mut bytes = store.get(&chunk).unwrap().unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x04;
+    overwrite(&*store, &chunk, &bytes);
+
+    // The part is unreadable, and the error names the chunk; the newest
+    // committed epoch stays the one to restore (another epoch would mix
+    // rounds), so `restore_latest` says so rather than fall back.
+    let err = group.restore_latest::<Blocks>("a").unwrap_err();
+    assert!(
+        matches!(&err, GroupError::PartUnreadable { epoch: 2, participant, .. } if participant == "a"),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains(&chunk), "{err}");
+    let source = std::error::Error::source(&err)
+        .and_then(|e| e.downcast_ref::<Error>())
+        .expect("the checkpoint error");
+    assert!(
+        matches!(source, Error::DamagedChunk { chunk: c, seq: 2, .. } if c.ends_with(&chunk)),
+        "{source:?}"
+    );
+    // The earlier epoch, which does not list the chunk, restores when asked
+    // for; the other participants' parts of epoch 2 are intact.
+    assert_eq!(group.restore::<Blocks>(1, "a").unwrap(), node_state("a", 1));
+    let b = group.restore_latest::<Blocks>("b").unwrap().unwrap();
+    assert_eq!((b.epoch, b.state), (2, node_state("b", 2)));
+
+    // A part saved anew over the damaged chunk finds it stored, so the
+    // verifying commit reads every chunk and refuses the part, naming it.
+    for node in NODES {
+        group.save_part(3, node, &node_state(node, 2)).unwrap();
+    }
+    let err = group.commit_verifying(3, &NODES).unwrap_err();
+    assert!(
+        matches!(&err, GroupError::PartCorrupt { epoch: 3, participant, .. } if participant == "a"),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains(&chunk), "{err}");
+    assert_eq!(group.latest_committed_epoch().unwrap(), Some(2));
+
+    // A missing chunk is damage too.
+    store.delete(&chunk).unwrap();
+    let err = group.restore::<Blocks>(2, "a").unwrap_err();
+    assert!(
+        err.to_string().contains("is missing") && err.to_string().contains(&chunk),
+        "{err}"
+    );
+}
+
+fn a_checkpointer_sweep_keeps_the_chunks_of_group_parts(store: Arc<dyn Store>) {
+    let group = Group::from_shared(Arc::clone(&store), "g")
+        .unwrap()
+        .incremental(true);
+    save_and_commit(&group, 1);
+    // Epoch 2 is saved but not committed yet: its chunks count too.
+    for node in NODES {
+        group.save_part(2, node, &node_state(node, 2)).unwrap();
+    }
+    let listed: BTreeSet<String> = [1, 2]
+        .iter()
+        .flat_map(|&epoch| NODES.map(|node| part_key(&group, epoch, node)))
+        .flat_map(|key| part_chunks(&*store, &key))
+        .collect();
+
+    // A checkpointer on the same store: its retention sweeps chunks.
+    let ckpt = Checkpointer::new(Arc::clone(&store))
+        .unwrap()
+        .incremental(true)
+        .keep_last(1);
+    let mut state = Blocks::new(7, 40, 10_000);
+    for i in 0..3 {
+        state.change(i);
+        ckpt.save(&state).unwrap();
+    }
+    let stored = chunk_keys(&*store);
+    let lost: Vec<&String> = listed.difference(&stored).collect();
+    assert!(
+        lost.is_empty(),
+        "the sweep deleted chunks parts list: {lost:?}"
+    );
+    // The checkpoints' own old chunks did go: only what parts and the
+    // kept checkpoint list is left.
+    let alone = Arc::new(MemStore::new());
+    Checkpointer::new(Arc::clone(&alone) as Arc<dyn Store>)
+        .unwrap()
+        .incremental(true)
+        .save(&state)
+        .unwrap();
+    assert_eq!(stored.len(), listed.len() + chunk_keys(&*alone).len());
+    group.commit_verifying(2, &NODES).unwrap();
+    for node in NODES {
+        assert_eq!(
+            group.restore::<Blocks>(1, node).unwrap(),
+            node_state(node, 1)
+        );
+        assert_eq!(
+            group.restore::<Blocks>(2, node).unwrap(),
+            node_state(node, 2)
+        );
+    }
+
+    // A part whose owner header is damaged lists unknown chunks: sweeps
+    // are postponed, and delete nothing, until it is readable again.
+    let key = part_key(&group, 1, "b");
+    let original = store.get(&key).unwrap().unwrap();
+    let mut damaged = original.clone();
+    damaged[14] ^= 0x10;
+    overwrite(&*store, &key, &damaged);
+    state.change(5);
+    ckpt.save(&state).unwrap();
+    let with_damage = chunk_keys(&*store);
+    assert!(
+        with_damage.len() > stored.len(),
+        "nothing was left to sweep"
+    );
+    assert!(stored.is_subset(&with_damage));
+    overwrite(&*store, &key, &original);
+    state.change(6);
+    ckpt.save(&state).unwrap();
+    let after = chunk_keys(&*store);
+    assert!(after.len() < with_damage.len());
+    assert!(listed.is_subset(&after));
+}
+
+fn collecting_garbage_frees_the_chunks_only_dropped_epochs_used(store: Arc<dyn Store>) {
+    let chunked = Group::from_shared(Arc::clone(&store), "g")
+        .unwrap()
+        .incremental(true);
+    for epoch in 1..=3 {
+        save_and_commit(&chunked, epoch);
+    }
+    let listed_by = |epoch: u64| -> BTreeSet<String> {
+        NODES
+            .iter()
+            .flat_map(|node| part_chunks(&*store, &part_key(&chunked, epoch, node)))
+            .collect()
+    };
+    let newest = listed_by(3);
+    let older: BTreeSet<String> = listed_by(1).union(&listed_by(2)).cloned().collect();
+    let only_older = older.difference(&newest).count();
+    assert!(only_older > 0);
+    assert_eq!(chunk_keys(&*store).len(), newest.len() + only_older);
+
+    // A handle saving whole parts collects incremental ones all the same.
+    let whole = Group::from_shared(Arc::clone(&store), "g").unwrap();
+    let report = whole.collect_garbage(1).unwrap();
+    assert_eq!(report.committed_epochs, [1, 2]);
+    assert_eq!(report.chunks, only_older);
+    assert_eq!(chunk_keys(&*store), newest);
+    for node in NODES {
+        let latest = whole.restore_latest::<Blocks>(node).unwrap().unwrap();
+        assert_eq!((latest.epoch, latest.state), (3, node_state(node, 3)));
+    }
+    // Nothing left to collect: no sweep, no chunk deleted.
+    assert_eq!(chunked.collect_garbage(1).unwrap().chunks, 0);
+    assert_eq!(chunk_keys(&*store), newest);
+    assert!(store.list("chunks/sweeping/").unwrap().is_empty());
+}
+
+fn async_groups_save_and_restore_incremental_parts(store: Arc<dyn Store>) {
+    // The store is looked at from this thread, between the runtime's runs:
+    // an object store refuses blocking calls from a runtime's threads.
+    let runtime = common::runtime();
+    let group = AsyncGroup::from_shared(Arc::clone(&store), "g")
+        .unwrap()
+        .incremental(true);
+    runtime.block_on(async {
+        for epoch in 1..=2 {
+            let mut infos = Vec::new();
+            for node in NODES {
+                infos.push(
+                    group
+                        .save_part(epoch, node, &node_state(node, epoch))
+                        .await
+                        .unwrap(),
+                );
+            }
+            if epoch == 1 {
+                group.commit(epoch, &NODES, &infos).await.unwrap();
+            } else {
+                // A retried save finds its part through its chunks.
+                let again = group
+                    .save_part(epoch, "a", &node_state("a", epoch))
+                    .await
+                    .unwrap();
+                assert_eq!(again, infos[0]);
+                let record = group.commit_verifying(epoch, &NODES).await.unwrap();
+                assert_eq!(record.parts, infos);
+            }
+        }
+        for node in NODES {
+            let latest = group.restore_latest::<Blocks>(node).await.unwrap().unwrap();
+            assert_eq!((latest.epoch, latest.state), (2, node_state(node, 2)));
+        }
+    });
+    for node in NODES {
+        assert!(is_incremental(&*store, &part_key(group.group(), 2, node)));
+    }
+    let report = runtime.block_on(group.collect_garbage(1)).unwrap();
+    assert_eq!(report.committed_epochs, [1]);
+    assert!(report.chunks > 0, "{report:?}");
+    let newest: BTreeSet<String> = NODES
+        .iter()
+        .flat_map(|node| part_chunks(&*store, &part_key(group.group(), 2, node)))
+        .collect();
+    assert_eq!(chunk_keys(&*store), newest);
+}
+
+fn parts_saved_while_a_checkpointer_sweeps_lose_no_chunk(store: Arc<dyn Store>) {
+    let stop = AtomicBool::new(false);
+    let group = Group::from_shared(Arc::clone(&store), "g")
+        .unwrap()
+        .incremental(true);
+    /// Stops the saver however the scope ends: a failed assertion must
+    /// not leave the scope waiting for it.
+    struct Stop<'a>(&'a AtomicBool);
+    impl Drop for Stop<'_> {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+    let newest = std::thread::scope(|scope| {
+        let stopping = Stop(&stop);
+        // A checkpointer saving incrementally, its retention sweeping after
+        // every save, while the group saves, commits and collects.
+        let saver = scope.spawn(|| {
+            let ckpt = Checkpointer::new(Arc::clone(&store))
+                .unwrap()
+                .incremental(true)
+                .keep_last(1);
+            let mut state = Blocks::new(7, 20, 10_000);
+            let mut i = 0;
+            while !stop.load(Ordering::SeqCst) {
+                state.change(i % 20);
+                ckpt.save(&state).unwrap();
+                i += 1;
+            }
+            (ckpt, state)
+        });
+        for epoch in 1..=9 {
+            save_and_commit(&group, epoch);
+            if epoch % 3 == 0 {
+                group.collect_garbage(2).unwrap();
+            }
+            for node in NODES {
+                let latest = group.restore_latest::<Blocks>(node).unwrap().unwrap();
+                assert_eq!(
+                    (latest.epoch, latest.state),
+                    (epoch, node_state(node, epoch))
+                );
+            }
+        }
+        drop(stopping);
+        saver.join().unwrap()
+    });
+    let (ckpt, state) = newest;
+    assert_eq!(
+        ckpt.restore_latest::<Blocks>().unwrap().unwrap().state,
+        state
+    );
+    for epoch in group.committed_epochs().unwrap() {
+        for node in NODES {
+            assert_eq!(
+                group.restore::<Blocks>(epoch, node).unwrap(),
+                node_state(node, epoch)
+            );
+        }
+    }
+}
+
+/// Counts the chunk bytes written through it.
+#[derive(Debug)]
+struct Counting {
+    inner: MemStore,
+    chunk_bytes: AtomicU64,
+}
+
+impl Store for Counting {
+    fn put_if_absent(&self, key: &str, bytes: &[u8]) -> Result<(), StoreError> {
+        self.inner.put_if_absent(key, bytes)?;
+        if key.starts_with("chunks/") && !key.starts_with("chunks/intents/") {
+            self.chunk_bytes
+                .fetch_add(bytes.len() as u64, Ordering::SeqCst);
+        }
+        Ok(())
+    }
+    forward_to_inner!(get, get_prefix, get_at_most, list, delete, location);
+}
+
+#[test]
+fn a_part_after_a_small_change_writes_a_small_fraction() {
+    let store = Arc::new(Counting {
+        inner: MemStore::new(),
+        chunk_bytes: AtomicU64::new(0),
+    });
+    let group = Group::from_shared(Arc::clone(&store) as Arc<dyn Store>, "g")
+        .unwrap()
+        .incremental(true);
+    // 16 MiB in 1024 records; 1% of them (10, spread out) change.
+    let mut state = Blocks::new(1, 1024, 16 << 10);
+    let first = group.save_part(1, "a", &state).unwrap();
+    group.commit(1, &["a"], &[first]).unwrap();
+    let full = store.chunk_bytes.swap(0, Ordering::SeqCst);
+    assert!(full >= 16 << 20, "{full}");
+    for i in 0..10 {
+        state.change(i * 100 + 7);
+    }
+    let second = group.save_part(2, "a", &state).unwrap();
+    group.commit(2, &["a"], &[second]).unwrap();
+    let written = store.chunk_bytes.load(Ordering::SeqCst);
+    assert!(
+        written * 100 <= full * 12,
+        "a 1% change wrote {written} of {full} bytes"
+    );
+    assert_eq!(group.restore::<Blocks>(1, "a").unwrap().versions[7], 1000);
+    let latest = group.restore_latest::<Blocks>("a").unwrap().unwrap();
+    assert_eq!((latest.epoch, latest.state), (2, state));
+}
+
+macro_rules! store_tests {
+    ($store:expr) => {
+        #[test]
+        fn incremental_parts_restore_like_whole_ones() {
+            if let Some((s, _keep)) = $store {
+                super::incremental_parts_restore_like_whole_ones(s)
+            }
+        }
+        #[test]
+        fn a_retried_incremental_save_finds_its_part() {
+            if let Some((s, _keep)) = $store {
+                super::a_retried_incremental_save_finds_its_part(s)
+            }
+        }
+        #[test]
+        fn a_damaged_chunk_fails_the_part_naming_it() {
+            if let Some((s, _keep)) = $store {
+                super::a_damaged_chunk_fails_the_part_naming_it(s)
+            }
+        }
+        #[test]
+        fn a_checkpointer_sweep_keeps_the_chunks_of_group_parts() {
+            if let Some((s, _keep)) = $store {
+                super::a_checkpointer_sweep_keeps_the_chunks_of_group_parts(s)
+            }
+        }
+        #[test]
+        fn collecting_garbage_frees_the_chunks_only_dropped_epochs_used() {
+            if let Some((s, _keep)) = $store {
+                super::collecting_garbage_frees_the_chunks_only_dropped_epochs_used(s)
+            }
+        }
+        #[test]
+        fn parts_saved_while_a_checkpointer_sweeps_lose_no_chunk() {
+            if let Some((s, _keep)) = $store {
+                super::parts_saved_while_a_checkpointer_sweeps_lose_no_chunk(s)
+            }
+        }
+        #[test]
+        fn async_groups_save_and_restore_incremental_parts() {
+            if let Some((s, _keep)) = $store {
+                super::async_groups_save_and_restore_incremental_parts(s)
+            }
+        }
+    };
+}
+
+// Each test gets a store and whatever must live as long as the test.
+
+mod memory {
+    use super::*;
+    store_tests!(Some((Arc::new(MemStore::new()) as Arc<dyn Store>, ())));
+}
+
+mod directory {
+    use super::*;
+    /// The store and its directory, removed when the test ends.
+    fn store() -> Option<(Arc<dyn Store>, tempfile::TempDir)> {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(DirStore::open(dir.path()).unwrap());
+        Some((store, dir))
+    }
+    store_tests!(store());
+}
+
+mod s3 {
+    use super::*;
+    fn store() -> Option<(Arc<dyn Store>, ())> {
+        common::group::s3_store("incremental group parts on S3")
+            .map(|s| (Arc::new(s) as Arc<dyn Store>, ()))
+    }
+    store_tests!(store());
+}
