@@ -17,6 +17,7 @@
 
 mod frames;
 mod header;
+pub(crate) mod part;
 mod prefix;
 pub mod v2;
 

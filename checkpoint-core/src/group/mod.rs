@@ -106,7 +106,6 @@ use crate::{Checkpoint, Compression, Error};
 #[cfg(feature = "tokio")]
 pub use asynchronous::AsyncGroup;
 pub use error::GroupError;
-pub(crate) use part::split_part;
 
 /// How often `restore_latest` moves on to a newer committed epoch when a
 /// collection removed the one it listed.

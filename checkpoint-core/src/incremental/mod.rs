@@ -10,8 +10,10 @@
 //! - [`reader`]: reading a checkpoint back from its chunks, each checked
 //!   against its hash;
 //! - [`sweep`]: deleting chunks no checkpoint lists, the sweeper's side;
-//! - [`lease`]: the markers both sides write;
-//! - [`scan`]: what `inspect` and the command-line tool show.
+//! - [`lease`]: the markers both sides write.
+//!
+//! What `inspect` and the command-line tool show of chunks is in
+//! `inspect/chunks.rs`.
 //!
 //! The format and the protocol, with why it is safe, are in
 //! `docs/FORMAT.md`.
@@ -21,7 +23,6 @@
 mod lease;
 pub(crate) mod manifest;
 pub(crate) mod reader;
-pub(crate) mod scan;
 pub(crate) mod stream;
 pub(crate) mod sweep;
 pub(crate) mod writer;
@@ -30,7 +31,6 @@ use std::time::Duration;
 
 pub(crate) use manifest::is_manifest;
 pub(crate) use reader::{assemble, checkpoint_value, damage_in, header_of};
-pub use scan::{Chunk, Chunks, DamagedChunk};
 
 pub(crate) use crate::keys::CHUNKS;
 

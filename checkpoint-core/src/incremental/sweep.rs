@@ -10,7 +10,7 @@ use super::reader::read_manifest;
 use super::writer::stored_chunks;
 use crate::keys::{self, checkpoints as checkpoint_keys};
 use crate::store::StoreError;
-use crate::{group, Error, Result, Store};
+use crate::{Error, Result, Store};
 
 /// What a sweep did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,7 +124,7 @@ fn part_manifest(
     let Some(head) = store.get_prefix(key, PART_HEAD)? else {
         return Ok(None);
     };
-    match group::split_part(&head) {
+    match crate::format::part::split_part(&head) {
         Ok((_, stored)) if !manifest::is_manifest(stored) => return Ok(None),
         // A longer owner header than any this library writes: read on.
         Err(_) if head.len() == PART_HEAD => {}
@@ -141,7 +141,7 @@ fn part_manifest(
         }
         Err(e) => return Err(e.into()),
     };
-    let (_, stored) = group::split_part(&bytes).map_err(damaged)?;
+    let (_, stored) = crate::format::part::split_part(&bytes).map_err(damaged)?;
     if !manifest::is_manifest(stored) {
         return Ok(None);
     }

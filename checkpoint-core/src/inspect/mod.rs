@@ -33,6 +33,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod chunks;
 mod diff;
 pub(crate) mod scan;
 
@@ -40,9 +41,9 @@ use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 
+pub use self::chunks::{Chunk, Chunks, DamagedChunk};
 pub use self::diff::{diff, diff_headers, shape_name, SchemaChange};
 use crate::format::{self, FrameSource, Header, ShapeRecord};
-pub use crate::incremental::{Chunk, Chunks, DamagedChunk};
 use crate::store::{Store, StoreError};
 use crate::Error;
 

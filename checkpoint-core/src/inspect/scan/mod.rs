@@ -72,14 +72,7 @@ pub(crate) fn scan_file(path: &Path, seq: u64, body: bool) -> io::Result<Inspect
         let dir = path.parent().unwrap_or_else(|| Path::new("."));
         let store = crate::DirStore::open_existing(dir).map_err(io::Error::other)?;
         inspection.len = len;
-        return crate::incremental::scan::scan_manifest(
-            &store,
-            inspection,
-            head,
-            file,
-            body,
-            &mut |_, _| {},
-        );
+        return super::chunks::scan_manifest(&store, inspection, head, file, body, &mut |_, _| {});
     }
     scan(
         io::Cursor::new(head).chain(file),
@@ -123,7 +116,7 @@ pub(crate) fn scan_key(
     let scanned = read_up_to(&mut reader, format::HEADER_PROBE_LEN as u64).and_then(|head| {
         if crate::incremental::is_manifest(&head) {
             inspection.len = len;
-            crate::incremental::scan::scan_manifest(store, inspection, head, reader, body, progress)
+            super::chunks::scan_manifest(store, inspection, head, reader, body, progress)
         } else {
             scan(
                 io::Cursor::new(head).chain(reader),

@@ -1,4 +1,4 @@
-//! What [`crate::inspect`] shows of an incremental checkpoint: its
+//! What [`inspect`](super) shows of an incremental checkpoint: its
 //! manifest's chunks, which of them are damaged, and the checkpoint they
 //! make up, inspected like any other.
 
@@ -6,10 +6,10 @@ use std::collections::HashSet;
 use std::io::{self, Read};
 use std::sync::Arc;
 
-use super::manifest::{ChunkRef, Manifest, MAX_MANIFEST_LEN};
-use super::reader::{fetch, ChunkDamage, ChunkFailure};
-use crate::inspect::scan::Progress;
-use crate::inspect::Inspection;
+use super::scan::Progress;
+use super::Inspection;
+use crate::incremental::manifest::{ChunkRef, Manifest, MAX_MANIFEST_LEN};
+use crate::incremental::reader::{fetch, ChunkDamage, ChunkFailure};
 use crate::store::Store;
 use crate::Error;
 
