@@ -15,48 +15,16 @@ use std::sync::Arc;
 
 use checkpoint::group::{AsyncGroup, Group, GroupError, PartInfo};
 use checkpoint::{Checkpointer, DirStore, Error, MemStore, Store, StoreError};
+use common::blocks::Blocks;
+use common::forward_to_inner;
 use common::group::overwrite;
-use common::{forward_to_inner, state};
-
-state!(Blocks as "Blocks" { versions: Vec<u64>, blocks: Vec<Vec<u8>> });
-
-/// The bytes of block `i` at `version`: incompressible, and a pure
-/// function of both, so a restore can be checked.
-fn block(i: usize, version: u64, len: usize) -> Vec<u8> {
-    let mut x = (i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ version.wrapping_mul(31);
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
-
-impl Blocks {
-    /// The state of participant `seed`: blocks no other seed has.
-    fn new(seed: u64, count: usize, len: usize) -> Self {
-        Blocks {
-            versions: vec![seed * 1000; count],
-            blocks: (0..count).map(|i| block(i, seed * 1000, len)).collect(),
-        }
-    }
-
-    /// Block `i` rewritten at a new version.
-    fn change(&mut self, i: usize) {
-        self.versions[i] += 1;
-        let len = self.blocks[i].len();
-        self.blocks[i] = block(i, self.versions[i], len);
-    }
-}
 
 const NODES: [&str; 3] = ["a", "b", "c"];
 
 /// Participant `node`'s state at `epoch`: 400 KB, a block changed per epoch.
 fn node_state(node: &str, epoch: u64) -> Blocks {
     let seed = node.bytes().map(u64::from).sum::<u64>();
-    let mut state = Blocks::new(seed, 40, 10_000);
+    let mut state = Blocks::seeded(seed, 40, 10_000);
     for e in 1..=epoch {
         state.change((e as usize * 7) % 40);
     }
@@ -265,7 +233,7 @@ fn a_checkpointer_sweep_keeps_the_chunks_of_group_parts(store: Arc<dyn Store>) {
         .unwrap()
         .incremental(true)
         .keep_last(1);
-    let mut state = Blocks::new(7, 40, 10_000);
+    let mut state = Blocks::seeded(7, 40, 10_000);
     for i in 0..3 {
         state.change(i);
         ckpt.save(&state).unwrap();
@@ -426,7 +394,7 @@ fn parts_saved_while_a_checkpointer_sweeps_lose_no_chunk(store: Arc<dyn Store>) 
                 .unwrap()
                 .incremental(true)
                 .keep_last(1);
-            let mut state = Blocks::new(7, 20, 10_000);
+            let mut state = Blocks::seeded(7, 20, 10_000);
             let mut i = 0;
             while !stop.load(Ordering::SeqCst) {
                 state.change(i % 20);
@@ -495,7 +463,7 @@ fn a_part_after_a_small_change_writes_a_small_fraction() {
         .unwrap()
         .incremental(true);
     // 16 MiB in 1024 records; 1% of them (10, spread out) change.
-    let mut state = Blocks::new(1, 1024, 16 << 10);
+    let mut state = Blocks::seeded(1, 1024, 16 << 10);
     let first = group.save_part(1, "a", &state).unwrap();
     group.commit(1, &["a"], &[first]).unwrap();
     let full = store.chunk_bytes.swap(0, Ordering::SeqCst);

@@ -16,47 +16,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use checkpoint::inspect::{self, Status};
 use checkpoint::{Checkpointer, Compression, DirStore, Error, MemStore, Store, StoreError};
+use common::blocks::{block, Blocks};
 use common::{forward_to_inner, state};
-
-state!(Blocks as "Blocks" { versions: Vec<u64>, blocks: Vec<Vec<u8>> });
-
-/// The bytes of block `i` at `version`: incompressible, and a pure
-/// function of both, so a restore can be checked.
-fn block(i: usize, version: u64, len: usize) -> Vec<u8> {
-    let mut x = (i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ version.wrapping_mul(31);
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
-
-impl Blocks {
-    fn new(count: usize, len: usize) -> Self {
-        Blocks {
-            versions: vec![0; count],
-            blocks: (0..count).map(|i| block(i, 0, len)).collect(),
-        }
-    }
-
-    /// Block `i` rewritten at a new version.
-    fn change(&mut self, i: usize) {
-        self.versions[i] += 1;
-        let len = self.blocks[i].len();
-        self.blocks[i] = block(i, self.versions[i], len);
-    }
-
-    fn is_consistent(&self) -> bool {
-        self.blocks
-            .iter()
-            .zip(&self.versions)
-            .enumerate()
-            .all(|(i, (b, v))| *b == block(i, *v, b.len()))
-    }
-}
 
 /// Whether the value at `key` is a manifest (format version 5).
 fn is_manifest(store: &dyn Store, key: &str) -> bool {
@@ -177,8 +138,8 @@ impl Store for Counting {
     forward_to_inner!(get, get_prefix, get_at_most, list, delete, location);
 }
 
-#[test]
-fn a_save_after_a_small_change_writes_a_small_fraction() {
+/// An incremental checkpointer on a [`Counting`] memory store.
+fn counted() -> (Arc<Counting>, Checkpointer) {
     let store = Arc::new(Counting {
         inner: MemStore::new(),
         chunk_bytes: AtomicU64::new(0),
@@ -186,6 +147,12 @@ fn a_save_after_a_small_change_writes_a_small_fraction() {
     let ckpt = Checkpointer::new(Arc::clone(&store))
         .unwrap()
         .incremental(true);
+    (store, ckpt)
+}
+
+#[test]
+fn a_save_after_a_small_change_writes_a_small_fraction() {
+    let (store, ckpt) = counted();
     // 16 MiB in 1024 records; 1% of them (10, spread out) change.
     let mut state = Blocks::new(1024, 16 << 10);
     let first = ckpt.save(&state).unwrap();
@@ -674,13 +641,7 @@ fn a_save_whose_intent_may_have_lapsed_announces_itself_again() {
 
 #[test]
 fn streamed_and_captured_incremental_saves_cut_the_same_chunks() {
-    let store = Arc::new(Counting {
-        inner: MemStore::new(),
-        chunk_bytes: AtomicU64::new(0),
-    });
-    let ckpt = Checkpointer::new(Arc::clone(&store))
-        .unwrap()
-        .incremental(true);
+    let (store, ckpt) = counted();
     // 8 MiB in two fields: `save` cuts it as it is encoded.
     let state = Blocks::new(512, 16 << 10);
     let streamed = ckpt.save(&state).unwrap();

@@ -1,9 +1,11 @@
 //! What the runtime tests share: test states, store wrappers, helpers; the
+//! incremental tests' state ([`blocks`]), the
 //! types of the group tests ([`group`]), a store whose writes wait for the
 //! test ([`gated`]) and an object store whose operations yield to the
 //! executor ([`yielding`]). Each test file uses a part of it.
 #![allow(dead_code, unused_macros)]
 
+pub mod blocks;
 pub mod gated;
 pub mod group;
 pub mod yielding;
