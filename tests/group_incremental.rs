@@ -10,13 +10,12 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use checkpoint::group::{AsyncGroup, Group, GroupError, PartInfo};
-use checkpoint::{Checkpointer, DirStore, Error, MemStore, Store, StoreError};
-use common::blocks::Blocks;
-use common::forward_to_inner;
+use checkpoint::{Checkpointer, DirStore, Error, MemStore, Store};
+use common::blocks::{Blocks, Counting};
 use common::group::overwrite;
 
 const NODES: [&str; 3] = ["a", "b", "c"];
@@ -434,31 +433,9 @@ fn parts_saved_while_a_checkpointer_sweeps_lose_no_chunk(store: Arc<dyn Store>) 
     }
 }
 
-/// Counts the chunk bytes written through it.
-#[derive(Debug)]
-struct Counting {
-    inner: MemStore,
-    chunk_bytes: AtomicU64,
-}
-
-impl Store for Counting {
-    fn put_if_absent(&self, key: &str, bytes: &[u8]) -> Result<(), StoreError> {
-        self.inner.put_if_absent(key, bytes)?;
-        if key.starts_with("chunks/") && !key.starts_with("chunks/intents/") {
-            self.chunk_bytes
-                .fetch_add(bytes.len() as u64, Ordering::SeqCst);
-        }
-        Ok(())
-    }
-    forward_to_inner!(get, get_prefix, get_at_most, list, delete, location);
-}
-
 #[test]
 fn a_part_after_a_small_change_writes_a_small_fraction() {
-    let store = Arc::new(Counting {
-        inner: MemStore::new(),
-        chunk_bytes: AtomicU64::new(0),
-    });
+    let store = Arc::new(Counting::default());
     let group = Group::from_shared(Arc::clone(&store) as Arc<dyn Store>, "g")
         .unwrap()
         .incremental(true);

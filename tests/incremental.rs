@@ -16,7 +16,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use checkpoint::inspect::{self, Status};
 use checkpoint::{Checkpointer, Compression, DirStore, Error, MemStore, Store, StoreError};
-use common::blocks::{block, Blocks};
+use common::blocks::{block, Blocks, Counting};
 use common::{forward_to_inner, state};
 
 /// Whether the value at `key` is a manifest (format version 5).
@@ -119,31 +119,9 @@ fn incremental_checkpoints_restore_on_s3() {
     assert!(store.list("chunks/intents/").unwrap().is_empty());
 }
 
-/// Counts the chunk bytes written through it.
-#[derive(Debug)]
-struct Counting {
-    inner: MemStore,
-    chunk_bytes: AtomicU64,
-}
-
-impl Store for Counting {
-    fn put_if_absent(&self, key: &str, bytes: &[u8]) -> Result<(), StoreError> {
-        self.inner.put_if_absent(key, bytes)?;
-        if key.starts_with("chunks/") {
-            self.chunk_bytes
-                .fetch_add(bytes.len() as u64, Ordering::SeqCst);
-        }
-        Ok(())
-    }
-    forward_to_inner!(get, get_prefix, get_at_most, list, delete, location);
-}
-
 /// An incremental checkpointer on a [`Counting`] memory store.
 fn counted() -> (Arc<Counting>, Checkpointer) {
-    let store = Arc::new(Counting {
-        inner: MemStore::new(),
-        chunk_bytes: AtomicU64::new(0),
-    });
+    let store = Arc::new(Counting::default());
     let ckpt = Checkpointer::new(Arc::clone(&store))
         .unwrap()
         .incremental(true);

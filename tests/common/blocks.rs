@@ -1,9 +1,12 @@
 //! [`Blocks`]: a state of incompressible blocks, each a pure function of
 //! its index and version, for the tests of incremental checkpoints and
 //! parts: a change to one block changes the chunks around it only, and a
-//! restore can be checked block by block.
+//! restore can be checked block by block; and [`Counting`], a store that
+//! counts the chunk bytes written.
 
-use super::state;
+use checkpoint::StoreError;
+
+use super::{forward_to_inner, state};
 
 state!(Blocks as "Blocks" { versions: Vec<u64>, blocks: Vec<Vec<u8>> });
 
@@ -50,4 +53,25 @@ impl Blocks {
             .enumerate()
             .all(|(i, (b, v))| *b == block(i, *v, b.len()))
     }
+}
+
+/// A memory store that counts the chunk bytes written through it (not the
+/// chunk protocol's markers).
+#[derive(Debug, Default)]
+pub struct Counting {
+    pub inner: checkpoint::MemStore,
+    pub chunk_bytes: std::sync::atomic::AtomicU64,
+}
+
+impl checkpoint::Store for Counting {
+    fn put_if_absent(&self, key: &str, bytes: &[u8]) -> Result<(), StoreError> {
+        self.inner.put_if_absent(key, bytes)?;
+        let marker = key.starts_with("chunks/intents/") || key.starts_with("chunks/sweeping/");
+        if key.starts_with("chunks/") && !marker {
+            self.chunk_bytes
+                .fetch_add(bytes.len() as u64, std::sync::atomic::Ordering::SeqCst);
+        }
+        Ok(())
+    }
+    forward_to_inner!(get, get_prefix, get_at_most, list, delete, location);
 }
