@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use checkpoint::group::{AsyncGroup, Group, GroupError, PartInfo};
 use checkpoint::{Checkpointer, DirStore, Error, MemStore, Store};
-use common::blocks::{Blocks, Counting};
+use common::blocks::{chunk_keys, Blocks, Counting};
 use common::group::overwrite;
 
 const NODES: [&str; 3] = ["a", "b", "c"];
@@ -60,15 +60,6 @@ fn part_chunks(store: &dyn Store, key: &str) -> Vec<String> {
                 .collect();
             format!("chunks/{}/{hex}", &hex[..2])
         })
-        .collect()
-}
-
-fn chunk_keys(store: &dyn Store) -> BTreeSet<String> {
-    store
-        .list("chunks/")
-        .unwrap()
-        .into_iter()
-        .filter(|k| !k.starts_with("chunks/intents/") && !k.starts_with("chunks/sweeping/"))
         .collect()
 }
 

@@ -16,22 +16,13 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use checkpoint::inspect::{self, Status};
 use checkpoint::{Checkpointer, Compression, DirStore, Error, MemStore, Store, StoreError};
-use common::blocks::{block, Blocks, Counting};
+use common::blocks::{block, chunk_keys, Blocks, Counting};
 use common::{forward_to_inner, state};
 
 /// Whether the value at `key` is a manifest (format version 5).
 fn is_manifest(store: &dyn Store, key: &str) -> bool {
     let prefix = store.get_prefix(key, 10).unwrap().unwrap();
     prefix[8..10] == 5u16.to_le_bytes()
-}
-
-fn chunk_keys(store: &dyn Store) -> BTreeSet<String> {
-    store
-        .list("chunks/")
-        .unwrap()
-        .into_iter()
-        .filter(|k| !k.starts_with("chunks/intents/") && !k.starts_with("chunks/sweeping/"))
-        .collect()
 }
 
 /// The chunks the checkpoints of the directory store at `dir` list, each

@@ -75,3 +75,13 @@ impl checkpoint::Store for Counting {
     }
     forward_to_inner!(get, get_prefix, get_at_most, list, delete, location);
 }
+
+/// The keys of the chunks in `store` (not the protocol's markers).
+pub fn chunk_keys(store: &dyn checkpoint::Store) -> std::collections::BTreeSet<String> {
+    store
+        .list("chunks/")
+        .unwrap()
+        .into_iter()
+        .filter(|k| !k.starts_with("chunks/intents/") && !k.starts_with("chunks/sweeping/"))
+        .collect()
+}
