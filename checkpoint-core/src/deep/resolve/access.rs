@@ -7,28 +7,26 @@ use serde::de::{
     Visitor,
 };
 
-use super::{Ctx, Postcard, ResolveError, ResolveKind, Resolver};
+use super::{Ctx, Reading, ResolveError, ResolveKind, Resolver};
 use crate::deep::{Content, Name, NodeId, SchemaNode, Seg, Variant};
 
 /// Reads a struct written with `written` fields as the reader's `fields`:
 /// straight through when they are the same, by name otherwise.
 #[inline]
-pub(super) fn structure<'de, V: Visitor<'de>>(
-    de: &mut Postcard<'de>,
-    cx: &Ctx<'_>,
+pub(super) fn structure<'c, 'de, V: Visitor<'de>>(
+    r: &mut Reading<'c, 'de>,
     id: NodeId,
-    written: &[(Name, NodeId)],
+    written: &'c [(Name, NodeId)],
     name: &str,
     fields: &'static [&'static str],
     visitor: V,
 ) -> Result<V::Value, ResolveError> {
-    if cx.same_fields(id, written, fields) {
-        return same_layout(de, cx, written, name, visitor);
+    if r.cx.same_fields(id, written, fields) {
+        return same_layout(r, written, name, visitor);
     }
     visitor
         .visit_map(Named {
-            de,
-            cx,
+            r,
             fields: written,
             i: 0,
         })
@@ -38,16 +36,14 @@ pub(super) fn structure<'de, V: Visitor<'de>>(
 /// Reads a struct whose reader's fields are the writer's, in order:
 /// straight through as a sequence.
 #[inline]
-pub(super) fn same_layout<'de, V: Visitor<'de>>(
-    de: &mut Postcard<'de>,
-    cx: &Ctx<'_>,
-    written: &[(Name, NodeId)],
+pub(super) fn same_layout<'c, 'de, V: Visitor<'de>>(
+    r: &mut Reading<'c, 'de>,
+    written: &'c [(Name, NodeId)],
     name: &str,
     visitor: V,
 ) -> Result<V::Value, ResolveError> {
     let mut items = Items {
-        de,
-        cx,
+        r,
         nodes: Nodes::Fields(written),
         i: 0,
     };
@@ -119,14 +115,13 @@ pub(super) enum Nodes<'a> {
 }
 
 /// The elements of a sequence, tuple, or same-layout struct.
-pub(super) struct Items<'a, 'de> {
-    pub(super) de: &'a mut Postcard<'de>,
-    pub(super) cx: &'a Ctx<'a>,
+pub(super) struct Items<'a, 'c, 'de> {
+    pub(super) r: &'a mut Reading<'c, 'de>,
     pub(super) nodes: Nodes<'a>,
     pub(super) i: usize,
 }
 
-impl<'de> SeqAccess<'de> for Items<'_, 'de> {
+impl<'de> SeqAccess<'de> for Items<'_, '_, 'de> {
     type Error = ResolveError;
 
     #[inline]
@@ -142,11 +137,7 @@ impl<'de> SeqAccess<'de> for Items<'_, 'de> {
             _ => return Ok(None),
         };
         self.i += 1;
-        let value = seed.deserialize(Resolver {
-            de: self.de,
-            cx: self.cx,
-            at,
-        });
+        let value = seed.deserialize(Resolver { r: self.r, at });
         value.map(Some).map_err(|e| {
             e.at(match self.nodes {
                 Nodes::Same(..) => Seg::Element,
@@ -168,14 +159,13 @@ impl<'de> SeqAccess<'de> for Items<'_, 'de> {
 }
 
 /// A struct's fields by name, in written order.
-pub(super) struct Named<'a, 'de> {
-    pub(super) de: &'a mut Postcard<'de>,
-    pub(super) cx: &'a Ctx<'a>,
+pub(super) struct Named<'a, 'c, 'de> {
+    pub(super) r: &'a mut Reading<'c, 'de>,
     pub(super) fields: &'a [(Name, NodeId)],
     pub(super) i: usize,
 }
 
-impl<'de> MapAccess<'de> for Named<'_, 'de> {
+impl<'de> MapAccess<'de> for Named<'_, '_, 'de> {
     type Error = ResolveError;
 
     #[inline]
@@ -197,12 +187,8 @@ impl<'de> MapAccess<'de> for Named<'_, 'de> {
     ) -> Result<S::Value, ResolveError> {
         let (name, at) = &self.fields[self.i];
         self.i += 1;
-        seed.deserialize(Resolver {
-            de: self.de,
-            cx: self.cx,
-            at: *at,
-        })
-        .map_err(|e| e.at(Seg::Field(name.to_string())))
+        seed.deserialize(Resolver { r: self.r, at: *at })
+            .map_err(|e| e.at(Seg::Field(name.to_string())))
     }
 
     fn size_hint(&self) -> Option<usize> {
@@ -211,15 +197,14 @@ impl<'de> MapAccess<'de> for Named<'_, 'de> {
 }
 
 /// A map's entries.
-pub(super) struct Entries<'a, 'de> {
-    pub(super) de: &'a mut Postcard<'de>,
-    pub(super) cx: &'a Ctx<'a>,
+pub(super) struct Entries<'a, 'c, 'de> {
+    pub(super) r: &'a mut Reading<'c, 'de>,
     pub(super) key: NodeId,
     pub(super) value: NodeId,
     pub(super) left: usize,
 }
 
-impl<'de> MapAccess<'de> for Entries<'_, 'de> {
+impl<'de> MapAccess<'de> for Entries<'_, '_, 'de> {
     type Error = ResolveError;
 
     fn next_key_seed<K: DeserializeSeed<'de>>(
@@ -231,8 +216,7 @@ impl<'de> MapAccess<'de> for Entries<'_, 'de> {
         }
         self.left -= 1;
         seed.deserialize(Resolver {
-            de: self.de,
-            cx: self.cx,
+            r: self.r,
             at: self.key,
         })
         .map(Some)
@@ -244,8 +228,7 @@ impl<'de> MapAccess<'de> for Entries<'_, 'de> {
         seed: S,
     ) -> Result<S::Value, ResolveError> {
         seed.deserialize(Resolver {
-            de: self.de,
-            cx: self.cx,
+            r: self.r,
             at: self.value,
         })
         .map_err(|e| e.at(Seg::Value))
@@ -256,44 +239,49 @@ impl<'de> MapAccess<'de> for Entries<'_, 'de> {
     }
 }
 
-/// The variant a value was written as, handed to the reader by name.
-pub(super) struct OneVariant<'a, 'de> {
-    pub(super) de: &'a mut Postcard<'de>,
-    pub(super) cx: &'a Ctx<'a>,
+/// The variant a value was written as, with what an error about it
+/// names: the reader's variants and enum.
+pub(super) struct Written<'a> {
     pub(super) variant: &'a Variant,
     pub(super) hints: &'static [&'static str],
     pub(super) ty: &'static str,
 }
 
-/// The content of the variant a value was written as. Three pointers, so
+/// The variant a value was written as, handed to the reader by name. Two
+/// pointers, so that it passes in registers into the reader's visitor.
+pub(super) struct OneVariant<'a, 'c, 'de> {
+    pub(super) r: &'a mut Reading<'c, 'de>,
+    pub(super) written: &'a Written<'a>,
+}
+
+/// The content of the variant a value was written as. Two pointers, so
 /// that handing it back with the reader's variant costs little.
-pub(super) struct InVariant<'a, 'de> {
-    de: &'a mut Postcard<'de>,
-    cx: &'a Ctx<'a>,
+pub(super) struct InVariant<'a, 'c, 'de> {
+    r: &'a mut Reading<'c, 'de>,
     variant: &'a Variant,
 }
 
-impl<'a, 'de> EnumAccess<'de> for OneVariant<'a, 'de> {
+impl<'a, 'c, 'de> EnumAccess<'de> for OneVariant<'a, 'c, 'de> {
     type Error = ResolveError;
-    type Variant = InVariant<'a, 'de>;
+    type Variant = InVariant<'a, 'c, 'de>;
 
     #[inline]
     fn variant_seed<S: DeserializeSeed<'de>>(
         self,
         seed: S,
-    ) -> Result<(S::Value, InVariant<'a, 'de>), ResolveError> {
-        let name: &str = &self.variant.name;
+    ) -> Result<(S::Value, InVariant<'a, 'c, 'de>), ResolveError> {
+        let written = self.written;
+        let name: &str = &written.variant.name;
         let key: de::value::StrDeserializer<'_, ResolveError> = name.into_deserializer();
         match seed.deserialize(key) {
             Ok(v) => Ok((
                 v,
                 InVariant {
-                    de: self.de,
-                    cx: self.cx,
-                    variant: self.variant,
+                    r: self.r,
+                    variant: written.variant,
                 },
             )),
-            Err(e) => Err(unknown_variant(e, name, self.hints, self.ty)),
+            Err(e) => Err(unknown_variant(e, name, written.hints, written.ty)),
         }
     }
 }
@@ -312,7 +300,7 @@ fn unknown_variant(e: ResolveError, name: &str, hints: &[&str], ty: &str) -> Res
     })
 }
 
-impl<'de> VariantAccess<'de> for InVariant<'_, 'de> {
+impl<'de> VariantAccess<'de> for InVariant<'_, '_, 'de> {
     type Error = ResolveError;
 
     #[inline]
@@ -330,11 +318,7 @@ impl<'de> VariantAccess<'de> for InVariant<'_, 'de> {
     ) -> Result<S::Value, ResolveError> {
         let within = self.within();
         match self.variant.content {
-            Content::Newtype(at) => seed.deserialize(Resolver {
-                de: self.de,
-                cx: self.cx,
-                at,
-            }),
+            Content::Newtype(at) => seed.deserialize(Resolver { r: self.r, at }),
             _ => Err(self.reshaped("a newtype variant")),
         }
         .map_err(within)
@@ -348,10 +332,9 @@ impl<'de> VariantAccess<'de> for InVariant<'_, 'de> {
     ) -> Result<V::Value, ResolveError> {
         let within = self.within();
         match self.variant.content {
-            Content::Tuple(t) => match self.cx.schema.node(t) {
+            Content::Tuple(t) => match self.r.cx.schema.node(t) {
                 SchemaNode::Tuple(cs) if cs.len() == len => visitor.visit_seq(Items {
-                    de: self.de,
-                    cx: self.cx,
+                    r: self.r,
                     nodes: Nodes::Each(cs),
                     i: 0,
                 }),
@@ -370,10 +353,10 @@ impl<'de> VariantAccess<'de> for InVariant<'_, 'de> {
     ) -> Result<V::Value, ResolveError> {
         let within = self.within();
         match self.variant.content {
-            Content::Struct(s) => match self.cx.schema.node(s) {
+            Content::Struct(s) => match self.r.cx.schema.node(s) {
                 SchemaNode::Struct(_, written) => {
                     let name: &str = &self.variant.name;
-                    structure(self.de, self.cx, s, written, name, fields, visitor)
+                    structure(self.r, s, written, name, fields, visitor)
                 }
                 _ => Err(self.reshaped("a struct variant")),
             },
@@ -383,7 +366,7 @@ impl<'de> VariantAccess<'de> for InVariant<'_, 'de> {
     }
 }
 
-impl<'a> InVariant<'a, '_> {
+impl<'a> InVariant<'a, '_, '_> {
     /// Puts an error inside this variant's content on the path.
     fn within(&self) -> impl FnOnce(ResolveError) -> ResolveError + 'a {
         let name: &'a str = &self.variant.name;
@@ -394,9 +377,9 @@ impl<'a> InVariant<'a, '_> {
         let was = match self.variant.content {
             Content::Unit => "a unit variant".to_owned(),
             Content::Newtype(c) => {
-                format!("a newtype variant of `{}`", self.cx.schema.type_name(c))
+                format!("a newtype variant of `{}`", self.r.cx.schema.type_name(c))
             }
-            Content::Tuple(t) => format!("a tuple variant `{}`", self.cx.schema.type_name(t)),
+            Content::Tuple(t) => format!("a tuple variant `{}`", self.r.cx.schema.type_name(t)),
             Content::Struct(_) => "a struct variant".to_owned(),
         };
         ResolveError::new(ResolveKind::TypeChanged {

@@ -18,7 +18,7 @@ use serde::Deserialize;
 
 use postcard::de_flavors::Slice;
 
-use self::access::{same_layout, structure, Entries, Items, Nodes, OneVariant};
+use self::access::{same_layout, structure, Entries, Items, Nodes, OneVariant, Written};
 use self::leaf::{passthrough, read_leaf, read_same};
 use super::skip::skip;
 use super::{DeepSchema, Leaf, NodeId, SchemaNode, Variant};
@@ -48,10 +48,16 @@ impl<'s> Ctx<'s> {
     }
 }
 
-/// Reads one value written at `at`.
-pub(crate) struct Resolver<'a, 'de> {
-    pub(crate) de: &'a mut Postcard<'de>,
-    pub(crate) cx: &'a Ctx<'a>,
+/// The bytes being read and the writer's schema they are read through.
+pub(crate) struct Reading<'c, 'de> {
+    pub(crate) de: Postcard<'de>,
+    pub(crate) cx: &'c Ctx<'c>,
+}
+
+/// Reads one value written at `at`. Two words, so that it passes in
+/// registers into each reader's `Deserialize`.
+pub(crate) struct Resolver<'a, 'c, 'de> {
+    pub(crate) r: &'a mut Reading<'c, 'de>,
     pub(crate) at: NodeId,
 }
 
@@ -62,13 +68,12 @@ pub(crate) fn from_bytes<'de, T: Deserialize<'de>>(
     cx: &Ctx<'_>,
     at: NodeId,
 ) -> Result<T, ResolveError> {
-    let mut de = Postcard::from_bytes(bytes);
-    let value = T::deserialize(Resolver {
-        de: &mut de,
+    let mut r = Reading {
+        de: Postcard::from_bytes(bytes),
         cx,
-        at,
-    })?;
-    let rest = de.finalize().map_err(decode)?;
+    };
+    let value = T::deserialize(Resolver { r: &mut r, at })?;
+    let rest = r.de.finalize().map_err(decode)?;
     if !rest.is_empty() {
         return Err(ResolveError::new(ResolveKind::Decode(format!(
             "{} bytes are left over after the value",
@@ -78,24 +83,20 @@ pub(crate) fn from_bytes<'de, T: Deserialize<'de>>(
     Ok(value)
 }
 
-impl<'a, 'de> Resolver<'a, 'de> {
+impl<'a, 'c, 'de> Resolver<'a, 'c, 'de> {
     #[inline]
-    fn schema(&self) -> &'a DeepSchema {
-        self.cx.schema
+    fn schema(&self) -> &'c DeepSchema {
+        self.r.cx.schema
     }
 
-    fn child(&mut self, at: NodeId) -> Resolver<'_, 'de> {
-        Resolver {
-            de: self.de,
-            cx: self.cx,
-            at,
-        }
+    fn child(&mut self, at: NodeId) -> Resolver<'_, 'c, 'de> {
+        Resolver { r: self.r, at }
     }
 
     /// The node written here, past back references and newtype wrappers
     /// (postcard writes a newtype as its content).
     #[inline]
-    fn peel(&self) -> (NodeId, &'a SchemaNode) {
+    fn peel(&self) -> (NodeId, &'c SchemaNode) {
         let schema = self.schema();
         let mut id = schema.follow(self.at);
         for _ in 0..64 {
@@ -123,7 +124,7 @@ impl<'a, 'de> Resolver<'a, 'de> {
     fn leaf<V: Visitor<'de>>(self, want: Leaf, visitor: V) -> Result<V::Value, ResolveError> {
         if let SchemaNode::Leaf(have) = self.schema().node(self.at) {
             if *have == want {
-                return read_same(self.de, want, visitor);
+                return read_same(&mut self.r.de, want, visitor);
             }
         }
         self.leaf_resolved(want, visitor)
@@ -137,10 +138,10 @@ impl<'a, 'de> Resolver<'a, 'de> {
         let (id, node) = self.peel();
         match node {
             SchemaNode::Leaf(have) if have.widens_to(want) => {
-                read_leaf(self.de, *have, want, visitor)
+                read_leaf(&mut self.r.de, *have, want, visitor)
             }
             SchemaNode::UnitStruct(_) if want == Leaf::Unit => visitor.visit_unit(),
-            SchemaNode::Opaque => passthrough(self.de, want, visitor),
+            SchemaNode::Opaque => passthrough(&mut self.r.de, want, visitor),
             _ => Err(self.changed(id, want.type_name())),
         }
     }
@@ -164,13 +165,13 @@ macro_rules! opaque {
         ) {
             #[allow(unused_imports)]
             use serde::Deserializer as _;
-            let de = &mut *$self.de;
+            let de = &mut $self.r.de;
             return $call(de).map_err(decode);
         }
     };
 }
 
-impl<'de> de::Deserializer<'de> for Resolver<'_, 'de> {
+impl<'c, 'de> de::Deserializer<'de> for Resolver<'_, 'c, 'de> {
     type Error = ResolveError;
 
     leaves! {
@@ -204,7 +205,7 @@ impl<'de> de::Deserializer<'de> for Resolver<'_, 'de> {
         self,
         visitor: V,
     ) -> Result<V::Value, ResolveError> {
-        skip(self.de, self.cx.schema, self.at, 0)?;
+        skip(&mut self.r.de, self.r.cx.schema, self.at, 0)?;
         visitor.visit_unit()
     }
 
@@ -212,7 +213,7 @@ impl<'de> de::Deserializer<'de> for Resolver<'_, 'de> {
         opaque!(self, |de: &mut Postcard<'de>| de
             .deserialize_identifier(visitor));
         match self.peel() {
-            (_, SchemaNode::Leaf(l)) => read_leaf(self.de, *l, *l, visitor),
+            (_, SchemaNode::Leaf(l)) => read_leaf(&mut self.r.de, *l, *l, visitor),
             (id, _) => Err(self.changed(id, "an identifier")),
         }
     }
@@ -220,15 +221,11 @@ impl<'de> de::Deserializer<'de> for Resolver<'_, 'de> {
     #[inline]
     fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ResolveError> {
         if let Some(SchemaNode::Option(c)) = self.schema().nodes.get(self.at as usize) {
-            return match u8::deserialize(&mut *self.de) {
+            return match u8::deserialize(&mut self.r.de) {
                 Ok(0) => visitor.visit_none(),
                 Ok(1) => {
                     let at = *c;
-                    visitor.visit_some(Resolver {
-                        de: self.de,
-                        cx: self.cx,
-                        at,
-                    })
+                    visitor.visit_some(Resolver { r: self.r, at })
                 }
                 Ok(_) => Err(bad_option_tag()),
                 Err(e) => Err(decode(e)),
@@ -245,8 +242,8 @@ impl<'de> de::Deserializer<'de> for Resolver<'_, 'de> {
         visitor: V,
     ) -> Result<V::Value, ResolveError> {
         if let Some(SchemaNode::Struct(_, written)) = self.schema().nodes.get(self.at as usize) {
-            if self.cx.same_fields(self.at, written, fields) {
-                return same_layout(self.de, self.cx, written, name, visitor);
+            if self.r.cx.same_fields(self.at, written, fields) {
+                return same_layout(self.r, written, name, visitor);
             }
         }
         self.struct_resolved(name, fields, visitor)
@@ -296,10 +293,9 @@ impl<'de> de::Deserializer<'de> for Resolver<'_, 'de> {
         opaque!(self, |de: &mut Postcard<'de>| de.deserialize_seq(visitor));
         match self.peel() {
             (_, SchemaNode::Seq(c)) => {
-                let len = usize::deserialize(&mut *self.de).map_err(decode)?;
+                let len = usize::deserialize(&mut self.r.de).map_err(decode)?;
                 visitor.visit_seq(Items {
-                    de: self.de,
-                    cx: self.cx,
+                    r: self.r,
                     nodes: Nodes::Same(*c, len),
                     i: 0,
                 })
@@ -307,8 +303,7 @@ impl<'de> de::Deserializer<'de> for Resolver<'_, 'de> {
             // An array or tuple read as a sequence: every element is there.
             (_, SchemaNode::Tuple(cs) | SchemaNode::TupleStruct(_, cs)) => {
                 visitor.visit_seq(Items {
-                    de: self.de,
-                    cx: self.cx,
+                    r: self.r,
                     nodes: Nodes::Each(cs),
                     i: 0,
                 })
@@ -327,8 +322,7 @@ impl<'de> de::Deserializer<'de> for Resolver<'_, 'de> {
         match self.peel() {
             (_, SchemaNode::Tuple(cs) | SchemaNode::TupleStruct(_, cs)) if cs.len() == len => {
                 visitor.visit_seq(Items {
-                    de: self.de,
-                    cx: self.cx,
+                    r: self.r,
                     nodes: Nodes::Each(cs),
                     i: 0,
                 })
@@ -348,8 +342,7 @@ impl<'de> de::Deserializer<'de> for Resolver<'_, 'de> {
         match self.peel() {
             (_, SchemaNode::Tuple(cs) | SchemaNode::TupleStruct(_, cs)) if cs.len() == len => {
                 visitor.visit_seq(Items {
-                    de: self.de,
-                    cx: self.cx,
+                    r: self.r,
                     nodes: Nodes::Each(cs),
                     i: 0,
                 })
@@ -362,10 +355,9 @@ impl<'de> de::Deserializer<'de> for Resolver<'_, 'de> {
         opaque!(self, |de: &mut Postcard<'de>| de.deserialize_map(visitor));
         match self.peel() {
             (_, SchemaNode::Map(k, v)) => {
-                let len = usize::deserialize(&mut *self.de).map_err(decode)?;
+                let len = usize::deserialize(&mut self.r.de).map_err(decode)?;
                 visitor.visit_map(Entries {
-                    de: self.de,
-                    cx: self.cx,
+                    r: self.r,
                     key: *k,
                     value: *v,
                     left: len,
@@ -396,12 +388,12 @@ fn bad_option_tag() -> ResolveError {
     ))
 }
 
-impl<'a, 'de> Resolver<'a, 'de> {
+impl<'a, 'c, 'de> Resolver<'a, 'c, 'de> {
     fn option_resolved<V: Visitor<'de>>(mut self, visitor: V) -> Result<V::Value, ResolveError> {
         opaque!(self, |de: &mut Postcard<'de>| de
             .deserialize_option(visitor));
         match self.peel() {
-            (_, SchemaNode::Option(c)) => match u8::deserialize(&mut *self.de).map_err(decode)? {
+            (_, SchemaNode::Option(c)) => match u8::deserialize(&mut self.r.de).map_err(decode)? {
                 0 => visitor.visit_none(),
                 1 => visitor.visit_some(self.child(*c)),
                 _ => Err(bad_option_tag()),
@@ -422,7 +414,7 @@ impl<'a, 'de> Resolver<'a, 'de> {
             .deserialize_struct(name, fields, visitor));
         match self.peel() {
             (id, SchemaNode::Struct(_, written)) => {
-                structure(self.de, self.cx, id, written, name, fields, visitor)
+                structure(self.r, id, written, name, fields, visitor)
             }
             (id, _) => Err(self.changed(id, format!("struct {name}"))),
         }
@@ -448,21 +440,23 @@ impl<'a, 'de> Resolver<'a, 'de> {
     #[inline]
     fn variant<V: Visitor<'de>>(
         self,
-        written: &'a [Variant],
+        written: &'c [Variant],
         name: &'static str,
         variants: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, ResolveError> {
-        let index = u32::deserialize(&mut *self.de).map_err(decode)?;
+        let index = u32::deserialize(&mut self.r.de).map_err(decode)?;
         let Ok(at) = super::find_variant(written, index) else {
             return Err(unrecorded_variant(index, name));
         };
-        visitor.visit_enum(OneVariant {
-            de: self.de,
-            cx: self.cx,
+        let written = Written {
             variant: &written[at],
             hints: variants,
             ty: name,
+        };
+        visitor.visit_enum(OneVariant {
+            r: self.r,
+            written: &written,
         })
     }
 }
