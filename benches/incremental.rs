@@ -14,7 +14,9 @@
 //! On the directory store both stores live in the same temporary directory
 //! (on the same disk) and every file is synced, as the directory store
 //! always does; restores read from the page cache in both cases. With
-//! `CHECKPOINT_S3_ENDPOINT` set, two of the cases run on S3 too.
+//! `CHECKPOINT_S3_ENDPOINT` set, two of the cases run on S3 too. Last, a
+//! restore from a memory store 10 ms away per request, with 8 and with 32
+//! chunk reads in flight.
 //! docs/PERFORMANCE.md has the figures.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -119,6 +121,100 @@ impl Store for Counting {
     fn location(&self, key: &str) -> String {
         self.inner.location(key)
     }
+    fn concurrent_requests(&self) -> usize {
+        self.inner.concurrent_requests()
+    }
+}
+
+/// A memory store `delay` away: each read and write waits that long
+/// first, as a request to a remote object store does; `requests` is what
+/// it asks to have in flight.
+#[derive(Debug)]
+struct Remote {
+    inner: checkpoint::MemStore,
+    delay: Duration,
+    requests: usize,
+}
+
+impl Store for Remote {
+    fn put_if_absent(&self, key: &str, bytes: &[u8]) -> Result<(), StoreError> {
+        std::thread::sleep(self.delay);
+        self.inner.put_if_absent(key, bytes)
+    }
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        std::thread::sleep(self.delay);
+        self.inner.get(key)
+    }
+    fn get_reader(&self, key: &str) -> Result<Option<checkpoint::store::ValueReader>, StoreError> {
+        std::thread::sleep(self.delay);
+        self.inner.get_reader(key)
+    }
+    fn get_prefix(&self, key: &str, len: usize) -> Result<Option<Vec<u8>>, StoreError> {
+        std::thread::sleep(self.delay);
+        self.inner.get_prefix(key, len)
+    }
+    fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        std::thread::sleep(self.delay);
+        self.inner.list(prefix)
+    }
+    fn delete(&self, key: &str) -> Result<(), StoreError> {
+        std::thread::sleep(self.delay);
+        self.inner.delete(key)
+    }
+    fn location(&self, key: &str) -> String {
+        self.inner.location(key)
+    }
+    fn concurrent_requests(&self) -> usize {
+        self.requests
+    }
+}
+
+/// Restores of a whole and of an incremental checkpoint from a store
+/// 10 ms away, the incremental one with 8 and with 32 chunk reads in
+/// flight: a restore from chunks waits on a round trip per chunk.
+fn remote(mib: usize, rounds: usize) -> Result<(), Box<dyn std::error::Error>> {
+    let delay = Duration::from_millis(10);
+    println!(
+        "store {} ms away, {mib} MiB of 16 KiB records, median of {rounds}",
+        delay.as_millis()
+    );
+    println!(
+        "{:<28} {:>10} {:>10}",
+        "in flight (chunk reads)", "whole", "incremental"
+    );
+    let state = table(mib, 16 << 10);
+    for requests in [8, 32] {
+        let whole = Checkpointer::new(Remote {
+            inner: checkpoint::MemStore::new(),
+            delay,
+            requests,
+        })?;
+        let chunked = Checkpointer::new(Remote {
+            inner: checkpoint::MemStore::new(),
+            delay,
+            requests,
+        })?
+        .incremental(true);
+        whole.save(&state)?;
+        chunked.save(&state)?;
+        let (mut w, mut c) = (Vec::new(), Vec::new());
+        for _ in 0..rounds {
+            let started = Instant::now();
+            whole.restore_latest::<Table>()?.expect("saved");
+            w.push(started.elapsed());
+            let started = Instant::now();
+            let restored = chunked.restore_latest::<Table>()?.expect("saved");
+            c.push(started.elapsed());
+            assert!(restored.state == state);
+        }
+        println!(
+            "{:<28} {:>10} {:>10}",
+            requests,
+            ms(median(w)),
+            ms(median(c))
+        );
+    }
+    Ok(())
 }
 
 fn median(mut xs: Vec<Duration>) -> Duration {
@@ -256,5 +352,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             ms(median(incr_restore)),
         );
     }
+    remote(if quick { 4 } else { 32 }, rounds)?;
     Ok(())
 }

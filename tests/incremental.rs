@@ -723,3 +723,80 @@ fn a_panic_while_encoding_an_incremental_save_ends_it_and_the_next_save_works() 
     let meta = ckpt.save(&state).unwrap();
     assert_eq!(ckpt.restore::<Fused>(meta.seq).unwrap().state, state);
 }
+
+/// Counts the chunk reads and writes in flight at once; asks for
+/// `requests` of them.
+#[derive(Debug)]
+struct InFlight {
+    inner: MemStore,
+    requests: usize,
+    now: std::sync::atomic::AtomicUsize,
+    most: std::sync::atomic::AtomicUsize,
+}
+
+impl InFlight {
+    fn counted<R>(&self, key: &str, f: impl FnOnce() -> R) -> R {
+        let chunk = key.starts_with("chunks/") && !key.starts_with("chunks/intents/");
+        if !chunk {
+            return f();
+        }
+        let now = self.now.fetch_add(1, Ordering::SeqCst) + 1;
+        self.most.fetch_max(now, Ordering::SeqCst);
+        // Slower than cutting a chunk, even unoptimised: the store is what
+        // the save and the restore wait on.
+        std::thread::sleep(Duration::from_millis(100));
+        let r = f();
+        self.now.fetch_sub(1, Ordering::SeqCst);
+        r
+    }
+}
+
+impl Store for InFlight {
+    fn put_if_absent(&self, key: &str, bytes: &[u8]) -> Result<(), StoreError> {
+        self.counted(key, || self.inner.put_if_absent(key, bytes))
+    }
+    fn get_at_most(
+        &self,
+        key: &str,
+        limit: u64,
+    ) -> Result<Option<Arc<Vec<u8>>>, StoreError> {
+        self.counted(key, || self.inner.get_at_most(key, limit))
+    }
+    fn concurrent_requests(&self) -> usize {
+        self.requests
+    }
+    forward_to_inner!(get, get_prefix, list, delete, location);
+}
+
+#[test]
+fn chunks_are_read_and_written_as_many_at_once_as_the_store_asks() {
+    // 64 chunks or so: enough to keep every fetcher and writer busy.
+    let state = Blocks::new(256, 16 << 10);
+    for requests in [4, 16] {
+        let store = Arc::new(InFlight {
+            inner: MemStore::new(),
+            requests,
+            now: Default::default(),
+            most: Default::default(),
+        });
+        let ckpt = Checkpointer::new(Arc::clone(&store))
+            .unwrap()
+            .incremental(true);
+        ckpt.save(&state).unwrap();
+        let writes = store.most.swap(0, Ordering::SeqCst);
+        assert_eq!(
+            ckpt.restore_latest::<Blocks>().unwrap().unwrap().state,
+            state
+        );
+        let reads = store.most.load(Ordering::SeqCst);
+        // The first chunk is written once the others are; reads and
+        // writes never exceed what the store asks for, and reach more
+        // than half of it.
+        for (what, most) in [("writes", writes), ("reads", reads)] {
+            assert!(
+                most <= requests && most * 2 > requests,
+                "{most} chunk {what} in flight at once, the store asking for {requests}"
+            );
+        }
+    }
+}

@@ -57,13 +57,16 @@ pub(crate) fn fetch(store: &dyn Store, chunk: &ChunkRef) -> Result<Arc<Vec<u8>>,
 }
 
 /// How many threads fetch and check chunks ahead of the one being read.
-const FETCHERS: usize = 8;
+/// The most threads fetching one checkpoint's chunks, whatever the store
+/// asks for.
+const MAX_FETCHERS: usize = 64;
 
-/// The bytes of a checkpoint, read from its chunks in order. Threads fetch
-/// and check the next chunks while the current one is decoded (fetcher
-/// `k` takes chunks `k`, `k + FETCHERS`, ...), so a restore is not held up
-/// by one chunk's latency (an object store's round trip); at most two
-/// chunks per fetcher wait in memory.
+/// The bytes of a checkpoint, read from its chunks in order. Threads (as
+/// many as the store's [`concurrent_requests`](Store::concurrent_requests))
+/// fetch and check the next chunks while the current one is decoded
+/// (fetcher `k` of `n` takes chunks `k`, `k + n`, ...), so a restore is not
+/// held up by one chunk's latency (an object store's round trip); at most
+/// two chunks per fetcher wait in memory.
 pub(crate) struct ChunkReader {
     fetched: Vec<Receiver<Result<Arc<Vec<u8>>, ChunkFailure>>>,
     /// How many chunks were received, of how many.
@@ -81,12 +84,13 @@ impl ChunkReader {
     pub(crate) fn new(store: Arc<dyn Store>, manifest: Manifest) -> Self {
         let total = manifest.chunks.len();
         let chunks: Arc<[ChunkRef]> = manifest.chunks.into();
-        let fetched = (0..FETCHERS.min(total))
+        let fetchers = store.concurrent_requests().clamp(1, MAX_FETCHERS);
+        let fetched = (0..fetchers.min(total))
             .map(|k| {
                 let (send, fetched) = sync_channel(1);
                 let (store, chunks) = (Arc::clone(&store), Arc::clone(&chunks));
                 std::thread::spawn(move || {
-                    for chunk in chunks.iter().skip(k).step_by(FETCHERS) {
+                    for chunk in chunks.iter().skip(k).step_by(fetchers) {
                         let result = fetch(&*store, chunk);
                         let failed = result.is_err();
                         // The reader was dropped, or reads no further.
@@ -122,7 +126,7 @@ impl Read for ChunkReader {
             if self.next == self.total {
                 return Ok(0);
             }
-            let Ok(fetched) = self.fetched[self.next % FETCHERS].recv() else {
+            let Ok(fetched) = self.fetched[self.next % self.fetched.len()].recv() else {
                 return Err(io::Error::other("the thread reading chunks stopped"));
             };
             self.next += 1;

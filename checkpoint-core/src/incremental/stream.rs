@@ -37,10 +37,10 @@ use crate::encode::{encode_to, Output};
 use crate::store::{Store, StoreError};
 use crate::{Checkpoint, Compression, Error, Result};
 
-/// How many chunk writes are in flight at once.
-const WRITERS: usize = 8;
-/// How many cut chunks wait for a writer at most.
-const QUEUE: usize = 8;
+/// The most chunk writes in flight at once, whatever the store asks for
+/// ([`Store::concurrent_requests`]); as many cut chunks wait for a writer
+/// at most.
+const MAX_WRITERS: usize = 64;
 /// How many times a save encodes again after its intent lapsed.
 const LAPSES: usize = 3;
 
@@ -159,7 +159,8 @@ impl Attempt<'_, '_> {
         let failed = AtomicBool::new(false);
         let failure: Mutex<Option<StoreError>> = Mutex::new(None);
         let written = AtomicU64::new(0);
-        let (tx, rx) = mpsc::sync_channel::<(String, Vec<u8>)>(QUEUE);
+        let writers = store.concurrent_requests().clamp(1, MAX_WRITERS);
+        let (tx, rx) = mpsc::sync_channel::<(String, Vec<u8>)>(writers);
         let rx = Mutex::new(rx);
         let write = || loop {
             let next = rx.lock().unwrap_or_else(PoisonError::into_inner).recv();
@@ -185,7 +186,7 @@ impl Attempt<'_, '_> {
             }
         };
         let (encoded, sink) = std::thread::scope(|scope| {
-            let writers: Vec<_> = (0..WRITERS).map(|_| scope.spawn(write)).collect();
+            let writers: Vec<_> = (0..writers).map(|_| scope.spawn(write)).collect();
             // Owned here, so that the channel closes (and the writers end)
             // however the encode ends, a panic included.
             let mut sink = ChunkSink {

@@ -20,8 +20,9 @@ pub(crate) const AVG_CHUNK: u32 = 64 << 10;
 /// The largest chunk FastCDC cuts.
 pub(crate) const MAX_CHUNK: u32 = 256 << 10;
 
-/// How many chunk writes are in flight at once.
-const PUT_THREADS: usize = 8;
+/// The most chunk writes in flight at once, whatever the store asks for
+/// ([`Store::concurrent_requests`]).
+const MAX_PUT_THREADS: usize = 64;
 /// How many chunks are written between two checks of the intent's age.
 const PUT_BATCH: usize = 256;
 
@@ -160,7 +161,8 @@ fn put_missing(
             Ok(())
         };
         std::thread::scope(|scope| {
-            let writers: Vec<_> = (1..PUT_THREADS.min(batch.len()))
+            let threads = store.concurrent_requests().clamp(1, MAX_PUT_THREADS);
+            let writers: Vec<_> = (1..threads.min(batch.len()))
                 .map(|_| scope.spawn(put))
                 .collect();
             let mine = put();

@@ -163,6 +163,15 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// Where `key` lives, for messages: a file path or an object URL.
     fn location(&self, key: &str) -> String;
 
+    /// How many reads or writes of small values (the chunks of an
+    /// incremental checkpoint) are worth having in flight at once: more
+    /// where each waits on a network round trip than where each waits on a
+    /// local disk. The default is 8; `ObjectStore` says 32. A wrapper
+    /// store should pass on its inner store's.
+    fn concurrent_requests(&self) -> usize {
+        8
+    }
+
     /// The [`ObjectStore`] this store is, for `AsyncCheckpointer` to await
     /// its operations instead of blocking on them. Other stores (and
     /// wrappers of an `ObjectStore`) are `None`.
@@ -266,6 +275,10 @@ impl<S: Store + ?Sized> Store for Arc<S> {
 
     fn location(&self, key: &str) -> String {
         (**self).location(key)
+    }
+
+    fn concurrent_requests(&self) -> usize {
+        (**self).concurrent_requests()
     }
 
     #[cfg(feature = "object-store")]

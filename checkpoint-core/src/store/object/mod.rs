@@ -480,6 +480,12 @@ impl Store for ObjectStore {
         format!("{}/{}", self.description, self.full_key(key))
     }
 
+    /// A chunk read or write is a round trip (tens of milliseconds to a
+    /// remote service): many in flight keep the connection busy.
+    fn concurrent_requests(&self) -> usize {
+        32
+    }
+
     fn as_object_store(&self) -> Option<&ObjectStore> {
         Some(self)
     }
