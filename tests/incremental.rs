@@ -755,11 +755,7 @@ impl Store for InFlight {
     fn put_if_absent(&self, key: &str, bytes: &[u8]) -> Result<(), StoreError> {
         self.counted(key, || self.inner.put_if_absent(key, bytes))
     }
-    fn get_at_most(
-        &self,
-        key: &str,
-        limit: u64,
-    ) -> Result<Option<Arc<Vec<u8>>>, StoreError> {
+    fn get_at_most(&self, key: &str, limit: u64) -> Result<Option<Arc<Vec<u8>>>, StoreError> {
         self.counted(key, || self.inner.get_at_most(key, limit))
     }
     fn concurrent_requests(&self) -> usize {
