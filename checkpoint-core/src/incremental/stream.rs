@@ -32,7 +32,7 @@ use fastcdc::v2020::FastCDC;
 
 use super::lease::{self, Marker, INTENTS, SWEEPING};
 use super::manifest::{ChunkRef, Manifest};
-use super::writer::{stored_chunks, wait_for_sweeps, AVG_CHUNK, MAX_CHUNK, MIN_CHUNK};
+use super::writer::{put_chunk, stored_chunks, wait_for_sweeps, AVG_CHUNK, MAX_CHUNK, MIN_CHUNK};
 use crate::encode::{encode_to, Output};
 use crate::store::{Store, StoreError};
 use crate::{Checkpoint, Compression, Error, Result};
@@ -133,6 +133,15 @@ struct Attempt<'s, 'm> {
 }
 
 impl Attempt<'_, '_> {
+    /// Stores one chunk, renewing the intent first; counts its bytes in
+    /// `written`.
+    fn store_chunk(&self, key: &str, bytes: &[u8], written: &AtomicU64) -> Result<(), StoreError> {
+        self.renew()?;
+        put_chunk(self.store, key, bytes)?;
+        written.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        Ok(())
+    }
+
     /// Renews the intent when a quarter lease old, noting whether it
     /// lapsed first.
     fn renew(&self) -> Result<(), StoreError> {
@@ -155,11 +164,10 @@ impl Attempt<'_, '_> {
         compression: Compression,
         location: &str,
     ) -> Result<Option<(u64, Vec<ChunkRef>, u64)>> {
-        let store = self.store;
         let failed = AtomicBool::new(false);
         let failure: Mutex<Option<StoreError>> = Mutex::new(None);
         let written = AtomicU64::new(0);
-        let writers = store.concurrent_requests().clamp(1, MAX_WRITERS);
+        let writers = self.store.concurrent_requests().clamp(1, MAX_WRITERS);
         let (tx, rx) = mpsc::sync_channel::<(String, Vec<u8>)>(writers);
         let rx = Mutex::new(rx);
         let write = || loop {
@@ -168,21 +176,12 @@ impl Attempt<'_, '_> {
             if failed.load(Ordering::Relaxed) {
                 continue;
             }
-            let put = self
-                .renew()
-                .and_then(|()| store.put_if_absent(&key, &bytes));
-            match put {
-                // Another save stored the same bytes first.
-                Ok(()) | Err(StoreError::AlreadyExists { .. }) => {
-                    written.fetch_add(bytes.len() as u64, Ordering::Relaxed);
-                }
-                Err(e) => {
-                    failed.store(true, Ordering::Relaxed);
-                    failure
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .get_or_insert(e);
-                }
+            if let Err(e) = self.store_chunk(&key, &bytes, &written) {
+                failed.store(true, Ordering::Relaxed);
+                failure
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .get_or_insert(e);
             }
         };
         let (encoded, sink) = std::thread::scope(|scope| {
@@ -220,15 +219,7 @@ impl Attempt<'_, '_> {
             let chunk = ChunkRef::of(&first);
             let key = chunk.key();
             if stored.insert(key.clone()) {
-                let put = self
-                    .renew()
-                    .and_then(|()| store.put_if_absent(&key, &first));
-                match put {
-                    Ok(()) | Err(StoreError::AlreadyExists { .. }) => {
-                        written.fetch_add(first.len() as u64, Ordering::Relaxed);
-                    }
-                    Err(e) => return Err(Error::Store(e)),
-                }
+                self.store_chunk(&key, &first, &written)?;
             }
             chunks.insert(0, chunk);
         }

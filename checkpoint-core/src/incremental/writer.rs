@@ -152,11 +152,7 @@ fn put_missing(
         let next = AtomicUsize::new(0);
         let put = || -> Result<(), StoreError> {
             while let Some((offset, chunk, key)) = batch.get(next.fetch_add(1, Ordering::Relaxed)) {
-                match store.put_if_absent(key, &bytes[*offset..*offset + chunk.len as usize]) {
-                    // Another save stored the same bytes first.
-                    Ok(()) | Err(StoreError::AlreadyExists { .. }) => {}
-                    Err(e) => return Err(e),
-                }
+                put_chunk(store, key, &bytes[*offset..*offset + chunk.len as usize])?;
             }
             Ok(())
         };
@@ -181,6 +177,15 @@ fn put_missing(
         .map(|(_, chunk, _)| u64::from(chunk.len))
         .sum();
     Ok((written, lapsed))
+}
+
+/// Stores chunk `bytes` under `key`; a chunk already there (another save
+/// stored the same bytes first) is stored.
+pub(super) fn put_chunk(store: &dyn Store, key: &str, bytes: &[u8]) -> Result<(), StoreError> {
+    match store.put_if_absent(key, bytes) {
+        Ok(()) | Err(StoreError::AlreadyExists { .. }) => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
 /// The keys of every chunk in the store.
