@@ -46,17 +46,9 @@ pub(crate) fn sweep(store: &dyn Store, lease_time: Duration) -> Result<Swept> {
     let mut listed = HashSet::new();
     for (seq, key) in checkpoint_keys(store)? {
         let location = store.location(&key);
-        match read_manifest(store, &key, seq, &location) {
-            Ok(Some(manifest)) => listed.extend(manifest.chunks.iter().map(|c| c.key())),
-            Ok(None) => {}
-            // Its chunks are unknown: deleting any could lose one it lists.
-            Err(e) if e.is_damage() => {
-                return Ok(Swept::Postponed(format!(
-                    "checkpoint #{seq} cannot be read: {e}"
-                )))
-            }
-            Err(Error::Store(StoreError::Unreadable { .. })) => {}
-            Err(e) => return Err(e),
+        let read = read_manifest(store, &key, seq, &location);
+        if let Some(why) = list_chunks(&mut listed, read, || format!("checkpoint #{seq}"))? {
+            return Ok(Swept::Postponed(why));
         }
     }
     // Group parts list chunks too: a part no commit lists yet may be
@@ -66,16 +58,11 @@ pub(crate) fn sweep(store: &dyn Store, lease_time: Duration) -> Result<Swept> {
             continue;
         };
         let location = store.location(&key);
-        match part_manifest(store, &key, epoch, &location) {
-            Ok(Some(manifest)) => listed.extend(manifest.chunks.iter().map(|c| c.key())),
-            Ok(None) => {}
-            Err(e) if e.is_damage() => {
-                return Ok(Swept::Postponed(format!(
-                    "the group part `{location}` cannot be read: {e}"
-                )))
-            }
-            Err(Error::Store(StoreError::Unreadable { .. })) => {}
-            Err(e) => return Err(e),
+        let read = part_manifest(store, &key, epoch, &location);
+        if let Some(why) =
+            list_chunks(&mut listed, read, || format!("the group part `{location}`"))?
+        {
+            return Ok(Swept::Postponed(why));
         }
     }
     let mut deleted = 0;
@@ -95,6 +82,23 @@ pub(crate) fn sweep(store: &dyn Store, lease_time: Duration) -> Result<Swept> {
     }
     drop(marker);
     Ok(Swept::Done { deleted })
+}
+
+/// Adds the chunks of a manifest `read` (of `what`) to `listed`. Damage
+/// (its chunks are unknown: deleting any could lose one it lists) is why
+/// the sweep must wait, returned; an unreadable value lists nothing.
+fn list_chunks(
+    listed: &mut HashSet<String>,
+    read: Result<Option<Manifest>>,
+    what: impl FnOnce() -> String,
+) -> Result<Option<String>> {
+    match read {
+        Ok(Some(manifest)) => listed.extend(manifest.chunks.iter().map(|c| c.key())),
+        Ok(None) | Err(Error::Store(StoreError::Unreadable { .. })) => {}
+        Err(e) if e.is_damage() => return Ok(Some(format!("{} cannot be read: {e}", what()))),
+        Err(e) => return Err(e),
+    }
+    Ok(None)
 }
 
 /// How many leading bytes of a part are read to tell a whole part from an
