@@ -81,52 +81,29 @@ impl<'a, F: postcard::ser_flavors::Flavor> Compound<'a, F> {
     }
 }
 
-impl<F: postcard::ser_flavors::Flavor> ser::SerializeSeq for Compound<'_, F> {
-    type Ok = ();
-    type Error = RecordError;
-    #[inline(always)]
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), RecordError> {
-        self.element(value)
-    }
-    fn end(self) -> Result<(), RecordError> {
-        Ok(())
-    }
+/// Sequences, tuples, tuple structs and tuple variants: each element is
+/// recorded at its child node.
+macro_rules! elements {
+    ($($trait:ident :: $method:ident),* $(,)?) => {$(
+        impl<F: postcard::ser_flavors::Flavor> ser::$trait for Compound<'_, F> {
+            type Ok = ();
+            type Error = RecordError;
+            #[inline(always)]
+            fn $method<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), RecordError> {
+                self.element(value)
+            }
+            fn end(self) -> Result<(), RecordError> {
+                Ok(())
+            }
+        }
+    )*};
 }
 
-impl<F: postcard::ser_flavors::Flavor> ser::SerializeTuple for Compound<'_, F> {
-    type Ok = ();
-    type Error = RecordError;
-    #[inline(always)]
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), RecordError> {
-        self.element(value)
-    }
-    fn end(self) -> Result<(), RecordError> {
-        Ok(())
-    }
-}
-
-impl<F: postcard::ser_flavors::Flavor> ser::SerializeTupleStruct for Compound<'_, F> {
-    type Ok = ();
-    type Error = RecordError;
-    #[inline(always)]
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), RecordError> {
-        self.element(value)
-    }
-    fn end(self) -> Result<(), RecordError> {
-        Ok(())
-    }
-}
-
-impl<F: postcard::ser_flavors::Flavor> ser::SerializeTupleVariant for Compound<'_, F> {
-    type Ok = ();
-    type Error = RecordError;
-    #[inline(always)]
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), RecordError> {
-        self.element(value)
-    }
-    fn end(self) -> Result<(), RecordError> {
-        Ok(())
-    }
+elements! {
+    SerializeSeq::serialize_element,
+    SerializeTuple::serialize_element,
+    SerializeTupleStruct::serialize_field,
+    SerializeTupleVariant::serialize_field,
 }
 
 impl<F: postcard::ser_flavors::Flavor> ser::SerializeMap for Compound<'_, F> {
