@@ -68,7 +68,7 @@ enum Command {
         /// Sequence number of the second checkpoint.
         b: u64,
     },
-    /// Check every checkpoint; exit 1 if any is damaged.
+    /// Check every checkpoint and every group part; exit 1 if any is damaged.
     Verify {
         /// The checkpoint directory, or `s3://BUCKET/PREFIX`.
         #[arg(value_name = "DIR|URL")]
@@ -174,7 +174,9 @@ fn run(cli: &Cli) -> Result<ExitCode, Failure> {
         }
         Command::Verify { store } => {
             let opened = open(store)?;
-            let report = VerifyReport::of(&opened.name, &verify_all(&opened)?);
+            let checkpoints = verify_all(&opened)?;
+            let parts = group::verify_parts(&opened)?;
+            let report = VerifyReport::of(&opened.name, &checkpoints, parts);
             if cli.json {
                 print_json(&mut out, &report)?;
             } else {

@@ -902,3 +902,125 @@ fn verify_draws_a_progress_bar_on_a_terminal_only() {
     assert!(text.contains("verifying #1 (1 of 2)"), "{text:?}");
     assert!(text.contains("2 checkpoints in"), "{text:?}");
 }
+
+/// `verify` reads every group part as a commit checks it: a damaged whole
+/// part, a missing part its commit record lists, and a damaged chunk of an
+/// incremental part are each named, with the part a chunk affects.
+#[test]
+fn verify_checks_every_group_part_and_names_the_damaged_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    write_groups(DirStore::open(dir.path()).unwrap());
+    let big = Group::new(DirStore::open(dir.path()).unwrap(), "big")
+        .unwrap()
+        .incremental(true);
+    let state = ProcessorV2 {
+        log: (0..20_000)
+            .map(|i| format!("message {i} of the log"))
+            .collect(),
+        ..v2(7)
+    };
+    let part = big.save_part(1, "a", &state).unwrap();
+    big.commit(1, &["a"], &[part]).unwrap();
+
+    let out = run(&["verify", "DIR"], dir.path());
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    let text = stdout(&out);
+    for part in [
+        "group `big` epoch 1 part `a`",
+        "group `orders` epoch 1 part `a`",
+        "group `orders` epoch 1 part `b`",
+        "group `orders` epoch 2 part `a`",
+    ] {
+        assert!(text.contains(&format!("ok         {part}\n")), "{text}");
+    }
+    assert!(
+        text.contains("\n0 checkpoints and 4 group parts in ") && text.ends_with(": all ok\n"),
+        "{text}"
+    );
+
+    // A flipped byte in a whole part, and a part of a committed epoch gone.
+    let parts = dir
+        .path()
+        .join("group/orders/parts")
+        .join(format!("{:020}", 1));
+    let b = parts.join("b");
+    let mut bytes = fs::read(&b).unwrap();
+    let last = bytes.len() - 10;
+    bytes[last] ^= 0x20;
+    fs::write(&b, bytes).unwrap();
+    fs::remove_file(parts.join("a")).unwrap();
+    // One chunk of the incremental part swapped for other bytes.
+    let chunk = fs::read_dir(dir.path().join("chunks"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir() && p.file_name().unwrap().len() == 2)
+        .flat_map(|sub| fs::read_dir(sub).unwrap().map(|e| e.unwrap().path()))
+        .next()
+        .expect("the incremental part's chunks");
+    fs::write(&chunk, b"swapped").unwrap();
+
+    let out = run(&["verify", "DIR"], dir.path());
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let text = stdout(&out);
+    let line = |start: &str| {
+        text.lines()
+            .find(|l| l.starts_with(start))
+            .unwrap_or_else(|| panic!("no line starting {start:?} in:\n{text}"))
+    };
+    assert!(
+        line("DAMAGED    group `orders` epoch 1 part `b`: ").contains("damaged"),
+        "{text}"
+    );
+    assert!(
+        line("DAMAGED    group `orders` epoch 1 part `a`: ").contains("missing"),
+        "{text}"
+    );
+    let name = chunk.file_name().unwrap().to_str().unwrap();
+    assert!(
+        line("DAMAGED    group `big` epoch 1 part `a`: ").contains(name),
+        "{text}"
+    );
+    let damaged = line("DAMAGED    chunk ");
+    assert!(
+        damaged.contains(name) && damaged.ends_with("affects group `big` epoch 1 part `a`"),
+        "{text}"
+    );
+    line("ok         group `orders` epoch 2 part `a`");
+    assert!(
+        text.ends_with(" damaged\n") && text.contains(": 3 damaged"),
+        "{text}"
+    );
+
+    let v = json(&run(&["verify", "DIR", "--json"], dir.path()));
+    assert_eq!(v["problems"], 3);
+    let parts = v["group_parts"].as_array().unwrap();
+    assert_eq!(parts.len(), 4);
+    let bad: Vec<(&str, u64, &str, bool)> = parts
+        .iter()
+        .filter(|p| !p["problem"].is_null())
+        .map(|p| {
+            (
+                p["group"].as_str().unwrap(),
+                p["epoch"].as_u64().unwrap(),
+                p["participant"].as_str().unwrap(),
+                p["committed"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        bad,
+        [
+            ("big", 1, "a", true),
+            ("orders", 1, "b", true),
+            ("orders", 1, "a", true)
+        ]
+    );
+    let chunks = v["damaged_chunks"].as_array().unwrap();
+    assert_eq!(chunks.len(), 1);
+    assert!(chunks[0]["chunk"].as_str().unwrap().ends_with(name));
+    assert_eq!(chunks[0]["checkpoints"], serde_json::json!([]));
+    assert_eq!(
+        chunks[0]["group_parts"],
+        serde_json::json!([{"group": "big", "epoch": 1, "participant": "a"}])
+    );
+}

@@ -4,8 +4,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::{
-    beside, check_participants, part, part_info, CommitRecord, Epoch, Group, GroupError, PartInfo,
-    StoredEpoch,
+    beside, check_name, check_participants, part, part_info, CommitRecord, Epoch, Group,
+    GroupError, PartInfo, StoredEpoch,
 };
 use crate::incremental::{self, manifest::Manifest};
 use crate::observe::{self, Op};
@@ -364,7 +364,43 @@ impl Group {
         results.into_iter().collect()
     }
 
-    fn verify_part(&self, epoch: Epoch, participant: &str) -> Result<PartInfo, GroupError> {
+    /// Reads `participant`'s part of `epoch` and checks it as
+    /// [`Group::commit_verifying`] does, whether or not the epoch is
+    /// committed: that it is intact (every checksum, and every chunk of an
+    /// incremental part against its hash) and saved as the part of that
+    /// participant and epoch. What `checkpoint verify` runs on every stored
+    /// part.
+    ///
+    /// The [`PartInfo`] it returns is what a commit record lists for the
+    /// part; compare it with [`Group::commit_record`] to find a part that
+    /// was replaced after its epoch was committed.
+    ///
+    /// # Errors
+    ///
+    /// [`GroupError::PartMissing`] when the part is not stored,
+    /// [`GroupError::PartCorrupt`] when it is damaged or saved for another
+    /// slot (for an incremental part, naming the damaged or missing chunk),
+    /// [`GroupError::InvalidName`] for an invalid participant id,
+    /// [`GroupError::Store`] when the store fails.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use checkpoint::group::Group;
+    /// use checkpoint::{Checkpoint, MemStore};
+    ///
+    /// #[derive(Checkpoint)]
+    /// struct Counter(u64);
+    ///
+    /// # fn main() -> Result<(), checkpoint::group::GroupError> {
+    /// let group = Group::new(MemStore::new(), "orders")?;
+    /// let saved = group.save_part(1, "node-a", &Counter(3))?;
+    /// assert_eq!(group.verify_part(1, "node-a")?, saved);
+    /// assert!(group.verify_part(1, "node-b").is_err());
+    /// # Ok(()) }
+    /// ```
+    pub fn verify_part(&self, epoch: Epoch, participant: &str) -> Result<PartInfo, GroupError> {
+        check_name("participant id", participant)?;
         let bytes = self.store.get(&self.part_key(epoch, participant))?;
         self.checked_part(epoch, participant, bytes.as_deref())
     }
