@@ -1,6 +1,9 @@
 //! Saving a participant's part of an epoch.
 
+use std::time::SystemTime;
+
 use super::{beside, check_name, part, part_info, Epoch, Group, GroupError, PartInfo};
+use crate::format::part::owner_header;
 use crate::incremental::manifest::Manifest;
 use crate::incremental::{
     self,
@@ -8,7 +11,7 @@ use crate::incremental::{
 };
 use crate::observe::{self, Op};
 use crate::store::StoreError;
-use crate::Checkpoint;
+use crate::{Checkpoint, Error};
 
 impl Group {
     /// Saves `participant`'s part of `epoch`, durably, and returns what the
@@ -45,8 +48,82 @@ impl Group {
         participant: &str,
         state: &T,
     ) -> Result<PartInfo, GroupError> {
+        if self.chunking.on {
+            if let Some(info) = self.save_part_streamed(epoch, participant, state)? {
+                return Ok(info);
+            }
+        }
         let bytes = self.encode_part(epoch, participant, state)?;
         self.write_part(epoch, participant, bytes)
+    }
+
+    /// Saves an incremental part whose chunks are stored as the state is
+    /// encoded (`incremental::stream`), so its checkpoint is never whole
+    /// in memory; `None` when its head is too long to stream, and it must
+    /// be cut whole.
+    fn save_part_streamed<T: Checkpoint>(
+        &self,
+        epoch: Epoch,
+        participant: &str,
+        state: &T,
+    ) -> Result<Option<PartInfo>, GroupError> {
+        check_name("participant id", participant)?;
+        let owner = part::PartOwner {
+            group: &self.name,
+            participant,
+            epoch,
+        };
+        let key = self.part_key(epoch, participant);
+        let location = self.store.location(&key);
+        let streamed = incremental::stream::write_chunks(
+            &*self.store,
+            state,
+            epoch,
+            SystemTime::now(),
+            self.compression,
+            self.chunking.lease,
+            &location,
+        )
+        .map_err(|e| match e {
+            Error::Store(e) => GroupError::Store(e),
+            source => GroupError::Encode {
+                participant: participant.to_owned(),
+                epoch,
+                source: Box::new(source),
+            },
+        })?;
+        let Some(streamed) = streamed else {
+            return Ok(None);
+        };
+        tracing::debug!(
+            group = %self.name,
+            epoch,
+            chunk_bytes_written = streamed.written,
+            "incremental part's chunks stored"
+        );
+        let mut stored = owner_header(&owner, streamed.manifest.len());
+        stored.extend_from_slice(&streamed.manifest);
+        let info = part_info(participant, epoch, &stored);
+        // As in `write_part`: the commits are listed beside the write, and
+        // the intent stays until the part listing the chunks is stored.
+        let (written, latest) = beside(
+            || self.store.put_if_absent(&key, &stored),
+            || self.latest_committed_epoch(),
+        );
+        let info = match self.part_written(epoch, info, written, &latest)? {
+            Written::Saved(info) => info,
+            Written::Taken(location) => {
+                // A retry, or another save of this slot: compared whole, as
+                // `write_part` compares. Rare, so the memory is spent here
+                // only.
+                let ours = self.encode_part(epoch, participant, state)?;
+                let existing = self.store.get(&key)?;
+                self.part_taken(&owner, &ours, existing.as_deref(), location)?
+            }
+        };
+        drop(streamed.intent);
+        listing_failed(participant, epoch, latest);
+        Ok(Some(info))
     }
 
     /// The bytes of `participant`'s part of `epoch` holding `state`: the
@@ -92,21 +169,31 @@ impl Group {
         } else {
             None
         };
-        let stored = chunked.as_ref().map_or(&bytes, |(part, _)| part);
-        let info = part_info(participant, epoch, stored);
+        let incremental = chunked.as_ref().map(|(part, _)| part.as_slice());
+        let info = part_info(participant, epoch, incremental.unwrap_or(&bytes));
         // An epoch at or below the newest committed one can never be
         // restored; refusing it keeps the saver from believing otherwise.
         // The listing runs beside the write so it adds no round trip; a part
         // written for such an epoch is garbage the next collection removes.
-        let (written, latest) = beside(
-            || self.store.put_if_absent(&key, stored),
+        // A whole part is handed over, not copied (an object store would
+        // copy a borrowed one), and comes back when the slot is taken.
+        let key_ref = &key;
+        let ((written, bytes), latest) = beside(
+            move || match incremental {
+                Some(part) => (self.store.put_if_absent(key_ref, part), Some(bytes)),
+                None => match self.store.put_if_absent_owned(key_ref, bytes) {
+                    Ok(()) => (Ok(()), None),
+                    Err((e, bytes)) => (Err(e), Some(bytes)),
+                },
+            },
             || self.latest_committed_epoch(),
         );
         let info = match self.part_written(epoch, info, written, &latest)? {
             Written::Saved(info) => info,
             Written::Taken(location) => {
                 let existing = self.store.get(&key)?;
-                self.part_taken(&owner, &bytes, existing.as_deref(), location)?
+                let ours = bytes.unwrap_or_default();
+                self.part_taken(&owner, &ours, existing.as_deref(), location)?
             }
         };
         drop(chunked);
