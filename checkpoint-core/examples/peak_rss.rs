@@ -9,7 +9,10 @@
 //! `how` is `whole` (the default), `incremental` (an incremental save,
 //! its chunks stored as they are cut) or `incremental-capture` (an
 //! incremental `capture` then `commit`, which holds the encoded checkpoint
-//! in memory). `store` is `dir` (the default) or `s3`: an S3-compatible
+//! in memory), or `group` / `group-incremental` (a group part of the
+//! state, whole or incremental, saved with `Group::save_part` and
+//! committed, then restored with `restore_latest`). `store` is `dir` (the
+//! default) or `s3`: an S3-compatible
 //! store at `CHECKPOINT_S3_ENDPOINT` (bucket and keys from
 //! `CHECKPOINT_S3_BUCKET`, `CHECKPOINT_S3_ACCESS_KEY_ID`,
 //! `CHECKPOINT_S3_SECRET_ACCESS_KEY`; `eval "$(scripts/seaweedfs.sh env)"`
@@ -145,9 +148,14 @@ fn vm_hwm_mib() -> u64 {
         .map_or(0, |kb| kb / 1024)
 }
 
+/// A checkpointer of [`open_store`].
+fn open(dir: &str, store: &str) -> Checkpointer {
+    Checkpointer::new(open_store(dir, store)).expect("open")
+}
+
 /// The store the children share: the directory `dir`, or a prefix named
 /// after it in an S3 bucket.
-fn open(dir: &str, store: &str) -> Checkpointer {
+fn open_store(dir: &str, store: &str) -> std::sync::Arc<dyn checkpoint_core::Store> {
     if store == "s3" {
         #[cfg(feature = "object-store")]
         {
@@ -166,12 +174,13 @@ fn open(dir: &str, store: &str) -> Checkpointer {
                 &var("CHECKPOINT_S3_SECRET_ACCESS_KEY", "checkpoint"),
             )
             .expect("S3 store");
-            return Checkpointer::new(s3).expect("open");
+            return std::sync::Arc::new(s3);
         }
         #[cfg(not(feature = "object-store"))]
         panic!("the s3 store needs --features object-store");
     }
-    Checkpointer::open(dir).expect("open")
+    std::fs::create_dir_all(dir).expect("create the directory");
+    std::sync::Arc::new(checkpoint_core::DirStore::open(dir).expect("open"))
 }
 
 fn child(mode: &str, dir: &str, mib: usize, level: i32, how: &str, store: &str) {
@@ -180,10 +189,18 @@ fn child(mode: &str, dir: &str, mib: usize, level: i32, how: &str, store: &str) 
     } else {
         Compression::zstd(level)
     };
-    let ckpt = open(dir, store)
+    let shared = open_store(dir, store);
+    let ckpt = Checkpointer::new(std::sync::Arc::clone(&shared))
+        .expect("open")
         .keep_last(1)
         .compression(compression)
         .incremental(how != "whole");
+    let group = how.starts_with("group").then(|| {
+        checkpoint_core::group::Group::from_shared(std::sync::Arc::clone(&shared), "g")
+            .expect("group")
+            .compression(compression)
+            .incremental(how == "group-incremental")
+    });
     let started = Instant::now();
     let size = match mode {
         "state" => {
@@ -194,6 +211,14 @@ fn child(mode: &str, dir: &str, mib: usize, level: i32, how: &str, store: &str) 
         "save" => {
             let state = large(mib);
             let started = Instant::now();
+            if let Some(group) = &group {
+                let part = group.save_part(1, "a", &state).expect("save part");
+                group.commit(1, &["a"], &[part.clone()]).expect("commit");
+                println!("secs {:.2}", started.elapsed().as_secs_f64());
+                println!("size {}", part.len);
+                println!("hwm {}", vm_hwm_mib());
+                return;
+            }
             let meta = if how == "incremental-capture" {
                 let snapshot = ckpt.capture(&state).expect("capture");
                 ckpt.commit(snapshot).expect("commit")
@@ -202,6 +227,15 @@ fn child(mode: &str, dir: &str, mib: usize, level: i32, how: &str, store: &str) 
             };
             println!("secs {:.2}", started.elapsed().as_secs_f64());
             meta.size
+        }
+        _ if group.is_some() => {
+            let group = group.as_ref().expect("a group");
+            let restored = group
+                .restore_latest::<Large>("a")
+                .expect("restore")
+                .expect("committed");
+            std::hint::black_box(&restored.state);
+            0
         }
         _ => {
             let restored = ckpt
@@ -232,8 +266,15 @@ fn main() {
     let store = args.get(4).map_or("dir", String::as_str);
     assert!(["dir", "s3"].contains(&store), "store: dir or s3");
     assert!(
-        ["whole", "incremental", "incremental-capture"].contains(&how),
-        "how: whole, incremental or incremental-capture"
+        [
+            "whole",
+            "incremental",
+            "incremental-capture",
+            "group",
+            "group-incremental"
+        ]
+        .contains(&how),
+        "how: whole, incremental, incremental-capture, group or group-incremental"
     );
     let dir = std::env::temp_dir().join(format!("checkpoint-peak-rss-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
