@@ -17,11 +17,15 @@
 //! Records written before (`CKPTCMT1`) hold each part's trailing CRC-32C and
 //! still verify with it.
 
+use std::io::{self, Read};
+use std::ops::Range;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::SystemTime;
 
 use super::CommitRecord;
 use crate::format::part::{owner_header, seal, unseal, PART_MAGIC};
 pub(crate) use crate::format::part::{split_part, PartOwner};
+use crate::store::ValueReader;
 use crate::{format, Checkpoint, Compression};
 
 const COMMIT_MAGIC: &[u8; 8] = b"CKPTCMT2";
@@ -124,6 +128,142 @@ pub(crate) fn part_checksum(bytes: &[u8]) -> u32 {
         _ => crc32c::crc32c(bytes),
     }
 }
+
+/// A whole part being read as a stream, summed as [`part_checksum`] sums
+/// it (and its last four bytes kept, for [`legacy_part_checksum`]), so a
+/// restore checks it against its commit record without holding it.
+pub(crate) struct PartStream {
+    shared: Arc<Mutex<Summing>>,
+}
+
+/// What a [`PartStream`] and the reader it hands out share.
+struct Summing {
+    inner: Box<dyn Read + Send>,
+    /// Offset of the next byte read, from the part's start.
+    at: u64,
+    len: u64,
+    /// The embedded checksums, as offsets from the part's start: left out
+    /// of the sum.
+    skip: [Range<u64>; 3],
+    crc: u32,
+    last: [u8; 4],
+}
+
+impl Summing {
+    fn take(&mut self, bytes: &[u8]) {
+        let start = self.at;
+        let end = start + bytes.len() as u64;
+        let mut from = start;
+        for range in &self.skip {
+            if range.end <= from || range.start >= end {
+                continue;
+            }
+            if range.start > from {
+                let piece = &bytes[(from - start) as usize..(range.start - start) as usize];
+                self.crc = crc32c::crc32c_append(self.crc, piece);
+            }
+            from = from.max(range.end);
+        }
+        if from < end {
+            let piece = &bytes[(from - start) as usize..];
+            self.crc = crc32c::crc32c_append(self.crc, piece);
+        }
+        let tail = self.len.saturating_sub(4);
+        for at in start.max(tail)..end.min(self.len) {
+            self.last[(at - tail) as usize] = bytes[(at - start) as usize];
+        }
+        self.at = end;
+    }
+}
+
+/// The checkpoint of a [`PartStream`], as a reader.
+struct Summed(Arc<Mutex<Summing>>);
+
+impl Read for Summed {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let mut s = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let n = s.inner.read(buf)?;
+        s.take(&buf[..n]);
+        Ok(n)
+    }
+}
+
+impl PartStream {
+    /// Reads the owner header and the checkpoint's prefix from `part`, a
+    /// part of `len` bytes: the owner they name, and the checkpoint as a
+    /// reader. `None` when the part is not a whole one whose sum streaming
+    /// can take (an incremental part, a part too short or whose header
+    /// lengths do not hold): read it whole, which names what is wrong.
+    pub(crate) fn open(
+        mut part: impl Read + Send + 'static,
+        len: u64,
+    ) -> io::Result<Option<(Vec<u8>, ValueReader, PartStream)>> {
+        let mut owner = vec![0; PART_MAGIC.len() + 4];
+        part.read_exact(&mut owner)?;
+        let header_len = u32::from_le_bytes(owner[8..12].try_into().expect("four bytes")) as u64;
+        if header_len > MAX_OWNER_HEADER {
+            return Ok(None);
+        }
+        let owner_end = owner.len() as u64 + header_len;
+        let mut rest = vec![0; header_len as usize + 4];
+        part.read_exact(&mut rest)?;
+        owner.extend_from_slice(&rest);
+        let mut prefix = vec![0; format::PREFIX_LEN];
+        part.read_exact(&mut prefix)?;
+        let at = owner.len() as u64;
+        let Some(section) = format::header_section_len(&prefix) else {
+            return Ok(None);
+        };
+        let header_crc = at + section as u64 - 4;
+        if crate::incremental::is_manifest(&prefix) || header_crc + 8 > len {
+            return Ok(None);
+        }
+        let mut summing = Summing {
+            inner: Box::new(part),
+            at: 0,
+            len,
+            skip: [
+                owner_end..owner_end + 4,
+                header_crc..header_crc + 4,
+                len - 4..len,
+            ],
+            crc: 0,
+            last: [0; 4],
+        };
+        summing.take(&owner);
+        summing.take(&prefix);
+        let shared = Arc::new(Mutex::new(summing));
+        let checkpoint = io::Cursor::new(prefix).chain(Summed(Arc::clone(&shared)));
+        let value = ValueReader::new(len - at, checkpoint);
+        Ok(Some((owner, value, PartStream { shared })))
+    }
+
+    /// The part's [`part_checksum`] and [`legacy_part_checksum`], once the
+    /// rest of it, if any, is read too.
+    pub(crate) fn finish(self) -> io::Result<(u32, u32)> {
+        let mut s = self.shared.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut buf = vec![0; 64 << 10];
+        loop {
+            let n = s.inner.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            s.take(&buf[..n]);
+        }
+        if s.at != s.len {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!("the part ended after {} of its {} bytes", s.at, s.len),
+            ));
+        }
+        Ok((s.crc, u32::from_le_bytes(s.last)))
+    }
+}
+
+/// The longest owner header a streamed read takes: a group name and a
+/// participant id of at most 128 bytes each, and an epoch, encode in far
+/// less.
+const MAX_OWNER_HEADER: u64 = 4096;
 
 /// The checksum records written as `CKPTCMT1` list: the part's last four
 /// bytes, the CRC-32C that `format::decode` checks against the checkpoint.
@@ -304,6 +444,66 @@ mod binding {
         }
         fn read_fields(input: &mut crate::FieldReader<'_>, _: &()) -> crate::Result<Self> {
             Ok(Count(input.field("0")?))
+        }
+    }
+
+    /// Hands out at most `step` bytes a read, cycling through 1..=step.
+    struct Trickle {
+        bytes: Vec<u8>,
+        at: usize,
+        step: usize,
+        n: usize,
+    }
+
+    impl Read for Trickle {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            self.n = self.n % self.step + 1;
+            let n = self.n.min(buf.len()).min(self.bytes.len() - self.at);
+            buf[..n].copy_from_slice(&self.bytes[self.at..self.at + n]);
+            self.at += n;
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn a_streamed_part_sums_to_its_checksums_however_it_is_read() {
+        let owner = PartOwner {
+            group: "g",
+            participant: "a",
+            epoch: 3,
+        };
+        for count in [0, 1, 1000, 100_000] {
+            let part = encode_part(&owner, &Count(count), Compression::none()).unwrap();
+            for step in [1, 3, 7, 64, 1 << 20] {
+                let reader = Trickle {
+                    bytes: part.clone(),
+                    at: 0,
+                    step,
+                    n: 0,
+                };
+                let len = part.len() as u64;
+                let (head, mut value, sum) = PartStream::open(reader, len).unwrap().unwrap();
+                assert_eq!(open_part(&head, &owner).unwrap(), b"");
+                let mut checkpoint = Vec::new();
+                // Half the checkpoint read by the restore, the rest by
+                // `finish`.
+                let half = value.len() as usize / 2;
+                checkpoint.resize(half, 0);
+                value.read_exact(&mut checkpoint).unwrap();
+                assert_eq!(checkpoint, part[head.len()..head.len() + half]);
+                let sums = sum.finish().unwrap();
+                assert_eq!(
+                    sums,
+                    (part_checksum(&part), legacy_part_checksum(&part)),
+                    "{count} read {step} bytes at a time"
+                );
+            }
+            // A part that ends early is an error, not a sum.
+            let reader = io::Cursor::new(part[..part.len() - 1].to_vec());
+            let (_, _, sum) = PartStream::open(reader, part.len() as u64)
+                .unwrap()
+                .unwrap();
+            assert!(sum.finish().is_err());
         }
     }
 

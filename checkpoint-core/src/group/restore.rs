@@ -127,6 +127,9 @@ impl Group {
     ) -> Result<T, GroupError> {
         let entry = self.committed_part(epoch, participant, self.commit_record(epoch)?)?;
         let key = self.part_key(epoch, participant);
+        if let Some(state) = self.restore_streamed(&entry, &key, context)? {
+            return Ok(state);
+        }
         let bytes = self.part_read(
             epoch,
             participant,
@@ -236,12 +239,7 @@ impl Group {
             if let Err(e) = intact {
                 return Err(because(e.to_string(), Some(e)));
             }
-            return Err(unreadable(format!(
-                "it is not the part that was committed (checksum {checksum:#010x}, {} bytes; committed {:#010x}, {} bytes)",
-                bytes.len(),
-                entry.checksum,
-                entry.len
-            )));
+            return Err(self.not_committed(committed, checksum, bytes.len() as u64));
         }
         let owner_len = bytes.len() - checkpoint.len();
         let value = ValueReader::shared_from(bytes, owner_len);
@@ -252,22 +250,102 @@ impl Group {
             .map_err(|e| incremental::damage_in(e, epoch, &location));
         match loaded {
             Ok((state, _)) => Ok(state),
-            Err(e @ Error::WrongType { .. }) => Err(because(e.to_string(), Some(e))),
-            Err(e) if e.is_damage() => Err(because(e.to_string(), Some(e))),
+            Err(e) => Err(self.not_loaded(epoch, participant, e)),
+        }
+    }
+
+    /// Restores the whole part of `committed` at `key` as it is read,
+    /// summing it on the way for the record's check, so that it is never
+    /// whole in memory. `None` when the part is not one to stream (missing,
+    /// of another length than committed, incremental, or with a head that
+    /// does not hold): the caller reads it whole, which names what is
+    /// wrong.
+    fn restore_streamed<T: Checkpoint>(
+        &self,
+        committed: &CommittedPart,
+        key: &str,
+        context: &T::Context,
+    ) -> Result<Option<T>, GroupError> {
+        let (entry, epoch) = (&committed.info, committed.epoch);
+        let participant = entry.participant.as_str();
+        let reader = match self.store.get_reader(key) {
+            Ok(Some(reader)) if reader.len() == entry.len => reader,
+            Ok(_) | Err(StoreError::Unreadable { .. }) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let Ok(Some((owner, value, sum))) = part::PartStream::open(reader, entry.len) else {
+            return Ok(None);
+        };
+        let expected = part::PartOwner {
+            group: &self.name,
+            participant,
+            epoch,
+        };
+        part::open_part(&owner, &expected)
+            .map_err(|reason| self.unreadable(epoch, participant, reason, None))?;
+        let location = self.store.location(key);
+        let loaded = crate::restore::load_value::<T>(value, epoch, &location, context);
+        // Damage is named as damage; an intact part that differs, as not
+        // the one committed, before any other failure to load it.
+        if let Err(e) = &loaded {
+            if e.is_damage() {
+                let e = loaded.err().expect("an error");
+                return Err(self.not_loaded(epoch, participant, e));
+            }
+        }
+        let (checksum, legacy) = match sum.finish() {
+            Ok(sums) => sums,
+            Err(e) => {
+                return Err(StoreError::io("read", location, e).into());
+            }
+        };
+        let checksum = if committed.legacy { legacy } else { checksum };
+        if checksum != entry.checksum {
+            return Err(self.not_committed(committed, checksum, entry.len));
+        }
+        match loaded {
+            Ok((state, _)) => Ok(Some(state)),
+            Err(e) => Err(self.not_loaded(epoch, participant, e)),
+        }
+    }
+
+    /// An intact part whose checksum or length (`checksum`, `len`) is not
+    /// what the record of `committed` lists.
+    fn not_committed(&self, committed: &CommittedPart, checksum: u32, len: u64) -> GroupError {
+        let entry = &committed.info;
+        self.unreadable(
+            committed.epoch,
+            &entry.participant,
+            format!(
+                "it is not the part that was committed (checksum {checksum:#010x}, {len} bytes; committed {:#010x}, {} bytes)",
+                entry.checksum, entry.len
+            ),
+            None,
+        )
+    }
+
+    /// Why `participant`'s part of `epoch`, the committed one, did not
+    /// load.
+    fn not_loaded(&self, epoch: Epoch, participant: &str, e: Error) -> GroupError {
+        match e {
+            e @ Error::WrongType { .. } => {
+                self.unreadable(epoch, participant, e.to_string(), Some(e))
+            }
+            e if e.is_damage() => self.unreadable(epoch, participant, e.to_string(), Some(e)),
             // Reading a chunk failed: the part may well be intact.
-            Err(Error::Store(e)) => Err(GroupError::Store(e)),
-            Err(Error::CheckFailed { reason, .. }) => Err(GroupError::CheckFailed {
+            Error::Store(e) => GroupError::Store(e),
+            Error::CheckFailed { reason, .. } => GroupError::CheckFailed {
                 group: self.name.clone(),
                 epoch,
                 participant: participant.to_owned(),
                 reason,
-            }),
-            Err(source) => Err(GroupError::Restore {
+            },
+            source => GroupError::Restore {
                 group: self.name.clone(),
                 epoch,
                 participant: participant.to_owned(),
                 source: Box::new(source),
-            }),
+            },
         }
     }
 
