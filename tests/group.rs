@@ -938,3 +938,118 @@ mod s3 {
     }
     protocol_tests!(store());
 }
+
+thread_local! {
+    /// The directory a [`Probe`] measures while it is being encoded.
+    static PROBED: std::cell::RefCell<Option<std::path::PathBuf>> = const { std::cell::RefCell::new(None) };
+    /// The bytes of the files under it then.
+    static SEEN: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+fn bytes_under(dir: &std::path::Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| match e.metadata() {
+                    Ok(m) if m.is_dir() => bytes_under(&e.path()),
+                    Ok(m) => m.len(),
+                    Err(_) => 0,
+                })
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+/// A field that, when encoded, notes how many bytes the probed directory
+/// holds; restores as itself.
+#[derive(Debug, PartialEq, serde::Deserialize)]
+struct Probe;
+
+impl serde::Serialize for Probe {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        PROBED.with(|p| {
+            if let Some(dir) = &*p.borrow() {
+                SEEN.set(bytes_under(dir));
+            }
+        });
+        s.serialize_unit_struct("Probe")
+    }
+}
+
+#[derive(Debug, PartialEq, checkpoint::Checkpoint)]
+struct Probed {
+    data: Vec<u64>,
+    probe: Probe,
+}
+
+/// On a directory a whole part goes to its temporary file as the state is
+/// encoded, never whole in memory: a probe field after 8 MiB of data finds
+/// them on disk already. The part info it returns is the one a verifying
+/// commit reads back, and a retried save finds the part.
+#[test]
+fn a_whole_part_on_a_directory_is_written_as_it_is_encoded() {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> = Arc::new(DirStore::open(dir.path()).unwrap());
+    let group = Group::from_shared(Arc::clone(&store), "g").unwrap();
+    let state = Probed {
+        data: (0..1u64 << 20)
+            .map(|i| i.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+            .collect(),
+        probe: Probe,
+    };
+    PROBED.with(|p| *p.borrow_mut() = Some(dir.path().to_owned()));
+    let info = group.save_part(1, "a", &state).unwrap();
+    PROBED.with(|p| *p.borrow_mut() = None);
+    let seen = SEEN.get();
+    assert!(
+        seen >= 8 << 20,
+        "{seen} bytes on disk before the last field"
+    );
+    assert_eq!(info.len, bytes_under(dir.path()));
+
+    assert_eq!(group.save_part(1, "a", &state).unwrap(), info);
+    let record = group.commit_verifying(1, &["a"]).unwrap();
+    assert_eq!(record.parts, [info]);
+    assert_eq!(group.restore::<Probed>(1, "a").unwrap(), state);
+
+    // A state that fails to encode halfway leaves no part and no file.
+    let err = group
+        .save_part(
+            2,
+            "a",
+            &Failing {
+                data: vec![1; 1 << 20],
+                last: Refuse,
+            },
+        )
+        .unwrap_err();
+    assert!(
+        matches!(err, GroupError::Encode { epoch: 2, .. }),
+        "{err:?}"
+    );
+    let epoch_2 = dir.path().join(format!("group/g/parts/{:020}", 2));
+    assert_eq!(bytes_under(&epoch_2), 0, "a file was left behind");
+    assert!(store
+        .list("group/g/parts/")
+        .unwrap()
+        .iter()
+        .all(|k| !k.contains(&format!("{:020}", 2))));
+    assert_eq!(group.epochs().unwrap().len(), 1);
+}
+
+/// A second field that refuses to encode.
+#[derive(Debug, checkpoint::Checkpoint)]
+struct Failing {
+    data: Vec<u8>,
+    last: Refuse,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct Refuse;
+
+impl serde::Serialize for Refuse {
+    fn serialize<S: serde::Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+        Err(serde::ser::Error::custom("refused"))
+    }
+}

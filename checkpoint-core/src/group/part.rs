@@ -25,7 +25,7 @@ use std::time::SystemTime;
 use super::CommitRecord;
 use crate::format::part::{owner_header, seal, unseal, PART_MAGIC};
 pub(crate) use crate::format::part::{split_part, PartOwner};
-use crate::store::ValueReader;
+use crate::store::{PendingValue, ValueReader};
 use crate::{format, Checkpoint, Compression};
 
 const COMMIT_MAGIC: &[u8; 8] = b"CKPTCMT2";
@@ -257,6 +257,71 @@ impl PartStream {
             ));
         }
         Ok((s.crc, u32::from_le_bytes(s.last)))
+    }
+}
+
+/// A whole part written to a store's pending value as it is encoded: the
+/// owner header first, then the checkpoint, whose head is patched in place
+/// once sealed. Sums what it writes as [`part_checksum`] does, so the
+/// part's [`PartInfo`](super::PartInfo) needs no read back.
+pub(crate) struct PartOutput<'a> {
+    pending: &'a mut dyn PendingValue,
+    owner: Vec<u8>,
+    body_crc: u32,
+    body_len: u64,
+    /// The part's length and checksum, once sealed.
+    pub(crate) sealed: Option<(u64, u32)>,
+}
+
+impl<'a> PartOutput<'a> {
+    pub(crate) fn new(pending: &'a mut dyn PendingValue, owner: &PartOwner<'_>) -> Self {
+        PartOutput {
+            pending,
+            owner: owner_header(owner, 0),
+            body_crc: 0,
+            body_len: 0,
+            sealed: None,
+        }
+    }
+}
+
+impl crate::encode::Output for PartOutput<'_> {
+    fn head(&mut self, head: &[u8]) -> io::Result<()> {
+        self.pending.write_all(&self.owner)?;
+        self.pending.write_all(head)
+    }
+
+    fn append(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.body_crc = crc32c::crc32c_append(self.body_crc, bytes);
+        self.body_len += bytes.len() as u64;
+        self.pending.write_all(bytes)
+    }
+
+    fn restart(&mut self) -> io::Result<()> {
+        self.body_crc = 0;
+        self.body_len = 0;
+        self.pending.restart()
+    }
+
+    fn seal(&mut self, head: &[u8], tail: &[u8]) -> io::Result<()> {
+        self.pending
+            .seek(io::SeekFrom::Start(self.owner.len() as u64))?;
+        self.pending.write_all(head)?;
+        self.pending.seek(io::SeekFrom::End(0))?;
+        self.pending.write_all(tail)?;
+        // Every byte but the owner header's, the checkpoint header's and
+        // the trailing checksums: the body lies between the last two.
+        let owner_end = self.owner.len() - 4;
+        let crc = crc32c::crc32c(&self.owner[..owner_end]);
+        let crc = crc32c::crc32c_append(crc, &head[..head.len().saturating_sub(4)]);
+        let crc = crc32c::crc32c_combine(
+            crc,
+            self.body_crc,
+            usize::try_from(self.body_len).unwrap_or(usize::MAX),
+        );
+        let len = (self.owner.len() + head.len() + tail.len()) as u64 + self.body_len;
+        self.sealed = Some((len, crc));
+        Ok(())
     }
 }
 

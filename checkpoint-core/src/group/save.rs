@@ -10,7 +10,7 @@ use crate::incremental::{
     writer::{self, Prepared},
 };
 use crate::observe::{self, Op};
-use crate::store::StoreError;
+use crate::store::{PendingValue, StoreError};
 use crate::{Checkpoint, Error};
 
 impl Group {
@@ -52,9 +52,73 @@ impl Group {
             if let Some(info) = self.save_part_streamed(epoch, participant, state)? {
                 return Ok(info);
             }
+        } else {
+            check_name("participant id", participant)?;
+            let key = self.part_key(epoch, participant);
+            if let Some(pending) = self.store.create_streamed(&key)? {
+                return self.save_part_to(pending, epoch, participant, state);
+            }
         }
         let bytes = self.encode_part(epoch, participant, state)?;
         self.write_part(epoch, participant, bytes)
+    }
+
+    /// Saves a whole part into `pending`, the store's value for its key,
+    /// as the state is encoded (a directory store's temporary file), so
+    /// the part is never whole in memory.
+    fn save_part_to<T: Checkpoint>(
+        &self,
+        mut pending: Box<dyn PendingValue>,
+        epoch: Epoch,
+        participant: &str,
+        state: &T,
+    ) -> Result<PartInfo, GroupError> {
+        let owner = part::PartOwner {
+            group: &self.name,
+            participant,
+            epoch,
+        };
+        let key = self.part_key(epoch, participant);
+        let location = self.store.location(&key);
+        let mut out = part::PartOutput::new(&mut *pending, &owner);
+        crate::encode::encode_to(
+            state,
+            &mut out,
+            &location,
+            epoch,
+            SystemTime::now(),
+            self.compression,
+        )
+        .map_err(|e| match e {
+            Error::Store(e) => GroupError::Store(e),
+            source => GroupError::Encode {
+                participant: participant.to_owned(),
+                epoch,
+                source: Box::new(source),
+            },
+        })?;
+        let (len, checksum) = out.sealed.expect("a finished encode seals its output");
+        let info = PartInfo {
+            participant: participant.to_owned(),
+            epoch,
+            len,
+            checksum,
+        };
+        // As in `write_part`: the commits are listed beside the write.
+        let (written, latest) = beside(|| pending.persist(), || self.latest_committed_epoch());
+        let info = match self.part_written(epoch, info, written, &latest)? {
+            Written::Saved(info) => info,
+            Written::Taken(location) => {
+                // A retry, or another save of this slot: compared whole, as
+                // `write_part` compares. Rare, so the memory is spent here
+                // only.
+                let ours = self.encode_part(epoch, participant, state)?;
+                let existing = self.store.get(&key)?;
+                self.part_taken(&owner, &ours, existing.as_deref(), location)?
+            }
+        };
+        listing_failed(participant, epoch, latest);
+        Ok(info)
     }
 
     /// Saves an incremental part whose chunks are stored as the state is
