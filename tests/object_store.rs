@@ -290,3 +290,192 @@ fn a_server_that_never_answers_fails_calls_in_bounded_time() {
     eprintln!("three calls to a silent server failed after {took:?}");
     assert!(took < std::time::Duration::from_secs(3 * 40), "{took:?}");
 }
+
+/// A backend that takes multipart uploads: the in-memory one here, S3 in
+/// the `s3_` tests.
+fn multipart_memory(prefix: &str) -> ObjectStore {
+    let memory = Arc::new(object_store::memory::InMemory::new());
+    ObjectStore::from_multipart_store(memory, prefix).unwrap()
+}
+
+/// `len` bytes that differ from part to part.
+fn pattern(len: usize, seed: u8) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i as u64 * 7 + u64::from(seed)).wrapping_mul(0x9E37_79B9) as u8 ^ (i >> 20) as u8)
+        .collect()
+}
+
+/// A value written piece by piece to a backend that takes multipart
+/// uploads keeps `put_if_absent`'s contract: invisible until persisted,
+/// created only if absent (a second writer of the key loses and leaves
+/// the first's value), gone when dropped unpersisted, and its head
+/// patched in place as a checkpoint's is sealed.
+fn streamed_values_keep_the_create_if_absent_contract(store: &ObjectStore) {
+    use std::io::{Seek, SeekFrom, Write};
+
+    let big = pattern((20 << 20) + 123, 1);
+    let mut pending = store.create_streamed("v").unwrap().expect("it streams");
+    for piece in big.chunks((1 << 20) + 17) {
+        pending.write_all(piece).unwrap();
+    }
+    assert_eq!(store.get("v").unwrap(), None, "visible before persisted");
+    pending.rewind().unwrap();
+    pending.write_all(b"HEAD").unwrap();
+    // Bytes already uploaded cannot be written again.
+    pending.seek(SeekFrom::Start(10 << 20)).unwrap();
+    let err = pending.write_all(b"late").unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::Unsupported, "{err}");
+    pending.seek(SeekFrom::End(0)).unwrap();
+    pending.write_all(b"TAIL").unwrap();
+    pending.persist().unwrap();
+    let mut expected = big.clone();
+    expected[..4].copy_from_slice(b"HEAD");
+    expected.extend_from_slice(b"TAIL");
+    assert!(
+        store.get("v").unwrap().unwrap() == expected,
+        "the value read back differs"
+    );
+
+    let mut second = store.create_streamed("v").unwrap().unwrap();
+    second.write_all(&pattern(12 << 20, 2)).unwrap();
+    let err = second.persist().unwrap_err();
+    assert!(matches!(err, StoreError::AlreadyExists { .. }), "{err:?}");
+    assert!(
+        store.get("v").unwrap().unwrap() == expected,
+        "the first value was replaced"
+    );
+
+    let mut dropped = store.create_streamed("w").unwrap().unwrap();
+    dropped.write_all(&pattern(12 << 20, 3)).unwrap();
+    drop(dropped);
+    let mut restarted = store.create_streamed("w").unwrap().unwrap();
+    restarted.write_all(&pattern(12 << 20, 4)).unwrap();
+    restarted.restart().unwrap();
+    restarted.write_all(b"small").unwrap();
+    assert_eq!(store.get("w").unwrap(), None);
+    restarted.persist().unwrap();
+    assert_eq!(store.get("w").unwrap().as_deref(), Some(&b"small"[..]));
+}
+
+#[test]
+fn streamed_values_keep_the_create_if_absent_contract_in_memory() {
+    streamed_values_keep_the_create_if_absent_contract(&multipart_memory("streamed"));
+}
+
+#[test]
+fn s3_streamed_values_keep_the_create_if_absent_contract() {
+    let Some(store) = s3_store("streamed_values") else {
+        return;
+    };
+    streamed_values_keep_the_create_if_absent_contract(&store);
+}
+
+#[derive(Debug, PartialEq, checkpoint::Checkpoint)]
+struct Blob {
+    name: String,
+    bytes: Vec<u8>,
+}
+
+/// Checkpoints larger than a part, saved at once by two checkpointers on
+/// one prefix: the claim of the key lets exactly one writer complete its
+/// upload there. The other is fenced off (`SequenceTaken`, as for any
+/// writer whose number another took) and never replaces the winner's
+/// checkpoint; its next save lands.
+fn concurrent_large_saves_never_replace_each_other(one: ObjectStore, two: ObjectStore) {
+    let first = Checkpointer::new(one).unwrap();
+    let second = Checkpointer::new(two).unwrap();
+    for round in 0..3u8 {
+        let a = Blob {
+            name: format!("a{round}"),
+            bytes: pattern(18 << 20, round),
+        };
+        let b = Blob {
+            name: format!("b{round}"),
+            bytes: pattern(18 << 20, round + 100),
+        };
+        let (saved_a, saved_b) = std::thread::scope(|s| {
+            let b = s.spawn(|| second.save(&b));
+            (first.save(&a), b.join().unwrap())
+        });
+        let mut landed = 0;
+        for (saved, state, ckpt) in [(saved_a, &a, &first), (saved_b, &b, &second)] {
+            match saved {
+                Ok(meta) => {
+                    landed += 1;
+                    assert_eq!(&first.restore::<Blob>(meta.seq).unwrap().state, state);
+                }
+                Err(Error::SequenceTaken { .. }) => {
+                    // Numbering moved past the number it lost; the other
+                    // writer may take the next one first, too.
+                    let meta = (0..5)
+                        .find_map(|_| ckpt.save(state).ok())
+                        .expect("a fenced writer's later save lands");
+                    assert_eq!(&first.restore::<Blob>(meta.seq).unwrap().state, state);
+                }
+                Err(e) => panic!("{e:?}"),
+            }
+        }
+        assert!(landed >= 1, "round {round}: both saves were fenced off");
+    }
+}
+
+#[test]
+fn concurrent_large_saves_never_replace_each_other_in_memory() {
+    let memory = Arc::new(object_store::memory::InMemory::new());
+    concurrent_large_saves_never_replace_each_other(
+        ObjectStore::from_multipart_store(Arc::clone(&memory), "p").unwrap(),
+        ObjectStore::from_multipart_store(memory, "p").unwrap(),
+    );
+}
+
+#[test]
+fn s3_concurrent_large_saves_never_replace_each_other() {
+    let prefix = unique("large-saves");
+    let (Some(one), Some(two)) = (
+        s3_store_at("large_saves", &prefix),
+        s3_store_at("large_saves", &prefix),
+    ) else {
+        return;
+    };
+    concurrent_large_saves_never_replace_each_other(one, two);
+}
+
+/// A save that died between claiming its key and completing its upload
+/// leaves the checkpoint's first 4 KiB there: restores pass over it as a
+/// checkpoint cut short, the next save takes the next number, and
+/// retention removes it in time.
+#[test]
+fn a_claim_left_by_a_crashed_save_is_passed_over_and_retired() {
+    let store = multipart_memory("crashed");
+    let ckpt = Checkpointer::new(store.clone()).unwrap().keep_last(2);
+    let small = Blob {
+        name: "kept".into(),
+        bytes: vec![1; 10],
+    };
+    assert_eq!(ckpt.save(&small).unwrap().seq, 1);
+    // What a crashed save of #2 leaves behind.
+    let scratch = Checkpointer::new(checkpoint::MemStore::new()).unwrap();
+    scratch.save(&small).unwrap();
+    let large = Blob {
+        name: "lost".into(),
+        bytes: pattern(10 << 20, 9),
+    };
+    let snapshot = scratch.capture(&large).unwrap();
+    assert_eq!(snapshot.seq(), 2);
+    store
+        .put_if_absent("00000000000000000002.ckpt", &snapshot.bytes()[..4096])
+        .unwrap();
+
+    let reopened = Checkpointer::new(store.clone()).unwrap().keep_last(2);
+    let restored = reopened.restore_latest::<Blob>().unwrap().unwrap();
+    assert_eq!((restored.meta.seq, &restored.state), (1, &small));
+    assert_eq!(restored.meta.skipped.len(), 1);
+    assert_eq!(restored.meta.skipped[0].seq, 2);
+    assert_eq!(reopened.save(&large).unwrap().seq, 3);
+    assert_eq!(reopened.save(&small).unwrap().seq, 4);
+    assert_eq!(
+        store.list("").unwrap(),
+        ["00000000000000000003.ckpt", "00000000000000000004.ckpt"]
+    );
+    assert_eq!(reopened.restore::<Blob>(3).unwrap().state, large);
+}

@@ -8,11 +8,13 @@ impl Checkpointer {
     /// [`commit`](Self::commit), with no other commit in between, so
     /// threads sharing a checkpointer can all `save`.
     ///
-    /// On a store that writes values piece by piece (a [`DirStore`]),
-    /// `save` encodes straight into the store's temporary file, so the
-    /// checkpoint is never whole in memory; it borrows `state` until the
+    /// On a store that writes values piece by piece (a [`DirStore`]'s
+    /// temporary file; an object store's multipart upload, with
+    /// `ObjectStore::s3` or `from_multipart_store`), `save` encodes
+    /// straight into it, so the checkpoint is never whole in memory; it borrows `state` until the
     /// checkpoint is durable. An [incremental](Self::incremental) `save`
-    /// does the same on any store, writing chunks as they are cut. To release a lock on the state sooner, use
+    /// does the same on any store, writing chunks as they are cut. To
+    /// release a lock on the state sooner, use
     /// `capture` under the lock and `commit` after, at the price of holding
     /// the encoded checkpoint in memory in between.
     ///

@@ -11,18 +11,20 @@ use bytes::Bytes;
 use futures_util::stream::BoxStream;
 use futures_util::{StreamExt, TryStreamExt};
 use object_store::aws::AmazonS3Builder;
+use object_store::multipart::MultipartStore;
 use object_store::path::Path;
 use object_store::{
     BackoffConfig, ClientOptions, GetOptions, GetRange, ObjectStoreExt, PutMode, PutOptions,
     PutPayload, RetryConfig,
 };
 
+mod pending;
 mod runtime;
 
 #[cfg(feature = "tokio")]
 pub(crate) use self::runtime::on_blocking_pool;
 use self::runtime::OwnRuntime;
-use super::{Store, StoreError, ValueReader};
+use super::{PendingValue, Store, StoreError, ValueReader};
 
 /// A [`Store`] over an object store: S3 and S3-compatible servers (MinIO,
 /// SeaweedFS, R2, ...), or any `object_store::ObjectStore`.
@@ -66,8 +68,12 @@ use super::{Store, StoreError, ValueReader};
 /// assert_eq!(store.get("hello")?.as_deref(), Some(&b"world"[..]));
 /// # Ok(()) }
 /// ```
+#[derive(Clone)]
 pub struct ObjectStore {
     inner: Arc<dyn object_store::ObjectStore>,
+    /// The same backend, when it takes multipart uploads part by part:
+    /// large values are then written as they come.
+    multipart: Option<Arc<dyn MultipartStore>>,
     prefix: String,
     description: String,
     runtime: Arc<OwnRuntime>,
@@ -79,9 +85,12 @@ impl ObjectStore {
     /// credentials.
     ///
     /// Requests are retried briefly (a few attempts within seconds), so a
-    /// server that is down makes an operation fail rather than hang.
+    /// server that is down makes an operation fail rather than hang. A
+    /// checkpoint larger than 5 MiB is uploaded in parts while it is
+    /// encoded ([`ObjectStore::from_multipart_store`] says how).
     /// For other settings build an `object_store` client yourself and pass it
-    /// to [`ObjectStore::from_object_store`].
+    /// to [`ObjectStore::from_multipart_store`] or
+    /// [`ObjectStore::from_object_store`].
     ///
     /// # Errors
     ///
@@ -118,7 +127,7 @@ impl ObjectStore {
             .with_retry(retry)
             .build()
             .map_err(|e| io_error("configure", &format!("{endpoint}/{bucket}"), e))?;
-        let mut store = Self::from_object_store(Arc::new(s3), prefix)?;
+        let mut store = Self::from_multipart_store(Arc::new(s3), prefix)?;
         store.description = format!("{}/{bucket}", endpoint.trim_end_matches('/'));
         Ok(store)
     }
@@ -154,9 +163,61 @@ impl ObjectStore {
         Ok(ObjectStore {
             description: inner.to_string(),
             inner,
+            multipart: None,
             prefix: prefix.trim_matches('/').to_owned(),
             runtime: Arc::new(OwnRuntime::new()),
         })
+    }
+
+    /// [`ObjectStore::from_object_store`] for a backend that also takes
+    /// multipart uploads part by part (S3, GCS, Azure and the in-memory
+    /// store do): a `save` then writes a checkpoint larger than one part
+    /// (5 MiB) as it encodes it, a multipart upload with a few parts in
+    /// flight, instead of building it in memory. [`ObjectStore::s3`]
+    /// builds its store so.
+    ///
+    /// The checkpoint's key is still created only if absent: the save
+    /// claims it with a conditional create of the checkpoint's first 4 KiB
+    /// before it completes the upload over its claim. Until then, and
+    /// for good if the process dies in between, the key holds that
+    /// prefix, which restores pass over as a checkpoint cut short
+    /// (`docs/FORMAT.md`, "Writing in bounded memory"). Abandoned
+    /// uploads keep their parts on the server until aborted: give the
+    /// bucket a lifecycle rule that aborts incomplete multipart uploads.
+    ///
+    /// # Errors
+    ///
+    /// As [`ObjectStore::from_object_store`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> Result<(), checkpoint::Error> {
+    /// use std::sync::Arc;
+    /// use checkpoint::store::ObjectStore;
+    /// use checkpoint::{Checkpoint, Checkpointer};
+    ///
+    /// #[derive(Checkpoint)]
+    /// struct Log {
+    ///     lines: Vec<String>,
+    /// }
+    ///
+    /// let memory = Arc::new(object_store::memory::InMemory::new());
+    /// let store = ObjectStore::from_multipart_store(memory, "app")?;
+    /// let ckpt = Checkpointer::new(store)?;
+    /// let log = Log { lines: (0..1_000_000).map(|i| format!("line {i}")).collect() };
+    /// ckpt.save(&log)?; // about 12 MB, uploaded in parts as it is encoded
+    /// let back = ckpt.restore_latest::<Log>()?.expect("saved").state;
+    /// assert_eq!(back.lines, log.lines);
+    /// # Ok(()) }
+    /// ```
+    pub fn from_multipart_store<S>(inner: Arc<S>, prefix: &str) -> Result<Self, StoreError>
+    where
+        S: object_store::ObjectStore + MultipartStore,
+    {
+        let mut store = Self::from_object_store(Arc::clone(&inner) as _, prefix)?;
+        store.multipart = Some(inner);
+        Ok(store)
     }
 
     /// Names the store in messages: a key's location becomes
@@ -462,6 +523,19 @@ impl Store for ObjectStore {
 
     fn get_prefix(&self, key: &str, len: usize) -> Result<Option<Vec<u8>>, StoreError> {
         self.block_on("read", key, self.get_prefix_async(key, len))?
+    }
+
+    fn create_streamed(&self, key: &str) -> Result<Option<Box<dyn PendingValue>>, StoreError> {
+        let Some(multipart) = &self.multipart else {
+            return Ok(None);
+        };
+        let path = self.path(key)?;
+        Ok(Some(Box::new(pending::ObjectPending::new(
+            self.clone(),
+            Arc::clone(multipart),
+            key,
+            path,
+        ))))
     }
 
     fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
