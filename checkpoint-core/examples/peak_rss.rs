@@ -213,7 +213,9 @@ fn child(mode: &str, dir: &str, mib: usize, level: i32, how: &str, store: &str) 
             let started = Instant::now();
             if let Some(group) = &group {
                 let part = group.save_part(1, "a", &state).expect("save part");
-                group.commit(1, &["a"], std::slice::from_ref(&part)).expect("commit");
+                group
+                    .commit(1, &["a"], std::slice::from_ref(&part))
+                    .expect("commit");
                 println!("secs {:.2}", started.elapsed().as_secs_f64());
                 println!("size {}", part.len);
                 println!("hwm {}", vm_hwm_mib());
