@@ -370,7 +370,7 @@ fn s3_streamed_values_keep_the_create_if_absent_contract() {
     streamed_values_keep_the_create_if_absent_contract(&store);
 }
 
-#[derive(Debug, PartialEq, checkpoint::Checkpoint)]
+#[derive(Debug, Clone, PartialEq, checkpoint::Checkpoint)]
 struct Blob {
     name: String,
     bytes: Vec<u8>,
@@ -478,4 +478,196 @@ fn a_claim_left_by_a_crashed_save_is_passed_over_and_retired() {
         ["00000000000000000003.ckpt", "00000000000000000004.ckpt"]
     );
     assert_eq!(reopened.restore::<Blob>(3).unwrap().state, large);
+}
+
+/// An in-memory backend whose multipart uploads fail on demand: the part
+/// of index `fail_part`, or the completion.
+#[derive(Debug, Default)]
+struct FailingUploads {
+    inner: object_store::memory::InMemory,
+    fail_part: std::sync::Mutex<Option<usize>>,
+    fail_complete: std::sync::atomic::AtomicBool,
+    aborted: std::sync::atomic::AtomicUsize,
+}
+
+impl std::fmt::Display for FailingUploads {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "FailingUploads")
+    }
+}
+
+fn injected(what: &str) -> object_store::Error {
+    object_store::Error::Generic {
+        store: "FailingUploads",
+        source: format!("{what}: connection reset by peer").into(),
+    }
+}
+
+#[async_trait::async_trait]
+impl object_store::multipart::MultipartStore for FailingUploads {
+    async fn create_multipart(
+        &self,
+        path: &object_store::path::Path,
+    ) -> object_store::Result<object_store::MultipartId> {
+        self.inner.create_multipart(path).await
+    }
+
+    async fn put_part(
+        &self,
+        path: &object_store::path::Path,
+        id: &object_store::MultipartId,
+        part_idx: usize,
+        data: object_store::PutPayload,
+    ) -> object_store::Result<object_store::multipart::PartId> {
+        if *self.fail_part.lock().unwrap() == Some(part_idx) {
+            return Err(injected("part upload"));
+        }
+        self.inner.put_part(path, id, part_idx, data).await
+    }
+
+    async fn complete_multipart(
+        &self,
+        path: &object_store::path::Path,
+        id: &object_store::MultipartId,
+        parts: Vec<object_store::multipart::PartId>,
+    ) -> object_store::Result<object_store::PutResult> {
+        if self.fail_complete.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(injected("completion"));
+        }
+        self.inner.complete_multipart(path, id, parts).await
+    }
+
+    async fn abort_multipart(
+        &self,
+        path: &object_store::path::Path,
+        id: &object_store::MultipartId,
+    ) -> object_store::Result<()> {
+        self.aborted
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.abort_multipart(path, id).await
+    }
+}
+
+#[async_trait::async_trait]
+impl object_store::ObjectStore for FailingUploads {
+    async fn put_opts(
+        &self,
+        location: &object_store::path::Path,
+        payload: object_store::PutPayload,
+        opts: object_store::PutOptions,
+    ) -> object_store::Result<object_store::PutResult> {
+        self.inner.put_opts(location, payload, opts).await
+    }
+
+    async fn put_multipart_opts(
+        &self,
+        location: &object_store::path::Path,
+        opts: object_store::PutMultipartOptions,
+    ) -> object_store::Result<Box<dyn object_store::MultipartUpload>> {
+        self.inner.put_multipart_opts(location, opts).await
+    }
+
+    async fn get_opts(
+        &self,
+        location: &object_store::path::Path,
+        options: object_store::GetOptions,
+    ) -> object_store::Result<object_store::GetResult> {
+        self.inner.get_opts(location, options).await
+    }
+
+    fn delete_stream(
+        &self,
+        locations: futures_util::stream::BoxStream<
+            'static,
+            object_store::Result<object_store::path::Path>,
+        >,
+    ) -> futures_util::stream::BoxStream<'static, object_store::Result<object_store::path::Path>>
+    {
+        self.inner.delete_stream(locations)
+    }
+
+    fn list(
+        &self,
+        prefix: Option<&object_store::path::Path>,
+    ) -> futures_util::stream::BoxStream<'static, object_store::Result<object_store::ObjectMeta>>
+    {
+        self.inner.list(prefix)
+    }
+
+    async fn list_with_delimiter(
+        &self,
+        prefix: Option<&object_store::path::Path>,
+    ) -> object_store::Result<object_store::ListResult> {
+        self.inner.list_with_delimiter(prefix).await
+    }
+
+    async fn copy_opts(
+        &self,
+        from: &object_store::path::Path,
+        to: &object_store::path::Path,
+        options: object_store::CopyOptions,
+    ) -> object_store::Result<()> {
+        self.inner.copy_opts(from, to, options).await
+    }
+}
+
+/// An upload that fails (a part, or its completion after the key was
+/// claimed) fails the save with a store error and loses nothing: no
+/// checkpoint or claim is left under the number, the upload is aborted,
+/// the previous checkpoint restores and the next save lands.
+#[test]
+fn a_failed_upload_fails_the_save_and_loses_nothing() {
+    use std::sync::atomic::Ordering;
+
+    let backend = Arc::new(FailingUploads::default());
+    let store = ObjectStore::from_multipart_store(Arc::clone(&backend), "p").unwrap();
+    let ckpt = Checkpointer::new(store.clone()).unwrap();
+    let small = Blob {
+        name: "small".into(),
+        bytes: vec![7; 100],
+    };
+    assert_eq!(ckpt.save(&small).unwrap().seq, 1);
+    let large = Blob {
+        name: "large".into(),
+        bytes: pattern(23 << 20, 5),
+    };
+
+    for fault in ["part", "completion"] {
+        match fault {
+            "part" => *backend.fail_part.lock().unwrap() = Some(2),
+            _ => backend.fail_complete.store(true, Ordering::SeqCst),
+        }
+        let aborted = backend.aborted.load(Ordering::SeqCst);
+        let err = ckpt.save(&large).unwrap_err();
+        assert!(
+            matches!(&err, Error::Store(StoreError::Io { .. }))
+                && err.to_string().contains("connection reset"),
+            "{fault}: {err:?}"
+        );
+        assert_eq!(
+            store.list("").unwrap(),
+            ["00000000000000000001.ckpt"],
+            "{fault}"
+        );
+        // The abort runs in the background.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while backend.aborted.load(Ordering::SeqCst) == aborted {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{fault}: never aborted"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        let restored = ckpt.restore_latest::<Blob>().unwrap().unwrap();
+        assert_eq!(
+            (restored.meta.seq, restored.state),
+            (1, small.clone()),
+            "{fault}"
+        );
+        *backend.fail_part.lock().unwrap() = None;
+        backend.fail_complete.store(false, Ordering::SeqCst);
+    }
+    let saved = ckpt.save(&large).unwrap();
+    assert_eq!(ckpt.restore_latest::<Blob>().unwrap().unwrap().state, large);
+    assert_eq!(store.list("").unwrap().len(), 2, "#1 and #{}", saved.seq);
 }
