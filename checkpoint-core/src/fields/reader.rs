@@ -359,6 +359,7 @@ impl<'de> FieldReader<'de> {
     }
 
     fn resolve_error(&self, field: &str, e: ResolveError) -> Error {
+        let e = e.into_failure();
         let key = match &self.variant {
             None => field.to_owned(),
             Some(v) => format!("{v}::{field}"),

@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use crate::compression;
 use crate::deep::record::{RecordError, RecordErrorKind, Recorder};
-use crate::deep::resolve::{self, Ctx, ResolveError, ResolveKind};
+use crate::deep::resolve::{self, Ctx, ResolveFailure, ResolveKind};
 use crate::deep::{DeepSchema, NodeId};
 use crate::format;
 use crate::{Compression, Error, Result};
@@ -230,7 +230,7 @@ impl<'a> FieldWriter<'a> {
         let cx = Ctx::new(schema);
         let again: T = match resolve::from_bytes(bytes, &cx, at) {
             Ok(v) => v,
-            Err(e) => return Err(self.unreadable(name, &e)),
+            Err(e) => return Err(self.unreadable(name, &e.into_failure())),
         };
         let mut encoded = Vec::with_capacity(bytes.len());
         let same = postcard::serialize_with_flavor(&again, VecTail(&mut encoded)).is_ok()
@@ -298,7 +298,7 @@ impl<'a> FieldWriter<'a> {
         }
     }
 
-    fn unreadable(&self, field: &str, e: &ResolveError) -> Error {
+    fn unreadable(&self, field: &str, e: &ResolveFailure) -> Error {
         let path = self.path(field, &e.path.to_string());
         let (reason, fix) = match &e.kind {
             ResolveKind::MissingField { field: missing, ty } => (

@@ -63,10 +63,12 @@ fn short_read(name: &str, read: usize, len: usize) -> ResolveError {
 /// Names the struct a missing field was missing from.
 #[cold]
 #[inline(never)]
-fn missing_in(mut e: ResolveError, name: &str) -> ResolveError {
-    if let ResolveKind::MissingField { ty, .. } = &mut e.kind {
-        ty.get_or_insert_with(|| name.to_owned());
-    }
+fn missing_in(e: ResolveError, name: &str) -> ResolveError {
+    e.with_kind(|kind| {
+        if let ResolveKind::MissingField { ty, .. } = kind {
+            ty.get_or_insert_with(|| name.to_owned());
+        }
+    });
     e
 }
 

@@ -27,7 +27,7 @@ mod access;
 mod error;
 mod leaf;
 
-pub(crate) use self::error::{decode, ResolveError, ResolveKind};
+pub(crate) use self::error::{decode, ResolveError, ResolveFailure, ResolveKind};
 
 pub(super) type Postcard<'de> = postcard::Deserializer<'de, Slice<'de>>;
 
