@@ -74,6 +74,12 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// [incremental](crate::Checkpointer::incremental), which writes chunks
     /// as it goes on any store.
     ///
+    /// A store may show a prefix of the value under `key` while `persist`
+    /// runs, and leave it there when the process dies: an object store
+    /// claims the key with the value's first bytes before it completes a
+    /// multipart upload (`docs/FORMAT.md`, "Writing in bounded memory"),
+    /// which readers of checkpoints take for a checkpoint cut short.
+    ///
     /// # Errors
     ///
     /// [`StoreError::Io`] when the store fails.
