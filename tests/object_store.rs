@@ -12,6 +12,7 @@ use std::sync::Arc;
 use checkpoint::store::{conformance, ObjectStore};
 use checkpoint::{Checkpointer, Error, Store, StoreError};
 use common::group::{s3_store, s3_store_at, unique, NodeState};
+use common::hooked::{connection_reset, Hooked, Hooks};
 
 #[test]
 fn in_memory_backend_conforms() {
@@ -147,94 +148,25 @@ fn an_unreachable_server_is_an_error_within_seconds() {
 
 /// An in-memory object store whose ranged reads fail, as a server that
 /// refuses or drops a request does; it counts the reads that reach it.
+/// Fails every ranged read (as a dropped connection) and counts reads.
 #[derive(Debug, Default)]
 struct RangedReadsFail {
-    inner: object_store::memory::InMemory,
     reads: std::sync::atomic::AtomicUsize,
 }
 
-impl std::fmt::Display for RangedReadsFail {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "RangedReadsFail")
-    }
-}
-
-#[async_trait::async_trait]
-impl object_store::ObjectStore for RangedReadsFail {
-    async fn put_opts(
-        &self,
-        location: &object_store::path::Path,
-        payload: object_store::PutPayload,
-        opts: object_store::PutOptions,
-    ) -> object_store::Result<object_store::PutResult> {
-        self.inner.put_opts(location, payload, opts).await
-    }
-
-    async fn put_multipart_opts(
-        &self,
-        location: &object_store::path::Path,
-        opts: object_store::PutMultipartOptions,
-    ) -> object_store::Result<Box<dyn object_store::MultipartUpload>> {
-        self.inner.put_multipart_opts(location, opts).await
-    }
-
-    async fn get_opts(
-        &self,
-        location: &object_store::path::Path,
-        options: object_store::GetOptions,
-    ) -> object_store::Result<object_store::GetResult> {
-        if options.head {
-            return self.inner.get_opts(location, options).await;
-        }
+impl Hooks for RangedReadsFail {
+    fn get(&self, options: &object_store::GetOptions) -> object_store::Result<()> {
         self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        if options.range.is_some() {
-            return Err(object_store::Error::Generic {
-                store: "RangedReadsFail",
-                source: "connection reset by peer".into(),
-            });
+        match options.range {
+            Some(_) => Err(connection_reset("ranged read")),
+            None => Ok(()),
         }
-        self.inner.get_opts(location, options).await
-    }
-
-    fn delete_stream(
-        &self,
-        locations: futures_util::stream::BoxStream<
-            'static,
-            object_store::Result<object_store::path::Path>,
-        >,
-    ) -> futures_util::stream::BoxStream<'static, object_store::Result<object_store::path::Path>>
-    {
-        self.inner.delete_stream(locations)
-    }
-
-    fn list(
-        &self,
-        prefix: Option<&object_store::path::Path>,
-    ) -> futures_util::stream::BoxStream<'static, object_store::Result<object_store::ObjectMeta>>
-    {
-        self.inner.list(prefix)
-    }
-
-    async fn list_with_delimiter(
-        &self,
-        prefix: Option<&object_store::path::Path>,
-    ) -> object_store::Result<object_store::ListResult> {
-        self.inner.list_with_delimiter(prefix).await
-    }
-
-    async fn copy_opts(
-        &self,
-        from: &object_store::path::Path,
-        to: &object_store::path::Path,
-        options: object_store::CopyOptions,
-    ) -> object_store::Result<()> {
-        self.inner.copy_opts(from, to, options).await
     }
 }
 
 #[test]
 fn a_failed_ranged_read_is_an_error_not_a_whole_download() {
-    let backend = Arc::new(RangedReadsFail::default());
+    let backend = Arc::new(Hooked::<RangedReadsFail>::default());
     let store = ObjectStore::from_object_store(backend.clone(), "p").unwrap();
     store.put_if_absent("k", &[7; 10_000]).unwrap();
     let err = store.get_prefix("k", 16).unwrap_err();
@@ -250,7 +182,10 @@ fn a_failed_ranged_read_is_an_error_not_a_whole_download() {
     );
     assert!(err.to_string().contains("connection reset"), "{err}");
     assert_eq!(
-        backend.reads.load(std::sync::atomic::Ordering::SeqCst),
+        backend
+            .hooks
+            .reads
+            .load(std::sync::atomic::Ordering::SeqCst),
         1,
         "the failed range is not followed by a full read"
     );
@@ -480,134 +415,33 @@ fn a_claim_left_by_a_crashed_save_is_passed_over_and_retired() {
     assert_eq!(reopened.restore::<Blob>(3).unwrap().state, large);
 }
 
-/// An in-memory backend whose multipart uploads fail on demand: the part
-/// of index `fail_part`, or the completion.
+/// Fails the multipart part of index `fail_part`, or the completion, on
+/// demand, and counts aborted uploads.
 #[derive(Debug, Default)]
 struct FailingUploads {
-    inner: object_store::memory::InMemory,
     fail_part: std::sync::Mutex<Option<usize>>,
     fail_complete: std::sync::atomic::AtomicBool,
     aborted: std::sync::atomic::AtomicUsize,
 }
 
-impl std::fmt::Display for FailingUploads {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "FailingUploads")
-    }
-}
-
-fn injected(what: &str) -> object_store::Error {
-    object_store::Error::Generic {
-        store: "FailingUploads",
-        source: format!("{what}: connection reset by peer").into(),
-    }
-}
-
-#[async_trait::async_trait]
-impl object_store::multipart::MultipartStore for FailingUploads {
-    async fn create_multipart(
-        &self,
-        path: &object_store::path::Path,
-    ) -> object_store::Result<object_store::MultipartId> {
-        self.inner.create_multipart(path).await
-    }
-
-    async fn put_part(
-        &self,
-        path: &object_store::path::Path,
-        id: &object_store::MultipartId,
-        part_idx: usize,
-        data: object_store::PutPayload,
-    ) -> object_store::Result<object_store::multipart::PartId> {
-        if *self.fail_part.lock().unwrap() == Some(part_idx) {
-            return Err(injected("part upload"));
+impl Hooks for FailingUploads {
+    fn put_part(&self, index: usize) -> object_store::Result<()> {
+        match *self.fail_part.lock().unwrap() == Some(index) {
+            true => Err(connection_reset("part upload")),
+            false => Ok(()),
         }
-        self.inner.put_part(path, id, part_idx, data).await
     }
 
-    async fn complete_multipart(
-        &self,
-        path: &object_store::path::Path,
-        id: &object_store::MultipartId,
-        parts: Vec<object_store::multipart::PartId>,
-    ) -> object_store::Result<object_store::PutResult> {
-        if self.fail_complete.load(std::sync::atomic::Ordering::SeqCst) {
-            return Err(injected("completion"));
+    fn complete(&self) -> object_store::Result<()> {
+        match self.fail_complete.load(std::sync::atomic::Ordering::SeqCst) {
+            true => Err(connection_reset("completion")),
+            false => Ok(()),
         }
-        self.inner.complete_multipart(path, id, parts).await
     }
 
-    async fn abort_multipart(
-        &self,
-        path: &object_store::path::Path,
-        id: &object_store::MultipartId,
-    ) -> object_store::Result<()> {
+    fn aborted(&self) {
         self.aborted
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        self.inner.abort_multipart(path, id).await
-    }
-}
-
-#[async_trait::async_trait]
-impl object_store::ObjectStore for FailingUploads {
-    async fn put_opts(
-        &self,
-        location: &object_store::path::Path,
-        payload: object_store::PutPayload,
-        opts: object_store::PutOptions,
-    ) -> object_store::Result<object_store::PutResult> {
-        self.inner.put_opts(location, payload, opts).await
-    }
-
-    async fn put_multipart_opts(
-        &self,
-        location: &object_store::path::Path,
-        opts: object_store::PutMultipartOptions,
-    ) -> object_store::Result<Box<dyn object_store::MultipartUpload>> {
-        self.inner.put_multipart_opts(location, opts).await
-    }
-
-    async fn get_opts(
-        &self,
-        location: &object_store::path::Path,
-        options: object_store::GetOptions,
-    ) -> object_store::Result<object_store::GetResult> {
-        self.inner.get_opts(location, options).await
-    }
-
-    fn delete_stream(
-        &self,
-        locations: futures_util::stream::BoxStream<
-            'static,
-            object_store::Result<object_store::path::Path>,
-        >,
-    ) -> futures_util::stream::BoxStream<'static, object_store::Result<object_store::path::Path>>
-    {
-        self.inner.delete_stream(locations)
-    }
-
-    fn list(
-        &self,
-        prefix: Option<&object_store::path::Path>,
-    ) -> futures_util::stream::BoxStream<'static, object_store::Result<object_store::ObjectMeta>>
-    {
-        self.inner.list(prefix)
-    }
-
-    async fn list_with_delimiter(
-        &self,
-        prefix: Option<&object_store::path::Path>,
-    ) -> object_store::Result<object_store::ListResult> {
-        self.inner.list_with_delimiter(prefix).await
-    }
-
-    async fn copy_opts(
-        &self,
-        from: &object_store::path::Path,
-        to: &object_store::path::Path,
-        options: object_store::CopyOptions,
-    ) -> object_store::Result<()> {
-        self.inner.copy_opts(from, to, options).await
     }
 }
 
@@ -619,8 +453,9 @@ impl object_store::ObjectStore for FailingUploads {
 fn a_failed_upload_fails_the_save_and_loses_nothing() {
     use std::sync::atomic::Ordering;
 
-    let backend = Arc::new(FailingUploads::default());
+    let backend = Arc::new(Hooked::<FailingUploads>::default());
     let store = ObjectStore::from_multipart_store(Arc::clone(&backend), "p").unwrap();
+    let faults = &backend.hooks;
     let ckpt = Checkpointer::new(store.clone()).unwrap();
     let small = Blob {
         name: "small".into(),
@@ -634,10 +469,10 @@ fn a_failed_upload_fails_the_save_and_loses_nothing() {
 
     for fault in ["part", "completion"] {
         match fault {
-            "part" => *backend.fail_part.lock().unwrap() = Some(2),
-            _ => backend.fail_complete.store(true, Ordering::SeqCst),
+            "part" => *faults.fail_part.lock().unwrap() = Some(2),
+            _ => faults.fail_complete.store(true, Ordering::SeqCst),
         }
-        let aborted = backend.aborted.load(Ordering::SeqCst);
+        let aborted = faults.aborted.load(Ordering::SeqCst);
         let err = ckpt.save(&large).unwrap_err();
         assert!(
             matches!(&err, Error::Store(StoreError::Io { .. }))
@@ -651,7 +486,7 @@ fn a_failed_upload_fails_the_save_and_loses_nothing() {
         );
         // The abort runs in the background.
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-        while backend.aborted.load(Ordering::SeqCst) == aborted {
+        while faults.aborted.load(Ordering::SeqCst) == aborted {
             assert!(
                 std::time::Instant::now() < deadline,
                 "{fault}: never aborted"
@@ -664,8 +499,8 @@ fn a_failed_upload_fails_the_save_and_loses_nothing() {
             (1, small.clone()),
             "{fault}"
         );
-        *backend.fail_part.lock().unwrap() = None;
-        backend.fail_complete.store(false, Ordering::SeqCst);
+        *faults.fail_part.lock().unwrap() = None;
+        faults.fail_complete.store(false, Ordering::SeqCst);
     }
     let saved = ckpt.save(&large).unwrap();
     assert_eq!(ckpt.restore_latest::<Blob>().unwrap().unwrap().state, large);

@@ -8,6 +8,7 @@
 pub mod blocks;
 pub mod gated;
 pub mod group;
+pub mod hooked;
 pub mod yielding;
 
 use std::path::PathBuf;

@@ -415,11 +415,7 @@ impl Group {
     ) -> Result<PartInfo, GroupError> {
         let key = self.part_key(epoch, participant);
         let bytes = bytes.ok_or_else(|| self.missing(epoch, participant))?;
-        let owner = part::PartOwner {
-            group: &self.name,
-            participant,
-            epoch,
-        };
+        let owner = self.owner(epoch, participant);
         let checkpoint = part::open_part(bytes, &owner)
             .map_err(|reason| self.corrupt(epoch, participant, reason, None))?;
         self.check_checkpoint(epoch, checkpoint, &self.store.location(&key))

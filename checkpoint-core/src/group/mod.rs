@@ -372,6 +372,16 @@ impl Group {
         keys::group_commit(&self.name, epoch)
     }
 
+    /// Whose part `participant`'s part of `epoch` is, as its owner header
+    /// names it.
+    fn owner<'a>(&'a self, epoch: Epoch, participant: &'a str) -> part::PartOwner<'a> {
+        part::PartOwner {
+            group: &self.name,
+            participant,
+            epoch,
+        }
+    }
+
     fn part_key(&self, epoch: Epoch, participant: &str) -> String {
         keys::group_part(&self.name, epoch, participant)
     }

@@ -217,11 +217,7 @@ impl Group {
         };
         let unreadable = |reason: String| because(reason, None);
         let location = self.store.location(&self.part_key(epoch, participant));
-        let owner = part::PartOwner {
-            group: &self.name,
-            participant,
-            epoch,
-        };
+        let owner = self.owner(epoch, participant);
         let checkpoint = part::open_part(&bytes, &owner).map_err(unreadable)?;
         let checksum = if committed.legacy {
             part::legacy_part_checksum(&bytes)
@@ -276,11 +272,7 @@ impl Group {
         let Ok(Some((owner, value, sum))) = part::PartStream::open(reader, entry.len) else {
             return Ok(None);
         };
-        let expected = part::PartOwner {
-            group: &self.name,
-            participant,
-            epoch,
-        };
+        let expected = self.owner(epoch, participant);
         part::open_part(&owner, &expected)
             .map_err(|reason| self.unreadable(epoch, participant, reason, None))?;
         let location = self.store.location(key);

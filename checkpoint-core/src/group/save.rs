@@ -85,11 +85,7 @@ impl Group {
         participant: &str,
         state: &T,
     ) -> Result<PartInfo, GroupError> {
-        let owner = part::PartOwner {
-            group: &self.name,
-            participant,
-            epoch,
-        };
+        let owner = self.owner(epoch, participant);
         let key = self.part_key(epoch, participant);
         let location = self.store.location(&key);
         let mut out = part::PartOutput::new(&mut *pending, &owner);
@@ -101,14 +97,7 @@ impl Group {
             SystemTime::now(),
             self.compression,
         )
-        .map_err(|e| match e {
-            Error::Store(e) => GroupError::Store(e),
-            source => GroupError::Encode {
-                participant: participant.to_owned(),
-                epoch,
-                source: Box::new(source),
-            },
-        })?;
+        .map_err(|e| encode_failed(participant, epoch, e))?;
         let (len, checksum) = out.sealed.expect("a finished encode seals its output");
         let info = PartInfo {
             participant: participant.to_owned(),
@@ -116,17 +105,29 @@ impl Group {
             len,
             checksum,
         };
-        // As in `write_part`: the commits are listed beside the write.
-        let (written, latest) = beside(|| pending.persist(), || self.latest_committed_epoch());
+        self.finish_streamed(&owner, state, info, || pending.persist())
+    }
+
+    /// The end of a streamed part save: `write` (the part's create) with
+    /// the commits listed beside it, as in `write_part`. A slot found
+    /// taken (a retry, or another save of it) is compared with the part
+    /// encoded whole, as `write_part` compares: rare, so the memory is
+    /// spent there only.
+    fn finish_streamed<T: Checkpoint>(
+        &self,
+        owner: &part::PartOwner<'_>,
+        state: &T,
+        info: PartInfo,
+        write: impl FnOnce() -> Result<(), StoreError> + Send,
+    ) -> Result<PartInfo, GroupError> {
+        let (epoch, participant) = (owner.epoch, owner.participant);
+        let (written, latest) = beside(write, || self.latest_committed_epoch());
         let info = match self.part_written(epoch, info, written, &latest)? {
             Written::Saved(info) => info,
             Written::Taken(location) => {
-                // A retry, or another save of this slot: compared whole, as
-                // `write_part` compares. Rare, so the memory is spent here
-                // only.
                 let ours = self.encode_part(epoch, participant, state)?;
-                let existing = self.store.get(&key)?;
-                self.part_taken(&owner, &ours, existing.as_deref(), location)?
+                let existing = self.store.get(&self.part_key(epoch, participant))?;
+                self.part_taken(owner, &ours, existing.as_deref(), location)?
             }
         };
         listing_failed(participant, epoch, latest);
@@ -144,11 +145,7 @@ impl Group {
         state: &T,
     ) -> Result<Option<PartInfo>, GroupError> {
         check_name("participant id", participant)?;
-        let owner = part::PartOwner {
-            group: &self.name,
-            participant,
-            epoch,
-        };
+        let owner = self.owner(epoch, participant);
         let key = self.part_key(epoch, participant);
         let location = self.store.location(&key);
         let streamed = incremental::stream::write_chunks(
@@ -160,14 +157,7 @@ impl Group {
             self.chunking.lease,
             &location,
         )
-        .map_err(|e| match e {
-            Error::Store(e) => GroupError::Store(e),
-            source => GroupError::Encode {
-                participant: participant.to_owned(),
-                epoch,
-                source: Box::new(source),
-            },
-        })?;
+        .map_err(|e| encode_failed(participant, epoch, e))?;
         let Some(streamed) = streamed else {
             return Ok(None);
         };
@@ -180,26 +170,12 @@ impl Group {
         let mut stored = owner_header(&owner, streamed.manifest.len());
         stored.extend_from_slice(&streamed.manifest);
         let info = part_info(participant, epoch, &stored);
-        // As in `write_part`: the commits are listed beside the write, and
-        // the intent stays until the part listing the chunks is stored.
-        let (written, latest) = beside(
-            || self.store.put_if_absent(&key, &stored),
-            || self.latest_committed_epoch(),
-        );
-        let info = match self.part_written(epoch, info, written, &latest)? {
-            Written::Saved(info) => info,
-            Written::Taken(location) => {
-                // A retry, or another save of this slot: compared whole, as
-                // `write_part` compares. Rare, so the memory is spent here
-                // only.
-                let ours = self.encode_part(epoch, participant, state)?;
-                let existing = self.store.get(&key)?;
-                self.part_taken(&owner, &ours, existing.as_deref(), location)?
-            }
-        };
+        let saved = self.finish_streamed(&owner, state, info, || {
+            self.store.put_if_absent(&key, &stored)
+        });
+        // The intent stays until the part listing the chunks is stored.
         drop(streamed.intent);
-        listing_failed(participant, epoch, latest);
-        Ok(Some(info))
+        saved.map(Some)
     }
 
     /// The bytes of `participant`'s part of `epoch` holding `state`: the
@@ -211,11 +187,7 @@ impl Group {
         state: &T,
     ) -> Result<Vec<u8>, GroupError> {
         check_name("participant id", participant)?;
-        let owner = part::PartOwner {
-            group: &self.name,
-            participant,
-            epoch,
-        };
+        let owner = self.owner(epoch, participant);
         part::encode_part(&owner, state, self.compression).map_err(|source| GroupError::Encode {
             participant: participant.to_owned(),
             epoch,
@@ -231,11 +203,7 @@ impl Group {
         participant: &str,
         bytes: Vec<u8>,
     ) -> Result<PartInfo, GroupError> {
-        let owner = part::PartOwner {
-            group: &self.name,
-            participant,
-            epoch,
-        };
+        let owner = self.owner(epoch, participant);
         let key = self.part_key(epoch, participant);
         // An incremental part's chunks are stored first; its intent keeps
         // every sweep from deleting them until the part listing them is in
@@ -400,5 +368,17 @@ pub(super) fn listing_failed(
 ) {
     if let Err(e) = latest {
         tracing::warn!("saved the part of `{participant}` in epoch {epoch}, but could not list the commits: {e}");
+    }
+}
+
+/// A streamed part save's failure: the store's, or the encode's.
+fn encode_failed(participant: &str, epoch: Epoch, e: Error) -> GroupError {
+    match e {
+        Error::Store(e) => GroupError::Store(e),
+        source => GroupError::Encode {
+            participant: participant.to_owned(),
+            epoch,
+            source: Box::new(source),
+        },
     }
 }
