@@ -91,6 +91,7 @@ mod part;
 mod records;
 mod restore;
 mod save;
+mod streamed;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;

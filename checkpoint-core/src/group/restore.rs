@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use super::{
-    part, CommitRecord, Epoch, GarbageReport, Group, GroupError, GroupRestored, PartInfo,
+    part, streamed, CommitRecord, Epoch, GarbageReport, Group, GroupError, GroupRestored, PartInfo,
     LATEST_RETRIES,
 };
 use crate::incremental::sweep::{Swept, PART_HEAD};
@@ -269,7 +269,7 @@ impl Group {
             Ok(_) | Err(StoreError::Unreadable { .. }) => return Ok(None),
             Err(e) => return Err(e.into()),
         };
-        let Ok(Some((owner, value, sum))) = part::PartStream::open(reader, entry.len) else {
+        let Ok(Some((owner, value, sum))) = streamed::PartStream::open(reader, entry.len) else {
             return Ok(None);
         };
         let expected = self.owner(epoch, participant);

@@ -2,7 +2,7 @@
 
 use std::time::SystemTime;
 
-use super::{beside, check_name, part, part_info, Epoch, Group, GroupError, PartInfo};
+use super::{beside, check_name, part, part_info, streamed, Epoch, Group, GroupError, PartInfo};
 use crate::format::part::owner_header;
 use crate::incremental::manifest::Manifest;
 use crate::incremental::{
@@ -88,7 +88,7 @@ impl Group {
         let owner = self.owner(epoch, participant);
         let key = self.part_key(epoch, participant);
         let location = self.store.location(&key);
-        let mut out = part::PartOutput::new(&mut *pending, &owner);
+        let mut out = streamed::PartOutput::new(&mut *pending, &owner);
         crate::encode::encode_to(
             state,
             &mut out,
