@@ -872,6 +872,17 @@ fn group_list_reads_an_s3_prefix() {
         run_s3(&["group", "list", &url], &endpoint),
         run_s3(&["group", "list", &url, "--json"], &endpoint),
     );
+    // `verify` reads every part there too.
+    let out = run_s3(&["verify", &url], &endpoint);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("ok         group `orders` epoch 2 part `a`\n")
+            && text.ends_with(&format!(
+                "0 checkpoints and 3 group parts in {url}: all ok\n"
+            )),
+        "{text}"
+    );
 }
 
 /// On a terminal `verify` draws its progress bar on stderr, then clears it;
