@@ -87,6 +87,7 @@
 mod asynchronous;
 mod commit;
 mod error;
+mod garbage;
 mod part;
 mod records;
 mod restore;

@@ -24,7 +24,8 @@ use futures_util::{stream, StreamExt};
 use tracing::Instrument;
 
 use super::super::commit::{newer, parts_gone, Created};
-use super::super::restore::{holds_manifest, vanished, Collection};
+use super::super::garbage::{holds_manifest, Collection};
+use super::super::restore::vanished;
 use super::super::save::{listing_failed, Written};
 use super::super::{
     check_participants, part, part_info, CommitRecord, Epoch, GarbageReport, Group, GroupError,
