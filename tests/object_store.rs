@@ -402,6 +402,36 @@ fn a_claim_left_by_a_crashed_save_is_passed_over_and_retired() {
         .unwrap();
 
     let reopened = Checkpointer::new(store.clone()).unwrap().keep_last(2);
+    // Alone, a claim is no checkpoint yet (a first save that died): not
+    // damage that would keep an application from starting afresh.
+    let alone = multipart_memory("claim-alone");
+    alone
+        .put_if_absent("00000000000000000002.ckpt", &snapshot.bytes()[..4096])
+        .unwrap();
+    let fresh = Checkpointer::new(alone).unwrap();
+    assert!(fresh.restore_latest::<Blob>().unwrap().is_none());
+    assert!(matches!(
+        fresh.restore::<Blob>(2).unwrap_err(),
+        Error::Truncated {
+            seq: 2,
+            found: 4096,
+            ..
+        }
+    ));
+    // A directory store tears nothing it writes, so the same bytes there
+    // are damage, reported as such.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("00000000000000000002.ckpt"),
+        &snapshot.bytes()[..4096],
+    )
+    .unwrap();
+    let err = Checkpointer::open(dir.path())
+        .unwrap()
+        .restore_latest::<Blob>()
+        .unwrap_err();
+    assert!(matches!(err, Error::Truncated { seq: 2, .. }), "{err:?}");
+
     let restored = reopened.restore_latest::<Blob>().unwrap().unwrap();
     assert_eq!((restored.meta.seq, &restored.state), (1, &small));
     assert_eq!(restored.meta.skipped.len(), 1);

@@ -9,7 +9,7 @@ use crate::fields::{FieldReader, Stored};
 use crate::format::{FieldRecord, Header, SchemaRecord, ShapeRecord};
 use crate::schema::{same_type, FieldSchema, Schema, Shape};
 use crate::snapshot::{Restored, Skipped};
-use crate::store::{StoreError, ValueReader};
+use crate::store::{StoreError, ValueReader, CLAIM_LEN};
 use crate::stream::CheckpointStream;
 use crate::{Checkpoint, Error, Result};
 
@@ -70,6 +70,9 @@ fn is_skippable(e: &Error) -> bool {
 pub(crate) struct Fallback {
     skipped: Vec<Skipped>,
     newest_damage: Option<Error>,
+    /// The store claims keys with a value's first bytes before completing
+    /// it (an object store, `docs/FORMAT.md` "Writing in bounded memory").
+    claims: bool,
 }
 
 /// What `restore_latest` does after one checkpoint's restore.
@@ -83,6 +86,24 @@ pub(crate) enum Next<T> {
 }
 
 impl Fallback {
+    /// The rules for a store that claims keys (`claims`) or not.
+    pub(crate) fn new(claims: bool) -> Self {
+        Fallback {
+            claims,
+            ..Fallback::default()
+        }
+    }
+
+    /// Whether `e` is a claim: on a store that claims keys, a checkpoint
+    /// that holds exactly a claim's bytes and declares more is a save in
+    /// progress, or one that died before completing, not damage to report
+    /// when nothing else restores. (Such a store writes whole values
+    /// atomically otherwise, so it tears nothing else there.)
+    fn is_claim(&self, e: &Error) -> bool {
+        matches!(e, Error::Truncated { expected, found, .. }
+            if self.claims && *found == CLAIM_LEN && expected > found)
+    }
+
     /// Whether checkpoint `seq` was tried already (and passed over).
     pub(crate) fn tried(&self, seq: u64) -> bool {
         self.skipped.iter().any(|s| s.seq == seq)
@@ -105,14 +126,23 @@ impl Fallback {
             // older one.
             Err(Error::NotFound { .. }) => Next::ListAgain,
             Err(e) if is_skippable(&e) => {
-                tracing::warn!("skipping checkpoint #{seq}, restoring an older one: {e}");
+                if self.is_claim(&e) {
+                    tracing::debug!(
+                        "passing over checkpoint #{seq}, a save under way or one that died \
+                         before completing: {e}"
+                    );
+                } else {
+                    tracing::warn!("skipping checkpoint #{seq}, restoring an older one: {e}");
+                }
                 crate::observe::skipped(&e);
                 self.skipped.push(Skipped {
                     seq,
                     location,
                     reason: e.to_string(),
                 });
-                self.newest_damage.get_or_insert(e);
+                if !self.is_claim(&e) {
+                    self.newest_damage.get_or_insert(e);
+                }
                 Next::Older
             }
             Err(e) => Next::Done(Err(e)),
@@ -120,7 +150,8 @@ impl Fallback {
     }
 
     /// The outcome once a listing was tried through without a vanished
-    /// checkpoint: none restored.
+    /// checkpoint: none restored. Claims passed over are no damage: a
+    /// store holding nothing else holds no checkpoint yet.
     pub(crate) fn none_restored<T>(self) -> Result<Option<Restored<T>>> {
         match self.newest_damage {
             Some(e) => Err(e),

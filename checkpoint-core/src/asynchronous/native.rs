@@ -253,7 +253,8 @@ impl Native {
         T: Checkpoint + Send + 'static,
         T::Context: Send + 'static,
     {
-        let mut fallback = Fallback::default();
+        // Only an object store comes here, and it claims keys.
+        let mut fallback = Fallback::new(true);
         for _ in 0..LISTINGS {
             let mut again = false;
             for (seq, key) in self.keys().await?.into_iter().rev() {

@@ -21,7 +21,11 @@ impl Checkpointer {
     /// `None` means the store holds no checkpoint. When a checkpoint it
     /// listed is deleted before it is read (another process's retention
     /// removes it once newer ones exist), the store is listed again, never
-    /// fallen back past.
+    /// fallen back past. On an object store, a save's claim of its key (the
+    /// checkpoint's first 4 KiB, there while its upload completes, or for
+    /// good if the saver died then) is passed over and is no checkpoint:
+    /// alone, it makes `None` (`docs/FORMAT.md`, "Writing in bounded
+    /// memory").
     ///
     /// # Errors
     ///
@@ -56,7 +60,7 @@ impl Checkpointer {
         &self,
         context: &T::Context,
     ) -> Result<Option<Restored<T>>> {
-        let mut fallback = Fallback::default();
+        let mut fallback = Fallback::new(crate::store::is_object_store(&*self.store));
         for _ in 0..LISTINGS {
             let mut again = false;
             for (seq, key) in self.keys()?.into_iter().rev() {

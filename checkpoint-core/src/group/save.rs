@@ -52,7 +52,7 @@ impl Group {
             if let Some(info) = self.save_part_streamed(epoch, participant, state)? {
                 return Ok(info);
             }
-        } else if !self.on_object_store() {
+        } else if !crate::store::is_object_store(&*self.store) {
             // Not on an object store: a streamed value there is claimed by
             // its first bytes before its upload completes, and a crash in
             // between would leave a torn part in a slot written once, where
@@ -65,14 +65,6 @@ impl Group {
         }
         let bytes = self.encode_part(epoch, participant, state)?;
         self.write_part(epoch, participant, bytes)
-    }
-
-    /// Whether the group's store is an object store.
-    fn on_object_store(&self) -> bool {
-        #[cfg(feature = "object-store")]
-        return self.store.as_object_store().is_some();
-        #[cfg(not(feature = "object-store"))]
-        return false;
     }
 
     /// Saves a whole part into `pending`, the store's value for its key,

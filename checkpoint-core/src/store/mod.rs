@@ -293,6 +293,24 @@ impl<S: Store + ?Sized> Store for Arc<S> {
     }
 }
 
+/// Whether `store` is an object store: one that claims a key with a
+/// streamed value's first bytes before completing the value, and that
+/// writes whole values atomically otherwise.
+pub(crate) fn is_object_store(store: &dyn Store) -> bool {
+    #[cfg(feature = "object-store")]
+    return store.as_object_store().is_some();
+    #[cfg(not(feature = "object-store"))]
+    {
+        let _ = store;
+        false
+    }
+}
+
+/// How many of a streamed value's first bytes an object store writes to
+/// claim its key before it completes the value's upload
+/// (`docs/FORMAT.md`, "Writing in bounded memory").
+pub(crate) const CLAIM_LEN: u64 = 4096;
+
 /// A value being written by [`Store::create_streamed`], not yet visible
 /// under its key. Dropping it discards what was written.
 pub trait PendingValue: Write + Seek + Send + fmt::Debug {

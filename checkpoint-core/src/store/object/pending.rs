@@ -42,8 +42,8 @@ const PARTS_BEFORE_GROWING: usize = 1000;
 const IN_FLIGHT: usize = 4;
 /// How much of the value the claim writes: the checkpoint's prefix and
 /// the start of its header, enough for a reader to see a checkpoint cut
-/// short.
-pub(super) const CLAIM_LEN: usize = 4096;
+/// short, and exactly what a restore takes for a claim.
+const CLAIM_LEN: usize = crate::store::CLAIM_LEN as usize;
 
 /// See the module docs.
 pub(super) struct ObjectPending {
