@@ -235,7 +235,10 @@ impl Group {
     /// (`chunks/ab/abcd…`, shared with the store's checkpoints and every
     /// other group), and the part holds its owner header and a manifest
     /// listing them. A participant whose state changed a little since its
-    /// last part writes a few chunks, not its whole state.
+    /// last part writes a few chunks, not its whole state. The chunks are
+    /// cut and stored as the state is encoded, so the part is never whole
+    /// in memory, on any store (an object store included, where a whole
+    /// part is built in memory: `docs/GROUP.md`, "Costs").
     ///
     /// Restores and commits read incremental and whole parts alike,
     /// whatever this setting, and check every chunk against its hash: a
