@@ -1,11 +1,13 @@
-//! Restores read a checkpoint frame by frame from the store's reader: the
-//! state equals what was saved, in any field order, and a damaged
-//! checkpoint is reported as damage before any of it is returned or
-//! handed to a derived field.
+//! Restores read a checkpoint frame by frame from the store's reader (or
+//! in place, when the store holds it in memory): the state equals what was
+//! saved, in any field order, and a damaged checkpoint is reported as
+//! damage before any of it is returned or handed to a derived field, alike
+//! on both paths.
 
 use std::collections::BTreeMap;
 
-use checkpoint::{Checkpoint, Checkpointer, Compression, Error};
+use checkpoint::store::Store;
+use checkpoint::{Checkpoint, Checkpointer, Compression, Error, MemStore};
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 struct Reading {
@@ -107,12 +109,33 @@ fn saved(compression: Compression) -> (tempfile::TempDir, Vec<u8>) {
     (dir, bytes)
 }
 
+/// Restores `bytes` as checkpoint 1 twice: streamed from a file in `dir`,
+/// and decoded in place from a `MemStore`, which holds it in memory. Both
+/// must end alike: the same state, or errors of the same kind.
 fn restore_bytes(dir: &std::path::Path, bytes: &[u8]) -> Result<Station, Error> {
-    std::fs::write(dir.join(format!("{:020}.ckpt", 1)), bytes).unwrap();
-    Checkpointer::open(dir)
-        .unwrap()
-        .restore::<Station>(1)
-        .map(|r| r.state)
+    restore_bytes_as::<Station>(dir, bytes)
+}
+
+fn restore_bytes_as<T>(dir: &std::path::Path, bytes: &[u8]) -> Result<T, Error>
+where
+    T: Checkpoint<Context = ()> + PartialEq + std::fmt::Debug,
+{
+    let key = format!("{:020}.ckpt", 1);
+    std::fs::write(dir.join(&key), bytes).unwrap();
+    let streamed = Checkpointer::open(dir).unwrap().restore::<T>(1);
+    let store = MemStore::new();
+    store.put_if_absent(&key, bytes).unwrap();
+    let in_place = Checkpointer::new(store).unwrap().restore::<T>(1);
+    match (&streamed, &in_place) {
+        (Ok(a), Ok(b)) => assert_eq!(a.state, b.state),
+        (Err(a), Err(b)) => assert_eq!(
+            (std::mem::discriminant(a), a.is_damage()),
+            (std::mem::discriminant(b), b.is_damage()),
+            "streamed: {a}; in place: {b}"
+        ),
+        _ => panic!("streamed: {streamed:?}; in place: {in_place:?}"),
+    }
+    streamed.map(|r| r.state)
 }
 
 #[test]
@@ -149,25 +172,20 @@ fn every_truncation_is_damage() {
 
 #[test]
 fn a_schema_error_on_a_damaged_checkpoint_is_reported_as_damage() {
-    #[derive(Debug, Checkpoint)]
+    #[derive(Debug, PartialEq, Checkpoint)]
     #[checkpoint(name = "Station")]
     #[allow(dead_code)]
     struct Renamed {
         title: String,
     }
     let (dir, mut bytes) = saved(Compression::none());
+    let intact = bytes.clone();
     let last = bytes.len() - 10;
     bytes[last] ^= 1;
-    std::fs::write(dir.path().join(format!("{:020}.ckpt", 1)), &bytes).unwrap();
-    let ckpt = Checkpointer::open(dir.path()).unwrap();
-    let err = ckpt.restore::<Renamed>(1).unwrap_err();
+    let err = restore_bytes_as::<Renamed>(dir.path(), &bytes).unwrap_err();
     assert!(matches!(err, Error::Corrupt { seq: 1, .. }), "{err}");
     // Intact, the same restore is the schema error it is.
-    let (dir, _) = saved(Compression::none());
-    let err = Checkpointer::open(dir.path())
-        .unwrap()
-        .restore::<Renamed>(1)
-        .unwrap_err();
+    let err = restore_bytes_as::<Renamed>(dir.path(), &intact).unwrap_err();
     assert!(matches!(err, Error::MissingField { .. }), "{err}");
 }
 

@@ -10,7 +10,7 @@ use crate::format::{FieldRecord, Header, SchemaRecord, ShapeRecord};
 use crate::schema::{same_type, FieldSchema, Schema, Shape};
 use crate::snapshot::{Restored, Skipped};
 use crate::store::{StoreError, ValueReader, CLAIM_LEN};
-use crate::stream::CheckpointStream;
+use crate::stream::{self, CheckpointStream};
 use crate::{Checkpoint, Error, Result};
 
 /// The one way a checkpoint becomes state, whatever holds it (a
@@ -29,16 +29,43 @@ pub(crate) fn load_value<T: Checkpoint>(
     location: &str,
     context: &T::Context,
 ) -> Result<(T, Header)> {
-    let (header, mut stream) = CheckpointStream::open(value, seq, location)?;
-    if header.type_name != T::SCHEMA.name {
-        return Err(stream.damage_or(Error::WrongType {
-            seq,
-            location: location.to_owned(),
-            expected: T::SCHEMA.name.to_owned(),
-            found: header.type_name,
-        }));
+    // A value the store holds in memory is checked whole, then decoded in
+    // place: copying each frame out would cost as much as decoding it.
+    if let Some(bytes) = value.in_memory() {
+        let (header, body) = stream::open_in_place(bytes, seq, location)?;
+        check_type::<T>(&header, seq, location)?;
+        let reader = FieldReader::parse(body, T::SCHEMA.name, seq, location.to_owned())?;
+        let state = read_state::<T>(&header, reader, seq, location, context)?;
+        return checked(state, header, seq, location);
     }
-    let state = read_state::<T>(&header, stream, seq, location, context)?;
+    let (header, mut stream) = CheckpointStream::open(value, seq, location)?;
+    if let Err(e) = check_type::<T>(&header, seq, location) {
+        return Err(stream.damage_or(e));
+    }
+    let reader = FieldReader::streaming(stream, T::SCHEMA.name, seq, location.to_owned());
+    let state = read_state::<T>(&header, reader, seq, location, context)?;
+    checked(state, header, seq, location)
+}
+
+fn check_type<T: Checkpoint>(header: &Header, seq: u64, location: &str) -> Result<()> {
+    if header.type_name == T::SCHEMA.name {
+        return Ok(());
+    }
+    Err(Error::WrongType {
+        seq,
+        location: location.to_owned(),
+        expected: T::SCHEMA.name.to_owned(),
+        found: header.type_name.clone(),
+    })
+}
+
+/// `state` once its `check` passed.
+fn checked<T: Checkpoint>(
+    state: T,
+    header: Header,
+    seq: u64,
+    location: &str,
+) -> Result<(T, Header)> {
     if let Err(reason) = state.check() {
         return Err(Error::CheckFailed {
             seq,
@@ -171,9 +198,9 @@ impl Fallback {
 ///
 /// Any schema error, [`Error::NestedTypeChanged`], [`Error::NestedChange`],
 /// a decoding error, or the damage found while reading.
-fn read_state<T: Checkpoint>(
-    header: &Header,
-    mut stream: CheckpointStream,
+fn read_state<'h, T: Checkpoint>(
+    header: &'h Header,
+    mut reader: FieldReader<'h>,
     seq: u64,
     location: &str,
     context: &T::Context,
@@ -186,9 +213,8 @@ fn read_state<T: Checkpoint>(
         location,
     ) {
         Ok(stored) => stored,
-        Err(e) => return Err(stream.damage_or(e)),
+        Err(e) => return Err(reader.damage_or(e)),
     };
-    let mut reader = FieldReader::streaming(stream, T::SCHEMA.name, seq, location.to_owned());
     if !header.deep.roots().is_empty() {
         reader.resolving(&header.deep, &T::SCHEMA);
     }

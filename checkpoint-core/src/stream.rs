@@ -16,6 +16,10 @@
 //!   before `check` runs or the state is returned;
 //! - when reading fails, the rest is read and the checksum verified first:
 //!   damage is reported as damage, never as a schema or decoding error.
+//!
+//! A value the store already holds whole in memory is checked by
+//! [`open_in_place`] instead: the same header checks, then the checksum at
+//! once, and its frames are decoded where they lie.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -79,22 +83,7 @@ impl CheckpointStream {
                 .map_err(io_err)?;
         }
         let header = format::decode_header(&head, key_seq, location)?;
-        let total = header.total_len();
-        if len < total {
-            return Err(Error::Truncated {
-                seq: key_seq,
-                location: location.to_owned(),
-                expected: total,
-                found: len,
-            });
-        }
-        if len > total {
-            return Err(Error::Malformed {
-                seq: key_seq,
-                location: location.to_owned(),
-                reason: format!("it is {len} bytes long but its header says {total}"),
-            });
-        }
+        check_len(len, header.total_len(), key_seq, location)?;
         let stream = CheckpointStream {
             reader,
             crc: crc32c::crc32c(&head),
@@ -217,6 +206,62 @@ impl FrameSource<'static> for CheckpointStream {
             reason,
         }
     }
+}
+
+/// The header and body of a checkpoint held whole in memory, checked as
+/// [`CheckpointStream::open`] checks them, in the same order, and then
+/// against the trailing checksum: its body is verified before any of it
+/// decodes.
+///
+/// # Errors
+///
+/// As [`CheckpointStream::open`], and [`Error::Corrupt`] when the checksum
+/// does not match.
+pub(crate) fn open_in_place<'b>(
+    bytes: &'b [u8],
+    key_seq: u64,
+    location: &str,
+) -> Result<(Header, &'b [u8])> {
+    let mut head = &bytes[..bytes.len().min(PREFIX_LEN)];
+    if let Some(need) = format::header_section_len(head) {
+        head = &bytes[..need.min(bytes.len())];
+    }
+    let header = format::decode_header(head, key_seq, location)?;
+    check_len(bytes.len() as u64, header.total_len(), key_seq, location)?;
+    // The header's checks put the body and the checksum inside `bytes`.
+    let (content, stored) = bytes.split_at(bytes.len() - 4);
+    let expected = u32::from_le_bytes(stored.try_into().unwrap_or([0; 4]));
+    let found = format::checksum(content);
+    if expected != found {
+        return Err(Error::Corrupt {
+            seq: key_seq,
+            location: location.to_owned(),
+            expected,
+            found,
+        });
+    }
+    let body = &content[header.body_start()..];
+    Ok((header, body))
+}
+
+/// Checks a stored length, `len`, against the one the header records.
+fn check_len(len: u64, total: u64, seq: u64, location: &str) -> Result<()> {
+    if len < total {
+        return Err(Error::Truncated {
+            seq,
+            location: location.to_owned(),
+            expected: total,
+            found: len,
+        });
+    }
+    if len > total {
+        return Err(Error::Malformed {
+            seq,
+            location: location.to_owned(),
+            reason: format!("it is {len} bytes long but its header says {total}"),
+        });
+    }
+    Ok(())
 }
 
 fn store_error(location: &str, e: io::Error) -> Error {

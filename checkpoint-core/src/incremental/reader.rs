@@ -244,6 +244,16 @@ pub(crate) fn checkpoint_value(
     seq: u64,
     location: &str,
 ) -> Result<ValueReader> {
+    if let Some(bytes) = value.in_memory() {
+        if !manifest::is_manifest(&bytes[..bytes.len().min(PREFIX_LEN)]) {
+            return Ok(value);
+        }
+    }
+    if let Some(bytes) = value.in_memory() {
+        if !manifest::is_manifest(&bytes[..bytes.len().min(PREFIX_LEN)]) {
+            return Ok(value);
+        }
+    }
     let head = read_head(&mut value, location)?;
     if !manifest::is_manifest(&head) {
         let len = value.len();

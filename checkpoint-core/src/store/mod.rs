@@ -335,6 +335,9 @@ pub trait PendingValue: Write + Seek + Send + fmt::Debug {
 pub struct ValueReader {
     len: u64,
     inner: Box<dyn Read + Send>,
+    /// The value's bytes and where it starts in them, while it is held in
+    /// memory and nothing has been read from it.
+    shared: Option<(Arc<Vec<u8>>, usize)>,
 }
 
 impl ValueReader {
@@ -343,6 +346,7 @@ impl ValueReader {
         ValueReader {
             len,
             inner: Box::new(inner),
+            shared: None,
         }
     }
 
@@ -362,9 +366,19 @@ impl ValueReader {
         }
         let start = start.min(bytes.len());
         let len = (bytes.len() - start) as u64;
-        let mut cursor = Cursor::new(Shared(bytes));
+        let mut cursor = Cursor::new(Shared(Arc::clone(&bytes)));
         cursor.set_position(start as u64);
-        ValueReader::new(len, cursor)
+        ValueReader {
+            shared: Some((bytes, start)),
+            ..ValueReader::new(len, cursor)
+        }
+    }
+
+    /// The whole value, when the store holds it in memory and nothing has
+    /// been read from it yet: a reader of it may decode it in place
+    /// instead of copying it out.
+    pub(crate) fn in_memory(&self) -> Option<&[u8]> {
+        self.shared.as_ref().map(|(bytes, start)| &bytes[*start..])
     }
 
     /// The value's length in bytes, as the store knows it.
@@ -380,6 +394,8 @@ impl ValueReader {
 
 impl Read for ValueReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        // What is left is no longer the whole value.
+        self.shared = None;
         self.inner.read(buf)
     }
 }
