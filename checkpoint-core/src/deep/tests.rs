@@ -182,3 +182,53 @@ fn a_skipped_field_is_refused_when_written() {
         "{err}"
     );
 }
+
+#[test]
+fn leaves_of_a_sequence_are_read_as_written_widened_or_named() {
+    #[derive(Serialize)]
+    struct Old {
+        xs: Vec<u32>,
+    }
+    #[derive(Debug, PartialEq, Deserialize)]
+    struct Same {
+        xs: Vec<u32>,
+    }
+    #[derive(Debug, PartialEq, Deserialize)]
+    struct Wider {
+        xs: Vec<u64>,
+    }
+    #[derive(Debug, PartialEq, Deserialize)]
+    struct Optional {
+        xs: Vec<Option<u32>>,
+    }
+    #[derive(Debug, Deserialize)]
+    struct Text {
+        #[allow(dead_code)]
+        xs: Vec<String>,
+    }
+    let mut schema = DeepSchema::default();
+    let bytes = record(
+        &mut schema,
+        &Old {
+            xs: vec![1, 300, 70_000],
+        },
+    )
+    .unwrap();
+    let cx = Ctx::new(&schema);
+    let same: Same = resolve::from_bytes(&bytes, &cx, 0).unwrap();
+    assert_eq!(same.xs, [1, 300, 70_000]);
+    let wider: Wider = resolve::from_bytes(&bytes, &cx, 0).unwrap();
+    assert_eq!(wider.xs, [1, 300, 70_000]);
+    let optional: Optional = resolve::from_bytes(&bytes, &cx, 0).unwrap();
+    assert_eq!(optional.xs, [Some(1), Some(300), Some(70_000)]);
+    let failure = resolve::from_bytes::<Text>(&bytes, &cx, 0)
+        .unwrap_err()
+        .into_failure();
+    assert_eq!(
+        (failure.path.to_string(), failure.change()),
+        (
+            ".xs[]".to_owned(),
+            "type changed from `u32` to `String`".to_owned()
+        )
+    );
+}

@@ -7,8 +7,9 @@ use serde::de::{
     Visitor,
 };
 
+use super::leaf::Element;
 use super::{Ctx, Reading, ResolveError, ResolveKind, Resolver};
-use crate::deep::{Content, Name, NodeId, SchemaNode, Seg, Variant};
+use crate::deep::{Content, Leaf, Name, NodeId, SchemaNode, Seg, Variant};
 
 /// Reads a struct written with `written` fields as the reader's `fields`:
 /// straight through when they are the same, by name otherwise.
@@ -110,6 +111,8 @@ fn compare_fields(
 pub(super) enum Nodes<'a> {
     /// `len` elements, all at one node.
     Same(NodeId, usize),
+    /// `len` elements, all at one node, a leaf.
+    Leaves(NodeId, Leaf, usize),
     /// One element per node.
     Each(&'a [NodeId]),
     /// Struct fields in written order.
@@ -133,6 +136,14 @@ impl<'de> SeqAccess<'de> for Items<'_, '_, 'de> {
     ) -> Result<Option<S::Value>, ResolveError> {
         let i = self.i;
         let at = match self.nodes {
+            Nodes::Leaves(c, leaf, len) if i < len => {
+                self.i += 1;
+                let r = &mut *self.r;
+                return seed
+                    .deserialize(Element { r, at: c, leaf })
+                    .map(Some)
+                    .map_err(|e| e.at(Seg::Element));
+            }
             Nodes::Same(c, len) if i < len => c,
             Nodes::Each(cs) if i < cs.len() => cs[i],
             Nodes::Fields(fs) if i < fs.len() => fs[i].1,
@@ -142,7 +153,7 @@ impl<'de> SeqAccess<'de> for Items<'_, '_, 'de> {
         let value = seed.deserialize(Resolver { r: self.r, at });
         value.map(Some).map_err(|e| {
             e.at(match self.nodes {
-                Nodes::Same(..) => Seg::Element,
+                Nodes::Same(..) | Nodes::Leaves(..) => Seg::Element,
                 Nodes::Each(_) => Seg::Index(i),
                 Nodes::Fields(fs) => Seg::Field(fs[i].0.to_string()),
             })
@@ -152,7 +163,7 @@ impl<'de> SeqAccess<'de> for Items<'_, '_, 'de> {
     fn size_hint(&self) -> Option<usize> {
         Some(
             match self.nodes {
-                Nodes::Same(_, len) => len,
+                Nodes::Same(_, len) | Nodes::Leaves(_, _, len) => len,
                 Nodes::Each(cs) => cs.len(),
                 Nodes::Fields(fs) => fs.len(),
             } - self.i,

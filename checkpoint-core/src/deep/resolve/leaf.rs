@@ -1,11 +1,11 @@
 //! Reading leaves: as written, widened, or as the reader asks when
 //! nothing was recorded.
 
-use serde::de::Visitor;
+use serde::de::{self, Visitor};
 use serde::Deserialize;
 
-use super::{decode, Postcard, ResolveError};
-use crate::deep::Leaf;
+use super::{decode, Postcard, Reading, ResolveError, Resolver};
+use crate::deep::{Leaf, NodeId};
 
 /// Reads a leaf written as the type the reader asks for.
 #[inline]
@@ -136,4 +136,92 @@ pub(super) fn passthrough<'de, V: Visitor<'de>>(
         Leaf::Bytes => de.deserialize_bytes(visitor),
     }
     .map_err(decode)
+}
+
+/// Reads one element of a sequence whose elements were all written as
+/// `leaf`. The reader's leaf is compared with `leaf`, held beside the
+/// reading, where a [`Resolver`] would look the node up for every element;
+/// anything else the reader asks for goes to the [`Resolver`] at `at`.
+pub(super) struct Element<'a, 'c, 'de> {
+    pub(super) r: &'a mut Reading<'c, 'de>,
+    pub(super) at: NodeId,
+    pub(super) leaf: Leaf,
+}
+
+impl<'a, 'c, 'de> Element<'a, 'c, 'de> {
+    fn resolver(self) -> Resolver<'a, 'c, 'de> {
+        Resolver {
+            r: self.r,
+            at: self.at,
+        }
+    }
+}
+
+macro_rules! element_leaves {
+    ($($method:ident => $leaf:ident,)*) => {$(
+        #[inline]
+        fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ResolveError> {
+            if self.leaf == Leaf::$leaf {
+                return read_same(&mut self.r.de, Leaf::$leaf, visitor);
+            }
+            self.resolver().$method(visitor)
+        }
+    )*};
+}
+
+macro_rules! element_forward {
+    ($($method:ident($($arg:ident: $ty:ty),*),)*) => {$(
+        fn $method<V: Visitor<'de>>(
+            self,
+            $($arg: $ty,)*
+            visitor: V,
+        ) -> Result<V::Value, ResolveError> {
+            self.resolver().$method($($arg,)* visitor)
+        }
+    )*};
+}
+
+impl<'de> de::Deserializer<'de> for Element<'_, '_, 'de> {
+    type Error = ResolveError;
+
+    element_leaves! {
+        deserialize_bool => Bool,
+        deserialize_i8 => I8,
+        deserialize_i16 => I16,
+        deserialize_i32 => I32,
+        deserialize_i64 => I64,
+        deserialize_i128 => I128,
+        deserialize_u8 => U8,
+        deserialize_u16 => U16,
+        deserialize_u32 => U32,
+        deserialize_u64 => U64,
+        deserialize_u128 => U128,
+        deserialize_f32 => F32,
+        deserialize_f64 => F64,
+        deserialize_char => Char,
+        deserialize_str => Str,
+        deserialize_string => Str,
+        deserialize_bytes => Bytes,
+        deserialize_byte_buf => Bytes,
+        deserialize_unit => Unit,
+    }
+
+    element_forward! {
+        deserialize_any(),
+        deserialize_ignored_any(),
+        deserialize_identifier(),
+        deserialize_option(),
+        deserialize_seq(),
+        deserialize_map(),
+        deserialize_unit_struct(name: &'static str),
+        deserialize_newtype_struct(name: &'static str),
+        deserialize_tuple(len: usize),
+        deserialize_tuple_struct(name: &'static str, len: usize),
+        deserialize_struct(name: &'static str, fields: &'static [&'static str]),
+        deserialize_enum(name: &'static str, variants: &'static [&'static str]),
+    }
+
+    fn is_human_readable(&self) -> bool {
+        false
+    }
 }

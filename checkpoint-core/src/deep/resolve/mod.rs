@@ -294,9 +294,13 @@ impl<'c, 'de> de::Deserializer<'de> for Resolver<'_, 'c, 'de> {
         match self.peel() {
             (_, SchemaNode::Seq(c)) => {
                 let len = usize::deserialize(&mut self.r.de).map_err(decode)?;
+                let nodes = match self.schema().node(*c) {
+                    SchemaNode::Leaf(leaf) => Nodes::Leaves(*c, *leaf, len),
+                    _ => Nodes::Same(*c, len),
+                };
                 visitor.visit_seq(Items {
                     r: self.r,
-                    nodes: Nodes::Same(*c, len),
+                    nodes,
                     i: 0,
                 })
             }
