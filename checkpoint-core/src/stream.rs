@@ -228,19 +228,9 @@ pub(crate) fn open_in_place<'b>(
     }
     let header = format::decode_header(head, key_seq, location)?;
     check_len(bytes.len() as u64, header.total_len(), key_seq, location)?;
-    // The header's checks put the body and the checksum inside `bytes`.
-    let (content, stored) = bytes.split_at(bytes.len() - 4);
-    let expected = u32::from_le_bytes(stored.try_into().unwrap_or([0; 4]));
-    let found = format::checksum(content);
-    if expected != found {
-        return Err(Error::Corrupt {
-            seq: key_seq,
-            location: location.to_owned(),
-            expected,
-            found,
-        });
-    }
-    let body = &content[header.body_start()..];
+    let content = format::verified(bytes, key_seq, location)?;
+    // The header's checks put the body inside `content`.
+    let body = content.get(header.body_start()..).unwrap_or_default();
     Ok((header, body))
 }
 

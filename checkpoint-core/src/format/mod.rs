@@ -104,6 +104,29 @@ pub fn checksum(bytes: &[u8]) -> u32 {
     crc32c::crc32c(bytes)
 }
 
+/// What precedes the trailing checksum of `bytes`, a whole stored value
+/// of checkpoint `seq` at `location`, once the checksum matches it.
+///
+/// # Errors
+///
+/// [`Error::Corrupt`] when it does not match, or `bytes` is too short to
+/// hold one.
+pub(crate) fn verified<'b>(bytes: &'b [u8], seq: u64, location: &str) -> Result<&'b [u8]> {
+    let split = bytes.len().saturating_sub(4);
+    let (content, stored) = bytes.split_at(split);
+    let expected = stored.try_into().map(u32::from_le_bytes);
+    let found = checksum(content);
+    match expected {
+        Ok(expected) if expected == found => Ok(content),
+        expected => Err(Error::Corrupt {
+            seq,
+            location: location.to_owned(),
+            expected: expected.unwrap_or(0),
+            found,
+        }),
+    }
+}
+
 /// Patches the body length and the header checksum into `head` (the
 /// prefix and header, `body_len` bytes of body to follow); returns the
 /// checksum of `head` as patched.
@@ -168,17 +191,7 @@ pub fn decode<'b>(bytes: &'b [u8], key_seq: u64, location: &str) -> Result<(Head
             });
         }
         if bytes.len() as u64 == total {
-            let (content, crc) = bytes.split_at(bytes.len() - 4);
-            let expected = u32::from_le_bytes(crc.try_into().unwrap_or([0; 4]));
-            let found = checksum(content);
-            if expected != found {
-                return Err(Error::Corrupt {
-                    seq: key_seq,
-                    location: location.to_owned(),
-                    expected,
-                    found,
-                });
-            }
+            verified(bytes, key_seq, location)?;
         }
     }
     let header = decode_header(bytes, key_seq, location)?;

@@ -147,16 +147,7 @@ impl Manifest {
                 "it is {len} bytes long but its manifest header says {total}"
             )));
         }
-        let end = bytes.len() - 4;
-        let (expected, found) = (u32_at(end), crc32c::crc32c(&bytes[..end]));
-        if expected != found {
-            return Err(Error::Corrupt {
-                seq: key_seq,
-                location: location.to_owned(),
-                expected,
-                found,
-            });
-        }
+        let end = crate::format::verified(bytes, key_seq, location)?.len();
         let header_len = prefix.header_len as usize;
         if header_len != HEADER_LEN {
             return Err(malformed(format!(

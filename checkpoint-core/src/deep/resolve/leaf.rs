@@ -4,7 +4,7 @@
 use serde::de::{self, Visitor};
 use serde::Deserialize;
 
-use super::{decode, Postcard, Reading, ResolveError, Resolver};
+use super::{decode, every_leaf, Postcard, Reading, ResolveError, Resolver};
 use crate::deep::{Leaf, NodeId};
 
 /// Reads a leaf written as the type the reader asks for.
@@ -184,27 +184,7 @@ macro_rules! element_forward {
 impl<'de> de::Deserializer<'de> for Element<'_, '_, 'de> {
     type Error = ResolveError;
 
-    element_leaves! {
-        deserialize_bool => Bool,
-        deserialize_i8 => I8,
-        deserialize_i16 => I16,
-        deserialize_i32 => I32,
-        deserialize_i64 => I64,
-        deserialize_i128 => I128,
-        deserialize_u8 => U8,
-        deserialize_u16 => U16,
-        deserialize_u32 => U32,
-        deserialize_u64 => U64,
-        deserialize_u128 => U128,
-        deserialize_f32 => F32,
-        deserialize_f64 => F64,
-        deserialize_char => Char,
-        deserialize_str => Str,
-        deserialize_string => Str,
-        deserialize_bytes => Bytes,
-        deserialize_byte_buf => Bytes,
-        deserialize_unit => Unit,
-    }
+    every_leaf!(element_leaves);
 
     element_forward! {
         deserialize_any(),

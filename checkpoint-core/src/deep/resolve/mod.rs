@@ -147,6 +147,34 @@ impl<'a, 'c, 'de> Resolver<'a, 'c, 'de> {
     }
 }
 
+/// Hands `$then` each of serde's leaf methods with the leaf it reads.
+macro_rules! every_leaf {
+    ($then:ident) => {
+        $then! {
+            deserialize_bool => Bool,
+            deserialize_i8 => I8,
+            deserialize_i16 => I16,
+            deserialize_i32 => I32,
+            deserialize_i64 => I64,
+            deserialize_i128 => I128,
+            deserialize_u8 => U8,
+            deserialize_u16 => U16,
+            deserialize_u32 => U32,
+            deserialize_u64 => U64,
+            deserialize_u128 => U128,
+            deserialize_f32 => F32,
+            deserialize_f64 => F64,
+            deserialize_char => Char,
+            deserialize_str => Str,
+            deserialize_string => Str,
+            deserialize_bytes => Bytes,
+            deserialize_byte_buf => Bytes,
+            deserialize_unit => Unit,
+        }
+    };
+}
+use every_leaf;
+
 macro_rules! leaves {
     ($($method:ident => $leaf:ident,)*) => {$(
         #[inline]
@@ -174,27 +202,7 @@ macro_rules! opaque {
 impl<'c, 'de> de::Deserializer<'de> for Resolver<'_, 'c, 'de> {
     type Error = ResolveError;
 
-    leaves! {
-        deserialize_bool => Bool,
-        deserialize_i8 => I8,
-        deserialize_i16 => I16,
-        deserialize_i32 => I32,
-        deserialize_i64 => I64,
-        deserialize_i128 => I128,
-        deserialize_u8 => U8,
-        deserialize_u16 => U16,
-        deserialize_u32 => U32,
-        deserialize_u64 => U64,
-        deserialize_u128 => U128,
-        deserialize_f32 => F32,
-        deserialize_f64 => F64,
-        deserialize_char => Char,
-        deserialize_str => Str,
-        deserialize_string => Str,
-        deserialize_bytes => Bytes,
-        deserialize_byte_buf => Bytes,
-        deserialize_unit => Unit,
-    }
+    every_leaf!(leaves);
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ResolveError> {
         opaque!(self, |de: &mut Postcard<'de>| de.deserialize_any(visitor));
