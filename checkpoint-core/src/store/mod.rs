@@ -350,7 +350,8 @@ impl ValueReader {
         }
     }
 
-    /// A value held in memory.
+    /// A value held in memory. A restore checks such a value whole and
+    /// decodes it where it lies, without copying it out frame by frame.
     pub fn from_shared(bytes: Arc<Vec<u8>>) -> Self {
         Self::shared_from(bytes, 0)
     }
