@@ -2,7 +2,9 @@
 //! leaves a store that restores a state it saved, numbering goes on, and
 //! the next open leaves no temporary file behind; on S3, where saves larger
 //! than a part stream as multipart uploads claimed by their first bytes,
-//! a kill leaves at most a claim that restores pass over.
+//! a kill leaves at most a claim that restores pass over; incremental,
+//! compressed saves to S3 killed during saves and chunk sweeps leave
+//! every checkpoint whole with its chunks.
 #![cfg(unix)]
 
 mod common;
@@ -10,8 +12,11 @@ mod common;
 use std::process::Stdio;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use checkpoint::Checkpointer;
-use common::blocks::Blocks;
+use std::collections::BTreeSet;
+
+use checkpoint::inspect::{self, Status};
+use checkpoint::{Checkpointer, Store};
+use common::blocks::{chunk_keys, Blocks};
 use common::group::{s3_store_at, unique};
 use common::Journal;
 
@@ -180,4 +185,133 @@ fn killed_s3_saver_leaves_a_restorable_prefix() {
     assert_eq!(restored.state, state);
     assert_eq!(ckpt.list().unwrap().len(), 3);
     eprintln!("{claims_seen} claims passed over");
+}
+
+const S3_INCREMENTAL_CHILD_ENV: &str = "CHECKPOINT_CRASH_CHILD_S3_INCREMENTAL_PREFIX";
+const LEASE: Duration = Duration::from_millis(1500);
+
+/// The incremental, compressed checkpointer both sides of the S3
+/// incremental test use: retention deletes checkpoints and sweeps chunks.
+fn incremental(store: checkpoint::store::ObjectStore) -> Checkpointer {
+    Checkpointer::new(store)
+        .unwrap()
+        .incremental(true)
+        .compression(checkpoint::Compression::zstd(1))
+        .chunk_lease(LEASE)
+        .keep_last(2)
+}
+
+/// The child of the S3 incremental test: resumes from the prefix, then
+/// saves forever, one block of a 1 MiB state changed each time.
+#[test]
+fn child_saves_incrementally_to_s3_in_a_loop() {
+    let Ok(prefix) = std::env::var(S3_INCREMENTAL_CHILD_ENV) else {
+        return;
+    };
+    let store = s3_store_at("crash child", &prefix).expect("the parent found a server");
+    let ckpt = incremental(store);
+    let mut state = ckpt
+        .restore_latest::<Blocks>()
+        .unwrap()
+        .map_or_else(|| Blocks::new(16, 64 << 10), |r| r.state);
+    for i in 0.. {
+        state.change(i % 16);
+        ckpt.save(&state).unwrap();
+    }
+}
+
+/// The chunks every checkpoint under the prefix lists, each checkpoint
+/// inspected with its chunks and found whole.
+fn listed_chunks_on(store: &checkpoint::store::ObjectStore) -> BTreeSet<String> {
+    let mut listed = BTreeSet::new();
+    for meta in Checkpointer::new(store.clone()).unwrap().list().unwrap() {
+        let found = inspect::inspect_key(store, &meta.key, meta.seq).unwrap();
+        assert_eq!(
+            found.status(),
+            Status::Ok,
+            "#{}: {:?}",
+            meta.seq,
+            found.problem
+        );
+        let chunks = found.chunks.expect("an incremental checkpoint");
+        listed.extend(chunks.chunks.into_iter().map(|c| c.key));
+    }
+    listed
+}
+
+/// SIGKILL during incremental, compressed saves to S3 and the chunk sweeps
+/// of their retention: every checkpoint left is whole with its chunks, the
+/// newest restores a state at or after the last one, and once the killed
+/// processes' markers are stale a save sweeps every chunk no checkpoint
+/// lists.
+#[test]
+fn killed_incremental_s3_saver_loses_nothing_committed() {
+    let prefix = unique("crash-incremental");
+    let Some(store) = s3_store_at("killed_incremental_s3_saver", &prefix) else {
+        return;
+    };
+    let mut seed = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos() as u64
+        | 1;
+    let mut last = (0, 0);
+    for kill in 0..10 {
+        if kill >= 6 {
+            // Killed markers are stale by now: sweeps delete rather than
+            // wait, and the kill may land while they do.
+            std::thread::sleep(LEASE);
+        }
+        let mut child = common::spawn_test_child(
+            "child_saves_incrementally_to_s3_in_a_loop",
+            S3_INCREMENTAL_CHILD_ENV,
+            std::path::Path::new(&prefix),
+            Stdio::null(),
+        );
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        std::thread::sleep(Duration::from_millis(400 + seed % 800));
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        // What the kill interrupted, for the log: a save (an intent left)
+        // or a sweep (a marker left).
+        eprintln!(
+            "kill {kill}: {} intents, {} sweep markers left",
+            store.list("chunks/intents/").unwrap().len(),
+            store.list("chunks/sweeping/").unwrap().len(),
+        );
+
+        listed_chunks_on(&store);
+        let ckpt = Checkpointer::new(store.clone()).unwrap();
+        let Some(restored) = ckpt.restore_latest::<Blocks>().unwrap() else {
+            continue;
+        };
+        assert!(restored.state.is_consistent(), "kill {kill}: torn state");
+        assert!(
+            restored.meta.skipped.is_empty(),
+            "kill {kill}: {:?}",
+            restored.meta.skipped
+        );
+        let now = (restored.meta.seq, progress(&restored.state));
+        assert!(
+            now >= last,
+            "kill {kill}: went back from {last:?} to {now:?}"
+        );
+        last = now;
+    }
+    assert!(last.0 > 0, "the child never saved");
+    eprintln!("last restored: #{}, {} changes", last.0, last.1);
+    std::thread::sleep(LEASE);
+    let ckpt = incremental(store.clone());
+    let mut state = ckpt.restore_latest::<Blocks>().unwrap().unwrap().state;
+    state.change(0);
+    ckpt.save(&state).unwrap();
+    assert_eq!(chunk_keys(&store), listed_chunks_on(&store));
+    assert!(store.list("chunks/intents/").unwrap().is_empty());
+    assert!(store.list("chunks/sweeping/").unwrap().is_empty());
+    assert_eq!(
+        ckpt.restore_latest::<Blocks>().unwrap().unwrap().state,
+        state
+    );
 }
