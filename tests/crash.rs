@@ -13,6 +13,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use std::collections::BTreeSet;
+use std::path::Path;
 
 use checkpoint::inspect::{self, Status};
 use checkpoint::{Checkpointer, Store};
@@ -22,6 +23,36 @@ use common::Journal;
 
 const CHILD_ENV: &str = "CHECKPOINT_CRASH_CHILD_DIR";
 const S3_CHILD_ENV: &str = "CHECKPOINT_CRASH_CHILD_S3_PREFIX";
+
+/// Where the kills land: a xorshift sequence seeded from the clock.
+struct Moments(u64);
+
+impl Moments {
+    fn new() -> Self {
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        Moments(u64::from(nanos) | 1)
+    }
+
+    /// A moment from `min` to `min + spread` milliseconds on.
+    fn next(&mut self, min: u64, spread: u64) -> Duration {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        Duration::from_millis(min + self.0 % spread)
+    }
+}
+
+/// Runs the test child `name` (with `env` set to `at`) for `after`, then
+/// kills it with SIGKILL.
+fn run_and_kill(name: &str, env: &str, at: &Path, after: Duration) {
+    let mut child = common::spawn_test_child(name, env, at, Stdio::null());
+    std::thread::sleep(after);
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+}
 
 /// The child: resumes from the store, then saves forever. Does nothing when
 /// run as an ordinary test.
@@ -45,27 +76,17 @@ fn child_saves_in_a_loop() {
 #[test]
 fn killed_saver_leaves_a_restorable_store() {
     let dir = common::temp_dir();
-    let mut seed = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos() as u64
-        | 1;
+    let mut moments = Moments::new();
     let started = Instant::now();
     let mut last_seq = 0;
     let mut last_count = 0;
     for kill in 0..20 {
-        let mut child = common::spawn_test_child(
+        run_and_kill(
             "child_saves_in_a_loop",
             CHILD_ENV,
             dir.path(),
-            Stdio::null(),
+            moments.next(20, 120),
         );
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        std::thread::sleep(Duration::from_millis(20 + seed % 120));
-        child.kill().unwrap(); // SIGKILL
-        child.wait().unwrap();
 
         let ckpt = Checkpointer::open(dir.path()).unwrap();
         // The killed writer held no lock any more: opening reclaimed its
@@ -129,26 +150,16 @@ fn killed_s3_saver_leaves_a_restorable_prefix() {
     let Some(store) = s3_store_at("killed_s3_saver", &prefix) else {
         return;
     };
-    let mut seed = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos() as u64
-        | 1;
+    let mut moments = Moments::new();
     let mut last = (0, 0);
     let mut claims_seen = 0;
     for kill in 0..8 {
-        let mut child = common::spawn_test_child(
+        run_and_kill(
             "child_saves_large_states_to_s3_in_a_loop",
             S3_CHILD_ENV,
-            std::path::Path::new(&prefix),
-            Stdio::null(),
+            Path::new(&prefix),
+            moments.next(300, 700),
         );
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        std::thread::sleep(Duration::from_millis(300 + seed % 700));
-        child.kill().unwrap(); // SIGKILL
-        child.wait().unwrap();
 
         let ckpt = Checkpointer::new(store.clone()).unwrap();
         let Some(restored) = ckpt.restore_latest::<Blocks>().unwrap() else {
@@ -250,11 +261,7 @@ fn killed_incremental_s3_saver_loses_nothing_committed() {
     let Some(store) = s3_store_at("killed_incremental_s3_saver", &prefix) else {
         return;
     };
-    let mut seed = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos() as u64
-        | 1;
+    let mut moments = Moments::new();
     let mut last = (0, 0);
     for kill in 0..10 {
         if kill >= 6 {
@@ -262,18 +269,12 @@ fn killed_incremental_s3_saver_loses_nothing_committed() {
             // wait, and the kill may land while they do.
             std::thread::sleep(LEASE);
         }
-        let mut child = common::spawn_test_child(
+        run_and_kill(
             "child_saves_incrementally_to_s3_in_a_loop",
             S3_INCREMENTAL_CHILD_ENV,
-            std::path::Path::new(&prefix),
-            Stdio::null(),
+            Path::new(&prefix),
+            moments.next(400, 800),
         );
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        std::thread::sleep(Duration::from_millis(400 + seed % 800));
-        child.kill().unwrap(); // SIGKILL
-        child.wait().unwrap();
         // What the kill interrupted, for the log: a save (an intent left)
         // or a sweep (a marker left).
         eprintln!(
