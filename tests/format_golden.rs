@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, UNIX_EPOCH};
 
-use checkpoint::{Checkpoint, Checkpointer, Compression, DirStore, Error};
+use checkpoint::{Checkpoint, Checkpointer, Compression, DirStore, Error, MemStore, Store};
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 struct Entry {
@@ -238,8 +238,35 @@ fn restores_samples(dir: &std::path::Path) {
 }
 
 fn restores_samples_with(dir: &std::path::Path, journal: &Journal) {
-    // A read-only view: restoring must not write.
-    let ckpt = Checkpointer::new(DirStore::open(dir).unwrap()).unwrap();
+    // A read-only view: restoring must not write. Streamed from the files,
+    // and decoded in place from a store that holds them in memory.
+    restores_samples_from(
+        &Checkpointer::new(DirStore::open(dir).unwrap()).unwrap(),
+        journal,
+    );
+    restores_samples_from(&Checkpointer::new(in_memory(dir)).unwrap(), journal);
+}
+
+/// A `MemStore` holding every file under `dir`, keyed by its path there.
+fn in_memory(dir: &std::path::Path) -> MemStore {
+    fn copy(store: &MemStore, dir: &std::path::Path, prefix: &str) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let entry = entry.unwrap();
+            let key = format!("{prefix}{}", entry.file_name().to_str().unwrap());
+            if entry.file_type().unwrap().is_dir() {
+                copy(store, &entry.path(), &format!("{key}/"));
+            } else {
+                let bytes = std::fs::read(entry.path()).unwrap();
+                store.put_if_absent(&key, &bytes).unwrap();
+            }
+        }
+    }
+    let store = MemStore::new();
+    copy(&store, dir, "");
+    store
+}
+
+fn restores_samples_from(ckpt: &Checkpointer, journal: &Journal) {
     let restored = ckpt.restore::<Journal>(1).unwrap();
     assert_eq!(&restored.state, journal);
     assert_eq!(restored.meta.type_name, "Journal");
