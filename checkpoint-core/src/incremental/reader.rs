@@ -244,11 +244,7 @@ pub(crate) fn checkpoint_value(
     seq: u64,
     location: &str,
 ) -> Result<ValueReader> {
-    if let Some(bytes) = value.in_memory() {
-        if !manifest::is_manifest(&bytes[..bytes.len().min(PREFIX_LEN)]) {
-            return Ok(value);
-        }
-    }
+    // A value in memory stays there, to be decoded in place.
     if let Some(bytes) = value.in_memory() {
         if !manifest::is_manifest(&bytes[..bytes.len().min(PREFIX_LEN)]) {
             return Ok(value);
