@@ -331,3 +331,40 @@ fn a_save_whose_later_field_takes_a_new_path_is_written_again() {
         header.deep.display_tree()
     );
 }
+
+#[test]
+fn a_body_with_more_frames_than_its_header_lists_is_refused() {
+    let (dir, bytes) = saved(Compression::none());
+    let (header, body) = checkpoint::format::decode(&bytes, 1, "saved").unwrap();
+    // The same checkpoint, rebuilt with `junk` empty-named frames before
+    // its own: a body only a hostile or broken writer makes.
+    let rebuilt = |junk: usize| {
+        let mut out = Vec::new();
+        let start = checkpoint::format::begin(&mut out, 1, header.time, &Station::SCHEMA);
+        for _ in 0..junk {
+            out.extend_from_slice(&0u32.to_le_bytes());
+            out.extend_from_slice(&0u64.to_le_bytes());
+        }
+        out.extend_from_slice(body);
+        checkpoint::format::finish(&mut out, start);
+        out
+    };
+    assert_eq!(restore_bytes(dir.path(), &rebuilt(0)).unwrap(), station(40));
+    let intact = checkpoint::inspect::inspect(&rebuilt(0), 1, "rebuilt");
+    assert!(intact.problem.is_none(), "{:?}", intact.problem);
+    for junk in [1, 100_000] {
+        let bytes = rebuilt(junk);
+        let err = restore_bytes(dir.path(), &bytes).unwrap_err();
+        assert!(
+            matches!(&err, Error::Malformed { reason, .. } if reason.contains("more field frames")),
+            "{junk}: {err}"
+        );
+        // `inspect` and `verify` say the same.
+        let found = checkpoint::inspect::inspect(&bytes, 1, "rebuilt");
+        assert!(
+            matches!(&found.problem, Some(Error::Malformed { reason, .. }) if reason.contains("more field frames")),
+            "{junk}: {:?}",
+            found.problem
+        );
+    }
+}

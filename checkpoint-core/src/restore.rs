@@ -34,11 +34,13 @@ pub(crate) fn load_value<T: Checkpoint>(
     if let Some(bytes) = value.in_memory() {
         let (header, body) = stream::open_in_place(bytes, seq, location)?;
         check_type::<T>(&header, seq, location)?;
-        let reader = FieldReader::parse(body, T::SCHEMA.name, seq, location.to_owned())?;
+        let most = Some(header.schema.most_frames());
+        let reader = FieldReader::parse(body, T::SCHEMA.name, seq, location.to_owned(), most)?;
         let state = read_state::<T>(&header, reader, seq, location, context)?;
         return checked(state, header, seq, location);
     }
     let (header, mut stream) = CheckpointStream::open(value, seq, location)?;
+    stream.at_most(Some(header.schema.most_frames()));
     if let Err(e) = check_type::<T>(&header, seq, location) {
         return Err(stream.damage_or(e));
     }

@@ -43,6 +43,8 @@ pub(crate) struct CheckpointStream {
     location: String,
     /// The trailing checksum has been read and matched.
     verified: bool,
+    /// How many more frames the body may hold, once bounded.
+    frames_left: Option<usize>,
 }
 
 impl fmt::Debug for CheckpointStream {
@@ -93,8 +95,14 @@ impl CheckpointStream {
             seq: key_seq,
             location: location.to_owned(),
             verified: false,
+            frames_left: None,
         };
         Ok((header, stream))
+    }
+
+    /// Bounds the frames the body may hold: more is malformed.
+    pub(crate) fn at_most(&mut self, most: Option<usize>) {
+        self.frames_left = most;
     }
 
     /// Reads the rest of the body, frame by frame without keeping it, and
@@ -180,6 +188,10 @@ impl CheckpointStream {
 impl FrameSource<'static> for CheckpointStream {
     fn body_len(&self) -> u64 {
         self.body_len
+    }
+
+    fn frames_left(&mut self) -> Option<&mut usize> {
+        self.frames_left.as_mut()
     }
 
     fn body_left(&self) -> u64 {

@@ -55,18 +55,20 @@ impl<'de> FieldReader<'de> {
     ///
     /// [`Error::Truncated`] when a frame runs past the end of `body`.
     pub fn new(body: &'de [u8], type_name: &'static str) -> Result<Self> {
-        Self::parse(body, type_name, 0, String::new())
+        Self::parse(body, type_name, 0, String::new(), None)
     }
 
-    /// A reader whose errors name checkpoint `seq` at `location`.
+    /// A reader whose errors name checkpoint `seq` at `location`, of a
+    /// body of at most `most_frames` frames when given.
     pub(crate) fn parse(
         body: &'de [u8],
         type_name: &'static str,
         seq: u64,
         location: String,
+        most_frames: Option<usize>,
     ) -> Result<Self> {
         let mut frames = Vec::new();
-        let mut body = Body::new(body, seq, &location);
+        let mut body = Body::new(body, seq, &location).at_most(most_frames);
         while let Some(frame) = body.next_frame()? {
             frames.push(frame);
         }

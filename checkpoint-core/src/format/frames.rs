@@ -18,6 +18,10 @@ use crate::{Error, Result};
 /// Longer frame names are malformed: names are identifiers.
 pub(crate) const MAX_NAME_LEN: u32 = 64 << 10;
 
+/// Why a body with more frames than its header lists fields is malformed.
+pub(crate) const TOO_MANY_FRAMES: &str =
+    "its body holds more field frames than its header lists fields";
+
 /// Starts a frame for `name` at the end of `buf`: its name and a length to
 /// be patched by [`end_frame`]; returns where the length goes.
 pub(crate) fn begin_frame(buf: &mut Vec<u8>, name: &str) -> usize {
@@ -67,6 +71,11 @@ pub(crate) trait FrameSource<'a> {
     fn skip(&mut self, n: u64) -> Result<()>;
     /// A malformed-checkpoint error naming the checkpoint being read.
     fn malformed(&self, reason: String) -> Error;
+    /// How many more frames the body may hold, when its reader bounds
+    /// them: a checkpoint's header lists every field a frame may hold.
+    fn frames_left(&mut self) -> Option<&mut usize> {
+        None
+    }
 
     /// The next `n` bytes, or an error naming `what` runs past the body.
     fn take_part(&mut self, n: u64, what: &str) -> Result<Cow<'a, [u8]>> {
@@ -88,6 +97,17 @@ pub(crate) trait FrameSource<'a> {
     fn frame_head(&mut self) -> Result<Option<FrameHead<'a>>> {
         if self.body_left() == 0 {
             return Ok(None);
+        }
+        let refused = match self.frames_left() {
+            Some(0) => true,
+            Some(left) => {
+                *left -= 1;
+                false
+            }
+            None => false,
+        };
+        if refused {
+            return Err(self.malformed(TOO_MANY_FRAMES.to_owned()));
         }
         let offset = self.body_len() - self.body_left();
         let len = self.take_part(4, "name length")?;
@@ -150,6 +170,7 @@ pub(crate) struct Body<'a, 'l> {
     rest: &'a [u8],
     seq: u64,
     location: &'l str,
+    frames_left: Option<usize>,
 }
 
 impl<'a, 'l> Body<'a, 'l> {
@@ -160,6 +181,15 @@ impl<'a, 'l> Body<'a, 'l> {
             rest: body,
             seq,
             location,
+            frames_left: None,
+        }
+    }
+
+    /// This body, malformed if it holds more than `most` frames.
+    pub(crate) fn at_most(self, most: Option<usize>) -> Self {
+        Body {
+            frames_left: most,
+            ..self
         }
     }
 }
@@ -167,6 +197,10 @@ impl<'a, 'l> Body<'a, 'l> {
 impl<'a> FrameSource<'a> for Body<'a, '_> {
     fn body_len(&self) -> u64 {
         self.body_len
+    }
+
+    fn frames_left(&mut self) -> Option<&mut usize> {
+        self.frames_left.as_mut()
     }
 
     fn body_left(&self) -> u64 {

@@ -77,6 +77,18 @@ pub struct FieldRecord {
 }
 
 impl SchemaRecord {
+    /// The most field frames a body written with this schema holds: one
+    /// per stored field, and an enum's variant frame. A body with more is
+    /// malformed, and a reader never needs to hold more.
+    pub(crate) fn most_frames(&self) -> usize {
+        let stored = |f: &[FieldRecord]| f.iter().filter(|f| !f.derived).count();
+        match &self.shape {
+            ShapeRecord::Struct(f) | ShapeRecord::Tuple(f) => stored(f),
+            ShapeRecord::Unit => 0,
+            ShapeRecord::Enum(vs) => 1 + vs.iter().map(|v| stored(&v.fields)).max().unwrap_or(0),
+        }
+    }
+
     /// The stored form of `schema`.
     pub fn of(schema: &Schema) -> Self {
         let shape = match schema.shape {

@@ -27,7 +27,7 @@ use crate::deep::DeepSchema;
 use crate::schema::Schema;
 use crate::{Error, Result};
 
-pub(crate) use frames::{begin_frame, end_frame, Body, Frame, FrameSource};
+pub(crate) use frames::{begin_frame, end_frame, Body, Frame, FrameSource, TOO_MANY_FRAMES};
 pub(crate) use header::schema_tail;
 pub use header::{decode_header, FieldRecord, Header, SchemaRecord, ShapeRecord, VariantRecord};
 pub(crate) use prefix::split_u32;

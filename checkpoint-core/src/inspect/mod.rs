@@ -352,6 +352,14 @@ pub fn inspect(bytes: &[u8], seq: u64, location: &str) -> Inspection {
             ),
         });
     }
+    let most = inspection.header.as_ref().map(|h| h.schema.most_frames());
+    if inspection.problem.is_none() && most.is_some_and(|most| inspection.frames.len() > most) {
+        inspection.problem = Some(Error::Malformed {
+            seq,
+            location: location.to_owned(),
+            reason: format::TOO_MANY_FRAMES.to_owned(),
+        });
+    }
     if is_enum {
         inspection.variant = inspection.frames.first().map(|f| f.name.clone());
     }

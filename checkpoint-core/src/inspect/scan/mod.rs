@@ -7,7 +7,7 @@ use std::borrow::Cow;
 use std::io::{self, Read};
 use std::path::Path;
 
-use crate::format::{self, FrameSource, ShapeRecord};
+use crate::format::{self, FrameSource, ShapeRecord, TOO_MANY_FRAMES};
 use crate::inspect::{Frame, Inspection};
 use crate::store::{dir, Store, StoreError};
 use crate::Error;
@@ -218,6 +218,14 @@ pub(crate) fn scan(
                 reason: format!(
                     "the field frame at body offset {last_end} runs past the end of the body"
                 ),
+            });
+        }
+        let most = header.as_ref().map(|h| h.schema.most_frames());
+        if matches!(most, Ok(most) if inspection.frames.len() > most) && problem.is_none() {
+            inspection.problem = Some(Error::Malformed {
+                seq,
+                location: location.clone(),
+                reason: TOO_MANY_FRAMES.to_owned(),
             });
         }
     }
