@@ -16,7 +16,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use checkpoint::inspect::{self, Status};
-use checkpoint::{Checkpointer, Store};
+use checkpoint::{Checkpointer, Restored, Store};
 use common::blocks::{chunk_keys, Blocks};
 use common::group::{s3_store_at, unique};
 use common::Journal;
@@ -139,9 +139,17 @@ fn child_saves_large_states_to_s3_in_a_loop() {
     }
 }
 
-/// Version sum of a state: grows by one per save.
-fn progress(state: &Blocks) -> u64 {
-    state.versions.iter().sum()
+/// Where the restore after kill `kill` stands (its number and the version
+/// sum of its state, which grows by one per save), checked to be a whole
+/// state at or after `last`.
+fn onward(kill: usize, restored: &Restored<Blocks>, last: (u64, u64)) -> (u64, u64) {
+    assert!(restored.state.is_consistent(), "kill {kill}: torn state");
+    let now = (restored.meta.seq, restored.state.versions.iter().sum());
+    assert!(
+        now >= last,
+        "kill {kill}: went back from {last:?} to {now:?}"
+    );
+    now
 }
 
 #[test]
@@ -165,7 +173,6 @@ fn killed_s3_saver_leaves_a_restorable_prefix() {
         let Some(restored) = ckpt.restore_latest::<Blocks>().unwrap() else {
             continue;
         };
-        assert!(restored.state.is_consistent(), "kill {kill}: torn state");
         // Passed over, if anything: a claim whose upload never completed,
         // which reads as a checkpoint cut short.
         for skipped in &restored.meta.skipped {
@@ -176,12 +183,7 @@ fn killed_s3_saver_leaves_a_restorable_prefix() {
             );
             claims_seen += 1;
         }
-        let now = (restored.meta.seq, progress(&restored.state));
-        assert!(
-            now >= last,
-            "kill {kill}: went back from {last:?} to {now:?}"
-        );
-        last = now;
+        last = onward(kill, &restored, last);
     }
     assert!(last.0 > 0, "the child never saved");
     let ckpt = Checkpointer::new(store.clone()).unwrap().keep_last(3);
@@ -288,18 +290,12 @@ fn killed_incremental_s3_saver_loses_nothing_committed() {
         let Some(restored) = ckpt.restore_latest::<Blocks>().unwrap() else {
             continue;
         };
-        assert!(restored.state.is_consistent(), "kill {kill}: torn state");
         assert!(
             restored.meta.skipped.is_empty(),
             "kill {kill}: {:?}",
             restored.meta.skipped
         );
-        let now = (restored.meta.seq, progress(&restored.state));
-        assert!(
-            now >= last,
-            "kill {kill}: went back from {last:?} to {now:?}"
-        );
-        last = now;
+        last = onward(kill, &restored, last);
     }
     assert!(last.0 > 0, "the child never saved");
     eprintln!("last restored: #{}, {} changes", last.0, last.1);
