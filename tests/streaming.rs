@@ -366,5 +366,7 @@ fn a_body_with_more_frames_than_its_header_lists_is_refused() {
             "{junk}: {:?}",
             found.problem
         );
+        // Listed only as far as tells: one frame past the three fields.
+        assert_eq!(found.frames.len(), 4);
     }
 }

@@ -315,7 +315,13 @@ pub fn inspect(bytes: &[u8], seq: u64, location: &str) -> Inspection {
             }
         }
     };
-    let (mut frames, complete) = frames_of(body);
+    // One frame more than the header allows is enough to tell: a hostile
+    // body of many frames is not listed whole.
+    let keep = inspection
+        .header
+        .as_ref()
+        .map_or(usize::MAX, |h| h.schema.most_frames().saturating_add(1));
+    let (mut frames, complete) = frames_of(body, keep);
     let is_enum = inspection
         .header
         .as_ref()
@@ -339,6 +345,13 @@ pub fn inspect(bytes: &[u8], seq: u64, location: &str) -> Inspection {
         }
     }
     inspection.frames = frames;
+    if inspection.problem.is_none() && inspection.frames.len() == keep {
+        inspection.problem = Some(Error::Malformed {
+            seq,
+            location: location.to_owned(),
+            reason: format::TOO_MANY_FRAMES.to_owned(),
+        });
+    }
     if inspection.problem.is_none() && !complete {
         inspection.problem = Some(Error::Malformed {
             seq,
@@ -352,14 +365,6 @@ pub fn inspect(bytes: &[u8], seq: u64, location: &str) -> Inspection {
             ),
         });
     }
-    let most = inspection.header.as_ref().map(|h| h.schema.most_frames());
-    if inspection.problem.is_none() && most.is_some_and(|most| inspection.frames.len() > most) {
-        inspection.problem = Some(Error::Malformed {
-            seq,
-            location: location.to_owned(),
-            reason: format::TOO_MANY_FRAMES.to_owned(),
-        });
-    }
     if is_enum {
         inspection.variant = inspection.frames.first().map(|f| f.name.clone());
     }
@@ -371,20 +376,23 @@ fn frame_len(frame: &Frame) -> u64 {
     4 + frame.name.len() as u64 + 8 + frame.len
 }
 
-/// The frames of `body` that read, and whether all of it did.
-fn frames_of(body: &[u8]) -> (Vec<Frame>, bool) {
+/// The first `keep` frames of `body` that read, and whether all of it
+/// did.
+fn frames_of(body: &[u8], keep: usize) -> (Vec<Frame>, bool) {
     let mut frames = Vec::new();
     let mut body = format::Body::new(body, 0, "");
     loop {
         match body.frame_head() {
             Ok(None) => return (frames, true),
             Ok(Some(head)) => {
-                frames.push(Frame {
-                    name: head.name.into_owned(),
-                    offset: head.offset,
-                    len: head.len,
-                    raw_len: None,
-                });
+                if frames.len() < keep {
+                    frames.push(Frame {
+                        name: head.name.into_owned(),
+                        offset: head.offset,
+                        len: head.len,
+                        raw_len: None,
+                    });
+                }
                 if body.skip(head.len).is_err() {
                     return (frames, false);
                 }
