@@ -198,6 +198,20 @@ impl Leaf {
 /// beyond any type, and a bound on hostile input.
 pub(crate) const MAX_DEPTH: usize = 256;
 
+/// Past this many bytes a type's name is cut short with `..`.
+const MAX_TYPE_NAME: usize = 256;
+
+/// Past this many bytes a printed schema tree is cut short.
+const MAX_TREE: usize = 1 << 20;
+
+/// `tree`, with a last line saying so when it reached [`MAX_TREE`].
+fn cut_short(mut tree: String) -> String {
+    if tree.len() >= MAX_TREE {
+        tree.push_str("... (the rest of the tree is not shown)\n");
+    }
+    tree
+}
+
 impl DeepSchema {
     /// Appends `node` to a schema built from a stored description (version
     /// 2's field shapes) rather than recorded; returns its id.
@@ -292,7 +306,10 @@ impl DeepSchema {
     }
 
     fn write_type(&self, out: &mut String, id: NodeId, depth: usize) {
-        if depth > 8 {
+        // Nodes may share children: a schema small on disk can be
+        // exponentially large as a tree, so the name is cut short by length
+        // as well as by depth.
+        if depth > 8 || out.len() > MAX_TYPE_NAME {
             out.push_str("..");
             return;
         }
@@ -325,6 +342,10 @@ impl DeepSchema {
                     if i > 0 {
                         out.push_str(", ");
                     }
+                    if out.len() > MAX_TYPE_NAME {
+                        out.push_str("..");
+                        break;
+                    }
                     self.write_type(out, *c, d);
                 }
                 out.push(')');
@@ -340,23 +361,30 @@ impl DeepSchema {
     /// The schema as an indented tree, one line per field, element, variant
     /// and leaf; a recursive type's inner occurrences print as
     /// `(recursive Name)`.
+    ///
+    /// Nodes may share children, so a schema small on disk can be
+    /// exponentially large as a tree: past 1 MiB the tree ends with a line
+    /// saying the rest is not shown.
     pub fn display_tree(&self) -> String {
         let mut out = String::new();
         for (name, id) in &self.roots {
             self.tree(&mut out, name, *id, 0);
         }
-        out
+        cut_short(out)
     }
 
     /// The type written at `id` and, below it, its tree as
-    /// [`display_tree`](Self::display_tree) prints it.
+    /// [`display_tree`](Self::display_tree) prints it (as far as it does).
     pub fn field_tree(&self, id: NodeId) -> String {
         let mut out = format!("{}\n", self.type_name(id));
         self.below(&mut out, id, 1);
-        out
+        cut_short(out)
     }
 
     fn tree(&self, out: &mut String, label: &str, id: NodeId, depth: usize) {
+        if out.len() >= MAX_TREE {
+            return;
+        }
         let indent = "  ".repeat(depth);
         let kind = match self.node(id) {
             SchemaNode::Struct(..) | SchemaNode::UnitStruct(_) => "struct ",
@@ -383,17 +411,26 @@ impl DeepSchema {
             }
             SchemaNode::Tuple(cs) | SchemaNode::TupleStruct(_, cs) => {
                 for (i, c) in cs.iter().enumerate() {
+                    if out.len() >= MAX_TREE {
+                        break;
+                    }
                     self.tree(out, &i.to_string(), *c, d);
                 }
             }
             SchemaNode::Newtype(_, c) => self.tree(out, "0", *c, d),
             SchemaNode::Struct(_, fs) => {
                 for (n, c) in fs {
+                    if out.len() >= MAX_TREE {
+                        break;
+                    }
                     self.tree(out, n, *c, d);
                 }
             }
             SchemaNode::Enum(_, vs) => {
                 for v in vs {
+                    if out.len() >= MAX_TREE {
+                        break;
+                    }
                     let label = format!("::{} (#{})", v.name, v.index);
                     match v.content {
                         Content::Unit => {
@@ -417,11 +454,17 @@ impl DeepSchema {
         match self.node(id) {
             SchemaNode::Tuple(cs) => {
                 for (i, c) in cs.iter().enumerate() {
+                    if out.len() >= MAX_TREE {
+                        break;
+                    }
                     self.tree(out, &i.to_string(), *c, depth);
                 }
             }
             SchemaNode::Struct(_, fs) => {
                 for (n, c) in fs {
+                    if out.len() >= MAX_TREE {
+                        break;
+                    }
                     self.tree(out, n, *c, depth);
                 }
             }

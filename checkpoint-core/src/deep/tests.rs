@@ -232,3 +232,33 @@ fn leaves_of_a_sequence_are_read_as_written_widened_or_named() {
         )
     );
 }
+
+/// A hostile schema whose nodes share their children: a few hundred bytes
+/// on disk, astronomically large as a tree. Its type names, its printed
+/// tree and a restore's error naming its type stay small and quick.
+#[test]
+fn a_schema_exponential_as_a_tree_prints_and_fails_in_bounded_size() {
+    let mut nodes = vec![SchemaNode::Leaf(Leaf::U8)];
+    for k in 1..=40u32 {
+        nodes.push(SchemaNode::Tuple(vec![k - 1; 16]));
+    }
+    let schema = DeepSchema {
+        nodes,
+        roots: vec![(Name::Borrowed("v"), 40)],
+        ..DeepSchema::default()
+    };
+    schema.validate().unwrap();
+    let started = std::time::Instant::now();
+    let name = schema.type_name(40);
+    assert!(name.len() < 400 && name.contains(".."), "{name}");
+    let tree = schema.display_tree();
+    assert!(tree.len() < (1 << 20) + 1024, "{}", tree.len());
+    assert!(tree.ends_with("not shown)\n"));
+    assert!(schema.field_tree(40).len() < (1 << 20) + 1024);
+    let cx = Ctx::new(&schema);
+    let failure = resolve::from_bytes::<u32>(&[0], &cx, 40)
+        .unwrap_err()
+        .into_failure();
+    assert!(failure.change().starts_with("type changed from `(("));
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+}
