@@ -440,32 +440,10 @@ impl DeepSchema {
                         Content::Tuple(c) | Content::Struct(c) => {
                             let _ = writeln!(out, "{indent}{label}");
                             if d < MAX_DEPTH {
-                                self.children(out, c, d + 1);
+                                self.below(out, c, d + 1);
                             }
                         }
                     }
-                }
-            }
-            _ => {}
-        }
-    }
-
-    fn children(&self, out: &mut String, id: NodeId, depth: usize) {
-        match self.node(id) {
-            SchemaNode::Tuple(cs) => {
-                for (i, c) in cs.iter().enumerate() {
-                    if out.len() >= MAX_TREE {
-                        break;
-                    }
-                    self.tree(out, &i.to_string(), *c, depth);
-                }
-            }
-            SchemaNode::Struct(_, fs) => {
-                for (n, c) in fs {
-                    if out.len() >= MAX_TREE {
-                        break;
-                    }
-                    self.tree(out, n, *c, depth);
                 }
             }
             _ => {}
