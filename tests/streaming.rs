@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 
+use checkpoint::schema::{FieldSchema, Schema, Shape};
 use checkpoint::store::Store;
 use checkpoint::{Checkpoint, Checkpointer, Compression, Error, MemStore};
 
@@ -368,5 +369,50 @@ fn a_body_with_more_frames_than_its_header_lists_is_refused() {
         );
         // Listed only as far as tells: one frame past the three fields.
         assert_eq!(found.frames.len(), 4);
+    }
+}
+
+/// A hand-written `Checkpoint` whose `write_fields` writes a field its
+/// `SCHEMA` does not list.
+#[derive(Debug, PartialEq)]
+struct Sloppy {
+    a: u32,
+}
+
+impl Checkpoint for Sloppy {
+    type Context = ();
+    const SCHEMA: Schema = Schema::new(
+        "Sloppy",
+        Shape::Struct(&[FieldSchema::serialized("a", "u32")]),
+    );
+
+    fn write_fields(&self, out: &mut checkpoint::FieldWriter<'_>) -> checkpoint::Result<()> {
+        out.field("a", &self.a)?;
+        out.field("extra", &7u8)
+    }
+
+    fn read_fields(input: &mut checkpoint::FieldReader<'_>, _: &()) -> checkpoint::Result<Self> {
+        Ok(Sloppy {
+            a: input.field("a")?,
+        })
+    }
+}
+
+#[test]
+fn a_save_writing_more_frames_than_its_schema_lists_is_refused_before_anything_is_saved() {
+    let dir = tempfile::tempdir().unwrap();
+    for compression in [Compression::none(), Compression::zstd(1)] {
+        let ckpt = Checkpointer::open(dir.path())
+            .unwrap()
+            .compression(compression);
+        let err = ckpt.save(&Sloppy { a: 1 }).unwrap_err();
+        assert!(
+            matches!(&err, Error::Unrestorable { field, .. } if field == "extra"),
+            "{err}"
+        );
+        assert!(err.to_string().contains("nothing was saved"), "{err}");
+        let err = ckpt.capture(&Sloppy { a: 1 }).unwrap_err();
+        assert!(matches!(&err, Error::Unrestorable { .. }), "{err}");
+        assert!(ckpt.list().unwrap().is_empty());
     }
 }

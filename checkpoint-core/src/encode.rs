@@ -55,7 +55,9 @@ pub fn encode<T: Checkpoint>(
     let mut start = begin_with(out, seq, time, &rec.tail, flags);
     let before = rec.schema.generation();
     let written = state.write_fields(
-        &mut FieldWriter::recording(out, T::SCHEMA.name, &mut rec.schema).compressing(compression),
+        &mut FieldWriter::recording(out, T::SCHEMA.name, &mut rec.schema)
+            .at_most(T::SCHEMA.most_frames())
+            .compressing(compression),
     );
     if let Err(e) = written {
         rec.abandon();
@@ -155,6 +157,7 @@ pub(crate) fn encode_to<T: Checkpoint>(
         let mut frame = Vec::new();
         let written = state.write_fields(
             &mut FieldWriter::recording(&mut frame, T::SCHEMA.name, &mut rec.schema)
+                .at_most(T::SCHEMA.most_frames())
                 .compressing(compression)
                 .streaming(&mut body),
         );

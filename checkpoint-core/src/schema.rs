@@ -81,6 +81,16 @@ impl Schema {
         self
     }
 
+    /// The most field frames a value of the type writes: one per stored
+    /// field, and an enum's variant frame.
+    pub(crate) fn most_frames(&self) -> usize {
+        let stored = |s: &Shape| s.fields().iter().filter(|f| !f.derived).count();
+        match self.shape {
+            Shape::Enum(vs) => 1 + vs.iter().map(|v| stored(&v.shape)).max().unwrap_or(0),
+            shape => stored(&shape),
+        }
+    }
+
     /// The serialized (stored) fields of a struct, in order; empty for enums.
     pub fn stored_fields(&self) -> impl Iterator<Item = &'static FieldSchema> {
         self.shape.fields().iter().filter(|f| !f.derived)

@@ -30,6 +30,8 @@ pub struct FieldWriter<'a> {
     sink: Option<&'a mut dyn FrameSink>,
     /// The recorded schema's generation when streaming started.
     generation: u64,
+    /// How many more frames the type's schema allows.
+    frames_left: usize,
 }
 
 /// Where a streaming [`FieldWriter`] sends each finished frame.
@@ -50,6 +52,7 @@ impl<'a> FieldWriter<'a> {
             scratch: Vec::new(),
             sink: None,
             generation: 0,
+            frames_left: usize::MAX,
         }
     }
 
@@ -68,6 +71,7 @@ impl<'a> FieldWriter<'a> {
             scratch: Vec::new(),
             sink: None,
             generation: 0,
+            frames_left: usize::MAX,
         }
     }
 
@@ -102,6 +106,39 @@ impl<'a> FieldWriter<'a> {
         Ok(())
     }
 
+    /// Refuses frames past the `most` a value of the type writes (its
+    /// schema's stored fields, and an enum's variant): a restore would
+    /// refuse the checkpoint as malformed.
+    pub(crate) fn at_most(mut self, most: usize) -> Self {
+        self.frames_left = most;
+        self
+    }
+
+    /// Counts the frame of `name` about to be written.
+    fn frame_begins(&mut self, name: &str) -> Result<()> {
+        match self.frames_left.checked_sub(1) {
+            Some(left) => {
+                self.frames_left = left;
+                Ok(())
+            }
+            None => Err(self.one_frame_too_many(name)),
+        }
+    }
+
+    #[cold]
+    fn one_frame_too_many(&self, name: &str) -> Error {
+        Error::Unrestorable {
+            type_name: self.type_name.to_owned(),
+            field: name.to_owned(),
+            path: format!("{}.{name}", self.type_name),
+            reason: "it is one field frame more than the type's `SCHEMA` lists stored \
+                     fields, which a restore refuses as malformed"
+                .to_owned(),
+            fix: "have `write_fields` write each stored field its `SCHEMA` lists, once, \
+                  as `#[derive(Checkpoint)]` does",
+        }
+    }
+
     /// Compresses every field frame's value written from now on (the
     /// header must say so: `format::FLAG_ZSTD`).
     pub(crate) fn compressing(mut self, compression: Compression) -> Self {
@@ -115,6 +152,7 @@ impl<'a> FieldWriter<'a> {
     ///
     /// Never fails today; returns `Result` so the format can grow.
     pub fn variant(&mut self, name: &'static str) -> Result<()> {
+        self.frame_begins(name)?;
         let len_at = format::begin_frame(self.buf, name);
         self.buf.extend_from_slice(name.as_bytes());
         format::end_frame(self.buf, len_at);
@@ -182,6 +220,7 @@ impl<'a> FieldWriter<'a> {
         name: &'static str,
         value: &T,
     ) -> Result<(usize, Option<(NodeId, bool)>)> {
+        self.frame_begins(name)?;
         let start = self.buf.len();
         let len_at = format::begin_frame(self.buf, name);
         let outcome = match self.schema.as_deref_mut() {
