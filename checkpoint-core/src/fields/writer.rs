@@ -150,7 +150,8 @@ impl<'a> FieldWriter<'a> {
     ///
     /// # Errors
     ///
-    /// Never fails today; returns `Result` so the format can grow.
+    /// [`Error::Unrestorable`] when, on a save, it is a frame more than
+    /// the type's `SCHEMA` allows.
     pub fn variant(&mut self, name: &'static str) -> Result<()> {
         self.frame_begins(name)?;
         let len_at = format::begin_frame(self.buf, name);
@@ -167,7 +168,8 @@ impl<'a> FieldWriter<'a> {
     /// [`Error::FieldEncode`] when the field's `Serialize` implementation
     /// fails; the output then holds no part of the field.
     /// [`Error::Unrestorable`] when its values write different things at
-    /// one place (a field skipped for some values).
+    /// one place (a field skipped for some values), or when, on a save, it
+    /// is a frame more than the type's `SCHEMA` lists stored fields.
     pub fn field<T: Serialize + ?Sized>(&mut self, name: &'static str, value: &T) -> Result<()> {
         let (start, _) = self.write(name, value)?;
         self.finish_field(name, start)
