@@ -98,16 +98,11 @@ pub(crate) trait FrameSource<'a> {
         if self.body_left() == 0 {
             return Ok(None);
         }
-        let refused = match self.frames_left() {
-            Some(0) => true,
-            Some(left) => {
-                *left -= 1;
-                false
+        if let Some(left) = self.frames_left() {
+            match left.checked_sub(1) {
+                Some(fewer) => *left = fewer,
+                None => return Err(self.malformed(TOO_MANY_FRAMES.to_owned())),
             }
-            None => false,
-        };
-        if refused {
-            return Err(self.malformed(TOO_MANY_FRAMES.to_owned()));
         }
         let offset = self.body_len() - self.body_left();
         let len = self.take_part(4, "name length")?;

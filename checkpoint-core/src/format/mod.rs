@@ -213,7 +213,38 @@ pub fn decode<'b>(bytes: &'b [u8], key_seq: u64, location: &str) -> Result<(Head
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schema::{FieldSchema, Shape};
+    use crate::schema::{FieldSchema, Shape, VariantSchema};
+
+    /// A save bounds its frames by the type's schema and a restore by the
+    /// record of it in the header: the two must agree.
+    #[test]
+    fn a_schema_and_its_record_bound_frames_alike() {
+        const ENUM: Schema = Schema::new(
+            "Mode",
+            Shape::Enum(&[
+                VariantSchema::new("Off", Shape::Unit),
+                VariantSchema::new(
+                    "On",
+                    Shape::Struct(&[
+                        FieldSchema::serialized("since", "u64"),
+                        FieldSchema::derived("age", "u64"),
+                        FieldSchema::serialized("by", "String"),
+                    ]),
+                ),
+                VariantSchema::new("Raw", Shape::Tuple(&[FieldSchema::serialized("0", "u8")])),
+            ]),
+        );
+        const UNIT: Schema = Schema::new("Tick", Shape::Unit);
+        for (schema, most) in [(&SCHEMA, 1), (&ENUM, 3), (&UNIT, 0)] {
+            assert_eq!(schema.most_frames(), most, "{}", schema.name);
+            assert_eq!(
+                SchemaRecord::of(schema).most_frames(),
+                most,
+                "{}",
+                schema.name
+            );
+        }
+    }
 
     const SCHEMA: Schema = Schema::new(
         "Point",
