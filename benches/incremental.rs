@@ -109,6 +109,9 @@ impl Store for Counting {
     fn get_prefix(&self, key: &str, len: usize) -> Result<Option<Vec<u8>>, StoreError> {
         self.inner.get_prefix(key, len)
     }
+    fn get_range(&self, key: &str, start: u64, len: usize) -> Result<Option<Vec<u8>>, StoreError> {
+        self.inner.get_range(key, start, len)
+    }
     fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
         self.inner.list(prefix)
     }
@@ -152,6 +155,10 @@ impl Store for Remote {
     fn get_prefix(&self, key: &str, len: usize) -> Result<Option<Vec<u8>>, StoreError> {
         std::thread::sleep(self.delay);
         self.inner.get_prefix(key, len)
+    }
+    fn get_range(&self, key: &str, start: u64, len: usize) -> Result<Option<Vec<u8>>, StoreError> {
+        std::thread::sleep(self.delay);
+        self.inner.get_range(key, start, len)
     }
     fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
         std::thread::sleep(self.delay);

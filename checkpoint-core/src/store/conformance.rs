@@ -12,6 +12,7 @@ pub fn run_all(store: &dyn Store) {
     put_if_absent_creates_once(store);
     get_of_absent_key_is_none(store);
     get_prefix_reads_at_most_len(store);
+    get_range_reads_within_the_value(store);
     list_is_sorted_and_filtered(store);
     nested_keys(store);
     delete_removes_and_tolerates_absent(store);
@@ -125,6 +126,21 @@ pub fn put_if_absent_creates_once(store: &dyn Store) {
 pub fn get_of_absent_key_is_none(store: &dyn Store) {
     assert_eq!(store.get("conf-absent").unwrap(), None);
     assert_eq!(store.get_prefix("conf-absent", 4).unwrap(), None);
+}
+
+/// `get_range` returns the bytes from `start` on, at most `len` of them:
+/// fewer at the value's end, none past it.
+pub fn get_range_reads_within_the_value(store: &dyn Store) {
+    store.put_if_absent("conf-range", b"0123456789").unwrap();
+    let range = |start, len| store.get_range("conf-range", start, len).unwrap();
+    assert_eq!(range(0, 4).as_deref(), Some(&b"0123"[..]));
+    assert_eq!(range(3, 4).as_deref(), Some(&b"3456"[..]));
+    assert_eq!(range(7, 100).as_deref(), Some(&b"789"[..]));
+    assert_eq!(range(10, 4).as_deref(), Some(&b""[..]));
+    assert_eq!(range(50, 4).as_deref(), Some(&b""[..]));
+    assert_eq!(range(2, 0).as_deref(), Some(&b""[..]));
+    assert_eq!(store.get_range("conf-range-absent", 0, 4).unwrap(), None);
+    store.delete("conf-range").unwrap();
 }
 
 /// `get_prefix` returns the first `len` bytes, or all when shorter.

@@ -70,6 +70,13 @@ impl Store for MemStore {
             .map(|v| v[..len.min(v.len())].to_vec()))
     }
 
+    fn get_range(&self, key: &str, start: u64, len: usize) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.entries().get(key).map(|v| {
+            let from = usize::try_from(start).unwrap_or(usize::MAX).min(v.len());
+            v[from..from + len.min(v.len() - from)].to_vec()
+        }))
+    }
+
     fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
         Ok(self
             .entries()

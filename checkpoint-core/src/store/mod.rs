@@ -108,6 +108,28 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// [`StoreError::Io`] when the store fails.
     fn get_prefix(&self, key: &str, len: usize) -> Result<Option<Vec<u8>>, StoreError>;
 
+    /// At most `len` bytes of `key` from byte `start` on: fewer when the
+    /// value ends sooner, none when it ends before `start`; `None` when the
+    /// key does not exist. Restores of incremental checkpoints read the
+    /// chunks packed in one value this way. The default reads the value's
+    /// first `start + len` bytes with [`get_prefix`](Store::get_prefix); a
+    /// store that can seek should override it.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Io`] when the store fails.
+    fn get_range(&self, key: &str, start: u64, len: usize) -> Result<Option<Vec<u8>>, StoreError> {
+        let Ok(start_at) = usize::try_from(start) else {
+            return Ok(self.get_prefix(key, 0)?.map(|_| Vec::new()));
+        };
+        Ok(self
+            .get_prefix(key, start_at.saturating_add(len))?
+            .map(|mut bytes| {
+                bytes.drain(..start_at.min(bytes.len()));
+                bytes
+            }))
+    }
+
     /// [`get_shared`](Store::get_shared) of a value no longer than `limit`
     /// bytes: a longer one is refused before it is read, so a hostile
     /// length never drives an allocation.
@@ -257,6 +279,10 @@ impl<S: Store + ?Sized> Store for Arc<S> {
 
     fn get_at_most(&self, key: &str, limit: u64) -> Result<Option<Arc<Vec<u8>>>, StoreError> {
         (**self).get_at_most(key, limit)
+    }
+
+    fn get_range(&self, key: &str, start: u64, len: usize) -> Result<Option<Vec<u8>>, StoreError> {
+        (**self).get_range(key, start, len)
     }
 
     fn get_reader(&self, key: &str) -> Result<Option<ValueReader>, StoreError> {

@@ -2,7 +2,7 @@
 
 use std::collections::HashSet;
 use std::fs::{self, File};
-use std::io::{self, Write};
+use std::io::{self, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -373,6 +373,16 @@ impl Store for DirStore {
             return Ok(None);
         };
         read_exactly(file, size.min(len as u64), &path).map(Some)
+    }
+
+    fn get_range(&self, key: &str, start: u64, len: usize) -> Result<Option<Vec<u8>>, StoreError> {
+        let Some((mut file, size, path)) = self.open_value(key)? else {
+            return Ok(None);
+        };
+        let start = start.min(size);
+        file.seek(io::SeekFrom::Start(start))
+            .map_err(|e| StoreError::io("read", path.display().to_string(), e))?;
+        read_exactly(file, (size - start).min(len as u64), &path).map(Some)
     }
 
     fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {

@@ -412,6 +412,42 @@ impl ObjectStore {
         }
     }
 
+    pub(crate) async fn get_range_async(
+        &self,
+        key: &str,
+        start: u64,
+        len: usize,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        let path = self.path(key)?;
+        if len == 0 {
+            return match self.inner.head(&path).await {
+                Ok(_) => Ok(Some(Vec::new())),
+                Err(object_store::Error::NotFound { .. }) => Ok(None),
+                Err(e) => Err(io_error("read", &self.location(key), e)),
+            };
+        }
+        let options = GetOptions {
+            range: Some(GetRange::Bounded(start..start.saturating_add(len as u64))),
+            ..GetOptions::default()
+        };
+        let read = async {
+            let result = self.inner.get_opts(&path, options).await?;
+            result.bytes().await
+        };
+        match read.await {
+            Ok(bytes) => Ok(Some(bytes.into())),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            // A range that starts at or past the end is refused, which each
+            // backend reports as an error of its own: the object's size
+            // tells that apart from a failure, which is returned.
+            Err(e) => match self.inner.head(&path).await {
+                Ok(meta) if meta.size <= start => Ok(Some(Vec::new())),
+                Err(object_store::Error::NotFound { .. }) => Ok(None),
+                _ => Err(io_error("read", &self.location(key), e)),
+            },
+        }
+    }
+
     /// The directory a listing of `prefix` reads: object_store lists whole
     /// path segments.
     fn listed_dir(&self, prefix: &str) -> Result<Option<Path>, StoreError> {
@@ -523,6 +559,10 @@ impl Store for ObjectStore {
 
     fn get_prefix(&self, key: &str, len: usize) -> Result<Option<Vec<u8>>, StoreError> {
         self.block_on("read", key, self.get_prefix_async(key, len))?
+    }
+
+    fn get_range(&self, key: &str, start: u64, len: usize) -> Result<Option<Vec<u8>>, StoreError> {
+        self.block_on("read", key, self.get_range_async(key, start, len))?
     }
 
     fn create_streamed(&self, key: &str) -> Result<Option<Box<dyn PendingValue>>, StoreError> {
