@@ -67,7 +67,7 @@ fn long_journal() -> Journal {
     journal
 }
 
-/// A journal of a few chunks: version 5's sample.
+/// A journal of a few chunks: the sample of versions 5 and 6.
 fn chunked_journal() -> Journal {
     let mut journal = journal();
     journal.entries = (0..3000)
@@ -90,7 +90,7 @@ fn write_samples(dir: &std::path::Path, compression: Compression, journal: &Jour
     write_samples_as(dir, compression, false, journal);
 }
 
-/// [`write_samples`], incremental ones (version 5) when `incremental`.
+/// [`write_samples`], incremental ones (version 6) when `incremental`.
 fn write_samples_as(
     dir: &std::path::Path,
     compression: Compression,
@@ -207,15 +207,42 @@ fn version_4_compressed_checkpoints_restore() {
 
 #[test]
 fn version_5_incremental_checkpoints_restore() {
+    // Version 5 (every chunk stored alone) is no longer written: its files
+    // are never re-blessed.
     let dir = golden(5);
+    restores_samples_with(&dir, &chunked_journal());
+    incremental_samples_inspect(&dir, 5);
+}
+
+#[test]
+fn version_6_packed_incremental_checkpoints_restore() {
+    let dir = golden(6);
     if std::env::var_os("CHECKPOINT_BLESS").is_some() {
         write_samples_as(&dir, Compression::none(), true, &chunked_journal());
     }
     restores_samples_with(&dir, &chunked_journal());
+    incremental_samples_inspect(&dir, 6);
+    // The journal's chunks after the first are in a pack; each first chunk
+    // is stored alone.
+    let chunks = checkpoint::inspect::inspect_file(&dir.join(format!("{:020}.ckpt", 1)), 1)
+        .unwrap()
+        .chunks
+        .unwrap()
+        .chunks;
+    assert!(!chunks[0].key.ends_with(".pack"), "{chunks:?}");
+    assert!(
+        chunks[1..].iter().all(|c| c.key.ends_with(".pack")),
+        "{chunks:?}"
+    );
+}
+
+/// Checks that the samples in `dir` are manifests of `version` that
+/// inspect intact and make up plain version 3 checkpoints.
+fn incremental_samples_inspect(dir: &std::path::Path, version: u16) {
     for seq in 1..=5 {
         let path = dir.join(format!("{seq:020}.ckpt"));
         let bytes = std::fs::read(&path).unwrap();
-        assert_eq!(&bytes[8..10], &5u16.to_le_bytes(), "#{seq}");
+        assert_eq!(&bytes[8..10], &version.to_le_bytes(), "#{seq}");
         let found = checkpoint::inspect::inspect_file(&path, seq).unwrap();
         assert_eq!(
             found.status(),
@@ -225,6 +252,7 @@ fn version_5_incremental_checkpoints_restore() {
         );
         let chunks = found.chunks.unwrap();
         assert_eq!(chunks.manifest_len, bytes.len() as u64);
+        assert_eq!(chunks.manifest_version, version);
         // The chunks make up a plain version 3 checkpoint.
         assert_eq!(found.header.unwrap().version, 3);
         if seq == 1 {

@@ -16,13 +16,13 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use checkpoint::inspect::{self, Status};
 use checkpoint::{Checkpointer, Compression, DirStore, Error, MemStore, Store, StoreError};
-use common::blocks::{block, chunk_keys, Blocks, Counting};
+use common::blocks::{block, chunk_keys, listed_blobs, Blocks, Counting};
 use common::{forward_to_inner, state};
 
-/// Whether the value at `key` is a manifest (format version 5).
+/// Whether the value at `key` is a manifest (format version 6).
 fn is_manifest(store: &dyn Store, key: &str) -> bool {
     let prefix = store.get_prefix(key, 10).unwrap().unwrap();
-    prefix[8..10] == 5u16.to_le_bytes()
+    prefix[8..10] == 6u16.to_le_bytes()
 }
 
 /// The chunks the checkpoints of the directory store at `dir` list, each
@@ -66,7 +66,15 @@ fn restores_like_a_whole_checkpoint(store: impl Store + 'static) {
         (listed[0].size, &*listed[0].type_name),
         (whole.size, "Blocks")
     );
-    assert!(chunk_keys(ckpt.store()).len() > 3);
+    // Its chunks are in a pack, but the first, which holds the header and
+    // is stored alone.
+    let stored = chunk_keys(ckpt.store());
+    assert_eq!(
+        stored,
+        listed_blobs(ckpt.store(), &meta.key).into_iter().collect()
+    );
+    let packs = stored.iter().filter(|k| k.ends_with(".pack")).count();
+    assert_eq!((stored.len(), packs), (2, 1), "{stored:?}");
 }
 
 #[test]
@@ -100,13 +108,12 @@ fn incremental_checkpoints_restore_on_s3() {
     let latest = ckpt.restore_latest::<Blocks>().unwrap().unwrap();
     assert_eq!(latest.state, state);
     assert_eq!(ckpt.list().unwrap().len(), 1);
-    // Only the kept checkpoint's chunks remain.
-    let alone = Arc::new(MemStore::new());
-    let copy = Checkpointer::new(Arc::clone(&alone))
-        .unwrap()
-        .incremental(true);
-    copy.save(&state).unwrap();
-    assert_eq!(chunk_keys(&*store).len(), chunk_keys(&*alone).len());
+    // Only what the kept checkpoint lists remains: its own first chunk,
+    // and the packs holding its others.
+    let kept: BTreeSet<String> = listed_blobs(&*store, &latest.meta.key)
+        .into_iter()
+        .collect();
+    assert_eq!(chunk_keys(&*store), kept);
     assert!(store.list("chunks/intents/").unwrap().is_empty());
 }
 
@@ -310,14 +317,16 @@ fn a_live_intent_postpones_the_sweep_and_a_stale_one_does_not() {
         .unwrap()
         .incremental(true)
         .keep_last(1);
-    let mut state = Blocks::new(20, 10_000);
+    // Each state shares no chunk with the one before, so that each
+    // checkpoint's chunks and packs are its own.
+    let mut state = Blocks::seeded(1, 20, 10_000);
     ckpt.save(&state).unwrap();
     let first = chunk_keys(&*store);
     // Another process's save in progress.
     store
         .put_if_absent("chunks/intents/other", &marker(Duration::ZERO))
         .unwrap();
-    state.change(3);
+    state = Blocks::seeded(2, 20, 10_000);
     ckpt.save(&state).unwrap();
     // The old checkpoint is gone, its chunks are not.
     assert_eq!(ckpt.list().unwrap().len(), 1);
@@ -327,20 +336,14 @@ fn a_live_intent_postpones_the_sweep_and_a_stale_one_does_not() {
     store
         .put_if_absent("chunks/intents/dead", &marker(Duration::from_secs(3600)))
         .unwrap();
-    state.change(5);
+    state = Blocks::seeded(3, 20, 10_000);
     let last = ckpt.save(&state).unwrap();
     assert!(store.list("chunks/intents/").unwrap().is_empty());
     assert_eq!(ckpt.restore::<Blocks>(last.seq).unwrap().state, state);
-    // Only the newest checkpoint's chunks remain: the first one's header
-    // chunk and changed chunks are gone.
+    // Only the newest checkpoint's chunks remain: the others' are gone.
     let kept = chunk_keys(&*store);
-    assert!(!first.is_subset(&kept));
-    assert!(
-        kept.len() <= first.len() + 1,
-        "{} {}",
-        kept.len(),
-        first.len()
-    );
+    assert!(first.is_disjoint(&kept));
+    assert_eq!(kept, listed_blobs(&*store, &last.key).into_iter().collect());
 }
 
 /// A store in which a sweep, begun before a save's intent, deletes every
@@ -735,16 +738,16 @@ struct InFlight {
 }
 
 impl InFlight {
-    fn counted<R>(&self, key: &str, f: impl FnOnce() -> R) -> R {
+    fn counted<R>(&self, key: &str, pause: Duration, f: impl FnOnce() -> R) -> R {
         let chunk = key.starts_with("chunks/") && !key.starts_with("chunks/intents/");
         if !chunk {
             return f();
         }
         let now = self.now.fetch_add(1, Ordering::SeqCst) + 1;
         self.most.fetch_max(now, Ordering::SeqCst);
-        // Slower than cutting a chunk, even unoptimised: the store is what
-        // the save and the restore wait on.
-        std::thread::sleep(Duration::from_millis(100));
+        // Slower than cutting a chunk or filling a pack, even unoptimised:
+        // the store is what the save and the restore wait on.
+        std::thread::sleep(pause);
         let r = f();
         self.now.fetch_sub(1, Ordering::SeqCst);
         r
@@ -753,10 +756,20 @@ impl InFlight {
 
 impl Store for InFlight {
     fn put_if_absent(&self, key: &str, bytes: &[u8]) -> Result<(), StoreError> {
-        self.counted(key, || self.inner.put_if_absent(key, bytes))
+        let pause = if key.ends_with(".pack") { 1500 } else { 100 };
+        self.counted(key, Duration::from_millis(pause), || {
+            self.inner.put_if_absent(key, bytes)
+        })
     }
     fn get_at_most(&self, key: &str, limit: u64) -> Result<Option<Arc<Vec<u8>>>, StoreError> {
-        self.counted(key, || self.inner.get_at_most(key, limit))
+        self.counted(key, Duration::from_millis(100), || {
+            self.inner.get_at_most(key, limit)
+        })
+    }
+    fn get_range(&self, key: &str, start: u64, len: usize) -> Result<Option<Vec<u8>>, StoreError> {
+        self.counted(key, Duration::from_millis(100), || {
+            self.inner.get_range(key, start, len)
+        })
     }
     fn concurrent_requests(&self) -> usize {
         self.requests
@@ -766,9 +779,10 @@ impl Store for InFlight {
 
 #[test]
 fn chunks_are_read_and_written_as_many_at_once_as_the_store_asks() {
-    // 64 chunks or so: enough to keep every fetcher and writer busy.
-    let state = Blocks::new(256, 16 << 10);
-    for requests in [4, 16] {
+    // 24 MiB: six packs and 24 reads of 1 MiB, enough to keep every
+    // writer and fetcher busy.
+    let state = Blocks::new(384, 64 << 10);
+    for requests in [2, 16] {
         let store = Arc::new(InFlight {
             inner: MemStore::new(),
             requests,
@@ -785,13 +799,16 @@ fn chunks_are_read_and_written_as_many_at_once_as_the_store_asks() {
             state
         );
         let reads = store.most.load(Ordering::SeqCst);
-        // The first chunk is written once the others are; reads and
-        // writes never exceed what the store asks for, and reach more
-        // than half of it.
-        for (what, most) in [("writes", writes), ("reads", reads)] {
+        // Reads and writes never exceed what the store asks for, nor what
+        // memory allows (four packs written, 32 MiB read at once), and
+        // reach more than half of that.
+        for (what, most, allowed) in [
+            ("writes", writes, requests.min(4)),
+            ("reads", reads, requests.min(16)),
+        ] {
             assert!(
-                most <= requests && most * 2 > requests,
-                "{most} chunk {what} in flight at once, the store asking for {requests}"
+                most <= allowed && most * 2 > allowed,
+                "{most} {what} in flight at once, the store asking for {requests}"
             );
         }
     }

@@ -5,7 +5,8 @@
 //! {seq:020}.ckpt                                a checkpoint
 //! group/{group}/parts/{epoch:020}/{participant} a participant's part of an epoch
 //! group/{group}/commits/{epoch:020}             an epoch's commit record
-//! chunks/{hash:2}/{hash}                        a chunk of incremental checkpoints
+//! chunks/{hash:2}/{hash}                        a chunk of incremental checkpoints, alone
+//! chunks/{hash:2}/{hash}.pack                   a pack of such chunks
 //! chunks/intents/{id}                           an incremental save under way
 //! chunks/sweeping/{id}                          a sweep of chunks under way
 //! ```
@@ -120,8 +121,12 @@ pub(crate) fn chunk(hex: &str) -> String {
     format!("{CHUNKS}{}/{hex}", &hex[..2.min(hex.len())])
 }
 
-/// Whether `key` names a chunk: `chunks/<2 hex>/<hex of hash_len bytes>`
-/// whose directory is the name's first two digits.
+/// The end of a pack's key.
+pub(crate) const PACK_SUFFIX: &str = ".pack";
+
+/// Whether `key` names a chunk stored alone or a pack of chunks:
+/// `chunks/<2 hex>/<hex of hash_len bytes>`, with `.pack` for a pack, whose
+/// directory is the name's first two digits.
 pub(crate) fn is_chunk(key: &str, hash_len: usize) -> bool {
     let Some((dir, name)) = key
         .strip_prefix(CHUNKS)
@@ -129,6 +134,7 @@ pub(crate) fn is_chunk(key: &str, hash_len: usize) -> bool {
     else {
         return false;
     };
+    let name = name.strip_suffix(PACK_SUFFIX).unwrap_or(name);
     let hex = |s: &str| s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
     dir.len() == 2 && name.len() == 2 * hash_len && hex(dir) && hex(name) && name.starts_with(dir)
 }

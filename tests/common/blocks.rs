@@ -85,3 +85,35 @@ pub fn chunk_keys(store: &dyn checkpoint::Store) -> std::collections::BTreeSet<S
         .filter(|k| !k.starts_with("chunks/intents/") && !k.starts_with("chunks/sweeping/"))
         .collect()
 }
+
+/// The keys of the values holding chunks (packs, or chunks stored alone)
+/// that `manifest` (format version 5 or 6) lists, each once, in the order
+/// its chunks first list them.
+pub fn manifest_blobs(manifest: &[u8]) -> Vec<String> {
+    let u64_at = |at: usize| u64::from_le_bytes(manifest[at..at + 8].try_into().unwrap()) as usize;
+    let key = |hash: &[u8], packed: bool| {
+        let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
+        let end = if packed { ".pack" } else { "" };
+        format!("chunks/{}/{hex}{end}", &hex[..2])
+    };
+    let mut keys: Vec<String> = match u16::from_le_bytes([manifest[8], manifest[9]]) {
+        5 => (0..u64_at(40))
+            .map(|i| key(&manifest[52 + 36 * i..][..32], false))
+            .collect(),
+        6 => (0..u64_at(48))
+            .map(|i| {
+                let entry = &manifest[60 + 41 * i..][..41];
+                key(&entry[..32], entry[40] == 1)
+            })
+            .collect(),
+        version => panic!("not a manifest: version {version}"),
+    };
+    let mut seen = std::collections::HashSet::new();
+    keys.retain(|k| seen.insert(k.clone()));
+    keys
+}
+
+/// [`manifest_blobs`] of the manifest stored at `key`.
+pub fn listed_blobs(store: &dyn checkpoint::Store, key: &str) -> Vec<String> {
+    manifest_blobs(&store.get(key).unwrap().expect("a manifest"))
+}

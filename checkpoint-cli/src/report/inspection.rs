@@ -29,6 +29,8 @@ pub struct InspectReport {
 struct IncrementalReport {
     chunks: usize,
     manifest_len: u64,
+    /// The manifest's format version.
+    manifest_version: u16,
     /// Bytes of its distinct chunks plus its manifest.
     stored: u64,
     /// The checkpoint before it, when that one is incremental too.
@@ -151,6 +153,7 @@ impl InspectReport {
             incremental: inspection.chunks.as_ref().map(|c| IncrementalReport {
                 chunks: c.chunks.len(),
                 manifest_len: c.manifest_len,
+                manifest_version: c.manifest_version,
                 stored: c.stored_len(),
                 previous: None,
                 shared_with_previous: None,
@@ -193,10 +196,10 @@ impl InspectReport {
         };
         writeln!(out, "magic     {} (ok)", spaced_hex(&h.magic))?;
         match &self.incremental {
-            Some(_) => writeln!(
+            Some(inc) => writeln!(
                 out,
-                "version   {} (stored as chunks: a version 5 manifest)",
-                h.version
+                "version   {} (stored as chunks: a version {} manifest)",
+                h.version, inc.manifest_version
             )?,
             None => writeln!(out, "version   {}", h.version)?,
         }

@@ -247,8 +247,9 @@ impl Group {
     /// names each chunk by its hash. A chunk stays while any part or
     /// checkpoint in the store lists it: a checkpointer's retention on the
     /// same store keeps the chunks of every stored part, and
-    /// [`collect_garbage`](Self::collect_garbage) deletes the chunks only
-    /// the epochs it removed listed (the protocol is in `docs/FORMAT.md`).
+    /// [`collect_garbage`](Self::collect_garbage) deletes the packs of
+    /// chunks that only the epochs it removed listed (the protocol is in
+    /// `docs/FORMAT.md`).
     ///
     /// # Examples
     ///
@@ -273,10 +274,15 @@ impl Group {
     /// assert!(store.list("chunks/")?.len() < chunks + 4);
     /// assert_eq!(group.restore_latest::<Log>("a")?.expect("committed").state, log);
     ///
-    /// // Dropping epoch 1 deletes the chunks only it listed.
+    /// // A log that shares nothing with the others: once the epochs before
+    /// // it are dropped, no kept part lists their packs.
+    /// let other = Log { lines: (0..100_000).map(|i| format!("entry {i}")).collect() };
+    /// let third = group.save_part(3, "a", &other)?;
+    /// group.commit(3, &["a"], &[third])?;
     /// let removed = group.collect_garbage(1)?;
-    /// assert_eq!(removed.committed_epochs, [1]);
+    /// assert_eq!(removed.committed_epochs, [1, 2]);
     /// assert!(removed.chunks > 0);
+    /// assert_eq!(group.restore_latest::<Log>("a")?.expect("committed").state, other);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     #[must_use]

@@ -423,8 +423,10 @@ mod binding {
         };
         let manifest_at = bytes.len() - open_part(&bytes, &owner).unwrap().len();
         assert!(crate::incremental::is_manifest(&bytes[manifest_at..]));
-        // The owner header's CRC, the manifest's header CRC and its own.
-        let crcs = [manifest_at - 4, manifest_at + 48, bytes.len() - 4];
+        // The owner header's CRC, the manifest's header CRC (after its
+        // prefix and header) and its own.
+        let header_crc = crate::format::header_section_len(&bytes[manifest_at..]).unwrap() - 4;
+        let crcs = [manifest_at - 4, manifest_at + header_crc, bytes.len() - 4];
         for at in 0..bytes.len() {
             let mut edited = bytes.clone();
             edited[at] ^= 0x20;

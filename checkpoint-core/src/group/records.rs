@@ -64,9 +64,10 @@ pub struct GarbageReport {
     pub uncommitted_epochs: Vec<Epoch>,
     /// Keys removed in all (chunks not included).
     pub keys: usize,
-    /// Chunks of incremental parts deleted because no part or checkpoint
-    /// left in the store lists them (0 when the sweep was postponed: a
-    /// later collection or retention deletes them).
+    /// Values holding chunks of incremental parts (packs, or chunks stored
+    /// alone) deleted because no part or checkpoint left in the store lists
+    /// any chunk in them (0 when the sweep was postponed: a later
+    /// collection or retention deletes them).
     pub chunks: usize,
 }
 

@@ -22,6 +22,7 @@
 
 mod lease;
 pub(crate) mod manifest;
+pub(crate) mod pack;
 pub(crate) mod reader;
 pub(crate) mod stream;
 pub(crate) mod sweep;

@@ -3,10 +3,11 @@
 //! chunk is named and never decoded.
 
 use std::io::{self, Read};
+use std::ops::Range;
 use std::sync::mpsc::{sync_channel, Receiver};
 use std::sync::Arc;
 
-use super::manifest::{self, ChunkRef, Manifest};
+use super::manifest::{self, Blob, Manifest};
 use crate::format::{self, Header, PREFIX_LEN};
 use crate::store::{Store, StoreError, ValueReader};
 use crate::{Error, Result};
@@ -31,45 +32,145 @@ pub(crate) enum ChunkFailure {
     Store(StoreError),
 }
 
-/// The bytes of `chunk`, checked against its length and hash.
-pub(crate) fn fetch(store: &dyn Store, chunk: &ChunkRef) -> Result<Arc<Vec<u8>>, ChunkFailure> {
-    let key = chunk.key();
+/// Chunks that lie one after another in one blob, read with one request.
+#[derive(Debug, Clone)]
+pub(crate) struct Run {
+    blob: Blob,
+    /// The first byte and the length of the chunks in the blob.
+    start: u64,
+    len: usize,
+    /// The chunks, as indices into the manifest's list.
+    chunks: Range<usize>,
+}
+
+/// The most bytes a run of packed chunks spans: what one request reads.
+const MAX_RUN: usize = 1 << 20;
+/// The most bytes of runs the threads of one [`ChunkReader`] hold at once.
+const MAX_HELD: usize = 32 << 20;
+
+/// `manifest`'s chunks in runs: neighbours in one pack, up to [`MAX_RUN`]
+/// bytes, are read together.
+pub(crate) fn runs(manifest: &Manifest) -> Vec<Run> {
+    let mut runs: Vec<Run> = Vec::new();
+    for (i, placed) in manifest.chunks.iter().enumerate() {
+        let blob = *manifest.blob_of(placed);
+        let len = placed.chunk.len as usize;
+        if let Some(run) = runs.last_mut() {
+            if blob.packed
+                && run.blob == blob
+                && run.start + run.len as u64 == u64::from(placed.offset)
+                && run.len + len <= MAX_RUN
+            {
+                run.len += len;
+                run.chunks.end = i + 1;
+                continue;
+            }
+        }
+        runs.push(Run {
+            blob,
+            start: u64::from(placed.offset),
+            len,
+            chunks: i..i + 1,
+        });
+    }
+    runs
+}
+
+/// The bytes of the chunks of `run`, each checked against its length and
+/// hash.
+pub(crate) fn fetch(
+    store: &dyn Store,
+    manifest: &Manifest,
+    run: &Run,
+) -> Result<Arc<Vec<u8>>, ChunkFailure> {
+    let key = run.blob.key();
     let damaged = |reason: String| {
         ChunkFailure::Damaged(ChunkDamage {
             chunk: store.location(&key),
             reason,
         })
     };
-    let wrong_len = |len: u64| damaged(format!("is {len} bytes long, not {}", chunk.len));
-    match store.get_at_most(&key, u64::from(chunk.len)) {
-        Ok(Some(bytes)) if bytes.len() != chunk.len as usize => Err(wrong_len(bytes.len() as u64)),
-        Ok(Some(bytes)) if *blake3::hash(&bytes).as_bytes() != chunk.hash => Err(damaged(
-            "does not hash to its name: its bytes were changed".to_owned(),
-        )),
-        Ok(Some(bytes)) => Ok(bytes),
-        Ok(None) => Err(damaged("is missing".to_owned())),
-        Err(StoreError::TooLarge { len, .. }) => Err(wrong_len(len)),
-        Err(StoreError::Unreadable { reason, .. }) => {
-            Err(damaged(format!("cannot be read: {reason}")))
+    let chunks = &manifest.chunks[run.chunks.clone()];
+    let bytes = if run.blob.packed {
+        match store.get_range(&key, run.start, run.len) {
+            Ok(Some(bytes)) if bytes.len() < run.len => {
+                let end = run.start + bytes.len() as u64;
+                return Err(damaged(format!(
+                    "ends at byte {end}, before the chunks it holds at bytes {}..{} do",
+                    run.start,
+                    run.start + run.len as u64
+                )));
+            }
+            Ok(Some(bytes)) => Arc::new(bytes),
+            Ok(None) => return Err(damaged("is missing".to_owned())),
+            Err(StoreError::Unreadable { reason, .. }) => {
+                return Err(damaged(format!("cannot be read: {reason}")))
+            }
+            Err(e) => return Err(ChunkFailure::Store(e)),
         }
-        Err(e) => Err(ChunkFailure::Store(e)),
+    } else {
+        let wrong_len = |len: u64| damaged(format!("is {len} bytes long, not {}", run.len));
+        match store.get_at_most(&key, run.len as u64) {
+            Ok(Some(bytes)) if bytes.len() != run.len => return Err(wrong_len(bytes.len() as u64)),
+            Ok(Some(bytes)) => bytes,
+            Ok(None) => return Err(damaged("is missing".to_owned())),
+            Err(StoreError::TooLarge { len, .. }) => return Err(wrong_len(len)),
+            Err(StoreError::Unreadable { reason, .. }) => {
+                return Err(damaged(format!("cannot be read: {reason}")))
+            }
+            Err(e) => return Err(ChunkFailure::Store(e)),
+        }
+    };
+    let mut at = 0;
+    for placed in chunks {
+        let len = placed.chunk.len as usize;
+        if *blake3::hash(&bytes[at..at + len]).as_bytes() != placed.chunk.hash {
+            return Err(damaged(if run.blob.packed {
+                format!(
+                    "holds chunk {} at bytes {}..{}, which does not hash to its name: its \
+                     bytes were changed",
+                    placed.chunk.hex(),
+                    placed.offset,
+                    u64::from(placed.offset) + len as u64
+                )
+            } else {
+                "does not hash to its name: its bytes were changed".to_owned()
+            }));
+        }
+        at += len;
     }
+    Ok(bytes)
 }
 
-/// How many threads fetch and check chunks ahead of the one being read.
+/// The bytes of chunk `index` of `manifest` alone, checked.
+pub(crate) fn fetch_chunk(
+    store: &dyn Store,
+    manifest: &Manifest,
+    index: usize,
+) -> Result<Arc<Vec<u8>>, ChunkFailure> {
+    let placed = &manifest.chunks[index];
+    let run = Run {
+        blob: *manifest.blob_of(placed),
+        start: u64::from(placed.offset),
+        len: placed.chunk.len as usize,
+        chunks: index..index + 1,
+    };
+    fetch(store, manifest, &run)
+}
+
 /// The most threads fetching one checkpoint's chunks, whatever the store
 /// asks for.
 const MAX_FETCHERS: usize = 64;
 
 /// The bytes of a checkpoint, read from its chunks in order. Threads (as
-/// many as the store's [`concurrent_requests`](Store::concurrent_requests))
-/// fetch and check the next chunks while the current one is decoded
-/// (fetcher `k` of `n` takes chunks `k`, `k + n`, ...), so a restore is not
-/// held up by one chunk's latency (an object store's round trip); at most
-/// two chunks per fetcher wait in memory.
+/// many as the store's [`concurrent_requests`](Store::concurrent_requests),
+/// fewer when runs are long) fetch and check the next runs of chunks while
+/// the current one is decoded (fetcher `k` of `n` takes runs `k`, `k + n`,
+/// ...), so a restore is not held up by one request's latency (an object
+/// store's round trip); at most two runs per fetcher wait in memory.
 pub(crate) struct ChunkReader {
     fetched: Vec<Receiver<Result<Arc<Vec<u8>>, ChunkFailure>>>,
-    /// How many chunks were received, of how many.
+    /// How many runs were received, of how many.
     next: usize,
     total: usize,
     current: Arc<Vec<u8>>,
@@ -82,16 +183,22 @@ pub(crate) struct ChunkReader {
 
 impl ChunkReader {
     pub(crate) fn new(store: Arc<dyn Store>, manifest: Manifest) -> Self {
-        let total = manifest.chunks.len();
-        let chunks: Arc<[ChunkRef]> = manifest.chunks.into();
-        let fetchers = store.concurrent_requests().clamp(1, MAX_FETCHERS);
+        let runs: Arc<[Run]> = runs(&manifest).into();
+        let total = runs.len();
+        let longest = runs.iter().map(|run| run.len).max().unwrap_or(1);
+        let fetchers = store
+            .concurrent_requests()
+            .clamp(1, MAX_FETCHERS)
+            .min((MAX_HELD / (2 * longest)).max(1));
+        let manifest = Arc::new(manifest);
         let fetched = (0..fetchers.min(total))
             .map(|k| {
                 let (send, fetched) = sync_channel(1);
-                let (store, chunks) = (Arc::clone(&store), Arc::clone(&chunks));
+                let (store, runs, manifest) =
+                    (Arc::clone(&store), Arc::clone(&runs), Arc::clone(&manifest));
                 std::thread::spawn(move || {
-                    for chunk in chunks.iter().skip(k).step_by(fetchers) {
-                        let result = fetch(&*store, chunk);
+                    for run in runs.iter().skip(k).step_by(fetchers) {
+                        let result = fetch(&*store, &manifest, run);
                         let failed = result.is_err();
                         // The reader was dropped, or reads no further.
                         if send.send(result).is_err() || failed {

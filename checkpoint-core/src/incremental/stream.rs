@@ -22,9 +22,8 @@
 //! nothing. An intent that lapsed (a pause of half a lease between two
 //! chunks) makes the save list and encode again.
 
-use std::collections::HashSet;
 use std::io;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
@@ -32,15 +31,12 @@ use fastcdc::v2020::FastCDC;
 
 use super::lease::{self, Marker, INTENTS, SWEEPING};
 use super::manifest::{ChunkRef, Manifest};
-use super::writer::{put_chunk, stored_chunks, wait_for_sweeps, AVG_CHUNK, MAX_CHUNK, MIN_CHUNK};
+use super::pack::{Packer, Placement, Sealed, Stored};
+use super::writer::{put_chunk, wait_for_sweeps, AVG_CHUNK, MAX_CHUNK, MAX_PUT_THREADS, MIN_CHUNK};
 use crate::encode::{encode_to, Output};
 use crate::store::{Store, StoreError};
 use crate::{Checkpoint, Compression, Error, Result};
 
-/// The most chunk writes in flight at once, whatever the store asks for
-/// ([`Store::concurrent_requests`]); as many cut chunks wait for a writer
-/// at most.
-const MAX_WRITERS: usize = 64;
 /// How many times a save encodes again after its intent lapsed.
 const LAPSES: usize = 3;
 
@@ -52,7 +48,8 @@ pub(crate) struct Streamed<'a> {
     pub manifest: Vec<u8>,
     /// The checkpoint's length.
     pub total_len: u64,
-    /// How many chunk bytes this save wrote (the others were stored).
+    /// How many bytes of packs this save wrote (its other chunks were
+    /// stored).
     pub written: u64,
     /// The saver's intent: keep it until the manifest is committed.
     pub intent: Marker<'a>,
@@ -80,14 +77,14 @@ pub(crate) fn write_chunks<'a, T: Checkpoint>(
     for _ in 0..LAPSES {
         let sweeps = lease::markers(store, SWEEPING, lease_time)?.live;
         wait_for_sweeps(store, &sweeps, &mut intent, lease_time)?;
-        let stored = stored_chunks(store)?;
+        let stored = Stored::read(store)?;
         let attempt = Attempt {
             store,
             intent: Mutex::new(&mut intent),
             lease_time,
             lapsed: AtomicBool::new(false),
         };
-        let Some((total_len, chunks, written)) =
+        let Some((manifest, written)) =
             attempt.encode(state, stored, seq, time, compression, location)?
         else {
             return Ok(None);
@@ -99,14 +96,9 @@ pub(crate) fn write_chunks<'a, T: Checkpoint>(
             intent.renew_after(Duration::ZERO)?;
             continue;
         }
-        let manifest = Manifest {
-            seq,
-            total_len,
-            chunks,
-        };
         return Ok(Some(Streamed {
+            total_len: manifest.total_len,
             manifest: manifest.encode(),
-            total_len,
             written,
             intent,
         }));
@@ -133,13 +125,10 @@ struct Attempt<'s, 'm> {
 }
 
 impl Attempt<'_, '_> {
-    /// Stores one chunk, renewing the intent first; counts its bytes in
-    /// `written`.
-    fn store_chunk(&self, key: &str, bytes: &[u8], written: &AtomicU64) -> Result<(), StoreError> {
+    /// Stores one pack, renewing the intent first.
+    fn store_pack(&self, key: &str, bytes: &[u8]) -> Result<(), StoreError> {
         self.renew()?;
-        put_chunk(self.store, key, bytes)?;
-        written.fetch_add(bytes.len() as u64, Ordering::Relaxed);
-        Ok(())
+        put_chunk(self.store, key, bytes)
     }
 
     /// Renews the intent when a quarter lease old, noting whether it
@@ -152,23 +141,23 @@ impl Attempt<'_, '_> {
         intent.renew_after(self.lease_time / 4)
     }
 
-    /// Encodes and stores the chunks not in `stored`; returns the
-    /// checkpoint's length, its chunks and the chunk bytes written, or
-    /// `None` when the head is too long.
+    /// Encodes and stores the chunks not in `stored`, packed; returns the
+    /// checkpoint's manifest and the bytes of packs written, or `None` when
+    /// the head is too long.
     fn encode<T: Checkpoint>(
         &self,
         state: &T,
-        mut stored: HashSet<String>,
+        stored: Stored,
         seq: u64,
         time: SystemTime,
         compression: Compression,
         location: &str,
-    ) -> Result<Option<(u64, Vec<ChunkRef>, u64)>> {
+    ) -> Result<Option<(Manifest, u64)>> {
         let failed = AtomicBool::new(false);
         let failure: Mutex<Option<StoreError>> = Mutex::new(None);
-        let written = AtomicU64::new(0);
-        let writers = self.store.concurrent_requests().clamp(1, MAX_WRITERS);
-        let (tx, rx) = mpsc::sync_channel::<(String, Vec<u8>)>(writers);
+        // Each writer, and the one pack waiting for a writer, holds a pack.
+        let writers = self.store.concurrent_requests().clamp(1, MAX_PUT_THREADS);
+        let (tx, rx) = mpsc::sync_channel::<Sealed>(1);
         let rx = Mutex::new(rx);
         let write = || loop {
             let next = rx.lock().unwrap_or_else(PoisonError::into_inner).recv();
@@ -176,7 +165,7 @@ impl Attempt<'_, '_> {
             if failed.load(Ordering::Relaxed) {
                 continue;
             }
-            if let Err(e) = self.store_chunk(&key, &bytes, &written) {
+            if let Err(e) = self.store_pack(&key, &bytes) {
                 failed.store(true, Ordering::Relaxed);
                 failure
                     .lock()
@@ -192,7 +181,7 @@ impl Attempt<'_, '_> {
                 chunker: Chunker::default(),
                 chunks: Vec::new(),
                 tx: Some(tx),
-                stored: &mut stored,
+                packer: Packer::new(stored),
                 failed: &failed,
                 attempt: self,
                 head_too_long: false,
@@ -203,9 +192,12 @@ impl Attempt<'_, '_> {
                 w.join()
                     .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
             }
-            (encoded, (sink.chunker, sink.chunks, sink.head_too_long))
+            (
+                encoded,
+                (sink.chunker, sink.chunks, sink.packer, sink.head_too_long),
+            )
         });
-        let (chunker, mut chunks, head_too_long) = sink;
+        let (chunker, mut chunks, mut packer, head_too_long) = sink;
         let failure = failure.into_inner().unwrap_or_else(PoisonError::into_inner);
         if head_too_long {
             return Ok(None);
@@ -214,16 +206,23 @@ impl Attempt<'_, '_> {
             return Err(Error::Store(e));
         }
         let total_len = encoded?;
-        // The first chunk, held back until the head was sealed.
+        // The first chunk, held back until the head was sealed, the chunks
+        // of sparse packs and the last pack.
+        let mut put = |(key, bytes): Sealed| self.store_pack(&key, &bytes);
         if let Some(first) = chunker.first {
             let chunk = ChunkRef::of(&first);
-            let key = chunk.key();
-            if stored.insert(key.clone()) {
-                self.store_chunk(&key, &first, &written)?;
+            let (placement, alone) = packer.add_alone(chunk, &first);
+            if let Some(alone) = alone {
+                put(alone)?;
             }
-            chunks.insert(0, chunk);
+            chunks.insert(0, (chunk, placement));
         }
-        Ok(Some((total_len, chunks, written.into_inner())))
+        packer.repack(self.store, &mut chunks, &mut put)?;
+        if let Some(last) = packer.seal() {
+            put(last)?;
+        }
+        let manifest = packer.manifest(seq, total_len, &chunks);
+        Ok(Some((manifest, packer.written)))
     }
 }
 
@@ -323,15 +322,14 @@ fn first_cut(bytes: &[u8]) -> usize {
     .map_or(bytes.len(), |c| c.length)
 }
 
-/// The encoder's [`Output`] during an incremental save: cuts, and hands
-/// chunks the store lacks to the writers.
+/// The encoder's [`Output`] during an incremental save: cuts, packs the
+/// chunks the store lacks, and hands each full pack to the writers.
 struct ChunkSink<'a, 's, 'm> {
     chunker: Chunker,
-    /// The chunks after the first, in order.
-    chunks: Vec<ChunkRef>,
-    tx: Option<mpsc::SyncSender<(String, Vec<u8>)>>,
-    /// The chunks in the store, and those handed on.
-    stored: &'a mut HashSet<String>,
+    /// The chunks after the first, in order, and where each goes.
+    chunks: Vec<(ChunkRef, Placement)>,
+    tx: Option<mpsc::SyncSender<Sealed>>,
+    packer: Packer,
     failed: &'a AtomicBool,
     attempt: &'a Attempt<'s, 'm>,
     head_too_long: bool,
@@ -347,7 +345,7 @@ impl ChunkSink<'_, '_, '_> {
             chunker,
             chunks,
             tx,
-            stored,
+            packer,
             failed,
             attempt,
             ..
@@ -359,12 +357,12 @@ impl ChunkSink<'_, '_, '_> {
             // Cutting and hashing take time too, chunks stored or not.
             attempt.renew().map_err(io::Error::other)?;
             let chunk_ref = ChunkRef::of(&chunk);
-            chunks.push(chunk_ref);
-            let key = chunk_ref.key();
-            if stored.insert(key.clone()) {
-                let sent = tx.as_ref().map(|tx| tx.send((key, chunk)));
+            let (placement, full) = packer.add(chunk_ref, &chunk);
+            chunks.push((chunk_ref, placement));
+            if let Some(full) = full {
+                let sent = tx.as_ref().map(|tx| tx.send(full));
                 if !matches!(sent, Some(Ok(()))) {
-                    return Err(io::Error::other("the chunk writers stopped"));
+                    return Err(io::Error::other("the pack writers stopped"));
                 }
             }
             Ok(())
@@ -387,9 +385,11 @@ impl Output for ChunkSink<'_, '_, '_> {
     }
 
     fn restart(&mut self) -> io::Result<()> {
-        // Chunks already handed on stay stored, for a later sweep.
+        // Packs already handed on stay stored, for this save or a later
+        // sweep.
         self.chunker = Chunker::default();
         self.chunks.clear();
+        self.packer.restart();
         Ok(())
     }
 

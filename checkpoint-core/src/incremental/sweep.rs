@@ -93,7 +93,7 @@ fn list_chunks(
     what: impl FnOnce() -> String,
 ) -> Result<Option<String>> {
     match read {
-        Ok(Some(manifest)) => listed.extend(manifest.chunks.iter().map(|c| c.key())),
+        Ok(Some(manifest)) => listed.extend(manifest.blob_keys()),
         Ok(None) | Err(Error::Store(StoreError::Unreadable { .. })) => {}
         Err(e) if e.is_damage() => return Ok(Some(format!("{} cannot be read: {e}", what()))),
         Err(e) => return Err(e),
@@ -196,7 +196,7 @@ mod tests {
             .save_part(1, "b", &blob)
             .unwrap();
         let listed = stored_chunks(&*store).unwrap();
-        assert!(listed.len() > 1);
+        assert!(!listed.is_empty());
         let orphan = ChunkRef::of(b"listed by nothing");
         store
             .put_if_absent(&orphan.key(), b"listed by nothing")

@@ -10,6 +10,7 @@ use fastcdc::v2020::FastCDC;
 
 use super::lease::{self, Marker, INTENTS, SWEEPING};
 use super::manifest::{ChunkRef, Manifest};
+use super::pack::{Packer, Sealed, Stored};
 use super::{is_chunk_key, CHUNKS};
 use crate::store::{Store, StoreError};
 
@@ -20,11 +21,9 @@ pub(crate) const AVG_CHUNK: u32 = 64 << 10;
 /// The largest chunk FastCDC cuts.
 pub(crate) const MAX_CHUNK: u32 = 256 << 10;
 
-/// The most chunk writes in flight at once, whatever the store asks for
-/// ([`Store::concurrent_requests`]).
-const MAX_PUT_THREADS: usize = 64;
-/// How many chunks are written between two checks of the intent's age.
-const PUT_BATCH: usize = 256;
+/// The most pack writes in flight at once, whatever the store asks for
+/// ([`Store::concurrent_requests`]): each holds a pack in memory.
+pub(crate) const MAX_PUT_THREADS: usize = 4;
 
 /// How often a saver that saw a sweep looks again whether it has ended.
 const POLL: Duration = Duration::from_millis(20);
@@ -34,7 +33,8 @@ const POLL: Duration = Duration::from_millis(20);
 pub(crate) struct Prepared<'a> {
     /// The manifest's bytes.
     pub manifest: Vec<u8>,
-    /// How many chunk bytes this save wrote (the others were stored).
+    /// How many bytes of packs this save wrote (its other chunks were
+    /// stored).
     pub written: u64,
     /// The saver's intent: keep it until the manifest is committed.
     pub intent: Marker<'a>,
@@ -58,13 +58,14 @@ pub(crate) fn cut(bytes: &[u8]) -> Vec<(usize, ChunkRef)> {
 }
 
 /// Stores the chunks of checkpoint `seq`, whose bytes are `bytes`, that
-/// the store lacks, and builds its manifest. The saver's side of the chunk
-/// protocol: announce the save (an intent), then look for sweeps; when one
-/// was running, wait for it to end and store again what it deleted.
+/// the store lacks, packed, and builds its manifest. The saver's side of
+/// the chunk protocol: announce the save (an intent), then look for sweeps;
+/// when one was running, wait for it to end and store again what it
+/// deleted.
 ///
 /// # Errors
 ///
-/// When the store fails; chunks written so far stay for a later save or
+/// When the store fails; packs written so far stay for a later save or
 /// sweep.
 pub(crate) fn prepare<'a>(
     store: &'a dyn Store,
@@ -77,7 +78,8 @@ pub(crate) fn prepare<'a>(
     let chunks = cut(bytes);
     let mut written = 0;
     loop {
-        let (more, lapsed) = put_missing(store, bytes, &chunks, &mut intent, lease_time)?;
+        let (manifest, more, lapsed) =
+            put_missing(store, bytes, seq, &chunks, &mut intent, lease_time)?;
         written += more;
         if lapsed {
             // Writing took so long between renewals that a sweep may have
@@ -86,7 +88,11 @@ pub(crate) fn prepare<'a>(
             intent.renew_after(Duration::ZERO)?;
             sweeps = lease::markers(store, SWEEPING, lease_time)?.live;
         } else if sweeps.is_empty() {
-            break;
+            return Ok(Prepared {
+                manifest: manifest.encode(),
+                written,
+                intent,
+            });
         }
         // A sweep that began before this save's intent may delete chunks
         // this save found stored: once it has ended (or died), every chunk
@@ -94,16 +100,6 @@ pub(crate) fn prepare<'a>(
         wait_for_sweeps(store, &sweeps, &mut intent, lease_time)?;
         sweeps.clear();
     }
-    let manifest = Manifest {
-        seq,
-        total_len: bytes.len() as u64,
-        chunks: chunks.iter().map(|(_, chunk)| *chunk).collect(),
-    };
-    Ok(Prepared {
-        manifest: manifest.encode(),
-        written,
-        intent,
-    })
 }
 
 /// Waits until each of the sweep markers `sweeps` is gone or stale.
@@ -124,63 +120,84 @@ pub(super) fn wait_for_sweeps(
     Ok(())
 }
 
-/// Writes the chunks the store does not list; returns the bytes written
-/// and whether the intent lapsed: went half a lease without renewal, so
-/// that a sweep may have seen it as stale.
+/// Packs and writes the chunks the store does not hold; returns the
+/// manifest, the bytes written and whether the intent lapsed: went half a
+/// lease without renewal, so that a sweep may have seen it as stale.
 fn put_missing(
     store: &dyn Store,
     bytes: &[u8],
+    seq: u64,
     chunks: &[(usize, ChunkRef)],
     intent: &mut Marker<'_>,
     lease_time: Duration,
-) -> Result<(u64, bool), StoreError> {
+) -> Result<(Manifest, u64, bool), StoreError> {
     let mut lapsed = false;
-    let mut stored = stored_chunks(store)?;
-    let missing: Vec<(usize, ChunkRef, String)> = chunks
-        .iter()
-        .filter_map(|(offset, chunk)| {
-            let key = chunk.key();
-            stored.insert(key.clone()).then_some((*offset, *chunk, key))
-        })
-        .collect();
-    // Each write waits for its sync (a file) or round trip (an object
-    // store): several in flight keep the disk or the network busy. The
-    // intent is renewed between batches.
-    for batch in missing.chunks(PUT_BATCH) {
-        lapsed |= intent.age() >= lease_time / 2;
-        intent.renew_after(lease_time / 4)?;
-        let next = AtomicUsize::new(0);
-        let put = || -> Result<(), StoreError> {
-            while let Some((offset, chunk, key)) = batch.get(next.fetch_add(1, Ordering::Relaxed)) {
-                put_chunk(store, key, &bytes[*offset..*offset + chunk.len as usize])?;
-            }
-            Ok(())
+    let mut packer = Packer::new(Stored::read(store)?);
+    let threads = store.concurrent_requests().clamp(1, MAX_PUT_THREADS);
+    let mut placed = Vec::with_capacity(chunks.len());
+    let mut sealed = Vec::new();
+    for (i, (offset, chunk)) in chunks.iter().enumerate() {
+        let chunk_bytes = &bytes[*offset..*offset + chunk.len as usize];
+        // The first chunk, which holds the header, alone.
+        let (placement, full) = if i == 0 {
+            packer.add_alone(*chunk, chunk_bytes)
+        } else {
+            packer.add(*chunk, chunk_bytes)
         };
-        std::thread::scope(|scope| {
-            let threads = store.concurrent_requests().clamp(1, MAX_PUT_THREADS);
-            let writers: Vec<_> = (1..threads.min(batch.len()))
-                .map(|_| scope.spawn(put))
-                .collect();
-            let mine = put();
-            writers
-                .into_iter()
-                .map(|w| {
-                    w.join()
-                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-                })
-                .fold(mine, Result::and)
-        })?;
+        placed.push((*chunk, placement));
+        sealed.extend(full);
+        if sealed.len() == threads {
+            lapsed |= put_packs(store, std::mem::take(&mut sealed), intent, lease_time)?;
+        }
     }
+    packer.repack(store, &mut placed, &mut |full| {
+        sealed.push(full);
+        Ok(())
+    })?;
+    sealed.extend(packer.seal());
+    lapsed |= put_packs(store, sealed, intent, lease_time)?;
     lapsed |= intent.age() >= lease_time / 2;
-    let written = missing
-        .iter()
-        .map(|(_, chunk, _)| u64::from(chunk.len))
-        .sum();
-    Ok((written, lapsed))
+    let manifest = packer.manifest(seq, bytes.len() as u64, &placed);
+    Ok((manifest, packer.written, lapsed))
 }
 
-/// Stores chunk `bytes` under `key`; a chunk already there (another save
-/// stored the same bytes first) is stored.
+/// Writes `packs`, each waiting for its sync (a file) or round trip (an
+/// object store), several in flight; renews the intent first, and returns
+/// whether it had lapsed.
+fn put_packs(
+    store: &dyn Store,
+    packs: Vec<Sealed>,
+    intent: &mut Marker<'_>,
+    lease_time: Duration,
+) -> Result<bool, StoreError> {
+    if packs.is_empty() {
+        return Ok(false);
+    }
+    let lapsed = intent.age() >= lease_time / 2;
+    intent.renew_after(lease_time / 4)?;
+    let next = AtomicUsize::new(0);
+    let put = || -> Result<(), StoreError> {
+        while let Some((key, bytes)) = packs.get(next.fetch_add(1, Ordering::Relaxed)) {
+            put_chunk(store, key, bytes)?;
+        }
+        Ok(())
+    };
+    std::thread::scope(|scope| {
+        let writers: Vec<_> = (1..packs.len()).map(|_| scope.spawn(put)).collect();
+        let mine = put();
+        writers
+            .into_iter()
+            .map(|w| {
+                w.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .fold(mine, Result::and)
+    })?;
+    Ok(lapsed)
+}
+
+/// Stores a chunk or pack `bytes` under `key`; one already there (another
+/// save stored the same bytes first) is stored.
 pub(super) fn put_chunk(store: &dyn Store, key: &str, bytes: &[u8]) -> Result<(), StoreError> {
     match store.put_if_absent(key, bytes) {
         Ok(()) | Err(StoreError::AlreadyExists { .. }) => Ok(()),
@@ -188,7 +205,7 @@ pub(super) fn put_chunk(store: &dyn Store, key: &str, bytes: &[u8]) -> Result<()
     }
 }
 
-/// The keys of every chunk in the store.
+/// The keys of every chunk stored alone and every pack in the store.
 pub(crate) fn stored_chunks(store: &dyn Store) -> Result<HashSet<String>, StoreError> {
     Ok(store
         .list(CHUNKS)?

@@ -8,18 +8,21 @@ use std::sync::Arc;
 
 use super::scan::Progress;
 use super::Inspection;
-use crate::incremental::manifest::{ChunkRef, Manifest, MAX_MANIFEST_LEN};
-use crate::incremental::reader::{fetch, ChunkDamage, ChunkFailure};
+use crate::incremental::manifest::{Manifest, MAX_MANIFEST_LEN};
+use crate::incremental::reader::{fetch_chunk, ChunkDamage, ChunkFailure};
 use crate::store::Store;
 use crate::Error;
 
-/// The chunks of an incremental checkpoint (format version 5), as its
+/// The chunks of an incremental checkpoint (format version 5 or 6), as its
 /// manifest lists them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Chunks {
     /// The manifest's own length in bytes.
     pub manifest_len: u64,
+    /// The manifest's format version: 6, whose chunks may be packed, or
+    /// 5, whose chunks are each stored alone.
+    pub manifest_version: u16,
     /// The chunks, in the order their bytes make up the checkpoint.
     pub chunks: Vec<Chunk>,
     /// The chunks found missing or damaged, each once. Inspecting a whole
@@ -31,8 +34,14 @@ pub struct Chunks {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub struct Chunk {
-    /// Its key in the store: `chunks/<2 hex>/<BLAKE3 hash in hex>`.
+    /// The BLAKE3 hash of its bytes, in hex: what it is.
+    pub hash: String,
+    /// The key of the value in the store that holds it: the chunk alone,
+    /// `chunks/<2 hex>/<its hash>`, or a pack of chunks,
+    /// `chunks/<2 hex>/<the pack's hash>.pack`.
     pub key: String,
+    /// Where its bytes start in that value.
+    pub offset: u64,
     /// Its length in bytes.
     pub len: u64,
 }
@@ -51,18 +60,18 @@ pub struct DamagedChunk {
 impl Chunks {
     /// How many of this checkpoint's distinct chunks `other` lists too.
     pub fn shared_with(&self, other: &Chunks) -> usize {
-        let theirs: HashSet<&str> = other.chunks.iter().map(|c| c.key.as_str()).collect();
+        let theirs: HashSet<&str> = other.chunks.iter().map(|c| c.hash.as_str()).collect();
         self.distinct()
-            .filter(|c| theirs.contains(c.key.as_str()))
+            .filter(|c| theirs.contains(c.hash.as_str()))
             .count()
     }
 
     /// The bytes of this checkpoint's distinct chunks that `other` does not
     /// list: what storing it added to a store holding `other`.
     pub fn bytes_not_in(&self, other: &Chunks) -> u64 {
-        let theirs: HashSet<&str> = other.chunks.iter().map(|c| c.key.as_str()).collect();
+        let theirs: HashSet<&str> = other.chunks.iter().map(|c| c.hash.as_str()).collect();
         self.distinct()
-            .filter(|c| !theirs.contains(c.key.as_str()))
+            .filter(|c| !theirs.contains(c.hash.as_str()))
             .map(|c| c.len)
             .sum()
     }
@@ -75,7 +84,7 @@ impl Chunks {
 
     fn distinct(&self) -> impl Iterator<Item = &Chunk> {
         let mut seen = HashSet::new();
-        self.chunks.iter().filter(move |c| seen.insert(&c.key))
+        self.chunks.iter().filter(move |c| seen.insert(&c.hash))
     }
 }
 
@@ -110,12 +119,15 @@ pub(crate) fn scan_manifest(
     };
     let mut chunks = Chunks {
         manifest_len: stored,
+        manifest_version: u16::from_le_bytes([head[8], head[9]]),
         chunks: manifest
             .chunks
             .iter()
             .map(|c| Chunk {
-                key: c.key(),
-                len: u64::from(c.len),
+                hash: c.chunk.hex(),
+                key: manifest.blob_of(c).key(),
+                offset: u64::from(c.offset),
+                len: u64::from(c.chunk.len),
             })
             .collect(),
         damaged: Vec::new(),
@@ -124,7 +136,7 @@ pub(crate) fn scan_manifest(
     let mut lenient = Lenient {
         inner: InOrder {
             store,
-            chunks: &manifest.chunks,
+            manifest: &manifest,
             next: 0,
             current: Arc::new(Vec::new()),
             pos: 0,
@@ -142,8 +154,8 @@ pub(crate) fn scan_manifest(
         },
     }
     if body {
-        for chunk in &manifest.chunks[lenient.inner.next..] {
-            match fetch(store, chunk) {
+        for index in lenient.inner.next..manifest.chunks.len() {
+            match fetch_chunk(store, &manifest, index) {
                 Ok(_) => {}
                 Err(ChunkFailure::Damaged(damage)) => damaged.push(damage),
                 Err(ChunkFailure::Store(e)) => return Err(io::Error::other(e)),
@@ -176,7 +188,7 @@ pub(crate) fn scan_manifest(
 /// and borrows its store.
 struct InOrder<'a> {
     store: &'a dyn Store,
-    chunks: &'a [ChunkRef],
+    manifest: &'a Manifest,
     /// How many chunks were read whole (or found damaged).
     next: usize,
     current: Arc<Vec<u8>>,
@@ -186,11 +198,11 @@ struct InOrder<'a> {
 impl Read for InOrder<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         while self.pos == self.current.len() {
-            let Some(chunk) = self.chunks.get(self.next) else {
+            if self.next == self.manifest.chunks.len() {
                 return Ok(0);
-            };
+            }
             self.next += 1;
-            self.current = match fetch(self.store, chunk) {
+            self.current = match fetch_chunk(self.store, self.manifest, self.next - 1) {
                 Ok(bytes) => bytes,
                 Err(ChunkFailure::Damaged(damage)) => {
                     return Err(io::Error::new(io::ErrorKind::InvalidData, damage))
