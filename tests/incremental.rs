@@ -597,11 +597,11 @@ fn a_save_whose_intent_may_have_lapsed_announces_itself_again() {
         .unwrap()
         .incremental(true)
         .chunk_lease(Duration::from_millis(100));
-    // About 20 chunks, written 8 at a time, 120 ms each. The intent is
-    // renewed before each write, so while 8 writes are under way it goes
-    // longer than half the lease without a renewal: the save announces
-    // itself again and stores again what a sweep could have deleted, once
-    // (the second pass finds every chunk stored).
+    // A pack and the first chunk, 120 ms each to write. The intent is
+    // renewed before each write, so while one is under way it goes longer
+    // than half the lease without a renewal: the save announces itself
+    // again and stores again what a sweep could have deleted, once (the
+    // second pass finds what the first stored, and writes nothing).
     let state = Blocks::new(40, 30_000);
     ckpt.save(&state).unwrap();
     assert_eq!(store.sweep_looks.load(Ordering::SeqCst), 2);

@@ -118,15 +118,14 @@ impl Checkpointer {
         let key = keys::checkpoint(seq);
         let time = SystemTime::now();
         let location = self.store.location(&key);
-        let streamed = incremental::stream::write_chunks(
-            &*self.store,
-            state,
+        let plan = incremental::stream::Plan {
             seq,
             time,
-            self.compression,
-            self.chunking.lease,
-            &location,
-        )?;
+            compression: self.compression,
+            lease_time: self.chunking.lease,
+            earlier: incremental::pack::Earlier::Checkpoint,
+        };
+        let streamed = incremental::stream::write_chunks(&*self.store, state, &plan, &location)?;
         let Some(streamed) = streamed else {
             // A head too long to stream: cut the checkpoint whole.
             return self
@@ -276,6 +275,7 @@ impl Checkpointer {
             &snapshot.bytes,
             snapshot.seq(),
             self.chunking.lease,
+            incremental::pack::Earlier::Checkpoint,
         );
         let prepared = match prepared {
             Ok(prepared) => prepared,

@@ -5,6 +5,7 @@ use std::time::SystemTime;
 use super::{beside, check_name, part, part_info, streamed, Epoch, Group, GroupError, PartInfo};
 use crate::format::part::owner_header;
 use crate::incremental::manifest::Manifest;
+use crate::incremental::pack::Earlier;
 use crate::incremental::{
     self,
     writer::{self, Prepared},
@@ -140,16 +141,18 @@ impl Group {
         let owner = self.owner(epoch, participant);
         let key = self.part_key(epoch, participant);
         let location = self.store.location(&key);
-        let streamed = incremental::stream::write_chunks(
-            &*self.store,
-            state,
-            epoch,
-            SystemTime::now(),
-            self.compression,
-            self.chunking.lease,
-            &location,
-        )
-        .map_err(|e| encode_failed(participant, epoch, e))?;
+        let plan = incremental::stream::Plan {
+            seq: epoch,
+            time: SystemTime::now(),
+            compression: self.compression,
+            lease_time: self.chunking.lease,
+            earlier: Earlier::Part {
+                group: &self.name,
+                participant,
+            },
+        };
+        let streamed = incremental::stream::write_chunks(&*self.store, state, &plan, &location)
+            .map_err(|e| encode_failed(participant, epoch, e))?;
         let Some(streamed) = streamed else {
             return Ok(None);
         };
@@ -251,7 +254,17 @@ impl Group {
         // Only a part this group encoded comes here: it always opens.
         let (_, checkpoint) = part::split_part(whole)
             .map_err(|reason| self.corrupt(epoch, participant, reason, None))?;
-        let prepared = writer::prepare(&*self.store, checkpoint, epoch, self.chunking.lease)?;
+        let earlier = Earlier::Part {
+            group: &self.name,
+            participant,
+        };
+        let prepared = writer::prepare(
+            &*self.store,
+            checkpoint,
+            epoch,
+            self.chunking.lease,
+            earlier,
+        )?;
         tracing::debug!(
             group = %self.name,
             epoch,

@@ -2,131 +2,110 @@
 //! restore reads a few large values rather than one per chunk
 //! (`docs/FORMAT.md`, "Packs").
 //!
-//! ```text
-//! pack    magic[8]="CKPTPACK" version:u16=1 flags:u16=0 count:u32
-//!         count x (hash[32] len:u32)
-//!         head_crc:u32
-//!         the chunks' bytes, in the order listed
-//! ```
+//! A pack is the chunks' bytes one after another, nothing else, named by
+//! the BLAKE3 hash of those bytes; the manifests that list its chunks say
+//! where each lies. So every byte of a pack belongs to a chunk, and damage
+//! anywhere in it is found by the hash check of the chunk it falls in.
 //!
-//! A pack is named by the BLAKE3 hash of its bytes. The manifest says
-//! where each chunk lies, so a restore never reads a pack's head: only a
-//! saver does, to learn which chunks the store holds already. A pack whose
-//! head is damaged is therefore never used again by a save (its chunks are
-//! stored anew), and restores of the checkpoints that list it check each
-//! chunk they read against its hash, as before.
+//! A save learns which chunks the store holds from an earlier manifest:
+//! the newest checkpoint's before it, or the participant's newest part's
+//! ([`Earlier`]). A chunk it finds there, in a value the store still
+//! lists, is listed again rather than stored; any other is packed anew.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::collections::{HashMap, HashSet};
 
-use super::manifest::{Blob, ChunkRef, Manifest, Placed, HASH_LEN, MAX_PACK_LEN};
+use super::manifest::{Blob, ChunkRef, Manifest, Placed, HASH_LEN};
 use super::writer::stored_chunks;
-use crate::keys::PACK_SUFFIX;
+use crate::keys;
 use crate::store::{Store, StoreError};
+use crate::Error;
 
-const MAGIC: [u8; 8] = *b"CKPTPACK";
-const VERSION: u16 = 1;
-/// Magic, version, flags and count.
-const HEAD_FIXED: usize = 16;
-/// One chunk of a pack's head: hash and length.
-const ENTRY_LEN: usize = HASH_LEN + 4;
-/// A save closes its pack once the pack holds this many bytes of chunks.
+/// A save closes its pack once the pack holds this many bytes.
 pub(crate) const PACK_TARGET: usize = 4 << 20;
-/// A head listing more chunks than this is not read.
-const MAX_COUNT: usize = 8192;
-/// How many bytes of a pack a saver reads first: the whole head of a pack
-/// of up to a hundred chunks.
-const FIRST_READ: usize = 4096;
-/// The most pack heads read at once, whatever the store asks for.
-const MAX_READERS: usize = 64;
+/// How many earlier checkpoints (or parts) a save reads at most to find
+/// a manifest: past a few whole ones, it stores every chunk anew.
+const LOOK_BACK: usize = 4;
+/// A save stores again the chunks it lists from a pack of which it lists
+/// less than one part in this many bytes.
+const SPARSE: u64 = 4;
 
-/// The length of the head of a pack of `count` chunks.
-fn head_len(count: usize) -> usize {
-    HEAD_FIXED + count * ENTRY_LEN + 4
+/// Where a save looks for the chunks it may list without storing them.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Earlier<'a> {
+    /// The newest incremental checkpoint before the one being saved.
+    Checkpoint,
+    /// The newest incremental part of `participant` in group `group`
+    /// before the epoch being saved.
+    Part {
+        group: &'a str,
+        participant: &'a str,
+    },
 }
 
-/// The bytes of a pack of `chunks`, whose bytes one after another are
-/// `data`.
-pub(crate) fn encode(chunks: &[ChunkRef], data: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(head_len(chunks.len()) + data.len());
-    out.extend_from_slice(&MAGIC);
-    out.extend_from_slice(&VERSION.to_le_bytes());
-    out.extend_from_slice(&0u16.to_le_bytes());
-    out.extend_from_slice(&(chunks.len() as u32).to_le_bytes());
-    for chunk in chunks {
-        out.extend_from_slice(&chunk.hash);
-        out.extend_from_slice(&chunk.len.to_le_bytes());
-    }
-    let crc = crc32c::crc32c(&out);
-    out.extend_from_slice(&crc.to_le_bytes());
-    out.extend_from_slice(data);
-    out
-}
-
-/// What a pack's head says.
-#[derive(Debug, PartialEq, Eq)]
-struct Head {
-    /// The chunks it lists, each with its offset in the pack.
-    chunks: Vec<(ChunkRef, u32)>,
-    /// The pack's length.
-    len: u64,
-}
-
-/// What the head at the start of `head` (a pack's first bytes) says; the
-/// length it needs when they are too short to hold it, `None` when it does
-/// not read.
-fn decode_head(head: &[u8]) -> Result<Head, Option<usize>> {
-    let fixed = head.get(..HEAD_FIXED).ok_or(None)?;
-    if fixed[..8] != MAGIC || fixed[8..10] != VERSION.to_le_bytes() || fixed[10..12] != [0, 0] {
-        return Err(None);
-    }
-    let count = u32::from_le_bytes(fixed[12..16].try_into().unwrap_or([0; 4])) as usize;
-    if count == 0 || count > MAX_COUNT {
-        return Err(None);
-    }
-    let len = head_len(count);
-    let Some(whole) = head.get(..len) else {
-        return Err(Some(len));
-    };
-    let (listed, crc) = whole.split_at(len - 4);
-    if crc32c::crc32c(listed) != u32::from_le_bytes(crc.try_into().unwrap_or([0; 4])) {
-        return Err(None);
-    }
-    let mut at = len as u64;
-    let mut chunks = Vec::with_capacity(count);
-    for entry in listed[HEAD_FIXED..].chunks_exact(ENTRY_LEN) {
-        let mut hash = [0; HASH_LEN];
-        hash.copy_from_slice(&entry[..HASH_LEN]);
-        let chunk = ChunkRef {
-            hash,
-            len: u32::from_le_bytes(entry[HASH_LEN..].try_into().unwrap_or([0; 4])),
+impl Earlier<'_> {
+    /// The newest manifest it names before `seq` (a sequence number or an
+    /// epoch) that reads; `None` when there is none among the last few.
+    ///
+    /// # Errors
+    ///
+    /// When the store fails.
+    pub(crate) fn manifest(
+        self,
+        store: &dyn Store,
+        seq: u64,
+    ) -> Result<Option<Manifest>, StoreError> {
+        let candidates: Vec<(u64, String)> = match self {
+            Earlier::Checkpoint => keys::checkpoints(store)
+                .map_err(into_store_error)?
+                .into_iter()
+                .filter(|(s, _)| *s < seq)
+                .rev()
+                .take(LOOK_BACK)
+                .collect(),
+            Earlier::Part { group, participant } => {
+                let prefix = keys::group_parts(group);
+                let mut epochs: Vec<u64> = store
+                    .list_level(&prefix)?
+                    .iter()
+                    .filter_map(|name| keys::part_epoch(&prefix, name))
+                    .filter(|e| *e < seq)
+                    .collect();
+                epochs.sort_unstable();
+                epochs
+                    .into_iter()
+                    .rev()
+                    .take(LOOK_BACK)
+                    .map(|e| (e, keys::group_part(group, e, participant)))
+                    .collect()
+            }
         };
-        let offset = u32::try_from(at).map_err(|_| None)?;
-        at += u64::from(chunk.len);
-        chunks.push((chunk, offset));
-    }
-    if at > MAX_PACK_LEN {
-        return Err(None);
-    }
-    Ok(Head { chunks, len: at })
-}
-
-/// The chunks pack `key` holds, from its head; `None` when it is gone or
-/// its head cannot be read: a save then stores those chunks again.
-fn read_head(store: &dyn Store, key: &str) -> Result<Option<Head>, StoreError> {
-    let mut want = FIRST_READ;
-    loop {
-        let head = match store.get_prefix(key, want) {
-            Ok(Some(head)) => head,
-            Ok(None) | Err(StoreError::Unreadable { .. }) => return Ok(None),
-            Err(e) => return Err(e),
-        };
-        match decode_head(&head) {
-            Ok(read) => return Ok(Some(read)),
-            Err(Some(need)) if need > want && head.len() == want => want = need,
-            Err(_) => return Ok(None),
+        for (s, key) in candidates {
+            let location = store.location(&key);
+            let read = match self {
+                Earlier::Checkpoint => super::reader::read_manifest(store, &key, s, &location),
+                Earlier::Part { .. } => super::sweep::part_manifest(store, &key, s, &location),
+            };
+            match read {
+                Ok(Some(manifest)) => return Ok(Some(manifest)),
+                // A whole checkpoint, an absent part, or one that does not
+                // read: its chunks are not listed again.
+                Ok(None) | Err(Error::Store(StoreError::Unreadable { .. })) => {}
+                Err(Error::Store(e)) => return Err(e),
+                Err(_) => {}
+            }
         }
+        Ok(None)
+    }
+}
+
+fn into_store_error(error: Error) -> StoreError {
+    match error {
+        Error::Store(e) => e,
+        other => StoreError::io(
+            "list",
+            String::new(),
+            std::io::Error::other(other.to_string()),
+        ),
     }
 }
 
@@ -139,98 +118,80 @@ pub(crate) enum Place {
     Packed { pack: Blob, offset: u32 },
 }
 
-/// The chunks a store holds, as the chunk protocol lets a saver see them
-/// after its intent: chunks stored alone, and the chunks of each pack
-/// whose head is intact.
+/// The chunks a save may list without storing them: those an earlier
+/// manifest lists, in values the store lists, both read after the save's
+/// intent as the chunk protocol asks (`docs/FORMAT.md`, "Chunk retention").
 #[derive(Debug, Default)]
 pub(crate) struct Stored {
     places: HashMap<[u8; HASH_LEN], Place>,
 }
 
 impl Stored {
-    /// Lists the store's chunks and packs and reads the heads of the packs.
+    /// Reads the manifest `earlier` names before `seq`, and lists the
+    /// store's chunks and packs. `carried` are chunks an earlier attempt
+    /// of the same save stored ([`Packer::stored_now`]): listed again too
+    /// when the store still lists them.
     ///
     /// # Errors
     ///
     /// When the store fails.
-    pub(crate) fn read(store: &dyn Store) -> Result<Stored, StoreError> {
-        let mut places = HashMap::new();
-        let mut packs = Vec::new();
-        for key in stored_chunks(store)? {
-            let name = key.rsplit('/').next().unwrap_or_default();
-            match name.strip_suffix(PACK_SUFFIX) {
-                Some(hex) => packs.push((key.clone(), parse_hex(hex))),
-                None => {
-                    if let Some(hash) = parse_hex(name) {
-                        places.insert(hash, Place::Alone);
-                    }
-                }
-            }
+    pub(crate) fn read(
+        store: &dyn Store,
+        earlier: Earlier<'_>,
+        seq: u64,
+        carried: &[([u8; HASH_LEN], Place)],
+    ) -> Result<Stored, StoreError> {
+        let manifest = earlier.manifest(store, seq)?;
+        if manifest.is_none() && carried.is_empty() {
+            return Ok(Stored::default());
         }
-        let next = AtomicUsize::new(0);
-        let heads = Mutex::new(Vec::new());
-        let read = || -> Result<(), StoreError> {
-            while let Some((key, hash)) = packs.get(next.fetch_add(1, Ordering::Relaxed)) {
-                let Some(hash) = hash else { continue };
-                if let Some(head) = read_head(store, key)? {
-                    heads
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner)
-                        .push((*hash, head));
-                }
-            }
-            Ok(())
+        let listed = stored_chunks(store)?;
+        let mut stored = match manifest {
+            Some(manifest) => Stored::from_manifest(&manifest, &listed),
+            None => Stored::default(),
         };
-        std::thread::scope(|scope| {
-            let threads = store.concurrent_requests().clamp(1, MAX_READERS);
-            let readers: Vec<_> = (1..threads.min(packs.len()))
-                .map(|_| scope.spawn(read))
-                .collect();
-            let mine = read();
-            readers
-                .into_iter()
-                .map(|r| {
-                    r.join()
-                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-                })
-                .fold(mine, Result::and)
-        })?;
-        let mut heads = heads
-            .into_inner()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        // The same chunk in two packs: either will do, the same one each
-        // time.
-        heads.sort_unstable_by_key(|(hash, _)| *hash);
-        for (hash, head) in heads {
-            let pack = Blob {
-                hash,
-                len: head.len,
-                packed: true,
+        for (hash, place) in carried {
+            let key = match place {
+                Place::Alone => keys::chunk(&super::manifest::hex(hash)),
+                Place::Packed { pack, .. } => pack.key(),
             };
-            for (chunk, offset) in head.chunks {
-                places
-                    .entry(chunk.hash)
-                    .or_insert(Place::Packed { pack, offset });
+            if listed.contains(&key) {
+                stored.places.entry(*hash).or_insert(*place);
             }
         }
-        Ok(Stored { places })
+        Ok(stored)
+    }
+
+    /// The chunks `manifest` lists in values among `listed`.
+    fn from_manifest(manifest: &Manifest, listed: &HashSet<String>) -> Stored {
+        let present: Vec<bool> = manifest
+            .blobs
+            .iter()
+            .map(|blob| listed.contains(&blob.key()))
+            .collect();
+        let mut places = HashMap::new();
+        for placed in &manifest.chunks {
+            if !present[placed.blob as usize] {
+                continue;
+            }
+            let blob = manifest.blob_of(placed);
+            let place = if blob.packed {
+                Place::Packed {
+                    pack: *blob,
+                    offset: placed.offset,
+                }
+            } else {
+                Place::Alone
+            };
+            places.entry(placed.chunk.hash).or_insert(place);
+        }
+        Stored { places }
     }
 
     /// Where the store holds `chunk`, if it does.
     pub(crate) fn place(&self, chunk: &ChunkRef) -> Option<Place> {
         self.places.get(&chunk.hash).copied()
     }
-}
-
-fn parse_hex(hex: &str) -> Option<[u8; HASH_LEN]> {
-    if hex.len() != 2 * HASH_LEN {
-        return None;
-    }
-    let mut hash = [0; HASH_LEN];
-    for (byte, pair) in hash.iter_mut().zip(hex.as_bytes().chunks_exact(2)) {
-        *byte = u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok()?;
-    }
-    Some(hash)
 }
 
 /// Where a save puts one of its chunks.
@@ -255,8 +216,10 @@ pub(crate) struct Packer {
     /// The pack being filled: its chunks and their bytes.
     chunks: Vec<ChunkRef>,
     data: Vec<u8>,
-    /// The packs closed, in order, and the length of each one's head.
-    packs: Vec<(Blob, u32)>,
+    /// The packs closed, in order.
+    packs: Vec<Blob>,
+    /// The chunks handed back to be stored alone.
+    alone: Vec<[u8; HASH_LEN]>,
     /// The bytes of the packs closed.
     pub written: u64,
 }
@@ -269,6 +232,7 @@ impl Packer {
             chunks: Vec::new(),
             data: Vec::new(),
             packs: Vec::new(),
+            alone: Vec::new(),
             written: 0,
         }
     }
@@ -296,6 +260,7 @@ impl Packer {
             return (placement, None);
         }
         self.written += bytes.len() as u64;
+        self.alone.push(chunk.hash);
         (placement, Some((chunk.key(), bytes.to_vec())))
     }
 
@@ -319,17 +284,40 @@ impl Packer {
         if self.chunks.is_empty() {
             return None;
         }
-        let bytes = encode(&self.chunks, &self.data);
+        let bytes = std::mem::take(&mut self.data);
         let pack = Blob {
             hash: *blake3::hash(&bytes).as_bytes(),
             len: bytes.len() as u64,
             packed: true,
         };
-        self.packs.push((pack, head_len(self.chunks.len()) as u32));
+        self.packs.push(pack);
         self.written += pack.len;
         self.chunks.clear();
-        self.data.clear();
         Some((pack.key(), bytes))
+    }
+
+    /// Where the chunks this save handed back to be stored lie: in the
+    /// packs it closed, or alone. A save that must start over (its intent
+    /// lapsed, a sweep ran) carries them into [`Stored::read`], so that it
+    /// does not store them again.
+    pub(crate) fn stored_now(&self) -> Vec<([u8; HASH_LEN], Place)> {
+        let closed = self.packs.len() as u32;
+        let packed =
+            self.new
+                .iter()
+                .filter(|(_, (pack, _))| *pack < closed)
+                .map(|(hash, &(pack, at))| {
+                    let place = Place::Packed {
+                        pack: self.packs[pack as usize],
+                        offset: at,
+                    };
+                    (*hash, place)
+                });
+        self.alone
+            .iter()
+            .map(|hash| (*hash, Place::Alone))
+            .chain(packed)
+            .collect()
     }
 
     /// Forgets the pack being filled: the save starts over, and the packs
@@ -342,9 +330,12 @@ impl Packer {
     }
 
     /// Stores again, in this save's packs, the chunks `placed` lists in a
-    /// pack of which it uses less than half: once the checkpoints listing
-    /// the rest are gone, retention deletes the pack, so that the bytes of
-    /// chunks no kept checkpoint lists stay a bounded share of the store.
+    /// pack of which it uses less than a quarter: once the checkpoints
+    /// listing the rest are gone, retention deletes the pack, so that the
+    /// bytes of chunks no kept checkpoint lists stay a bounded share of the
+    /// store. The sparsest packs go first, and a save copies at most as
+    /// many bytes as it wrote otherwise (or one pack's worth), so that no
+    /// single save pays for all the packs that thinned out.
     /// Hands each pack it closes to `put`. A chunk that does not read back
     /// intact keeps its place (every checkpoint listing it is damaged
     /// already).
@@ -372,11 +363,16 @@ impl Packer {
         }
         let mut sparse: Vec<_> = used
             .into_iter()
-            .filter(|(pack, (bytes, _))| bytes * 2 < pack.len)
+            .filter(|(pack, (bytes, _))| bytes * SPARSE < pack.len)
             .collect();
-        sparse.sort_unstable_by_key(|(pack, _)| pack.hash);
+        sparse.sort_unstable_by_key(|(pack, (bytes, _))| (*bytes * 1024 / pack.len, pack.hash));
+        let mut budget = self.written.max(PACK_TARGET as u64);
         let mut moved: HashMap<[u8; HASH_LEN], Placement> = HashMap::new();
-        for (pack, (_, chunks)) in sparse {
+        for (pack, (bytes, chunks)) in sparse {
+            if bytes > budget {
+                break;
+            }
+            budget -= bytes;
             let key = pack.key();
             for (chunk, offset) in chunks {
                 let bytes = match store.get_range(&key, u64::from(offset), chunk.len as usize) {
@@ -429,10 +425,7 @@ impl Packer {
                         0,
                     ),
                     Placement::Stored(Place::Packed { pack, offset }) => (pack, offset),
-                    Placement::New { pack, at } => {
-                        let (pack, head) = self.packs[pack as usize];
-                        (pack, head + at)
-                    }
+                    Placement::New { pack, at } => (self.packs[pack as usize], at),
                 };
                 Placed {
                     chunk,
@@ -460,49 +453,113 @@ mod tests {
         (ChunkRef::of(&bytes), bytes)
     }
 
-    #[test]
-    fn a_packs_head_reads_back_and_damage_hides_it() {
-        let (a, a_bytes) = chunk(1, 10);
-        let (b, b_bytes) = chunk(2, 30);
-        let pack = encode(&[a, b], &[a_bytes, b_bytes].concat());
-        let read = decode_head(&pack).unwrap();
-        let head = head_len(2) as u32;
-        assert_eq!(read.chunks, vec![(a, head), (b, head + 10)]);
-        assert_eq!(read.len, pack.len() as u64);
-        assert_eq!(decode_head(&pack[..20]), Err(Some(head as usize)));
-        for at in 0..head as usize {
-            let mut bad = pack.clone();
-            bad[at] ^= 1;
-            assert!(decode_head(&bad).is_err(), "byte {at}");
+    /// What a save whose earlier manifest is `manifest` finds stored.
+    fn stored(store: &dyn Store, manifest: &Manifest) -> Stored {
+        Stored::from_manifest(manifest, &stored_chunks(store).unwrap())
+    }
+
+    /// Saves `chunks` (the first alone) as checkpoint `seq` with `packer`,
+    /// writing what it closes; returns the manifest.
+    fn save(
+        store: &dyn Store,
+        mut packer: Packer,
+        seq: u64,
+        chunks: &[&(ChunkRef, Vec<u8>)],
+    ) -> Manifest {
+        let mut put = |(key, bytes): Sealed| store.put_if_absent(&key, &bytes);
+        let mut placed = Vec::new();
+        for (i, (chunk, bytes)) in chunks.iter().enumerate() {
+            let (placement, full) = if i == 0 {
+                packer.add_alone(*chunk, bytes)
+            } else {
+                packer.add(*chunk, bytes)
+            };
+            placed.push((*chunk, placement));
+            if let Some(full) = full {
+                put(full).unwrap();
+            }
         }
+        packer.repack(store, &mut placed, &mut put).unwrap();
+        if let Some(last) = packer.seal() {
+            put(last).unwrap();
+        }
+        let total = chunks.iter().map(|(c, _)| u64::from(c.len)).sum();
+        packer.manifest(seq, total, &placed)
+    }
+
+    /// The bytes `manifest` says its chunks are, read from `store`.
+    fn read_back(store: &dyn Store, manifest: &Manifest) -> Vec<u8> {
+        let mut out = Vec::new();
+        for placed in &manifest.chunks {
+            let blob = manifest.blob_of(placed);
+            let bytes = store
+                .get_range(
+                    &blob.key(),
+                    u64::from(placed.offset),
+                    placed.chunk.len as usize,
+                )
+                .unwrap()
+                .unwrap();
+            assert_eq!(ChunkRef::of(&bytes), placed.chunk);
+            out.extend(bytes);
+        }
+        out
     }
 
     #[test]
-    fn a_save_uses_what_the_store_holds_and_packs_the_rest() {
+    fn a_save_lists_what_an_earlier_manifest_holds_and_packs_the_rest() {
         let store = MemStore::new();
-        let (a, a_bytes) = chunk(1, 100);
-        let (b, b_bytes) = chunk(2, 200);
-        let mut first = Packer::new(Stored::read(&store).unwrap());
-        let (placed_a, none) = first.add(a, &a_bytes);
-        assert_eq!(none, None);
+        let (head, a, b) = (chunk(1, 50), chunk(2, 100), chunk(3, 200));
+        let first = save(&store, Packer::new(Stored::default()), 1, &[&head, &a, &a]);
+        // The first chunk alone, `a` once in a pack of its own bytes only.
+        assert_eq!(first.blobs.len(), 2);
+        assert!(!first.blobs[0].packed && first.blobs[1].packed);
+        assert_eq!(first.blobs[1].len, 100);
+        assert_eq!(first.chunks[1], first.chunks[2]);
         assert_eq!(
-            first.add(a, &a_bytes).0,
-            placed_a,
-            "a chunk twice is packed once"
+            read_back(&store, &first),
+            [&head.1[..], &a.1, &a.1].concat()
         );
-        let (key, bytes) = first.seal().unwrap();
-        store.put_if_absent(&key, &bytes).unwrap();
-        let manifest = first.manifest(1, 200, &[(a, placed_a), (a, placed_a)]);
-        assert_eq!(manifest.blobs.len(), 1);
-        let at = manifest.chunks[0].offset as usize;
-        assert_eq!(&bytes[at..at + 100], &a_bytes[..]);
 
-        let mut second = Packer::new(Stored::read(&store).unwrap());
-        let (again, _) = second.add(a, &a_bytes);
-        assert!(matches!(again, Placement::Stored(Place::Packed { .. })));
-        let (fresh, _) = second.add(b, &b_bytes);
-        assert_eq!(fresh, Placement::New { pack: 0, at: 0 });
-        assert_eq!(second.seal().unwrap().1.len(), head_len(1) + 200);
+        let mut second = Packer::new(stored(&store, &first));
+        assert!(matches!(
+            second.add(a.0, &a.1).0,
+            Placement::Stored(Place::Packed { offset: 0, .. })
+        ));
+        assert_eq!(second.add(b.0, &b.1).0, Placement::New { pack: 0, at: 0 });
+        assert_eq!(second.seal().unwrap().1, b.1);
+
+        // A pack the store no longer lists is not listed again.
+        store.delete(&first.blobs[1].key()).unwrap();
+        let mut third = Packer::new(stored(&store, &first));
+        assert_eq!(third.add(a.0, &a.1).0, Placement::New { pack: 0, at: 0 });
+    }
+
+    #[test]
+    fn the_earlier_manifest_is_the_newest_that_reads() {
+        let store = MemStore::new();
+        let (head, a) = (chunk(1, 50), chunk(2, 100));
+        let first = save(&store, Packer::new(Stored::default()), 1, &[&head, &a]);
+        store
+            .put_if_absent(&keys::checkpoint(1), &first.encode())
+            .unwrap();
+        // A newer checkpoint that is not a manifest, and one that does not
+        // read.
+        store
+            .put_if_absent(&keys::checkpoint(2), b"a whole checkpoint")
+            .unwrap();
+        let mut damaged = first.clone();
+        damaged.seq = 3;
+        let mut bytes = damaged.encode();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 1;
+        store.put_if_absent(&keys::checkpoint(3), &bytes).unwrap();
+        let found = Earlier::Checkpoint.manifest(&store, 4).unwrap();
+        assert_eq!(found, Some(first.clone()));
+        assert_eq!(Earlier::Checkpoint.manifest(&store, 1).unwrap(), None);
+        let stored = Stored::read(&store, Earlier::Checkpoint, 4, &[]).unwrap();
+        assert!(matches!(stored.place(&a.0), Some(Place::Packed { .. })));
+        assert_eq!(stored.place(&head.0), Some(Place::Alone));
     }
 
     #[test]
@@ -525,54 +582,62 @@ mod tests {
     }
 
     #[test]
-    fn chunks_of_a_pack_used_less_than_half_are_packed_again() {
+    fn chunks_of_a_pack_used_less_than_a_quarter_are_packed_again() {
         let store = MemStore::new();
-        let (a, a_bytes) = chunk(5, 100);
-        let (b, b_bytes) = chunk(6, 1000);
-        let mut first = Packer::new(Stored::default());
-        first.add(a, &a_bytes);
-        first.add(b, &b_bytes);
-        let (key, bytes) = first.seal().unwrap();
-        store.put_if_absent(&key, &bytes).unwrap();
-        let mut put = |(key, bytes): Sealed| store.put_if_absent(&key, &bytes);
+        let (head, a, b) = (chunk(4, 10), chunk(5, 100), chunk(6, 1000));
+        let first = save(&store, Packer::new(Stored::default()), 1, &[&head, &a, &b]);
+        let old_pack = first.blobs[1];
 
         // Only the small chunk is used: it moves to the save's own pack.
-        let mut sparse = Packer::new(Stored::read(&store).unwrap());
-        let mut placed = vec![(a, sparse.add(a, &a_bytes).0)];
-        assert!(matches!(
-            placed[0].1,
-            Placement::Stored(Place::Packed { .. })
-        ));
-        sparse.repack(&store, &mut placed, &mut put).unwrap();
-        assert_eq!(placed[0].1, Placement::New { pack: 0, at: 0 });
-        let (key, bytes) = sparse.seal().unwrap();
-        let manifest = sparse.manifest(2, 100, &placed);
-        assert_eq!(manifest.blobs[0].key(), key);
-        let at = manifest.chunks[0].offset as usize;
-        assert_eq!(&bytes[at..at + 100], &a_bytes[..]);
+        let sparse = save(&store, Packer::new(stored(&store, &first)), 2, &[&head, &a]);
+        assert_ne!(sparse.blob_of(&sparse.chunks[1]).hash, old_pack.hash);
+        assert_eq!(read_back(&store, &sparse), [&head.1[..], &a.1].concat());
 
         // Most of the pack is used: it stays where it is.
-        let mut dense = Packer::new(Stored::read(&store).unwrap());
-        let mut placed = vec![(b, dense.add(b, &b_bytes).0)];
-        let before = placed.clone();
-        dense.repack(&store, &mut placed, &mut put).unwrap();
-        assert_eq!(placed, before);
-        assert_eq!(dense.seal(), None);
+        let dense = save(&store, Packer::new(stored(&store, &first)), 3, &[&head, &b]);
+        assert_eq!(dense.blob_of(&dense.chunks[1]), &old_pack);
+    }
+
+    #[test]
+    fn a_save_copies_no_more_than_it_writes_or_one_pack() {
+        let store = MemStore::new();
+        // Eight packs of six chunks of 800 KiB; a later save lists one
+        // chunk of each, and writes nothing new but its first chunk.
+        let head = chunk(1, 10);
+        let chunks: Vec<_> = (0..48u8).map(|i| chunk(10 + i, 800 << 10)).collect();
+        let mut all = vec![&head];
+        all.extend(&chunks);
+        let first = save(&store, Packer::new(Stored::default()), 1, &all);
+        assert_eq!(first.blobs.len(), 9);
+        let mut used = vec![&head];
+        used.extend(chunks.iter().step_by(6));
+        let second = save(&store, Packer::new(stored(&store, &first)), 2, &used);
+        // Every pack is sparse; one pack's worth (4 MiB) of copies is five
+        // chunks.
+        let moved = second
+            .chunks
+            .iter()
+            .skip(1)
+            .filter(|c| !first.blobs.contains(second.blob_of(c)))
+            .count();
+        assert_eq!(moved, 5);
+        let expected: Vec<u8> = used.iter().flat_map(|(_, b)| b.clone()).collect();
+        assert_eq!(read_back(&store, &second), expected);
     }
 
     #[test]
     fn the_first_chunk_is_stored_alone() {
         let store = MemStore::new();
         let (a, a_bytes) = chunk(7, 100);
-        let mut packer = Packer::new(Stored::read(&store).unwrap());
+        let mut packer = Packer::new(Stored::default());
         let (placement, alone) = packer.add_alone(a, &a_bytes);
         assert_eq!(placement, Placement::Stored(Place::Alone));
         let (key, bytes) = alone.unwrap();
         assert_eq!((key.as_str(), &bytes[..]), (a.key().as_str(), &a_bytes[..]));
         store.put_if_absent(&key, &bytes).unwrap();
-        let mut again = Packer::new(Stored::read(&store).unwrap());
-        assert_eq!(again.add_alone(a, &a_bytes).1, None);
-        let manifest = again.manifest(1, 100, &[(a, placement)]);
+        let manifest = packer.manifest(1, 100, &[(a, placement)]);
         assert_eq!(manifest.blob_keys().collect::<Vec<_>>(), [key]);
+        let mut again = Packer::new(stored(&store, &manifest));
+        assert_eq!(again.add_alone(a, &a_bytes).1, None);
     }
 }

@@ -3,7 +3,6 @@
 //! chunk is named and never decoded.
 
 use std::io::{self, Read};
-use std::ops::Range;
 use std::sync::mpsc::{sync_channel, Receiver};
 use std::sync::Arc;
 
@@ -32,73 +31,126 @@ pub(crate) enum ChunkFailure {
     Store(StoreError),
 }
 
-/// Chunks that lie one after another in one blob, read with one request.
+/// A range of one blob read with one request, and the chunks it serves.
+/// Its chunks are read in order but may be used between other units'
+/// chunks: a unit of an old pack spans the chunks a checkpoint still lists
+/// there, and the dead ones between them (up to [`MAX_GAP`] bytes each)
+/// are read and skipped, which costs less than a request per stretch.
 #[derive(Debug, Clone)]
-pub(crate) struct Run {
+pub(crate) struct Unit {
     blob: Blob,
-    /// The first byte and the length of the chunks in the blob.
+    /// The first byte and the length of the range in the blob.
     start: u64,
     len: usize,
-    /// The chunks, as indices into the manifest's list.
-    chunks: Range<usize>,
+    /// The chunks it serves: their index in the manifest and where they
+    /// start in the range.
+    chunks: Vec<(usize, usize)>,
 }
 
-/// The most bytes a run of packed chunks spans: what one request reads.
-const MAX_RUN: usize = 1 << 20;
-/// The most bytes of runs the threads of one [`ChunkReader`] hold at once.
-const MAX_HELD: usize = 32 << 20;
+/// The most bytes one request reads.
+const MAX_UNIT: usize = 1 << 20;
+/// The most dead bytes a unit reads between two chunks it serves.
+const MAX_GAP: usize = 256 << 10;
+/// How many units a plan keeps open to extend at once; as many are held in
+/// memory at most, beside those fetched ahead.
+const MAX_OPEN: usize = 4;
+/// The most bytes of units the threads of one [`ChunkReader`] hold at once.
+const MAX_HELD: usize = 40 << 20;
 
-/// `manifest`'s chunks in runs: neighbours in one pack, up to [`MAX_RUN`]
-/// bytes, are read together.
-pub(crate) fn runs(manifest: &Manifest) -> Vec<Run> {
-    let mut runs: Vec<Run> = Vec::new();
+/// How a checkpoint's chunks are read: the units, in the order the
+/// reader first needs them, and for each chunk its unit and where it
+/// starts there.
+#[derive(Debug)]
+pub(crate) struct Plan {
+    units: Vec<Unit>,
+    of_chunk: Vec<(usize, usize)>,
+    /// For each unit, the index of the last chunk it serves.
+    last_use: Vec<usize>,
+}
+
+/// Plans the reads of `manifest`'s chunks: chunks of a pack that follow
+/// one another there (dead bytes of at most [`MAX_GAP`] between them) go
+/// into one unit of at most [`MAX_UNIT`] bytes, even when other units'
+/// chunks come between them in the checkpoint; a chunk stored alone is a
+/// unit of its own.
+pub(crate) fn plan(manifest: &Manifest) -> Plan {
+    let mut units: Vec<Unit> = Vec::new();
+    let mut of_chunk = Vec::with_capacity(manifest.chunks.len());
+    // The units that may still grow, most recently used last.
+    let mut open: Vec<usize> = Vec::with_capacity(MAX_OPEN + 1);
     for (i, placed) in manifest.chunks.iter().enumerate() {
         let blob = *manifest.blob_of(placed);
-        let len = placed.chunk.len as usize;
-        if let Some(run) = runs.last_mut() {
-            if blob.packed
-                && run.blob == blob
-                && run.start + run.len as u64 == u64::from(placed.offset)
-                && run.len + len <= MAX_RUN
-            {
-                run.len += len;
-                run.chunks.end = i + 1;
+        let (offset, len) = (u64::from(placed.offset), placed.chunk.len as usize);
+        let found = blob
+            .packed
+            .then(|| open.iter().position(|&u| units[u].blob == blob))
+            .flatten();
+        if let Some(at) = found {
+            let u = open.remove(at);
+            let unit = &mut units[u];
+            let end = unit.start + unit.len as u64;
+            let within = offset >= unit.start && offset + len as u64 <= end;
+            let follows = offset >= end
+                && offset - end <= MAX_GAP as u64
+                && offset + len as u64 - unit.start <= MAX_UNIT as u64;
+            if within || follows {
+                if follows {
+                    unit.len = (offset + len as u64 - unit.start) as usize;
+                }
+                let at_in_unit = (offset - unit.start) as usize;
+                unit.chunks.push((i, at_in_unit));
+                of_chunk.push((u, at_in_unit));
+                open.push(u);
                 continue;
             }
         }
-        runs.push(Run {
+        units.push(Unit {
             blob,
-            start: u64::from(placed.offset),
+            start: offset,
             len,
-            chunks: i..i + 1,
+            chunks: vec![(i, 0)],
         });
+        of_chunk.push((units.len() - 1, 0));
+        if blob.packed {
+            open.push(units.len() - 1);
+            if open.len() > MAX_OPEN {
+                open.remove(0);
+            }
+        }
     }
-    runs
+    let mut last_use = vec![0; units.len()];
+    for (i, (u, _)) in of_chunk.iter().enumerate() {
+        last_use[*u] = i;
+    }
+    Plan {
+        units,
+        of_chunk,
+        last_use,
+    }
 }
 
-/// The bytes of the chunks of `run`, each checked against its length and
+/// The bytes of `unit`, each of its chunks checked against its length and
 /// hash.
 pub(crate) fn fetch(
     store: &dyn Store,
     manifest: &Manifest,
-    run: &Run,
+    unit: &Unit,
 ) -> Result<Arc<Vec<u8>>, ChunkFailure> {
-    let key = run.blob.key();
+    let key = unit.blob.key();
     let damaged = |reason: String| {
         ChunkFailure::Damaged(ChunkDamage {
             chunk: store.location(&key),
             reason,
         })
     };
-    let chunks = &manifest.chunks[run.chunks.clone()];
-    let bytes = if run.blob.packed {
-        match store.get_range(&key, run.start, run.len) {
-            Ok(Some(bytes)) if bytes.len() < run.len => {
-                let end = run.start + bytes.len() as u64;
+    let bytes = if unit.blob.packed {
+        match store.get_range(&key, unit.start, unit.len) {
+            Ok(Some(bytes)) if bytes.len() < unit.len => {
+                let end = unit.start + bytes.len() as u64;
                 return Err(damaged(format!(
                     "ends at byte {end}, before the chunks it holds at bytes {}..{} do",
-                    run.start,
-                    run.start + run.len as u64
+                    unit.start,
+                    unit.start + unit.len as u64
                 )));
             }
             Ok(Some(bytes)) => Arc::new(bytes),
@@ -109,9 +161,11 @@ pub(crate) fn fetch(
             Err(e) => return Err(ChunkFailure::Store(e)),
         }
     } else {
-        let wrong_len = |len: u64| damaged(format!("is {len} bytes long, not {}", run.len));
-        match store.get_at_most(&key, run.len as u64) {
-            Ok(Some(bytes)) if bytes.len() != run.len => return Err(wrong_len(bytes.len() as u64)),
+        let wrong_len = |len: u64| damaged(format!("is {len} bytes long, not {}", unit.len));
+        match store.get_at_most(&key, unit.len as u64) {
+            Ok(Some(bytes)) if bytes.len() != unit.len => {
+                return Err(wrong_len(bytes.len() as u64))
+            }
             Ok(Some(bytes)) => bytes,
             Ok(None) => return Err(damaged("is missing".to_owned())),
             Err(StoreError::TooLarge { len, .. }) => return Err(wrong_len(len)),
@@ -121,23 +175,22 @@ pub(crate) fn fetch(
             Err(e) => return Err(ChunkFailure::Store(e)),
         }
     };
-    let mut at = 0;
-    for placed in chunks {
-        let len = placed.chunk.len as usize;
-        if *blake3::hash(&bytes[at..at + len]).as_bytes() != placed.chunk.hash {
-            return Err(damaged(if run.blob.packed {
+    for &(index, at) in &unit.chunks {
+        let chunk = manifest.chunks[index].chunk;
+        let len = chunk.len as usize;
+        if *blake3::hash(&bytes[at..at + len]).as_bytes() != chunk.hash {
+            return Err(damaged(if unit.blob.packed {
+                let start = unit.start + at as u64;
                 format!(
-                    "holds chunk {} at bytes {}..{}, which does not hash to its name: its \
+                    "holds chunk {} at bytes {start}..{}, which does not hash to its name: its \
                      bytes were changed",
-                    placed.chunk.hex(),
-                    placed.offset,
-                    u64::from(placed.offset) + len as u64
+                    chunk.hex(),
+                    start + len as u64
                 )
             } else {
                 "does not hash to its name: its bytes were changed".to_owned()
             }));
         }
-        at += len;
     }
     Ok(bytes)
 }
@@ -149,13 +202,13 @@ pub(crate) fn fetch_chunk(
     index: usize,
 ) -> Result<Arc<Vec<u8>>, ChunkFailure> {
     let placed = &manifest.chunks[index];
-    let run = Run {
+    let unit = Unit {
         blob: *manifest.blob_of(placed),
         start: u64::from(placed.offset),
         len: placed.chunk.len as usize,
-        chunks: index..index + 1,
+        chunks: vec![(index, 0)],
     };
-    fetch(store, manifest, &run)
+    fetch(store, manifest, &unit)
 }
 
 /// The most threads fetching one checkpoint's chunks, whatever the store
@@ -164,17 +217,25 @@ const MAX_FETCHERS: usize = 64;
 
 /// The bytes of a checkpoint, read from its chunks in order. Threads (as
 /// many as the store's [`concurrent_requests`](Store::concurrent_requests),
-/// fewer when runs are long) fetch and check the next runs of chunks while
-/// the current one is decoded (fetcher `k` of `n` takes runs `k`, `k + n`,
-/// ...), so a restore is not held up by one request's latency (an object
-/// store's round trip); at most two runs per fetcher wait in memory.
+/// fewer when units are long) fetch and check the next units while the
+/// current chunks are decoded (fetcher `k` of `n` takes units `k`,
+/// `k + n`, ...), so a restore is not held up by one request's latency (an
+/// object store's round trip). At most two units per fetcher wait in
+/// memory, and [`MAX_OPEN`] are held while their chunks are used.
 pub(crate) struct ChunkReader {
     fetched: Vec<Receiver<Result<Arc<Vec<u8>>, ChunkFailure>>>,
-    /// How many runs were received, of how many.
-    next: usize,
-    total: usize,
+    plan: Plan,
+    manifest: Arc<Manifest>,
+    /// The units received and still to be used, by index.
+    held: Vec<Option<Arc<Vec<u8>>>>,
+    /// How many units were received.
+    received: usize,
+    /// The chunk being read (`None` before the first), the unit holding
+    /// it, and where its bytes are there.
+    chunk: Option<usize>,
     current: Arc<Vec<u8>>,
     pos: usize,
+    end: usize,
     /// A damaged chunk, or the store's failure, is reported again on every
     /// later read: never as an early end.
     damaged: Option<ChunkDamage>,
@@ -183,22 +244,24 @@ pub(crate) struct ChunkReader {
 
 impl ChunkReader {
     pub(crate) fn new(store: Arc<dyn Store>, manifest: Manifest) -> Self {
-        let runs: Arc<[Run]> = runs(&manifest).into();
-        let total = runs.len();
-        let longest = runs.iter().map(|run| run.len).max().unwrap_or(1);
-        let fetchers = store
-            .concurrent_requests()
-            .clamp(1, MAX_FETCHERS)
-            .min((MAX_HELD / (2 * longest)).max(1));
+        let plan = plan(&manifest);
+        let units: Arc<[Unit]> = plan.units.clone().into();
+        let total = units.len();
+        let longest = units.iter().map(|unit| unit.len).max().unwrap_or(1);
+        let room = (MAX_HELD.saturating_sub(MAX_OPEN * longest) / (2 * longest)).max(1);
+        let fetchers = store.concurrent_requests().clamp(1, MAX_FETCHERS).min(room);
         let manifest = Arc::new(manifest);
         let fetched = (0..fetchers.min(total))
             .map(|k| {
                 let (send, fetched) = sync_channel(1);
-                let (store, runs, manifest) =
-                    (Arc::clone(&store), Arc::clone(&runs), Arc::clone(&manifest));
+                let (store, units, manifest) = (
+                    Arc::clone(&store),
+                    Arc::clone(&units),
+                    Arc::clone(&manifest),
+                );
                 std::thread::spawn(move || {
-                    for run in runs.iter().skip(k).step_by(fetchers) {
-                        let result = fetch(&*store, &manifest, run);
+                    for unit in units.iter().skip(k).step_by(fetchers) {
+                        let result = fetch(&*store, &manifest, unit);
                         let failed = result.is_err();
                         // The reader was dropped, or reads no further.
                         if send.send(result).is_err() || failed {
@@ -211,13 +274,67 @@ impl ChunkReader {
             .collect();
         ChunkReader {
             fetched,
-            next: 0,
-            total,
+            held: vec![None; total],
+            plan,
+            manifest,
+            received: 0,
+            chunk: None,
             current: Arc::new(Vec::new()),
             pos: 0,
+            end: 0,
             damaged: None,
             failed: None,
         }
+    }
+
+    /// Moves on to the next chunk, receiving its unit if it is the next
+    /// one and letting go of the last chunk's once it is done with;
+    /// `Ok(false)` at the end.
+    fn next_chunk(&mut self) -> io::Result<bool> {
+        if let Some(done) = self.chunk {
+            let (u, _) = self.plan.of_chunk[done];
+            if self.plan.last_use[u] == done {
+                self.held[u] = None;
+            }
+        }
+        let next = self.chunk.map_or(0, |c| c + 1);
+        if next == self.plan.of_chunk.len() {
+            self.current = Arc::new(Vec::new());
+            self.pos = 0;
+            self.end = 0;
+            return Ok(false);
+        }
+        let (u, at) = self.plan.of_chunk[next];
+        // Units are numbered in the order their first chunk comes: the one
+        // a chunk needs was received, or is the next.
+        while self.received <= u {
+            let Ok(fetched) = self.fetched[self.received % self.fetched.len()].recv() else {
+                return Err(io::Error::other("the thread reading chunks stopped"));
+            };
+            match fetched {
+                Ok(bytes) => self.held[self.received] = Some(bytes),
+                Err(ChunkFailure::Damaged(damage)) => {
+                    self.damaged = Some(damage.clone());
+                    return Err(io::Error::new(io::ErrorKind::InvalidData, damage));
+                }
+                Err(ChunkFailure::Store(e)) => {
+                    let failed = Arc::new(e);
+                    self.failed = Some(Arc::clone(&failed));
+                    return Err(io::Error::other(failed));
+                }
+            }
+            self.received += 1;
+        }
+        let Some(bytes) = &self.held[u] else {
+            return Err(io::Error::other(
+                "a unit of chunks was let go before its last chunk",
+            ));
+        };
+        self.current = Arc::clone(bytes);
+        self.chunk = Some(next);
+        self.pos = at;
+        self.end = at + self.manifest.chunks[next].chunk.len as usize;
+        Ok(true)
     }
 }
 
@@ -229,31 +346,12 @@ impl Read for ChunkReader {
         if let Some(failed) = &self.failed {
             return Err(io::Error::other(Arc::clone(failed)));
         }
-        while self.pos == self.current.len() {
-            if self.next == self.total {
+        while self.pos == self.end {
+            if !self.next_chunk()? {
                 return Ok(0);
             }
-            let Ok(fetched) = self.fetched[self.next % self.fetched.len()].recv() else {
-                return Err(io::Error::other("the thread reading chunks stopped"));
-            };
-            self.next += 1;
-            match fetched {
-                Ok(bytes) => {
-                    self.current = bytes;
-                    self.pos = 0;
-                }
-                Err(ChunkFailure::Damaged(damage)) => {
-                    self.damaged = Some(damage.clone());
-                    return Err(io::Error::new(io::ErrorKind::InvalidData, damage));
-                }
-                Err(ChunkFailure::Store(e)) => {
-                    let failed = Arc::new(e);
-                    self.failed = Some(Arc::clone(&failed));
-                    return Err(io::Error::other(failed));
-                }
-            }
         }
-        let n = buf.len().min(self.current.len() - self.pos);
+        let n = buf.len().min(self.end - self.pos);
         buf[..n].copy_from_slice(&self.current[self.pos..self.pos + n]);
         self.pos += n;
         Ok(n)
@@ -453,4 +551,99 @@ fn chunk_damage_of(error: &Error) -> Option<&ChunkDamage> {
         cause = e.source();
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::incremental::manifest::{ChunkRef, Placed};
+    use crate::store::MemStore;
+
+    /// A pack of `count` chunks of `len` bytes, each filled with its number
+    /// plus `seed`, stored in `store`.
+    fn pack(store: &MemStore, seed: u8, count: u8, len: usize) -> (Blob, Vec<ChunkRef>) {
+        let chunks: Vec<Vec<u8>> = (0..count).map(|i| vec![seed + i; len]).collect();
+        let bytes = chunks.concat();
+        let blob = Blob {
+            hash: *blake3::hash(&bytes).as_bytes(),
+            len: bytes.len() as u64,
+            packed: true,
+        };
+        store.put_if_absent(&blob.key(), &bytes).unwrap();
+        (blob, chunks.iter().map(|c| ChunkRef::of(c)).collect())
+    }
+
+    #[test]
+    fn interleaved_packs_are_read_in_few_units_and_in_order() {
+        let store = Arc::new(MemStore::new());
+        let len = 64 << 10;
+        let (old, old_chunks) = pack(&store, 0, 40, len);
+        let (new, new_chunks) = pack(&store, 100, 6, len);
+        let blobs = vec![old, new];
+        // The old pack's chunks in order, every fifth replaced by one of
+        // the new pack's (its old version a dead gap), and one repeated.
+        let mut chunks = Vec::new();
+        let mut expected = Vec::new();
+        for i in 0..40u8 {
+            let (blob, chunk, fill) = if i % 5 == 2 && i / 5 < 6 {
+                (1, new_chunks[usize::from(i / 5)], 100 + i / 5)
+            } else {
+                (0, old_chunks[usize::from(i)], i)
+            };
+            let offset = if blob == 0 {
+                u32::from(i)
+            } else {
+                u32::from(i / 5)
+            } * len as u32;
+            chunks.push(Placed {
+                chunk,
+                blob,
+                offset,
+            });
+            expected.extend(vec![fill; len]);
+        }
+        chunks.push(chunks[3]);
+        expected.extend(vec![3; len]);
+        let manifest = Manifest {
+            seq: 1,
+            total_len: expected.len() as u64,
+            blobs,
+            chunks,
+        };
+        let plan = plan(&manifest);
+        // 40 chunks of 64 KiB of the old pack in 1 MiB units, with the
+        // dead gaps, the new pack's six in one, and the repeat.
+        assert_eq!(plan.units.len(), 3 + 1 + 1, "{:?}", plan.units);
+        assert!(plan.units.iter().all(|u| u.len <= MAX_UNIT));
+        let mut read = Vec::new();
+        ChunkReader::new(store.clone(), manifest.clone())
+            .read_to_end(&mut read)
+            .unwrap();
+        assert!(read == expected);
+
+        // A flipped byte in a dead gap is not read as damage; in a chunk
+        // it is, naming the pack and the chunk.
+        let mut bytes = store.get(&old.key()).unwrap().unwrap();
+        bytes[2 * len + 10] ^= 1;
+        store.delete(&old.key()).unwrap();
+        store.put_if_absent(&old.key(), &bytes).unwrap();
+        let mut read = Vec::new();
+        ChunkReader::new(store.clone(), manifest.clone())
+            .read_to_end(&mut read)
+            .unwrap();
+        assert!(read == expected);
+        bytes[len + 10] ^= 1;
+        store.delete(&old.key()).unwrap();
+        store.put_if_absent(&old.key(), &bytes).unwrap();
+        let err = ChunkReader::new(store.clone(), manifest)
+            .read_to_end(&mut Vec::new())
+            .unwrap_err();
+        let damage = err
+            .get_ref()
+            .unwrap()
+            .downcast_ref::<ChunkDamage>()
+            .unwrap();
+        assert!(damage.chunk.ends_with(&old.key()), "{damage}");
+        assert!(damage.reason.contains(&old_chunks[1].hex()), "{damage}");
+    }
 }

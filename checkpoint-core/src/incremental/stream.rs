@@ -31,7 +31,7 @@ use fastcdc::v2020::FastCDC;
 
 use super::lease::{self, Marker, INTENTS, SWEEPING};
 use super::manifest::{ChunkRef, Manifest};
-use super::pack::{Packer, Placement, Sealed, Stored};
+use super::pack::{Earlier, Packer, Placement, Sealed, Stored};
 use super::writer::{put_chunk, wait_for_sweeps, AVG_CHUNK, MAX_CHUNK, MAX_PUT_THREADS, MIN_CHUNK};
 use crate::encode::{encode_to, Output};
 use crate::store::{Store, StoreError};
@@ -67,33 +67,41 @@ pub(crate) struct Streamed<'a> {
 pub(crate) fn write_chunks<'a, T: Checkpoint>(
     store: &'a dyn Store,
     state: &T,
-    seq: u64,
-    time: SystemTime,
-    compression: Compression,
-    lease_time: Duration,
+    plan: &Plan<'_>,
     location: &str,
 ) -> Result<Option<Streamed<'a>>> {
+    let Plan {
+        seq,
+        time,
+        compression,
+        lease_time,
+        earlier,
+    } = *plan;
     let mut intent = Marker::put(store, INTENTS)?;
+    // What earlier passes stored, for the next to find.
+    let mut carried = Vec::new();
     for _ in 0..LAPSES {
         let sweeps = lease::markers(store, SWEEPING, lease_time)?.live;
         wait_for_sweeps(store, &sweeps, &mut intent, lease_time)?;
-        let stored = Stored::read(store)?;
+        let stored = Stored::read(store, earlier, seq, &carried)?;
         let attempt = Attempt {
             store,
             intent: Mutex::new(&mut intent),
             lease_time,
             lapsed: AtomicBool::new(false),
         };
-        let Some((manifest, written)) =
+        let Some((manifest, packer)) =
             attempt.encode(state, stored, seq, time, compression, location)?
         else {
             return Ok(None);
         };
+        let written = packer.written;
         let lapsed = attempt.lapsed.into_inner() || intent.age() >= lease_time / 2;
         if lapsed {
             // A sweep may have taken this save for dead and deleted chunks
             // it found stored: announce it afresh and store them again.
             intent.renew_after(Duration::ZERO)?;
+            carried = packer.stored_now();
             continue;
         }
         return Ok(Some(Streamed {
@@ -111,6 +119,20 @@ pub(crate) fn write_chunks<'a, T: Checkpoint>(
              give `chunk_lease` a longer lease"
         )),
     )))
+}
+
+/// What an incremental save writes, and how.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Plan<'e> {
+    /// The checkpoint's sequence number (a part's epoch).
+    pub seq: u64,
+    /// Its capture time.
+    pub time: SystemTime,
+    pub compression: Compression,
+    /// How long a marker of the chunk protocol counts as live.
+    pub lease_time: Duration,
+    /// Where to find the chunks the store holds.
+    pub earlier: Earlier<'e>,
 }
 
 /// One pass of encoding and storing chunks.
@@ -142,7 +164,7 @@ impl Attempt<'_, '_> {
     }
 
     /// Encodes and stores the chunks not in `stored`, packed; returns the
-    /// checkpoint's manifest and the bytes of packs written, or `None` when
+    /// checkpoint's manifest and the packer (what it wrote), or `None` when
     /// the head is too long.
     fn encode<T: Checkpoint>(
         &self,
@@ -152,7 +174,7 @@ impl Attempt<'_, '_> {
         time: SystemTime,
         compression: Compression,
         location: &str,
-    ) -> Result<Option<(Manifest, u64)>> {
+    ) -> Result<Option<(Manifest, Packer)>> {
         let failed = AtomicBool::new(false);
         let failure: Mutex<Option<StoreError>> = Mutex::new(None);
         // Each writer, and the one pack waiting for a writer, holds a pack.
@@ -222,7 +244,7 @@ impl Attempt<'_, '_> {
             put(last)?;
         }
         let manifest = packer.manifest(seq, total_len, &chunks);
-        Ok(Some((manifest, packer.written)))
+        Ok(Some((manifest, packer)))
     }
 }
 

@@ -114,7 +114,7 @@ pub(crate) const PART_HEAD: usize = 512;
 ///
 /// Damage to the part's owner header or to its manifest, or
 /// [`Error::Store`].
-fn part_manifest(
+pub(crate) fn part_manifest(
     store: &dyn Store,
     key: &str,
     epoch: u64,

@@ -9,8 +9,8 @@ use std::time::Duration;
 use fastcdc::v2020::FastCDC;
 
 use super::lease::{self, Marker, INTENTS, SWEEPING};
-use super::manifest::{ChunkRef, Manifest};
-use super::pack::{Packer, Sealed, Stored};
+use super::manifest::ChunkRef;
+use super::pack::{Earlier, Packer, Placement, Sealed, Stored};
 use super::{is_chunk_key, CHUNKS};
 use crate::store::{Store, StoreError};
 
@@ -72,15 +72,20 @@ pub(crate) fn prepare<'a>(
     bytes: &[u8],
     seq: u64,
     lease_time: Duration,
+    earlier: Earlier<'_>,
 ) -> Result<Prepared<'a>, StoreError> {
     let mut intent = Marker::put(store, INTENTS)?;
     let mut sweeps = lease::markers(store, SWEEPING, lease_time)?.live;
     let chunks = cut(bytes);
     let mut written = 0;
+    // What earlier passes stored, for the next to find.
+    let mut carried = Vec::new();
     loop {
-        let (manifest, more, lapsed) =
-            put_missing(store, bytes, seq, &chunks, &mut intent, lease_time)?;
-        written += more;
+        let mut packer = Packer::new(Stored::read(store, earlier, seq, &carried)?);
+        let (placed, lapsed) =
+            put_missing(store, bytes, &chunks, &mut intent, lease_time, &mut packer)?;
+        written += packer.written;
+        carried = packer.stored_now();
         if lapsed {
             // Writing took so long between renewals that a sweep may have
             // taken this save for dead: announce it afresh, look for sweeps
@@ -88,6 +93,7 @@ pub(crate) fn prepare<'a>(
             intent.renew_after(Duration::ZERO)?;
             sweeps = lease::markers(store, SWEEPING, lease_time)?.live;
         } else if sweeps.is_empty() {
+            let manifest = packer.manifest(seq, bytes.len() as u64, &placed);
             return Ok(Prepared {
                 manifest: manifest.encode(),
                 written,
@@ -126,13 +132,12 @@ pub(super) fn wait_for_sweeps(
 fn put_missing(
     store: &dyn Store,
     bytes: &[u8],
-    seq: u64,
     chunks: &[(usize, ChunkRef)],
     intent: &mut Marker<'_>,
     lease_time: Duration,
-) -> Result<(Manifest, u64, bool), StoreError> {
+    packer: &mut Packer,
+) -> Result<(Vec<(ChunkRef, Placement)>, bool), StoreError> {
     let mut lapsed = false;
-    let mut packer = Packer::new(Stored::read(store)?);
     let threads = store.concurrent_requests().clamp(1, MAX_PUT_THREADS);
     let mut placed = Vec::with_capacity(chunks.len());
     let mut sealed = Vec::new();
@@ -157,8 +162,7 @@ fn put_missing(
     sealed.extend(packer.seal());
     lapsed |= put_packs(store, sealed, intent, lease_time)?;
     lapsed |= intent.age() >= lease_time / 2;
-    let manifest = packer.manifest(seq, bytes.len() as u64, &placed);
-    Ok((manifest, packer.written, lapsed))
+    Ok((placed, lapsed))
 }
 
 /// Writes `packs`, each waiting for its sync (a file) or round trip (an
