@@ -48,7 +48,7 @@ pub(crate) struct Unit {
 }
 
 /// The most bytes one request reads.
-const MAX_UNIT: usize = 1 << 20;
+const MAX_UNIT: usize = 2 << 20;
 /// The most dead bytes a unit reads between two chunks it serves.
 const MAX_GAP: usize = 256 << 10;
 /// How many units a plan keeps open to extend at once; as many are held in
