@@ -311,6 +311,55 @@ fn retention_deletes_exactly_the_chunks_no_kept_checkpoint_lists() {
 }
 
 #[test]
+fn a_pack_the_kept_checkpoints_barely_use_is_packed_again_and_deleted() {
+    // Every save rewrites all blocks but a run of 24 in the middle: the
+    // first save's pack keeps only the chunks within that run alive, less
+    // than a tenth of it.
+    let dir = common::temp_dir();
+    let ckpt = Checkpointer::open(dir.path())
+        .unwrap()
+        .incremental(true)
+        .keep_last(2);
+    let mut state = Blocks::new(256, 16 << 10);
+    let first = ckpt.save(&state).unwrap();
+    let first_blobs = listed_blobs(ckpt.store(), &first.key);
+    for _ in 0..3 {
+        for i in (0..256).filter(|i| !(100..124).contains(i)) {
+            state.change(i);
+        }
+        ckpt.save(&state).unwrap();
+    }
+    assert_eq!(
+        ckpt.restore_latest::<Blocks>().unwrap().unwrap().state,
+        state
+    );
+    // A later save stored the cold chunks again in its own packs, so once
+    // the first checkpoint was deleted none of its packs was kept for them.
+    let store = DirStore::open(dir.path()).unwrap();
+    let stored = chunk_keys(&store);
+    let kept: Vec<&String> = first_blobs.iter().filter(|k| stored.contains(*k)).collect();
+    assert!(kept.is_empty(), "the first save's {kept:?} outlived it");
+    // What the store holds is what the kept checkpoints list, within a
+    // quarter.
+    let mut listed = std::collections::BTreeMap::new();
+    for (seq, path) in inspect::checkpoint_files(dir.path()).unwrap() {
+        let chunks = inspect::inspect_file(&path, seq).unwrap().chunks.unwrap();
+        for chunk in chunks.chunks {
+            listed.insert((chunk.key, chunk.offset), chunk.len);
+        }
+    }
+    let live: u64 = listed.values().sum();
+    let held: u64 = stored
+        .iter()
+        .map(|key| store.get(key).unwrap().unwrap().len() as u64)
+        .sum();
+    assert!(
+        held * 4 <= live * 5,
+        "the store holds {held} bytes of chunks, the kept checkpoints list {live}"
+    );
+}
+
+#[test]
 fn a_live_intent_postpones_the_sweep_and_a_stale_one_does_not() {
     let store = Arc::new(MemStore::new());
     let ckpt = Checkpointer::new(Arc::clone(&store))
