@@ -15,7 +15,7 @@
 use std::collections::{HashMap, HashSet};
 
 use super::manifest::{Blob, ChunkRef, Manifest, Placed, HASH_LEN};
-use super::writer::stored_chunks;
+use super::writer::{stored_chunks, MAX_CHUNK};
 use crate::keys;
 use crate::store::{Store, StoreError};
 use crate::Error;
@@ -272,6 +272,11 @@ impl Packer {
         let (pack, at) = (self.packs.len() as u32, self.data.len() as u32);
         self.new.insert(chunk.hash, (pack, at));
         self.chunks.push(chunk);
+        if self.data.capacity() == 0 {
+            // A pack closes past its target by less than a chunk: held at
+            // its size from the start, it is never grown by copying.
+            self.data.reserve_exact(PACK_TARGET + MAX_CHUNK as usize);
+        }
         self.data.extend_from_slice(bytes);
         let sealed = (self.data.len() >= PACK_TARGET)
             .then(|| self.seal())

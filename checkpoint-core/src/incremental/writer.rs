@@ -22,8 +22,11 @@ pub(crate) const AVG_CHUNK: u32 = 64 << 10;
 pub(crate) const MAX_CHUNK: u32 = 256 << 10;
 
 /// The most pack writes in flight at once, whatever the store asks for
-/// ([`Store::concurrent_requests`]): each holds a pack in memory.
-pub(crate) const MAX_PUT_THREADS: usize = 4;
+/// ([`Store::concurrent_requests`]): each holds a pack in memory. Two keep
+/// a save within its largest field's frame and about 20 MiB of packs
+/// beyond the state (four held 10 MiB more), and saved as fast as four on
+/// a local disk and on a local S3 server (`docs/PERFORMANCE.md`).
+pub(crate) const MAX_PUT_THREADS: usize = 2;
 
 /// How often a saver that saw a sweep looks again whether it has ended.
 const POLL: Duration = Duration::from_millis(20);
