@@ -99,6 +99,15 @@ pub(crate) struct Blob {
 }
 
 impl Blob {
+    /// The value holding `chunk` stored alone.
+    pub(crate) fn alone(chunk: &ChunkRef) -> Blob {
+        Blob {
+            hash: chunk.hash,
+            len: u64::from(chunk.len),
+            packed: false,
+        }
+    }
+
     /// Its key: `chunks/<2 hex>/<hex>`, with `.pack` for a pack.
     pub(crate) fn key(&self) -> String {
         let key = crate::keys::chunk(&hex(&self.hash));

@@ -28,6 +28,10 @@ const LOOK_BACK: usize = 4;
 /// A save stores again the chunks it lists from a pack of which it lists
 /// less than one part in this many bytes.
 const SPARSE: u64 = 4;
+/// How many of the values it lists chunks from without storing them a
+/// save reads back, on average: each is read once in every so many saves
+/// ([`damaged_stored`]).
+const CHECKED: u64 = 2;
 
 /// Where a save looks for the chunks it may list without storing them.
 #[derive(Debug, Clone, Copy)]
@@ -192,6 +196,74 @@ impl Stored {
     pub(crate) fn place(&self, chunk: &ChunkRef) -> Option<Place> {
         self.places.get(&chunk.hash).copied()
     }
+
+    /// Forgets the chunks `damaged`: the save stores them anew.
+    pub(crate) fn forget(&mut self, damaged: &HashSet<[u8; HASH_LEN]>) {
+        self.places.retain(|hash, _| !damaged.contains(hash));
+    }
+}
+
+/// The chunks among `placed` found stored that do not read back intact,
+/// of the values (packs, or chunks stored alone) this save checks: about
+/// [`CHECKED`] of those it lists chunks from without storing them, each
+/// chosen once in every `n / CHECKED` saves when it lists `n` (a value's
+/// hash and the save's `seq` choose).
+///
+/// A save lists a stored chunk on the word of an earlier manifest, without
+/// reading it: a chunk damaged on the store would otherwise stay in every
+/// later checkpoint while the state around it does not change, each
+/// committed and none restorable. So every save reads a few values back,
+/// and a chunk found damaged or missing is stored anew
+/// (`docs/FORMAT.md`, "Packs").
+///
+/// # Errors
+///
+/// When the store fails otherwise than by an unreadable value.
+pub(crate) fn damaged_stored(
+    store: &dyn Store,
+    seq: u64,
+    placed: &[(ChunkRef, Placement)],
+) -> Result<HashSet<[u8; HASH_LEN]>, StoreError> {
+    let mut listed: HashMap<Blob, Vec<(ChunkRef, u32)>> = HashMap::new();
+    let mut seen = HashSet::new();
+    for (chunk, placement) in placed {
+        let (blob, offset) = match *placement {
+            Placement::Stored(Place::Packed { pack, offset }) => (pack, offset),
+            Placement::Stored(Place::Alone) => (Blob::alone(chunk), 0),
+            Placement::New { .. } => continue,
+        };
+        if seen.insert(chunk.hash) {
+            listed.entry(blob).or_default().push((*chunk, offset));
+        }
+    }
+    let period = (listed.len() as u64).div_ceil(CHECKED).max(1);
+    let mut damaged = HashSet::new();
+    for (blob, chunks) in listed {
+        let turn = u64::from_le_bytes(blob.hash[..8].try_into().expect("8 bytes"));
+        if turn.wrapping_add(seq) % period != 0 {
+            continue;
+        }
+        let bytes = match store.get(&blob.key()) {
+            Ok(bytes) => bytes.unwrap_or_default(),
+            Err(StoreError::Unreadable { .. }) => Vec::new(),
+            Err(e) => return Err(e),
+        };
+        for (chunk, offset) in chunks {
+            let start = offset as usize;
+            let intact = bytes
+                .get(start..start + chunk.len as usize)
+                .is_some_and(|held| ChunkRef::of(held) == chunk);
+            if !intact {
+                tracing::warn!(
+                    "chunk {} in `{}` does not read back intact: stored anew",
+                    chunk.hex(),
+                    store.location(&blob.key())
+                );
+                damaged.insert(chunk.hash);
+            }
+        }
+    }
+    Ok(damaged)
 }
 
 /// Where a save puts one of its chunks.
@@ -265,7 +337,7 @@ impl Packer {
     }
 
     /// Places `chunk` in this save's packs, wherever the store holds it.
-    fn add_new(&mut self, chunk: ChunkRef, bytes: &[u8]) -> (Placement, Option<Sealed>) {
+    pub(crate) fn add_new(&mut self, chunk: ChunkRef, bytes: &[u8]) -> (Placement, Option<Sealed>) {
         if let Some(&(pack, at)) = self.new.get(&chunk.hash) {
             return (Placement::New { pack, at }, None);
         }
@@ -421,14 +493,7 @@ impl Packer {
             .iter()
             .map(|&(chunk, placement)| {
                 let (blob, offset) = match placement {
-                    Placement::Stored(Place::Alone) => (
-                        Blob {
-                            hash: chunk.hash,
-                            len: u64::from(chunk.len),
-                            packed: false,
-                        },
-                        0,
-                    ),
+                    Placement::Stored(Place::Alone) => (Blob::alone(&chunk), 0),
                     Placement::Stored(Place::Packed { pack, offset }) => (pack, offset),
                     Placement::New { pack, at } => (self.packs[pack as usize], at),
                 };
@@ -644,5 +709,53 @@ mod tests {
         assert_eq!(manifest.blob_keys().collect::<Vec<_>>(), [key]);
         let mut again = Packer::new(stored(&store, &manifest));
         assert_eq!(again.add_alone(a, &a_bytes).1, None);
+    }
+
+    #[test]
+    fn each_stored_value_is_read_back_once_in_a_round_of_saves() {
+        // Six packs of two chunks each, none in the (empty) store: every
+        // chunk of a pack read back is found missing.
+        let placed: Vec<(ChunkRef, Placement)> = (0..12u8)
+            .map(|i| {
+                let pack = Blob {
+                    hash: *blake3::hash(&[i / 2]).as_bytes(),
+                    len: 2,
+                    packed: true,
+                };
+                let place = Place::Packed {
+                    pack,
+                    offset: u32::from(i % 2),
+                };
+                (ChunkRef::of(&[i]), Placement::Stored(place))
+            })
+            .collect();
+        let store = MemStore::new();
+        let mut seen = HashSet::new();
+        // Six packs, two read per save: each once in three saves.
+        for seq in 40..43 {
+            let damaged = damaged_stored(&store, seq, &placed).unwrap();
+            assert_eq!(damaged.len() % 2, 0, "a pack read back in part");
+            for hash in damaged {
+                assert!(seen.insert(hash), "#{seq} read a pack again");
+            }
+        }
+        assert_eq!(seen.len(), 12);
+        // New chunks are never read back, and an intact pack has no damage.
+        let (chunk, bytes) = chunk(7, 100);
+        store
+            .put_if_absent(&keys::chunk(&chunk.hex()), &bytes)
+            .unwrap();
+        let mut intact = vec![(chunk, Placement::Stored(Place::Alone))];
+        intact.push((ChunkRef::of(b"x"), Placement::New { pack: 0, at: 0 }));
+        assert!(damaged_stored(&store, 1, &intact).unwrap().is_empty());
+        // A flipped byte is found.
+        let mut flipped = bytes.clone();
+        flipped[50] ^= 1;
+        let other = MemStore::new();
+        other
+            .put_if_absent(&keys::chunk(&chunk.hex()), &flipped)
+            .unwrap();
+        let found = damaged_stored(&other, 1, &intact).unwrap();
+        assert_eq!(found, HashSet::from([chunk.hash]));
     }
 }

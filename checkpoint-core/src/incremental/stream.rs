@@ -22,6 +22,7 @@
 //! nothing. An intent that lapsed (a pause of half a lease between two
 //! chunks) makes the save list and encode again.
 
+use std::collections::HashSet;
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Mutex, PoisonError};
@@ -30,8 +31,8 @@ use std::time::{Duration, SystemTime};
 use fastcdc::v2020::FastCDC;
 
 use super::lease::{self, Marker, INTENTS, SWEEPING};
-use super::manifest::{ChunkRef, Manifest};
-use super::pack::{Earlier, Packer, Placement, Sealed, Stored};
+use super::manifest::{ChunkRef, Manifest, HASH_LEN};
+use super::pack::{damaged_stored, Earlier, Packer, Placement, Sealed, Stored};
 use super::writer::{put_chunk, wait_for_sweeps, AVG_CHUNK, MAX_CHUNK, MAX_PUT_THREADS, MIN_CHUNK};
 use crate::encode::{encode_to, Output};
 use crate::store::{Store, StoreError};
@@ -78,29 +79,44 @@ pub(crate) fn write_chunks<'a, T: Checkpoint>(
         earlier,
     } = *plan;
     let mut intent = Marker::put(store, INTENTS)?;
-    // What earlier passes stored, for the next to find.
+    // What earlier passes stored, for the next to find, and the stored
+    // chunks they found damaged, for the next to store anew.
     let mut carried = Vec::new();
-    for _ in 0..LAPSES {
+    let mut damaged = HashSet::new();
+    let mut lapses = 0;
+    while lapses < LAPSES {
         let sweeps = lease::markers(store, SWEEPING, lease_time)?.live;
         wait_for_sweeps(store, &sweeps, &mut intent, lease_time)?;
-        let stored = Stored::read(store, earlier, seq, &carried)?;
+        let mut stored = Stored::read(store, earlier, seq, &carried)?;
+        stored.forget(&damaged);
         let attempt = Attempt {
             store,
             intent: Mutex::new(&mut intent),
             lease_time,
             lapsed: AtomicBool::new(false),
         };
-        let Some((manifest, packer)) =
-            attempt.encode(state, stored, seq, time, compression, location)?
-        else {
+        let Some(pass) = attempt.encode(state, stored, seq, time, compression, location)? else {
             return Ok(None);
         };
+        let Pass {
+            manifest,
+            packer,
+            damaged: found,
+        } = pass;
         let written = packer.written;
         let lapsed = attempt.lapsed.into_inner() || intent.age() >= lease_time / 2;
         if lapsed {
             // A sweep may have taken this save for dead and deleted chunks
             // it found stored: announce it afresh and store them again.
             intent.renew_after(Duration::ZERO)?;
+            carried = packer.stored_now();
+            lapses += 1;
+            continue;
+        }
+        if !found.is_empty() {
+            // Each pass stores anew what the passes before found damaged,
+            // so this ends: a chunk is found damaged once.
+            damaged.extend(found);
             carried = packer.stored_now();
             continue;
         }
@@ -135,6 +151,17 @@ pub(crate) struct Plan<'e> {
     pub earlier: Earlier<'e>,
 }
 
+/// What one pass of encoding and storing chunks made.
+struct Pass {
+    /// The checkpoint's manifest.
+    manifest: Manifest,
+    /// What the pass wrote.
+    packer: Packer,
+    /// Chunks it found stored that did not read back intact: the manifest
+    /// lists them as stored, so the save must pass again, storing them.
+    damaged: HashSet<[u8; HASH_LEN]>,
+}
+
 /// One pass of encoding and storing chunks.
 struct Attempt<'s, 'm> {
     store: &'s dyn Store,
@@ -163,8 +190,8 @@ impl Attempt<'_, '_> {
         intent.renew_after(self.lease_time / 4)
     }
 
-    /// Encodes and stores the chunks not in `stored`, packed; returns the
-    /// checkpoint's manifest and the packer (what it wrote), or `None` when
+    /// Encodes and stores the chunks not in `stored`, packed, and reads
+    /// back a few of those in `stored` ([`damaged_stored`]); `None` when
     /// the head is too long.
     fn encode<T: Checkpoint>(
         &self,
@@ -174,7 +201,7 @@ impl Attempt<'_, '_> {
         time: SystemTime,
         compression: Compression,
         location: &str,
-    ) -> Result<Option<(Manifest, Packer)>> {
+    ) -> Result<Option<Pass>> {
         let failed = AtomicBool::new(false);
         let failure: Mutex<Option<StoreError>> = Mutex::new(None);
         // Each writer, and the one pack waiting for a writer, holds a pack.
@@ -239,12 +266,19 @@ impl Attempt<'_, '_> {
             }
             chunks.insert(0, (chunk, placement));
         }
-        packer.repack(self.store, &mut chunks, &mut put)?;
+        let damaged = damaged_stored(self.store, seq, &chunks)?;
+        if damaged.is_empty() {
+            packer.repack(self.store, &mut chunks, &mut put)?;
+        }
         if let Some(last) = packer.seal() {
             put(last)?;
         }
         let manifest = packer.manifest(seq, total_len, &chunks);
-        Ok(Some((manifest, packer)))
+        Ok(Some(Pass {
+            manifest,
+            packer,
+            damaged,
+        }))
     }
 }
 

@@ -10,7 +10,7 @@ use fastcdc::v2020::FastCDC;
 
 use super::lease::{self, Marker, INTENTS, SWEEPING};
 use super::manifest::ChunkRef;
-use super::pack::{Earlier, Packer, Placement, Sealed, Stored};
+use super::pack::{damaged_stored, Earlier, Packer, Placement, Sealed, Stored};
 use super::{is_chunk_key, CHUNKS};
 use crate::store::{Store, StoreError};
 
@@ -85,8 +85,15 @@ pub(crate) fn prepare<'a>(
     let mut carried = Vec::new();
     loop {
         let mut packer = Packer::new(Stored::read(store, earlier, seq, &carried)?);
-        let (placed, lapsed) =
-            put_missing(store, bytes, &chunks, &mut intent, lease_time, &mut packer)?;
+        let (placed, lapsed) = put_missing(
+            store,
+            bytes,
+            &chunks,
+            seq,
+            &mut intent,
+            lease_time,
+            &mut packer,
+        )?;
         written += packer.written;
         carried = packer.stored_now();
         if lapsed {
@@ -129,13 +136,15 @@ pub(super) fn wait_for_sweeps(
     Ok(())
 }
 
-/// Packs and writes the chunks the store does not hold; returns the
-/// manifest, the bytes written and whether the intent lapsed: went half a
-/// lease without renewal, so that a sweep may have seen it as stale.
+/// Packs and writes the chunks the store does not hold, or holds damaged
+/// ([`damaged_stored`]); returns where each chunk lies and whether the
+/// intent lapsed: went half a lease without renewal, so that a sweep may
+/// have seen it as stale.
 fn put_missing(
     store: &dyn Store,
     bytes: &[u8],
     chunks: &[(usize, ChunkRef)],
+    seq: u64,
     intent: &mut Marker<'_>,
     lease_time: Duration,
     packer: &mut Packer,
@@ -156,6 +165,15 @@ fn put_missing(
         sealed.extend(full);
         if sealed.len() == threads {
             lapsed |= put_packs(store, std::mem::take(&mut sealed), intent, lease_time)?;
+        }
+    }
+    // Stored chunks that do not read back intact are stored anew.
+    let damaged = damaged_stored(store, seq, &placed)?;
+    for ((chunk, placement), (offset, _)) in placed.iter_mut().zip(chunks) {
+        if damaged.contains(&chunk.hash) {
+            let (new, full) = packer.add_new(*chunk, &bytes[*offset..*offset + chunk.len as usize]);
+            *placement = new;
+            sealed.extend(full);
         }
     }
     packer.repack(store, &mut placed, &mut |full| {
