@@ -32,7 +32,7 @@ use fastcdc::v2020::FastCDC;
 
 use super::lease::{self, Marker, INTENTS, SWEEPING};
 use super::manifest::{ChunkRef, Manifest, HASH_LEN};
-use super::pack::{damaged_stored, Earlier, Packer, Placement, Sealed, Stored};
+use super::pack::{Earlier, Packer, Placement, Sealed, Stored};
 use super::writer::{put_chunk, wait_for_sweeps, AVG_CHUNK, MAX_CHUNK, MAX_PUT_THREADS, MIN_CHUNK};
 use crate::encode::{encode_to, Output};
 use crate::store::{Store, StoreError};
@@ -79,7 +79,7 @@ pub(crate) fn write_chunks<'a, T: Checkpoint>(
         earlier,
     } = *plan;
     let mut intent = Marker::put(store, INTENTS)?;
-    // What earlier passes stored, for the next to find, and the stored
+    // What the passes so far stored, for the next to find, and the stored
     // chunks they found damaged, for the next to store anew.
     let mut carried = Vec::new();
     let mut damaged = HashSet::new();
@@ -109,7 +109,7 @@ pub(crate) fn write_chunks<'a, T: Checkpoint>(
             // A sweep may have taken this save for dead and deleted chunks
             // it found stored: announce it afresh and store them again.
             intent.renew_after(Duration::ZERO)?;
-            carried = packer.stored_now();
+            carried.extend(packer.stored_now());
             lapses += 1;
             continue;
         }
@@ -117,7 +117,7 @@ pub(crate) fn write_chunks<'a, T: Checkpoint>(
             // Each pass stores anew what the passes before found damaged,
             // so this ends: a chunk is found damaged once.
             damaged.extend(found);
-            carried = packer.stored_now();
+            carried.extend(packer.stored_now());
             continue;
         }
         return Ok(Some(Streamed {
@@ -191,7 +191,7 @@ impl Attempt<'_, '_> {
     }
 
     /// Encodes and stores the chunks not in `stored`, packed, and reads
-    /// back a few of those in `stored` ([`damaged_stored`]); `None` when
+    /// back a few of those in `stored` ([`Packer::damaged_stored`]); `None` when
     /// the head is too long.
     fn encode<T: Checkpoint>(
         &self,
@@ -266,7 +266,7 @@ impl Attempt<'_, '_> {
             }
             chunks.insert(0, (chunk, placement));
         }
-        let damaged = damaged_stored(self.store, seq, &chunks)?;
+        let damaged = packer.damaged_stored(self.store, seq, &chunks, &mut || self.renew())?;
         if damaged.is_empty() {
             packer.repack(self.store, &mut chunks, &mut put)?;
         }

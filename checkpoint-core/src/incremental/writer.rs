@@ -10,7 +10,7 @@ use fastcdc::v2020::FastCDC;
 
 use super::lease::{self, Marker, INTENTS, SWEEPING};
 use super::manifest::ChunkRef;
-use super::pack::{damaged_stored, Earlier, Packer, Placement, Sealed, Stored};
+use super::pack::{Earlier, Packer, Placement, Sealed, Stored};
 use super::{is_chunk_key, CHUNKS};
 use crate::store::{Store, StoreError};
 
@@ -95,7 +95,7 @@ pub(crate) fn prepare<'a>(
             &mut packer,
         )?;
         written += packer.written;
-        carried = packer.stored_now();
+        carried.extend(packer.stored_now());
         if lapsed {
             // Writing took so long between renewals that a sweep may have
             // taken this save for dead: announce it afresh, look for sweeps
@@ -137,7 +137,7 @@ pub(super) fn wait_for_sweeps(
 }
 
 /// Packs and writes the chunks the store does not hold, or holds damaged
-/// ([`damaged_stored`]); returns where each chunk lies and whether the
+/// ([`Packer::damaged_stored`]); returns where each chunk lies and whether the
 /// intent lapsed: went half a lease without renewal, so that a sweep may
 /// have seen it as stale.
 fn put_missing(
@@ -168,7 +168,10 @@ fn put_missing(
         }
     }
     // Stored chunks that do not read back intact are stored anew.
-    let damaged = damaged_stored(store, seq, &placed)?;
+    let damaged = packer.damaged_stored(store, seq, &placed, &mut || {
+        lapsed |= intent.age() >= lease_time / 2;
+        intent.renew_after(lease_time / 4)
+    })?;
     for ((chunk, placement), (offset, _)) in placed.iter_mut().zip(chunks) {
         if damaged.contains(&chunk.hash) {
             let (new, full) = packer.add_new(*chunk, &bytes[*offset..*offset + chunk.len as usize]);
