@@ -171,18 +171,36 @@ fn a_damaged_chunk_fails_the_part_naming_it(store: Arc<dyn Store>) {
     let b = group.restore_latest::<Blocks>("b").unwrap().unwrap();
     assert_eq!((b.epoch, b.state), (2, node_state("b", 2)));
 
-    // A part saved anew over the damaged chunk finds it stored, so the
-    // verifying commit reads every chunk and refuses the part, naming it.
+    // A part saved anew over the damaged chunk reads back what it finds
+    // stored (a part this small lists two values, so both) and stores the
+    // chunk anew: the epoch commits, verified, and restores.
     for node in NODES {
         group.save_part(3, node, &node_state(node, 2)).unwrap();
     }
-    let err = group.commit_verifying(3, &NODES).unwrap_err();
+    group.commit_verifying(3, &NODES).unwrap();
+    assert_eq!(group.restore::<Blocks>(3, "a").unwrap(), node_state("a", 2));
+
+    // Damage after the save is the verifying commit's to find: it reads
+    // every chunk and refuses the part, naming it.
+    for node in NODES {
+        group.save_part(4, node, &node_state(node, 2)).unwrap();
+    }
+    let fresh = part_chunks(&*store, &part_key(&group, 4, "a"))
+        .into_iter()
+        .skip(1)
+        .find(|k| !older.contains(k) && *k != chunk)
+        .expect("a chunk stored after epoch 2");
+    let mut bytes = store.get(&fresh).unwrap().unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x04;
+    overwrite(&*store, &fresh, &bytes);
+    let err = group.commit_verifying(4, &NODES).unwrap_err();
     assert!(
-        matches!(&err, GroupError::PartCorrupt { epoch: 3, participant, .. } if participant == "a"),
+        matches!(&err, GroupError::PartCorrupt { epoch: 4, participant, .. } if participant == "a"),
         "{err:?}"
     );
-    assert!(err.to_string().contains(&chunk), "{err}");
-    assert_eq!(group.latest_committed_epoch().unwrap(), Some(2));
+    assert!(err.to_string().contains(&fresh), "{err}");
+    assert_eq!(group.latest_committed_epoch().unwrap(), Some(3));
 
     // A missing chunk is damage too.
     store.delete(&chunk).unwrap();
