@@ -18,11 +18,12 @@ fn write(target: &str, name: &str, bytes: &[u8]) {
 
 fn main() {
     let mut checkpoints: Vec<(String, Vec<u8>)> = Vec::new();
-    for version in ["v1", "v2"] {
+    for version in ["v1", "v2", "v3", "v4", "v5", "v6"] {
         let dir = Path::new("../tests/golden").join(version);
         let mut files: Vec<_> = fs::read_dir(&dir)
             .unwrap()
             .map(|e| e.unwrap().path())
+            .filter(|path| path.extension().is_some_and(|e| e == "ckpt"))
             .collect();
         files.sort();
         for file in files {

@@ -43,6 +43,27 @@ pub enum Phase {
     Done(i64),
 }
 
+/// A state of under 1 MiB: an incremental checkpoint of it is a first
+/// chunk, a pack and a manifest listing a few chunks.
+pub fn large_sample() -> State {
+    let history: Vec<Inner> = (0..4_000u64)
+        .map(|id| Inner {
+            id,
+            label: format!("record {id} of the large sample"),
+            weights: vec![id as f32; (id % 16) as usize],
+        })
+        .collect();
+    State {
+        items: (0..100_000).collect(),
+        name: "large".into(),
+        limit: Some(7),
+        inner: history[3].clone(),
+        mode: Mode::Idle,
+        history,
+        count: 100_000,
+    }
+}
+
 /// A few states to seed corpora with.
 pub fn samples() -> Vec<State> {
     let inner = |id: u64| Inner {
