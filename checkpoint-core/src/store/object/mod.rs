@@ -386,30 +386,7 @@ impl ObjectStore {
         key: &str,
         len: usize,
     ) -> Result<Option<Vec<u8>>, StoreError> {
-        if len == 0 {
-            return Ok(self.get_async(key).await?.map(|_| Vec::new()));
-        }
-        let path = self.path(key)?;
-        let options = GetOptions {
-            range: Some(GetRange::Bounded(0..len as u64)),
-            ..GetOptions::default()
-        };
-        let read = async {
-            let result = self.inner.get_opts(&path, options).await?;
-            result.bytes().await
-        };
-        match read.await {
-            Ok(bytes) => Ok(Some(bytes.into())),
-            Err(object_store::Error::NotFound { .. }) => Ok(None),
-            // An empty object has no byte 0 to range over, which each
-            // backend reports as an error of its own: only the object's
-            // size tells that error apart from a failure, which is returned.
-            Err(e) => match self.inner.head(&path).await {
-                Ok(meta) if meta.size == 0 => Ok(Some(Vec::new())),
-                Err(object_store::Error::NotFound { .. }) => Ok(None),
-                _ => Err(io_error("read", &self.location(key), e)),
-            },
-        }
+        self.get_range_async(key, 0, len).await
     }
 
     pub(crate) async fn get_range_async(
