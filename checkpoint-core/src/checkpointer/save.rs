@@ -123,7 +123,7 @@ impl Checkpointer {
             time,
             compression: self.compression,
             lease_time: self.chunking.lease,
-            earlier: incremental::pack::Earlier::Checkpoint,
+            earlier: incremental::stored::Earlier::Checkpoint,
         };
         let streamed = incremental::stream::write_chunks(&*self.store, state, &plan, &location)?;
         let Some(streamed) = streamed else {
@@ -275,7 +275,7 @@ impl Checkpointer {
             &snapshot.bytes,
             snapshot.seq(),
             self.chunking.lease,
-            incremental::pack::Earlier::Checkpoint,
+            incremental::stored::Earlier::Checkpoint,
         );
         let prepared = match prepared {
             Ok(prepared) => prepared,

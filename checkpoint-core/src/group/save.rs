@@ -5,7 +5,7 @@ use std::time::SystemTime;
 use super::{beside, check_name, part, part_info, streamed, Epoch, Group, GroupError, PartInfo};
 use crate::format::part::owner_header;
 use crate::incremental::manifest::Manifest;
-use crate::incremental::pack::Earlier;
+use crate::incremental::stored::Earlier;
 use crate::incremental::{
     self,
     writer::{self, Prepared},

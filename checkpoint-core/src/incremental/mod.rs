@@ -24,6 +24,7 @@ mod lease;
 pub(crate) mod manifest;
 pub(crate) mod pack;
 pub(crate) mod reader;
+pub(crate) mod stored;
 pub(crate) mod stream;
 pub(crate) mod sweep;
 pub(crate) mod writer;

@@ -32,7 +32,8 @@ use fastcdc::v2020::FastCDC;
 
 use super::lease::{self, Marker, INTENTS, SWEEPING};
 use super::manifest::{ChunkRef, Manifest, HASH_LEN};
-use super::pack::{Earlier, Packer, Placement, Sealed, Stored};
+use super::pack::{Packer, Placement, Sealed};
+use super::stored::{Earlier, Stored};
 use super::writer::{put_chunk, wait_for_sweeps, AVG_CHUNK, MAX_CHUNK, MAX_PUT_THREADS, MIN_CHUNK};
 use crate::encode::{encode_to, Output};
 use crate::store::{Store, StoreError};

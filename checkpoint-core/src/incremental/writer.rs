@@ -10,7 +10,8 @@ use fastcdc::v2020::FastCDC;
 
 use super::lease::{self, Marker, INTENTS, SWEEPING};
 use super::manifest::ChunkRef;
-use super::pack::{Earlier, Packer, Placement, Sealed, Stored};
+use super::pack::{Packer, Placement, Sealed};
+use super::stored::{Earlier, Stored};
 use super::{is_chunk_key, CHUNKS};
 use crate::store::{Store, StoreError};
 
