@@ -50,8 +50,8 @@ pub(crate) struct Streamed<'a> {
     pub manifest: Vec<u8>,
     /// The checkpoint's length.
     pub total_len: u64,
-    /// How many bytes of packs this save wrote (its other chunks were
-    /// stored).
+    /// How many bytes of chunks and packs this save wrote, over all its
+    /// passes (its other chunks were stored).
     pub written: u64,
     /// The saver's intent: keep it until the manifest is committed.
     pub intent: Marker<'a>,
@@ -84,7 +84,7 @@ pub(crate) fn write_chunks<'a, T: Checkpoint>(
     // chunks they found damaged, for the next to store anew.
     let mut carried = Vec::new();
     let mut damaged = HashSet::new();
-    let mut lapses = 0;
+    let (mut lapses, mut written) = (0, 0);
     while lapses < LAPSES {
         let sweeps = lease::markers(store, SWEEPING, lease_time)?.live;
         wait_for_sweeps(store, &sweeps, &mut intent, lease_time)?;
@@ -104,7 +104,7 @@ pub(crate) fn write_chunks<'a, T: Checkpoint>(
             packer,
             damaged: found,
         } = pass;
-        let written = packer.written;
+        written += packer.written;
         let lapsed = attempt.lapsed.into_inner() || intent.age() >= lease_time / 2;
         if lapsed {
             // A sweep may have taken this save for dead and deleted chunks
