@@ -670,17 +670,26 @@ fn async_checkpointers_save_incrementally_too() {
     assert_eq!(restored.state, state);
 }
 
-/// Writes chunks slowly and counts the looks for sweeps.
-#[derive(Debug)]
+/// Writes chunks slowly, and counts the looks for sweeps, the listings
+/// of the chunks and the chunk bytes written; with `slow_listing`, the
+/// first listing of the chunks is slow too.
+#[derive(Debug, Default)]
 struct Slow {
     inner: MemStore,
+    slow_listing: bool,
     sweep_looks: AtomicU64,
+    chunk_listings: AtomicU64,
+    chunk_bytes: AtomicU64,
 }
 
 impl Store for Slow {
     fn put_if_absent(&self, key: &str, bytes: &[u8]) -> Result<(), StoreError> {
         if !key.starts_with("chunks/intents/") {
             std::thread::sleep(Duration::from_millis(120));
+            if key.starts_with("chunks/") {
+                self.chunk_bytes
+                    .fetch_add(bytes.len() as u64, Ordering::SeqCst);
+            }
         }
         self.inner.put_if_absent(key, bytes)
     }
@@ -689,6 +698,12 @@ impl Store for Slow {
         if prefix == "chunks/sweeping/" {
             self.sweep_looks.fetch_add(1, Ordering::SeqCst);
         }
+        if prefix == "chunks/"
+            && self.chunk_listings.fetch_add(1, Ordering::SeqCst) == 0
+            && self.slow_listing
+        {
+            std::thread::sleep(Duration::from_millis(120));
+        }
         self.inner.list(prefix)
     }
     forward_to_inner!(get, get_prefix, get_at_most, delete, location);
@@ -696,10 +711,7 @@ impl Store for Slow {
 
 #[test]
 fn a_save_whose_intent_may_have_lapsed_announces_itself_again() {
-    let store = Arc::new(Slow {
-        inner: MemStore::new(),
-        sweep_looks: AtomicU64::new(0),
-    });
+    let store = Arc::new(Slow::default());
     let ckpt = Checkpointer::new(Arc::clone(&store))
         .unwrap()
         .incremental(true)
@@ -718,43 +730,16 @@ fn a_save_whose_intent_may_have_lapsed_announces_itself_again() {
     );
 }
 
-/// A memory store that writes chunks slowly, as [`Slow`], and is slow to
-/// list the chunks the first time, counting the chunk bytes written.
-#[derive(Debug, Default)]
-struct SlowToList {
-    inner: MemStore,
-    chunk_listings: AtomicU64,
-    chunk_bytes: AtomicU64,
-}
-
-impl Store for SlowToList {
-    fn put_if_absent(&self, key: &str, bytes: &[u8]) -> Result<(), StoreError> {
-        if !key.starts_with("chunks/intents/") {
-            std::thread::sleep(Duration::from_millis(120));
-        }
-        if key.starts_with("chunks/") && !key.starts_with("chunks/intents/") {
-            self.chunk_bytes
-                .fetch_add(bytes.len() as u64, Ordering::SeqCst);
-        }
-        self.inner.put_if_absent(key, bytes)
-    }
-
-    fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
-        if prefix == "chunks/" && self.chunk_listings.fetch_add(1, Ordering::SeqCst) == 0 {
-            std::thread::sleep(Duration::from_millis(120));
-        }
-        self.inner.list(prefix)
-    }
-    forward_to_inner!(get, get_prefix, get_at_most, delete, location);
-}
-
 #[test]
 fn a_save_that_lapses_twice_stores_its_chunks_once() {
     // The first pass lapses writing its chunks; the second finds them
     // stored, writes nothing, and lapses too, listing them slowly. The
     // third must still find what the first stored: written again, they
     // would take the save past its third lapse.
-    let store = Arc::new(SlowToList::default());
+    let store = Arc::new(Slow {
+        slow_listing: true,
+        ..Slow::default()
+    });
     let ckpt = Checkpointer::new(Arc::clone(&store))
         .unwrap()
         .incremental(true)
