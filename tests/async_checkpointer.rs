@@ -303,6 +303,38 @@ fn s3_works_from_async_code() {
     }));
 }
 
+/// A current-thread runtime drives the connections opened in it only while
+/// it runs. A blocking call made while it is idle (a last save after the
+/// runtime's work, a test looking at the store) must not be handed one of
+/// them: it would wait for the request's timeout, then fail.
+#[test]
+fn s3_blocking_calls_work_while_an_async_callers_runtime_is_idle() {
+    let test = "s3_blocking_calls_while_a_runtime_is_idle";
+    let prefix = common::group::unique(test);
+    let Some(store) = common::group::s3_store_at(test, &prefix) else {
+        return;
+    };
+    let idle = runtime();
+    let ckpt = idle
+        .block_on(AsyncCheckpointer::new(store.clone()))
+        .unwrap();
+    idle.block_on(ckpt.save(&Counter::at(1))).unwrap();
+
+    let started = std::time::Instant::now();
+    let sync = Checkpointer::new(store).unwrap();
+    assert_eq!(sync.save(&Counter::at(2)).unwrap().seq, 2);
+    let latest = sync.restore_latest::<Counter>().unwrap().unwrap();
+    assert_eq!(latest.state, Counter::at(2));
+    // Loopback answers in milliseconds; a connection nobody drives waits
+    // for the client's 30 s timeout.
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+
+    // And the runtime, running again, still works beside the blocking calls.
+    let again = idle.block_on(ckpt.restore::<Counter>(2)).unwrap();
+    assert_eq!(again.state, Counter::at(2));
+    drop(idle);
+}
+
 #[test]
 fn the_object_store_still_refuses_a_call_from_an_async_task() {
     let memory = std::sync::Arc::new(object_store::memory::InMemory::new());

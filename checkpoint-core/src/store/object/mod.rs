@@ -46,11 +46,17 @@ use super::{PendingValue, Store, StoreError, ValueReader};
 /// error instead of blocking the executor.
 ///
 /// The HTTP client keeps connections open for reuse, each driven by the
-/// runtime it was opened in. A connection opened by `AsyncCheckpointer` in
-/// a current-thread runtime serves a later blocking call only while that
-/// runtime runs: on such a runtime, make the blocking calls of a store an
-/// `AsyncCheckpointer` also uses (its `checkpointer()`, `background()`)
-/// while the runtime runs, as from `spawn_blocking`.
+/// runtime it was opened in. [`ObjectStore::s3`] therefore gives the
+/// blocking calls a client (and pool of connections) of their own, driven
+/// by the store's runtime, which always runs: they work whatever the
+/// caller's runtime does, even while a current-thread runtime in which
+/// `AsyncCheckpointer` opened connections sits idle. A store built from a
+/// client of yours has that one client: there, a connection opened by
+/// `AsyncCheckpointer` in a current-thread runtime serves a later blocking
+/// call only while that runtime runs, so make the blocking calls of a
+/// store an `AsyncCheckpointer` also uses (its `checkpointer()`,
+/// `background()`) while the runtime runs, as from `spawn_blocking`, or
+/// use a multi-thread runtime.
 ///
 /// ```no_run
 /// # fn main() -> Result<(), checkpoint::StoreError> {
@@ -74,6 +80,9 @@ pub struct ObjectStore {
     /// The same backend, when it takes multipart uploads part by part:
     /// large values are then written as they come.
     multipart: Option<Arc<dyn MultipartStore>>,
+    /// The same store over a client of its own, for the blocking calls:
+    /// its connections are never ones a caller's runtime drives.
+    blocking: Option<Arc<ObjectStore>>,
     prefix: String,
     description: String,
     runtime: Arc<OwnRuntime>,
@@ -116,19 +125,27 @@ impl ObjectStore {
             .with_allow_http(endpoint.starts_with("http://"))
             .with_connect_timeout(Duration::from_secs(2))
             .with_timeout(Duration::from_secs(30));
-        let s3 = AmazonS3Builder::new()
-            .with_endpoint(endpoint)
-            .with_bucket_name(bucket)
-            .with_region("us-east-1")
-            .with_access_key_id(access_key_id)
-            .with_secret_access_key(secret_access_key)
-            .with_virtual_hosted_style_request(false)
-            .with_client_options(client)
-            .with_retry(retry)
-            .build()
-            .map_err(|e| io_error("configure", &format!("{endpoint}/{bucket}"), e))?;
-        let mut store = Self::from_multipart_store(Arc::new(s3), prefix)?;
-        store.description = format!("{}/{bucket}", endpoint.trim_end_matches('/'));
+        let build = || {
+            AmazonS3Builder::new()
+                .with_endpoint(endpoint)
+                .with_bucket_name(bucket)
+                .with_region("us-east-1")
+                .with_access_key_id(access_key_id)
+                .with_secret_access_key(secret_access_key)
+                .with_virtual_hosted_style_request(false)
+                .with_client_options(client.clone())
+                .with_retry(retry.clone())
+                .build()
+                .map(Arc::new)
+                .map_err(|e| io_error("configure", &format!("{endpoint}/{bucket}"), e))
+        };
+        let description = format!("{}/{bucket}", endpoint.trim_end_matches('/'));
+        let mut blocking = Self::from_multipart_store(build()?, prefix)?;
+        blocking.description.clone_from(&description);
+        let mut store = Self::from_multipart_store(build()?, prefix)?;
+        store.description = description;
+        blocking.runtime = Arc::clone(&store.runtime);
+        store.blocking = Some(Arc::new(blocking));
         Ok(store)
     }
 
@@ -164,6 +181,7 @@ impl ObjectStore {
             description: inner.to_string(),
             inner,
             multipart: None,
+            blocking: None,
             prefix: prefix.trim_matches('/').to_owned(),
             runtime: Arc::new(OwnRuntime::new()),
         })
@@ -243,6 +261,11 @@ impl ObjectStore {
         description
             .trim_end_matches('/')
             .clone_into(&mut self.description);
+        if let Some(blocking) = &mut self.blocking {
+            description
+                .trim_end_matches('/')
+                .clone_into(&mut Arc::make_mut(blocking).description);
+        }
         self
     }
 
@@ -257,6 +280,12 @@ impl ObjectStore {
             (false, true) => self.prefix.clone(),
             (false, false) => format!("{}/{key}", self.prefix),
         }
+    }
+
+    /// The store the blocking calls go through: over a client of its own
+    /// when this store has one.
+    fn for_blocking(&self) -> &ObjectStore {
+        self.blocking.as_deref().unwrap_or(self)
     }
 
     fn block_on<F: Future>(
@@ -506,24 +535,28 @@ impl Store for ObjectStore {
     }
 
     fn put_if_absent_owned(&self, key: &str, bytes: Vec<u8>) -> Result<(), (StoreError, Vec<u8>)> {
-        match self.runtime.get() {
-            Ok(runtime) => runtime.block_on(self.put_if_absent_async(key, bytes)),
+        let s = self.for_blocking();
+        match s.runtime.get() {
+            Ok(runtime) => runtime.block_on(s.put_if_absent_async(key, bytes)),
             Err(why) => Err((io_error("write", &self.location(key), why), bytes)),
         }
     }
 
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        self.block_on("read", key, self.get_async(key))?
+        let s = self.for_blocking();
+        s.block_on("read", key, s.get_async(key))?
     }
 
     fn get_at_most(&self, key: &str, limit: u64) -> Result<Option<Arc<Vec<u8>>>, StoreError> {
-        self.block_on("read", key, self.get_at_most_async(key, limit))?
+        let s = self.for_blocking();
+        s.block_on("read", key, s.get_at_most_async(key, limit))?
     }
 
     fn get_reader(&self, key: &str) -> Result<Option<ValueReader>, StoreError> {
         // The response's headers give the size; the body is read as the
         // reader is, so memory stays bounded whatever the object's size.
-        let Some((len, stream)) = self.block_on("read", key, self.get_stream_async(key))?? else {
+        let s = self.for_blocking();
+        let Some((len, stream)) = s.block_on("read", key, s.get_stream_async(key))?? else {
             return Ok(None);
         };
         let reader = ObjectReader {
@@ -535,20 +568,23 @@ impl Store for ObjectStore {
     }
 
     fn get_prefix(&self, key: &str, len: usize) -> Result<Option<Vec<u8>>, StoreError> {
-        self.block_on("read", key, self.get_prefix_async(key, len))?
+        let s = self.for_blocking();
+        s.block_on("read", key, s.get_prefix_async(key, len))?
     }
 
     fn get_range(&self, key: &str, start: u64, len: usize) -> Result<Option<Vec<u8>>, StoreError> {
-        self.block_on("read", key, self.get_range_async(key, start, len))?
+        let s = self.for_blocking();
+        s.block_on("read", key, s.get_range_async(key, start, len))?
     }
 
     fn create_streamed(&self, key: &str) -> Result<Option<Box<dyn PendingValue>>, StoreError> {
-        let Some(multipart) = &self.multipart else {
+        let store = self.for_blocking();
+        let Some(multipart) = &store.multipart else {
             return Ok(None);
         };
-        let path = self.path(key)?;
+        let path = store.path(key)?;
         Ok(Some(Box::new(pending::ObjectPending::new(
-            self.clone(),
+            store.clone(),
             Arc::clone(multipart),
             key,
             path,
@@ -556,15 +592,18 @@ impl Store for ObjectStore {
     }
 
     fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
-        self.block_on("list", prefix, self.list_async(prefix))?
+        let s = self.for_blocking();
+        s.block_on("list", prefix, s.list_async(prefix))?
     }
 
     fn list_level(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
-        self.block_on("list", prefix, self.list_level_async(prefix))?
+        let s = self.for_blocking();
+        s.block_on("list", prefix, s.list_level_async(prefix))?
     }
 
     fn delete(&self, key: &str) -> Result<(), StoreError> {
-        self.block_on("delete", key, self.delete_async(key))?
+        let s = self.for_blocking();
+        s.block_on("delete", key, s.delete_async(key))?
     }
 
     fn location(&self, key: &str) -> String {
