@@ -670,6 +670,16 @@ fn async_checkpointers_save_incrementally_too() {
     assert_eq!(restored.state, state);
 }
 
+/// The chunk lease of the tests whose saves lapse on purpose.
+const SHORT_LEASE: Duration = Duration::from_millis(400);
+
+/// How long [`Slow`] takes over a slow write or listing: past half of
+/// [`SHORT_LEASE`], so that a save lapses in it, whatever the machine. A
+/// lapse the test does not plan needs a pause of 200 ms elsewhere, which
+/// a loaded machine running the suite can still make now and then with
+/// a shorter lease.
+const SLOW: Duration = Duration::from_millis(250);
+
 /// Writes chunks slowly, and counts the looks for sweeps, the listings
 /// of the chunks and the chunk bytes written; with `slow_listing`, the
 /// first listing of the chunks is slow too.
@@ -685,7 +695,7 @@ struct Slow {
 impl Store for Slow {
     fn put_if_absent(&self, key: &str, bytes: &[u8]) -> Result<(), StoreError> {
         if !key.starts_with("chunks/intents/") {
-            std::thread::sleep(Duration::from_millis(120));
+            std::thread::sleep(SLOW);
             if key.starts_with("chunks/") {
                 self.chunk_bytes
                     .fetch_add(bytes.len() as u64, Ordering::SeqCst);
@@ -702,7 +712,7 @@ impl Store for Slow {
             && self.chunk_listings.fetch_add(1, Ordering::SeqCst) == 0
             && self.slow_listing
         {
-            std::thread::sleep(Duration::from_millis(120));
+            std::thread::sleep(SLOW);
         }
         self.inner.list(prefix)
     }
@@ -715,8 +725,8 @@ fn a_save_whose_intent_may_have_lapsed_announces_itself_again() {
     let ckpt = Checkpointer::new(Arc::clone(&store))
         .unwrap()
         .incremental(true)
-        .chunk_lease(Duration::from_millis(100));
-    // A pack and the first chunk, 120 ms each to write. The intent is
+        .chunk_lease(SHORT_LEASE);
+    // A pack and the first chunk, 250 ms each to write. The intent is
     // renewed before each write, so while one is under way it goes longer
     // than half the lease without a renewal: the save announces itself
     // again and stores again what a sweep could have deleted, once (the
@@ -743,7 +753,7 @@ fn a_save_that_lapses_twice_stores_its_chunks_once() {
     let ckpt = Checkpointer::new(Arc::clone(&store))
         .unwrap()
         .incremental(true)
-        .chunk_lease(Duration::from_millis(100));
+        .chunk_lease(SHORT_LEASE);
     let state = Blocks::new(40, 30_000);
     let meta = ckpt.save(&state).unwrap();
     assert_eq!(store.chunk_listings.load(Ordering::SeqCst), 2);
