@@ -373,6 +373,57 @@ fn async_groups_save_and_restore_incremental_parts(store: Arc<dyn Store>) {
     assert_eq!(chunk_keys(&*store), newest);
 }
 
+/// A store holding every value `from` holds.
+fn copy_of(from: &dyn Store) -> Arc<dyn Store> {
+    let to = MemStore::new();
+    for key in from.list("").unwrap() {
+        to.put_if_absent(&key, &from.get(&key).unwrap().unwrap())
+            .unwrap();
+    }
+    Arc::new(to)
+}
+
+#[test]
+fn the_first_part_saved_after_a_restore_met_damage_stores_it_anew() {
+    // As a checkpointer does: a part saved after a restore that met a
+    // damaged chunk stores it anew, whichever of its packs is damaged (a
+    // save reads back only some of them).
+    let template = MemStore::new();
+    // 12 MiB: three packs and the first chunk.
+    let state = Blocks::new(768, 16 << 10);
+    let first = Group::new(template, "g").unwrap().incremental(true);
+    let info = first.save_part(1, "a", &state).unwrap();
+    first.commit(1, &["a"], &[info]).unwrap();
+    let template = first.store();
+    let packs: Vec<String> = part_chunks(&**template, &part_key(&first, 1, "a"))
+        .into_iter()
+        .filter(|k| k.ends_with(".pack"))
+        .collect();
+    assert!(packs.len() >= 3, "{packs:?}");
+    for pack in &packs {
+        let store = copy_of(&**template);
+        let mut bytes = store.get(pack).unwrap().unwrap();
+        let middle = bytes.len() / 2;
+        bytes[middle] ^= 0x04;
+        overwrite(&*store, pack, &bytes);
+        // A process started anew restores, meets the damage, and saves.
+        let group = Group::from_shared(Arc::clone(&store), "g")
+            .unwrap()
+            .incremental(true);
+        let err = group.restore_latest::<Blocks>("a").unwrap_err();
+        assert!(
+            matches!(err, GroupError::PartUnreadable { epoch: 1, .. }),
+            "{err:?}"
+        );
+        let info = group.save_part(2, "a", &state).unwrap();
+        group.commit(2, &["a"], &[info]).unwrap();
+        match group.restore::<Blocks>(2, "a") {
+            Ok(restored) => assert!(restored == state),
+            Err(e) => panic!("{pack} damaged, the next part is too: {e}"),
+        }
+    }
+}
+
 fn parts_saved_while_a_checkpointer_sweeps_lose_no_chunk(store: Arc<dyn Store>) {
     let stop = AtomicBool::new(false);
     let group = Group::from_shared(Arc::clone(&store), "g")

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime};
 
-use crate::incremental::{self, sweep::Swept, Chunking};
+use crate::incremental::{self, sweep::Swept, Chunking, Heal};
 use crate::observe::{self, Op};
 use crate::snapshot::{Meta, Snapshot};
 use crate::store::{DirStore, PendingValue, Store, StoreError};
@@ -70,6 +70,8 @@ pub struct Checkpointer {
     keep: usize,
     compression: Compression,
     chunking: Chunking,
+    /// Chunks a restore found damaged, for the next save to store anew.
+    heal: Heal,
     size_hint: Arc<AtomicUsize>,
 }
 
@@ -120,6 +122,7 @@ impl Checkpointer {
             keep: Self::DEFAULT_KEEP,
             compression: Compression::none(),
             chunking: Chunking::default(),
+            heal: Heal::default(),
             size_hint: Arc::new(AtomicUsize::new(0)),
         }
     }
@@ -135,6 +138,7 @@ impl Checkpointer {
             keep: self.keep,
             compression: self.compression,
             chunking: self.chunking,
+            heal: self.heal.clone(),
             size_hint: Arc::clone(&self.size_hint),
         }
     }

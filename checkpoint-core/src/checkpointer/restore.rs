@@ -145,7 +145,10 @@ impl Checkpointer {
                     let size = value.len();
                     Ok((size, load_value::<T>(value, seq, &location, context)?))
                 })
-                .map_err(|e| incremental::damage_in(e, seq, &location))?;
+                .map_err(|e| {
+                    self.heal.note(&e);
+                    incremental::damage_in(e, seq, &location)
+                })?;
         Ok(Restored {
             state,
             meta: Meta {

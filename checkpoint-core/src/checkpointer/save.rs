@@ -118,12 +118,14 @@ impl Checkpointer {
         let key = keys::checkpoint(seq);
         let time = SystemTime::now();
         let location = self.store.location(&key);
+        let damaged = self.heal.pending();
         let plan = incremental::stream::Plan {
             seq,
             time,
             compression: self.compression,
             lease_time: self.chunking.lease,
             earlier: incremental::stored::Earlier::Checkpoint,
+            damaged: &damaged,
         };
         let streamed = incremental::stream::write_chunks(&*self.store, state, &plan, &location)?;
         let Some(streamed) = streamed else {
@@ -153,6 +155,9 @@ impl Checkpointer {
         // committed, so no sweep deletes a chunk it lists.
         let committed_manifest = self.commit_value(committed, manifest);
         drop(streamed.intent);
+        if committed_manifest.is_ok() {
+            self.heal.healed(&damaged);
+        }
         match committed_manifest {
             // No snapshot to hand back: the state was never whole.
             Err(Error::Commit { source, .. }) => Err(Error::Store(source)),
@@ -270,12 +275,14 @@ impl Checkpointer {
                 newest: committed.newest,
             });
         }
+        let damaged = self.heal.pending();
         let prepared = incremental::writer::prepare(
             &*self.store,
             &snapshot.bytes,
             snapshot.seq(),
             self.chunking.lease,
             incremental::stored::Earlier::Checkpoint,
+            &damaged,
         );
         let prepared = match prepared {
             Ok(prepared) => prepared,
@@ -299,6 +306,9 @@ impl Checkpointer {
         // (deleted) only after, so no sweep deletes a chunk it lists.
         let committed_manifest = self.commit_value(committed, manifest);
         drop(prepared.intent);
+        if committed_manifest.is_ok() {
+            self.heal.healed(&damaged);
+        }
         match committed_manifest {
             // Handed back whole: committing it again cuts it again.
             Err(Error::Commit { source, .. }) => Err(Error::Commit {

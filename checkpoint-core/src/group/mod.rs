@@ -98,7 +98,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::incremental::Chunking;
+use crate::incremental::{Chunking, Heal};
 use crate::keys;
 use crate::observe::Outcome;
 use crate::store::{Store, StoreError};
@@ -160,6 +160,8 @@ pub struct Group {
     name: String,
     compression: Compression,
     chunking: Chunking,
+    /// Chunks a restore found damaged, for the next save to store anew.
+    heal: Heal,
 }
 
 /// One participant of a [`Group`]: the group's calls with the id filled in.
@@ -192,6 +194,7 @@ impl Group {
             name: name.to_owned(),
             compression: Compression::none(),
             chunking: Chunking::default(),
+            heal: Heal::default(),
         })
     }
 

@@ -239,7 +239,10 @@ impl Group {
         // its hash; a damaged one is named as the part's damage.
         let loaded = incremental::checkpoint_value(&self.store, value, epoch, &location)
             .and_then(|value| crate::restore::load_value::<T>(value, epoch, &location, context))
-            .map_err(|e| incremental::damage_in(e, epoch, &location));
+            .map_err(|e| {
+                self.heal.note(&e);
+                incremental::damage_in(e, epoch, &location)
+            });
         match loaded {
             Ok((state, _)) => Ok(state),
             Err(e) => Err(self.not_loaded(epoch, participant, e)),

@@ -1,10 +1,11 @@
 //! Saving a participant's part of an epoch.
 
+use std::collections::HashSet;
 use std::time::SystemTime;
 
 use super::{beside, check_name, part, part_info, streamed, Epoch, Group, GroupError, PartInfo};
 use crate::format::part::owner_header;
-use crate::incremental::manifest::Manifest;
+use crate::incremental::manifest::{Manifest, HASH_LEN};
 use crate::incremental::stored::Earlier;
 use crate::incremental::{
     self,
@@ -141,6 +142,7 @@ impl Group {
         let owner = self.owner(epoch, participant);
         let key = self.part_key(epoch, participant);
         let location = self.store.location(&key);
+        let damaged = self.heal.pending();
         let plan = incremental::stream::Plan {
             seq: epoch,
             time: SystemTime::now(),
@@ -150,6 +152,7 @@ impl Group {
                 group: &self.name,
                 participant,
             },
+            damaged: &damaged,
         };
         let streamed = incremental::stream::write_chunks(&*self.store, state, &plan, &location)
             .map_err(|e| encode_failed(participant, epoch, e))?;
@@ -170,6 +173,9 @@ impl Group {
         });
         // The intent stays until the part listing the chunks is stored.
         drop(streamed.intent);
+        if saved.is_ok() {
+            self.heal.healed(&damaged);
+        }
         saved.map(Some)
     }
 
@@ -203,8 +209,9 @@ impl Group {
         // An incremental part's chunks are stored first; its intent keeps
         // every sweep from deleting them until the part listing them is in
         // the store, as a checkpointer keeps it until its manifest is.
+        let damaged = self.heal.pending();
         let chunked = if self.chunking.on {
-            Some(self.store_chunks(epoch, participant, &bytes)?)
+            Some(self.store_chunks(epoch, participant, &bytes, &damaged)?)
         } else {
             None
         };
@@ -236,6 +243,7 @@ impl Group {
             }
         };
         drop(chunked);
+        self.heal.healed(&damaged);
         listing_failed(participant, epoch, latest);
         Ok(info)
     }
@@ -250,6 +258,7 @@ impl Group {
         epoch: Epoch,
         participant: &str,
         whole: &[u8],
+        damaged: &HashSet<[u8; HASH_LEN]>,
     ) -> Result<(Vec<u8>, Prepared<'_>), GroupError> {
         // Only a part this group encoded comes here: it always opens.
         let (_, checkpoint) = part::split_part(whole)
@@ -264,6 +273,7 @@ impl Group {
             epoch,
             self.chunking.lease,
             earlier,
+            damaged,
         )?;
         tracing::debug!(
             group = %self.name,

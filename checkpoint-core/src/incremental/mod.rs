@@ -10,7 +10,9 @@
 //! - [`reader`]: reading a checkpoint back from its chunks, each checked
 //!   against its hash;
 //! - [`sweep`]: deleting chunks no checkpoint lists, the sweeper's side;
-//! - [`lease`]: the markers both sides write.
+//! - [`lease`]: the markers both sides write;
+//! - [`heal`]: the chunks a restore found damaged, which the next save
+//!   stores anew.
 //!
 //! What `inspect` and the command-line tool show of chunks is in
 //! `inspect/chunks.rs`.
@@ -20,6 +22,7 @@
 //!
 //! [`Checkpointer::incremental`]: crate::Checkpointer::incremental
 
+mod heal;
 mod lease;
 pub(crate) mod manifest;
 pub(crate) mod pack;
@@ -31,6 +34,7 @@ pub(crate) mod writer;
 
 use std::time::Duration;
 
+pub(crate) use heal::Heal;
 pub(crate) use manifest::is_manifest;
 pub(crate) use reader::{assemble, checkpoint_value, damage_in, header_of};
 

@@ -6,7 +6,7 @@ use std::io::{self, Read};
 use std::sync::mpsc::{sync_channel, Receiver};
 use std::sync::Arc;
 
-use super::manifest::{self, Blob, Manifest};
+use super::manifest::{self, Blob, Manifest, HASH_LEN};
 use crate::format::{self, Header, PREFIX_LEN};
 use crate::store::{Store, StoreError, ValueReader};
 use crate::{Error, Result};
@@ -20,6 +20,10 @@ pub(crate) struct ChunkDamage {
     pub chunk: String,
     /// What is wrong with it.
     pub reason: String,
+    /// The chunks the damage takes from the checkpoint: the one whose
+    /// bytes changed, or every chunk it lists in a value that is missing
+    /// or cut short. A later save stores them anew ([`super::Heal`]).
+    pub hashes: Vec<[u8; HASH_LEN]>,
 }
 
 /// Why a chunk could not be read.
@@ -137,10 +141,18 @@ pub(crate) fn fetch(
     unit: &Unit,
 ) -> Result<Arc<Vec<u8>>, ChunkFailure> {
     let key = unit.blob.key();
+    // Every chunk the manifest lists in the unit's value: a value missing
+    // or cut short loses them all.
     let damaged = |reason: String| {
         ChunkFailure::Damaged(ChunkDamage {
             chunk: store.location(&key),
             reason,
+            hashes: manifest
+                .chunks
+                .iter()
+                .filter(|placed| *manifest.blob_of(placed) == unit.blob)
+                .map(|placed| placed.chunk.hash)
+                .collect(),
         })
     };
     let bytes = if unit.blob.packed {
@@ -179,7 +191,7 @@ pub(crate) fn fetch(
         let chunk = manifest.chunks[index].chunk;
         let len = chunk.len as usize;
         if *blake3::hash(&bytes[at..at + len]).as_bytes() != chunk.hash {
-            return Err(damaged(if unit.blob.packed {
+            let reason = if unit.blob.packed {
                 let start = unit.start + at as u64;
                 format!(
                     "holds chunk {} at bytes {start}..{}, which does not hash to its name: its \
@@ -189,6 +201,11 @@ pub(crate) fn fetch(
                 )
             } else {
                 "does not hash to its name: its bytes were changed".to_owned()
+            };
+            return Err(ChunkFailure::Damaged(ChunkDamage {
+                chunk: store.location(&key),
+                reason,
+                hashes: vec![chunk.hash],
             }));
         }
     }
@@ -537,7 +554,7 @@ pub(crate) fn damage_in(error: Error, seq: u64, location: &str) -> Error {
 }
 
 /// The chunk damage somewhere in `error`'s chain of sources.
-fn chunk_damage_of(error: &Error) -> Option<&ChunkDamage> {
+pub(crate) fn chunk_damage_of(error: &Error) -> Option<&ChunkDamage> {
     let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
     while let Some(e) = cause {
         let found = e.downcast_ref::<ChunkDamage>().or_else(|| {

@@ -78,12 +78,13 @@ pub(crate) fn write_chunks<'a, T: Checkpoint>(
         compression,
         lease_time,
         earlier,
+        damaged: known_damaged,
     } = *plan;
     let mut intent = Marker::put(store, INTENTS)?;
     // What the passes so far stored, for the next to find, and the stored
     // chunks they found damaged, for the next to store anew.
     let mut carried = Vec::new();
-    let mut damaged = HashSet::new();
+    let mut damaged = known_damaged.clone();
     let (mut lapses, mut written) = (0, 0);
     while lapses < LAPSES {
         let sweeps = lease::markers(store, SWEEPING, lease_time)?.live;
@@ -150,6 +151,8 @@ pub(crate) struct Plan<'e> {
     pub lease_time: Duration,
     /// Where to find the chunks the store holds.
     pub earlier: Earlier<'e>,
+    /// Stored chunks known damaged (a restore found them so): stored anew.
+    pub damaged: &'e HashSet<[u8; HASH_LEN]>,
 }
 
 /// What one pass of encoding and storing chunks made.

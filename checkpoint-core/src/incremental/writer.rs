@@ -9,7 +9,7 @@ use std::time::Duration;
 use fastcdc::v2020::FastCDC;
 
 use super::lease::{self, Marker, INTENTS, SWEEPING};
-use super::manifest::ChunkRef;
+use super::manifest::{ChunkRef, HASH_LEN};
 use super::pack::{Packer, Placement, Sealed};
 use super::stored::{Earlier, Stored};
 use super::{is_chunk_key, CHUNKS};
@@ -65,7 +65,8 @@ pub(crate) fn cut(bytes: &[u8]) -> Vec<(usize, ChunkRef)> {
 /// the store lacks, packed, and builds its manifest. The saver's side of
 /// the chunk protocol: announce the save (an intent), then look for sweeps;
 /// when one was running, wait for it to end and store again what it
-/// deleted.
+/// deleted. Chunks in `damaged` (known damaged on the store) are stored
+/// anew.
 ///
 /// # Errors
 ///
@@ -77,6 +78,7 @@ pub(crate) fn prepare<'a>(
     seq: u64,
     lease_time: Duration,
     earlier: Earlier<'_>,
+    damaged: &HashSet<[u8; HASH_LEN]>,
 ) -> Result<Prepared<'a>, StoreError> {
     let mut intent = Marker::put(store, INTENTS)?;
     let mut sweeps = lease::markers(store, SWEEPING, lease_time)?.live;
@@ -85,7 +87,9 @@ pub(crate) fn prepare<'a>(
     // What earlier passes stored, for the next to find.
     let mut carried = Vec::new();
     loop {
-        let mut packer = Packer::new(Stored::read(store, earlier, seq, &carried)?);
+        let mut stored = Stored::read(store, earlier, seq, &carried)?;
+        stored.forget(damaged);
+        let mut packer = Packer::new(stored);
         let (placed, lapsed) = put_missing(
             store,
             bytes,
@@ -225,13 +229,45 @@ fn put_packs(
     Ok(lapsed)
 }
 
-/// Stores a chunk or pack `bytes` under `key`; one already there (another
-/// save stored the same bytes first) is stored.
+/// How many times a chunk write replaces a damaged value under its key
+/// before it gives up (another writer replacing it at the same time).
+const REPLACE_TRIES: usize = 3;
+
+/// Stores a chunk or pack `bytes` under `key`. A value already there holds
+/// the same bytes (its name is their hash: another save stored them
+/// first), unless it was damaged on the store: then it is replaced, so
+/// that a save storing damaged chunks anew heals them even when it packs
+/// them exactly as they were (a pack of one chunk, say), and so do the
+/// checkpoints listing the old value.
 pub(super) fn put_chunk(store: &dyn Store, key: &str, bytes: &[u8]) -> Result<(), StoreError> {
-    match store.put_if_absent(key, bytes) {
-        Ok(()) | Err(StoreError::AlreadyExists { .. }) => Ok(()),
-        Err(e) => Err(e),
+    for _ in 0..REPLACE_TRIES {
+        match store.put_if_absent(key, bytes) {
+            Ok(()) => return Ok(()),
+            Err(StoreError::AlreadyExists { .. }) => {}
+            Err(e) => return Err(e),
+        }
+        match store.get_at_most(key, bytes.len() as u64) {
+            Ok(Some(stored)) if stored.as_slice() == bytes => return Ok(()),
+            // Deleted since: created again.
+            Ok(None) => {}
+            Ok(Some(_)) | Err(StoreError::TooLarge { .. } | StoreError::Unreadable { .. }) => {
+                tracing::warn!(
+                    chunk = %store.location(key),
+                    "a stored chunk does not hold its bytes: storing it anew"
+                );
+                store.delete(key)?;
+            }
+            Err(e) => return Err(e),
+        }
     }
+    Err(StoreError::io(
+        "write",
+        store.location(key),
+        std::io::Error::other(format!(
+            "the value stored under its name changed {REPLACE_TRIES} times while this save \
+             replaced it"
+        )),
+    ))
 }
 
 /// The keys of every chunk stored alone and every pack in the store.
@@ -246,6 +282,29 @@ pub(crate) fn stored_chunks(store: &dyn Store) -> Result<HashSet<String>, StoreE
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::MemStore;
+
+    #[test]
+    fn a_chunk_name_taken_by_the_same_bytes_is_kept_and_by_others_replaced() {
+        let store = MemStore::new();
+        let key = "chunks/ab/abcd.pack";
+        let bytes = b"the bytes of a pack".as_slice();
+        put_chunk(&store, key, bytes).unwrap();
+        put_chunk(&store, key, bytes).unwrap();
+        assert_eq!(store.get(key).unwrap().as_deref(), Some(bytes));
+        // Damaged on the store: a flipped bit, a value cut short, one
+        // grown longer.
+        for damaged in [
+            b"the bytes of a pacK".as_slice(),
+            b"the bytes".as_slice(),
+            b"the bytes of a pack, and more".as_slice(),
+        ] {
+            store.delete(key).unwrap();
+            store.put_if_absent(key, damaged).unwrap();
+            put_chunk(&store, key, bytes).unwrap();
+            assert_eq!(store.get(key).unwrap().as_deref(), Some(bytes));
+        }
+    }
 
     #[test]
     fn chunks_cover_the_bytes_within_their_bounds() {
