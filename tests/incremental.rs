@@ -1071,3 +1071,36 @@ fn chunks_are_read_and_written_as_many_at_once_as_the_store_asks() {
         }
     }
 }
+
+#[test]
+fn a_directory_in_place_of_a_pack_fails_the_save_naming_it() {
+    // A save that finds a pack's name taken checks what is there: a
+    // directory is not the pack, and a checkpoint listing it could never be
+    // restored, so the save fails, naming it, and commits nothing.
+    let state = Blocks::new(64, 16 << 10);
+    let learn = common::temp_dir();
+    let first = Checkpointer::open(learn.path())
+        .unwrap()
+        .incremental(true)
+        .save(&state)
+        .unwrap();
+    let packs: Vec<String> = listed_blobs(&DirStore::open(learn.path()).unwrap(), &first.key)
+        .into_iter()
+        .filter(|k| k.ends_with(".pack"))
+        .collect();
+    let dir = common::temp_dir();
+    let hostile = dir.path().join(&packs[0]);
+    std::fs::create_dir_all(&hostile).unwrap();
+    std::fs::write(hostile.join("inside"), b"x").unwrap();
+
+    let ckpt = Checkpointer::open(dir.path()).unwrap().incremental(true);
+    let err = ckpt.save(&state).unwrap_err();
+    let message = err.to_string();
+    assert!(message.contains(&packs[0]), "{message}");
+    assert!(message.contains("cannot be replaced"), "{message}");
+    assert!(ckpt.restore_latest::<Blocks>().unwrap().is_none());
+    // Once it is gone, saving goes on.
+    std::fs::remove_dir_all(&hostile).unwrap();
+    let saved = ckpt.save(&state).unwrap();
+    assert!(ckpt.restore::<Blocks>(saved.seq).unwrap().state == state);
+}

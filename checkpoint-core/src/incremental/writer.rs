@@ -255,7 +255,16 @@ pub(super) fn put_chunk(store: &dyn Store, key: &str, bytes: &[u8]) -> Result<()
                     chunk = %store.location(key),
                     "a stored chunk does not hold its bytes: storing it anew"
                 );
-                store.delete(key)?;
+                if let Err(e) = store.delete(key) {
+                    return Err(StoreError::io(
+                        "write",
+                        store.location(key),
+                        std::io::Error::other(format!(
+                            "the value under this chunk's name does not hold its bytes and \
+                             cannot be replaced ({e}): remove it"
+                        )),
+                    ));
+                }
             }
             Err(e) => return Err(e),
         }
