@@ -148,6 +148,106 @@ fn skipping_a_hostile_cycle_is_depth_limited() {
     assert_eq!(s.x, 5);
 }
 
+/// Resolves `bytes` as `S { x: u8 }` written with `schema`'s node 0, on
+/// another thread, failing if that takes a minute: a hang fails the test
+/// instead of stalling the suite.
+fn skip_then_read_x(schema: DeepSchema, bytes: Vec<u8>) -> Result<u8, String> {
+    #[derive(Debug, Deserialize)]
+    struct S {
+        x: u8,
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        schema.validate().unwrap();
+        let cx = Ctx::new(&schema);
+        let read = resolve::from_bytes::<S>(&bytes, &cx, 0).map(|s| s.x);
+        let _ = tx.send(read.map_err(|e| e.to_string()));
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(60))
+        .expect("skipping the field took over a minute")
+}
+
+/// `S { gone: <node 1>, x: u8 }` with the given nodes from 1 on.
+fn gone_then_x(gone: Vec<SchemaNode>) -> DeepSchema {
+    let x = gone.len() as NodeId + 1;
+    let mut nodes = vec![SchemaNode::Struct(
+        Name::Borrowed("S"),
+        vec![(Name::Borrowed("gone"), 1), (Name::Borrowed("x"), x)],
+    )];
+    nodes.extend(gone);
+    nodes.push(SchemaNode::Leaf(Leaf::U8));
+    DeepSchema {
+        nodes,
+        roots: vec![(Name::Borrowed("v"), 0)],
+        ..DeepSchema::default()
+    }
+}
+
+/// A hostile header can say a field only the writer has is a sequence of
+/// values that take no bytes, and its bytes can claim 2^64 - 1 of them:
+/// skipping it passes them all over at once.
+#[test]
+fn skipping_a_huge_sequence_of_empty_values_does_not_hang() {
+    let mut bytes = postcard::to_allocvec(&u64::MAX).unwrap();
+    bytes.push(5);
+    let unit = SchemaNode::Leaf(Leaf::Unit);
+    let empty_struct = SchemaNode::Struct(
+        Name::Borrowed("E"),
+        vec![(Name::Borrowed("a"), 3), (Name::Borrowed("b"), 4)],
+    );
+    let shapes = [
+        vec![SchemaNode::Seq(2), unit.clone()],
+        vec![
+            SchemaNode::Map(2, 3),
+            unit.clone(),
+            SchemaNode::UnitStruct("U".into()),
+        ],
+        vec![
+            SchemaNode::Seq(2),
+            empty_struct,
+            SchemaNode::Tuple(vec![4, 4]),
+            unit.clone(),
+        ],
+        vec![SchemaNode::Seq(2), SchemaNode::Newtype("N".into(), 3), unit],
+    ];
+    for gone in shapes {
+        let shape = format!("{gone:?}");
+        assert_eq!(
+            skip_then_read_x(gone_then_x(gone), bytes.clone()),
+            Ok(5),
+            "{shape}"
+        );
+    }
+    // An element that takes bytes still takes them: the claimed length is
+    // then more than the bytes hold.
+    let err = skip_then_read_x(
+        gone_then_x(vec![SchemaNode::Seq(2), SchemaNode::Leaf(Leaf::U8)]),
+        bytes,
+    )
+    .unwrap_err();
+    assert!(err.contains("end"), "{err}");
+}
+
+/// Each element of a skipped sequence visits only the fields that take
+/// bytes: a struct of one `u8` and 100,000 fields of `()` costs one read
+/// per element, not 100,001 visits.
+#[test]
+fn skipping_passes_over_fields_that_take_no_bytes() {
+    let mut fields = vec![(Name::Borrowed("a"), 4)];
+    fields.extend((0..100_000).map(|i| (Name::Owned(format!("u{i}")), 3)));
+    let gone = vec![
+        SchemaNode::Seq(2),
+        SchemaNode::Struct(Name::Borrowed("Wide"), fields),
+        SchemaNode::Leaf(Leaf::Unit),
+        SchemaNode::Leaf(Leaf::U8),
+    ];
+    let elements = 200_000u64;
+    let mut bytes = postcard::to_allocvec(&elements).unwrap();
+    bytes.extend(std::iter::repeat_n(7u8, elements as usize));
+    bytes.push(5);
+    assert_eq!(skip_then_read_x(gone_then_x(gone), bytes), Ok(5));
+}
+
 #[test]
 fn a_skipped_field_is_refused_when_written() {
     #[derive(Serialize)]

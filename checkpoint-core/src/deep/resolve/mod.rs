@@ -11,7 +11,7 @@
 //! handed over by name, and a leaf widens losslessly or is a named type
 //! change. Nothing is read as something it was not written as.
 
-use std::cell::Cell;
+use std::cell::{Cell, OnceCell};
 
 use serde::de::{self, Visitor};
 use serde::Deserialize;
@@ -20,7 +20,7 @@ use postcard::de_flavors::Slice;
 
 use self::access::{same_layout, structure, Entries, Items, Nodes, OneVariant, Written};
 use self::leaf::{passthrough, read_leaf, read_same};
-use super::skip::skip;
+use super::skip::{skip, Skips};
 use super::{DeepSchema, Leaf, NodeId, SchemaNode, Variant};
 
 mod access;
@@ -37,6 +37,8 @@ pub(crate) struct Ctx<'s> {
     pub(crate) schema: &'s DeepSchema,
     /// Per node, the reader's field list found equal to the writer's.
     same: Vec<Cell<usize>>,
+    /// What skipping values only the writer has needs, once one is.
+    skips: OnceCell<Skips>,
 }
 
 impl<'s> Ctx<'s> {
@@ -44,7 +46,12 @@ impl<'s> Ctx<'s> {
         Ctx {
             schema,
             same: (0..schema.nodes.len()).map(|_| Cell::new(0)).collect(),
+            skips: OnceCell::new(),
         }
+    }
+
+    pub(super) fn skips(&self) -> &Skips {
+        self.skips.get_or_init(|| Skips::new(self.schema))
     }
 }
 
@@ -213,7 +220,7 @@ impl<'c, 'de> de::Deserializer<'de> for Resolver<'_, 'c, 'de> {
         self,
         visitor: V,
     ) -> Result<V::Value, ResolveError> {
-        skip(&mut self.r.de, self.r.cx.schema, self.at, 0)?;
+        skip(&mut self.r.de, self.r.cx, self.at, 0)?;
         visitor.visit_unit()
     }
 
