@@ -25,6 +25,19 @@ pub(super) fn structure<'c, 'de, V: Visitor<'de>>(
     if r.cx.same_fields(id, written, fields) {
         return same_layout(r, written, name, visitor);
     }
+    by_name(r, written, name, visitor)
+}
+
+/// Reads a struct written with other fields than the reader's: as a map
+/// in written order. Out of line, so that the reader's map visitor stays
+/// out of the steady-state path.
+#[inline(never)]
+fn by_name<'c, 'de, V: Visitor<'de>>(
+    r: &mut Reading<'c, 'de>,
+    written: &'c [(Name, NodeId)],
+    name: &str,
+    visitor: V,
+) -> Result<V::Value, ResolveError> {
     visitor
         .visit_map(Named {
             r,
@@ -43,11 +56,7 @@ pub(super) fn same_layout<'c, 'de, V: Visitor<'de>>(
     name: &str,
     visitor: V,
 ) -> Result<V::Value, ResolveError> {
-    let mut items = Items {
-        r,
-        nodes: Nodes::Fields(written),
-        i: 0,
-    };
+    let mut items = FieldsInOrder { r, written, i: 0 };
     match visitor.visit_seq(&mut items) {
         Ok(value) if items.i == written.len() => Ok(value),
         Ok(_) => Err(short_read(name, items.i, written.len())),
@@ -115,11 +124,9 @@ pub(super) enum Nodes<'a> {
     Leaves(NodeId, Leaf, usize),
     /// One element per node.
     Each(&'a [NodeId]),
-    /// Struct fields in written order.
-    Fields(&'a [(Name, NodeId)]),
 }
 
-/// The elements of a sequence, tuple, or same-layout struct.
+/// The elements of a sequence or tuple.
 pub(super) struct Items<'a, 'c, 'de> {
     pub(super) r: &'a mut Reading<'c, 'de>,
     pub(super) nodes: Nodes<'a>,
@@ -146,18 +153,12 @@ impl<'de> SeqAccess<'de> for Items<'_, '_, 'de> {
             }
             Nodes::Same(c, len) if i < len => c,
             Nodes::Each(cs) if i < cs.len() => cs[i],
-            Nodes::Fields(fs) if i < fs.len() => fs[i].1,
             _ => return Ok(None),
         };
         self.i += 1;
         let value = seed.deserialize(Resolver { r: self.r, at });
-        value.map(Some).map_err(|e| {
-            e.at(match self.nodes {
-                Nodes::Same(..) | Nodes::Leaves(..) => Seg::Element,
-                Nodes::Each(_) => Seg::Index(i),
-                Nodes::Fields(fs) => Seg::Field(fs[i].0.to_string()),
-            })
-        })
+        let nodes = &self.nodes;
+        value.map(Some).map_err(|e| item_error(e, nodes, i))
     }
 
     fn size_hint(&self) -> Option<usize> {
@@ -165,10 +166,57 @@ impl<'de> SeqAccess<'de> for Items<'_, '_, 'de> {
             match self.nodes {
                 Nodes::Same(_, len) | Nodes::Leaves(_, _, len) => len,
                 Nodes::Each(cs) => cs.len(),
-                Nodes::Fields(fs) => fs.len(),
             } - self.i,
         )
     }
+}
+
+/// The fields of a struct read in written order, each at its node. Apart
+/// from [`Items`], so that reading a field instantiates the reader's
+/// `Deserialize` with a [`Resolver`] only.
+pub(super) struct FieldsInOrder<'a, 'c, 'de> {
+    r: &'a mut Reading<'c, 'de>,
+    written: &'c [(Name, NodeId)],
+    i: usize,
+}
+
+impl<'de> SeqAccess<'de> for FieldsInOrder<'_, '_, 'de> {
+    type Error = ResolveError;
+
+    #[inline]
+    fn next_element_seed<S: DeserializeSeed<'de>>(
+        &mut self,
+        seed: S,
+    ) -> Result<Option<S::Value>, ResolveError> {
+        let Some((name, at)) = self.written.get(self.i) else {
+            return Ok(None);
+        };
+        self.i += 1;
+        seed.deserialize(Resolver { r: self.r, at: *at })
+            .map(Some)
+            .map_err(|e| field_error(e, name))
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        Some(self.written.len() - self.i)
+    }
+}
+
+/// Puts item `i` of `nodes` on an error's path.
+#[cold]
+#[inline(never)]
+fn item_error(e: ResolveError, nodes: &Nodes<'_>, i: usize) -> ResolveError {
+    e.at(match nodes {
+        Nodes::Same(..) | Nodes::Leaves(..) => Seg::Element,
+        Nodes::Each(_) => Seg::Index(i),
+    })
+}
+
+/// Puts field `name` on an error's path.
+#[cold]
+#[inline(never)]
+fn field_error(e: ResolveError, name: &str) -> ResolveError {
+    e.at(Seg::Field(name.to_owned()))
 }
 
 /// A struct's fields by name, in written order.
@@ -201,7 +249,7 @@ impl<'de> MapAccess<'de> for Named<'_, '_, 'de> {
         let (name, at) = &self.fields[self.i];
         self.i += 1;
         seed.deserialize(Resolver { r: self.r, at: *at })
-            .map_err(|e| e.at(Seg::Field(name.to_string())))
+            .map_err(|e| field_error(e, name))
     }
 
     fn size_hint(&self) -> Option<usize> {
@@ -379,11 +427,18 @@ impl<'de> VariantAccess<'de> for InVariant<'_, '_, 'de> {
     }
 }
 
+/// Puts `variant` on an error's path.
+#[cold]
+#[inline(never)]
+fn variant_error(e: ResolveError, variant: &Variant) -> ResolveError {
+    e.at(Seg::Variant(variant.name.to_string()))
+}
+
 impl<'a> InVariant<'a, '_, '_> {
     /// Puts an error inside this variant's content on the path.
     fn within(&self) -> impl FnOnce(ResolveError) -> ResolveError + 'a {
-        let name: &'a str = &self.variant.name;
-        move |e| e.at(Seg::Variant(name.to_owned()))
+        let variant: &'a Variant = self.variant;
+        move |e| variant_error(e, variant)
     }
 
     fn reshaped(&self, now: &str) -> ResolveError {

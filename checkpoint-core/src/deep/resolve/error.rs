@@ -133,6 +133,8 @@ impl ResolveError {
         })
     }
 
+    #[cold]
+    #[inline(never)]
     pub(super) fn at(self, seg: Seg) -> Self {
         self.with(|failure| failure.path.push(seg));
         self
@@ -214,6 +216,8 @@ impl de::Error for ResolveError {
     }
 }
 
+#[cold]
+#[inline(never)]
 pub(crate) fn decode(e: postcard::Error) -> ResolveError {
     ResolveError::new(ResolveKind::Decode(e.to_string()))
 }

@@ -137,6 +137,7 @@ impl<'a, 'c, 'de> Resolver<'a, 'c, 'de> {
         self.leaf_resolved(want, visitor)
     }
 
+    #[inline(never)]
     fn leaf_resolved<V: Visitor<'de>>(
         self,
         want: Leaf,
@@ -408,6 +409,7 @@ fn bad_option_tag() -> ResolveError {
 }
 
 impl<'a, 'c, 'de> Resolver<'a, 'c, 'de> {
+    #[inline(never)]
     fn option_resolved<V: Visitor<'de>>(mut self, visitor: V) -> Result<V::Value, ResolveError> {
         opaque!(self, |de: &mut Postcard<'de>| de
             .deserialize_option(visitor));
@@ -423,6 +425,7 @@ impl<'a, 'c, 'de> Resolver<'a, 'c, 'de> {
         }
     }
 
+    #[inline(never)]
     fn struct_resolved<V: Visitor<'de>>(
         self,
         name: &'static str,
@@ -439,6 +442,7 @@ impl<'a, 'c, 'de> Resolver<'a, 'c, 'de> {
         }
     }
 
+    #[inline(never)]
     fn enum_resolved<V: Visitor<'de>>(
         self,
         name: &'static str,
