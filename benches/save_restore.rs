@@ -11,7 +11,7 @@
 use std::sync::LazyLock;
 
 use checkpoint::{Checkpoint, Checkpointer, MemStore};
-use common::{state, State};
+use common::{orders, state, Order, State};
 use divan::Bencher;
 
 mod common;
@@ -77,34 +77,6 @@ mod evolved {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-enum Side {
-    Buy,
-    Sell,
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-enum Status {
-    New,
-    Filled { qty: u32 },
-    Cancelled(u8),
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-struct Price {
-    units: i64,
-    nanos: i32,
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-struct Order {
-    id: u64,
-    side: Side,
-    price: Price,
-    status: Status,
-    flags: Option<u8>,
-}
-
 /// Many small nested structs and enums: every few bytes a struct or a
 /// variant.
 #[derive(Debug, Checkpoint)]
@@ -114,25 +86,7 @@ struct Book {
 
 /// A book whose postcard encoding is about 1 MiB.
 fn book() -> Book {
-    let orders = (0..(1 << 20) / 16)
-        .map(|i: u64| Order {
-            id: i,
-            side: if i % 3 == 0 { Side::Sell } else { Side::Buy },
-            price: Price {
-                units: (i % 1000) as i64,
-                nanos: (i * 7 % 1_000_000) as i32,
-            },
-            status: match i % 4 {
-                0 => Status::New,
-                1 | 2 => Status::Filled {
-                    qty: (i % 500) as u32,
-                },
-                _ => Status::Cancelled((i % 7) as u8),
-            },
-            flags: (i % 5 == 0).then_some(3),
-        })
-        .collect();
-    Book { orders }
+    Book { orders: orders() }
 }
 
 static BOOK: LazyLock<Book> = LazyLock::new(book);

@@ -48,6 +48,58 @@ pub fn state(mib: usize) -> State {
     }
 }
 
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub enum Side {
+    Buy,
+    Sell,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub enum Status {
+    New,
+    Filled { qty: u32 },
+    Cancelled(u8),
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Price {
+    pub units: i64,
+    pub nanos: i32,
+}
+
+/// One order of the struct-heavy state: a struct or a variant every few
+/// bytes, the worst case for per-value bookkeeping.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Order {
+    pub id: u64,
+    pub side: Side,
+    pub price: Price,
+    pub status: Status,
+    pub flags: Option<u8>,
+}
+
+/// Orders whose postcard encoding is about 1 MiB.
+pub fn orders() -> Vec<Order> {
+    (0..(1 << 20) / 16)
+        .map(|i: u64| Order {
+            id: i,
+            side: if i % 3 == 0 { Side::Sell } else { Side::Buy },
+            price: Price {
+                units: (i % 1000) as i64,
+                nanos: (i * 7 % 1_000_000) as i32,
+            },
+            status: match i % 4 {
+                0 => Status::New,
+                1 | 2 => Status::Filled {
+                    qty: (i % 500) as u32,
+                },
+                _ => Status::Cancelled((i % 7) as u8),
+            },
+            flags: (i % 5 == 0).then_some(3),
+        })
+        .collect()
+}
+
 /// A fresh directory under `CHECKPOINT_BENCH_DIR` (the system's temporary
 /// directory by default), removed when dropped.
 pub fn bench_dir(prefix: &str) -> tempfile::TempDir {
