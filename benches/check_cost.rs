@@ -119,6 +119,56 @@ fn restore_checkpoint(bencher: Bencher) {
     bencher.bench_local(|| ckpt.restore_latest::<Book>().unwrap().unwrap().state);
 }
 
+/// The leaves `Order` holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Leaf {
+    U8,
+    U32,
+    U64,
+    I32,
+    I64,
+}
+
+/// What a variant carries.
+#[derive(Debug, Clone, Copy)]
+pub enum Content {
+    Unit,
+    Newtype(u32),
+    Struct(u32),
+}
+
+/// A value read or written other than the schema says.
+#[derive(Debug)]
+pub struct Mismatch;
+
+impl std::fmt::Display for Mismatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("not as the schema says")
+    }
+}
+
+impl std::error::Error for Mismatch {}
+
+impl serde::de::Error for Mismatch {
+    #[cold]
+    fn custom<T: std::fmt::Display>(_: T) -> Self {
+        Mismatch
+    }
+}
+
+impl serde::ser::Error for Mismatch {
+    #[cold]
+    fn custom<T: std::fmt::Display>(_: T) -> Self {
+        Mismatch
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn mismatch<E>(_: E) -> Mismatch {
+    Mismatch
+}
+
 /// Decoding: postcard's deserializer, wrapped.
 mod read {
     use std::cell::Cell;
@@ -126,6 +176,8 @@ mod read {
     use postcard::de_flavors::Slice;
     use serde::de::{self, DeserializeSeed, IntoDeserializer, Visitor};
     use serde::Deserialize;
+
+    use super::{mismatch, Content, Leaf, Mismatch};
 
     type Postcard<'de> = postcard::Deserializer<'de, Slice<'de>>;
 
@@ -302,24 +354,6 @@ mod read {
         }
     }
 
-    /// The leaves `Order` holds.
-    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-    enum Leaf {
-        U8,
-        U32,
-        U64,
-        I32,
-        I64,
-    }
-
-    /// What a written variant carries.
-    #[derive(Debug, Clone, Copy)]
-    enum Content {
-        Unit,
-        Newtype(u32),
-        Struct(u32),
-    }
-
     /// One node of the writer's schema: four words, children by index.
     #[derive(Debug, Clone, Copy)]
     enum Node {
@@ -434,31 +468,6 @@ mod read {
         /// Per struct node, the reader's field list found equal to the
         /// writer's, by address.
         same: Vec<Cell<usize>>,
-    }
-
-    /// What the reader asked for is not what was written.
-    #[derive(Debug)]
-    pub struct Mismatch;
-
-    impl std::fmt::Display for Mismatch {
-        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str("read as other than written")
-        }
-    }
-
-    impl std::error::Error for Mismatch {}
-
-    impl de::Error for Mismatch {
-        #[cold]
-        fn custom<T: std::fmt::Display>(_: T) -> Self {
-            Mismatch
-        }
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn mismatch<E>(_: E) -> Mismatch {
-        Mismatch
     }
 
     /// Reads the value written at node `at`, checking the reader's request.
@@ -777,6 +786,8 @@ mod write {
     use postcard::ser_flavors::{AllocVec, Flavor};
     use serde::ser::{self, Serialize};
 
+    use super::{mismatch, Content, Leaf, Mismatch};
+
     type Postcard = postcard::Serializer<AllocVec>;
 
     /// Encodes `value` as postcard does, through [`Forward`].
@@ -1008,16 +1019,6 @@ mod write {
 
     forward_fields!(SerializeStruct SerializeStructVariant);
 
-    /// The leaves `Order` holds.
-    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-    pub enum Leaf {
-        U8,
-        U32,
-        U64,
-        I32,
-        I64,
-    }
-
     /// One node of a schema already recorded: children by index.
     #[derive(Debug, Clone, Copy)]
     pub enum Node {
@@ -1038,14 +1039,6 @@ mod write {
             first: u32,
             len: u32,
         },
-    }
-
-    /// What a recorded variant carries.
-    #[derive(Debug, Clone, Copy)]
-    pub enum Content {
-        Unit,
-        Newtype(u32),
-        Struct(u32),
     }
 
     /// A schema already recorded, which every value written must match.
@@ -1081,31 +1074,6 @@ mod write {
             known.set(as_written);
         }
         same
-    }
-
-    /// A value written other than as recorded.
-    #[derive(Debug)]
-    pub struct Mismatch;
-
-    impl std::fmt::Display for Mismatch {
-        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str("written other than recorded")
-        }
-    }
-
-    impl std::error::Error for Mismatch {}
-
-    impl ser::Error for Mismatch {
-        #[cold]
-        fn custom<T: std::fmt::Display>(_: T) -> Self {
-            Mismatch
-        }
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn mismatch<E>(_: E) -> Mismatch {
-        Mismatch
     }
 
     /// Writes the value at node `at`, checking it against what was
@@ -1412,43 +1380,30 @@ mod write {
         }
     }
 
-    impl ser::SerializeStruct for Fields<'_> {
-        type Ok = ();
-        type Error = Mismatch;
+    macro_rules! checked_fields {
+        ($($trait:ident)*) => {$(
+            impl ser::$trait for Fields<'_> {
+                type Ok = ();
+                type Error = Mismatch;
 
-        #[inline]
-        fn serialize_field<T: Serialize + ?Sized>(
-            &mut self,
-            key: &'static str,
-            value: &T,
-        ) -> Result<(), Mismatch> {
-            self.field(key, value)
-        }
+                #[inline]
+                fn serialize_field<T: Serialize + ?Sized>(
+                    &mut self,
+                    key: &'static str,
+                    value: &T,
+                ) -> Result<(), Mismatch> {
+                    self.field(key, value)
+                }
 
-        #[inline]
-        fn end(self) -> Result<(), Mismatch> {
-            Fields::end(self)
-        }
+                #[inline]
+                fn end(self) -> Result<(), Mismatch> {
+                    Fields::end(self)
+                }
+            }
+        )*};
     }
 
-    impl ser::SerializeStructVariant for Fields<'_> {
-        type Ok = ();
-        type Error = Mismatch;
-
-        #[inline]
-        fn serialize_field<T: Serialize + ?Sized>(
-            &mut self,
-            key: &'static str,
-            value: &T,
-        ) -> Result<(), Mismatch> {
-            self.field(key, value)
-        }
-
-        #[inline]
-        fn end(self) -> Result<(), Mismatch> {
-            Fields::end(self)
-        }
-    }
+    checked_fields!(SerializeStruct SerializeStructVariant);
 
     /// The schema of `Vec<Order>` as recorded from earlier saves, with its
     /// names as `String`s (so at other addresses than serde's).
